@@ -1,0 +1,314 @@
+// Package modbus implements Modbus/TCP deep inspection: MBAP framing, request
+// sanity checks, a policy of allowed functions, tables, addresses and values,
+// and the proxy that enforces it.
+//
+// The package knows nothing about zones. Callers describe what a conduit
+// allows with a Spec (plain data, usually loaded from the zone model by
+// gateway/zone) and compile it into a Policy.
+package modbus
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// FunctionCode is a Modbus function code (1-127 in requests).
+type FunctionCode uint8
+
+// Public function codes from the Modbus Application Protocol Specification V1.1b3.
+const (
+	FuncReadCoils                  FunctionCode = 1
+	FuncReadDiscreteInputs         FunctionCode = 2
+	FuncReadHoldingRegisters       FunctionCode = 3
+	FuncReadInputRegisters         FunctionCode = 4
+	FuncWriteSingleCoil            FunctionCode = 5
+	FuncWriteSingleRegister        FunctionCode = 6
+	FuncReadExceptionStatus        FunctionCode = 7
+	FuncDiagnostics                FunctionCode = 8
+	FuncGetCommEventCounter        FunctionCode = 11
+	FuncGetCommEventLog            FunctionCode = 12
+	FuncWriteMultipleCoils         FunctionCode = 15
+	FuncWriteMultipleRegisters     FunctionCode = 16
+	FuncReportServerID             FunctionCode = 17
+	FuncReadFileRecord             FunctionCode = 20
+	FuncWriteFileRecord            FunctionCode = 21
+	FuncMaskWriteRegister          FunctionCode = 22
+	FuncReadWriteMultipleRegisters FunctionCode = 23
+	FuncReadFIFOQueue              FunctionCode = 24
+	FuncEncapsulatedInterface      FunctionCode = 43
+)
+
+// MEI types carried by function 43 (Encapsulated Interface Transport).
+const (
+	MEICANopenGeneralReference  uint8 = 13
+	MEIReadDeviceIdentification uint8 = 14
+)
+
+// Table is one of the four Modbus data tables.
+type Table uint8
+
+// The Modbus data tables.
+const (
+	Coils Table = iota + 1
+	DiscreteInputs
+	HoldingRegisters
+	InputRegisters
+)
+
+var tableNames = map[Table]string{
+	Coils:            "coils",
+	DiscreteInputs:   "discrete_inputs",
+	HoldingRegisters: "holding_registers",
+	InputRegisters:   "input_registers",
+}
+
+func (t Table) String() string {
+	if n, ok := tableNames[t]; ok {
+		return n
+	}
+	return "table(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Writable reports whether a client can write to the table (coils and
+// holding registers).
+func (t Table) Writable() bool { return t == Coils || t == HoldingRegisters }
+
+// ParseTable parses a table name as written in the zone model.
+func ParseTable(s string) (Table, error) {
+	for t, n := range tableNames {
+		if n == s {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown Modbus table %q: use one of %s", s, strings.Join(TableNames(), ", "))
+}
+
+// TableNames lists the table names in a stable order.
+func TableNames() []string {
+	return []string{"coils", "discrete_inputs", "holding_registers", "input_registers"}
+}
+
+// ReadFunction returns the read function code of a table.
+func (t Table) ReadFunction() FunctionCode {
+	switch t {
+	case Coils:
+		return FuncReadCoils
+	case DiscreteInputs:
+		return FuncReadDiscreteInputs
+	case HoldingRegisters:
+		return FuncReadHoldingRegisters
+	case InputRegisters:
+		return FuncReadInputRegisters
+	}
+	return 0
+}
+
+// Range is an inclusive range of 16-bit numbers (addresses or values).
+type Range struct{ Lo, Hi uint16 }
+
+// Contains reports whether v lies in r.
+func (r Range) Contains(v uint16) bool { return v >= r.Lo && v <= r.Hi }
+
+// ContainsSpan reports whether the n items starting at first all lie in r.
+func (r Range) ContainsSpan(first uint16, n int) bool {
+	if n <= 0 {
+		return false
+	}
+	last := int(first) + n - 1
+	return first >= r.Lo && last <= int(r.Hi)
+}
+
+func (r Range) String() string {
+	if r.Lo == r.Hi {
+		return strconv.Itoa(int(r.Lo))
+	}
+	return strconv.Itoa(int(r.Lo)) + "-" + strconv.Itoa(int(r.Hi))
+}
+
+// ParseRange parses "N" or "LO-HI" with both ends in 0..max.
+func ParseRange(s string, max int) (Range, error) {
+	s = strings.TrimSpace(s)
+	lo, hi, isRange := strings.Cut(s, "-")
+	a, err := strconv.Atoi(strings.TrimSpace(lo))
+	if err != nil {
+		return Range{}, fmt.Errorf("%q is not a number or a range LO-HI", s)
+	}
+	b := a
+	if isRange {
+		if b, err = strconv.Atoi(strings.TrimSpace(hi)); err != nil {
+			return Range{}, fmt.Errorf("%q is not a number or a range LO-HI", s)
+		}
+	}
+	if a < 0 || b < 0 || a > max || b > max {
+		return Range{}, fmt.Errorf("range %q is outside 0-%d", s, max)
+	}
+	if a > b {
+		return Range{}, fmt.Errorf("range %q is inverted: write the lower end first (%d-%d)", s, b, a)
+	}
+	return Range{Lo: uint16(a), Hi: uint16(b)}, nil
+}
+
+// Access says what a Rule allows.
+type Access uint8
+
+// Rule kinds.
+const (
+	AccessRead     Access = iota + 1 // read functions of a table
+	AccessWrite                      // write functions of a table
+	AccessFunction                   // a function without address semantics
+)
+
+func (a Access) String() string {
+	switch a {
+	case AccessRead:
+		return "read"
+	case AccessWrite:
+		return "write"
+	case AccessFunction:
+		return "function"
+	}
+	return "access(" + strconv.Itoa(int(a)) + ")"
+}
+
+// Rule is one entry of a conduit's allow list.
+//
+// A read rule allows the read function of its table (FC 1/2/3/4) and the read
+// half of FC 23 for holding registers. A write rule allows the write functions
+// (coils: FC 5, 15; holding registers: FC 6, 16, 22 and the write half of FC
+// 23). A function rule allows one function code that has no address
+// semantics; for FC 43 it may name one MEI type.
+type Rule struct {
+	Access    Access
+	Table     Table  // read and write rules
+	Addresses Range  // read and write rules: zero-based PDU addresses
+	Values    *Range // write rules on holding registers: allowed register values; nil = any
+	Function  FunctionCode
+	MEIType   *uint8 // function rules for FC 43: the one MEI type allowed; nil = any
+}
+
+// Mode says whether a policy blocks or only reports.
+type Mode uint8
+
+// Policy modes.
+const (
+	ModeEnforce Mode = iota // deny what is not allowed
+	ModeMonitor             // forward everything, report what would be denied
+)
+
+func (m Mode) String() string {
+	if m == ModeMonitor {
+		return "monitor"
+	}
+	return "enforce"
+}
+
+// DenyAction is what the proxy does with a denied request in enforce mode.
+type DenyAction uint8
+
+// Deny actions.
+const (
+	DenyException DenyAction = iota // answer with a Modbus exception
+	DenyReset                       // close the client connection
+)
+
+func (d DenyAction) String() string {
+	if d == DenyReset {
+		return "reset"
+	}
+	return "exception"
+}
+
+// Spec is the plain-data description of what one conduit allows; Compile
+// turns it into a Policy.
+type Spec struct {
+	Mode   Mode
+	OnDeny DenyAction
+	Units  []uint8 // allowed unit identifiers; nil = any
+	Rules  []Rule
+	// MaxRate is the allowed requests per second per client connection; 0 = no limit.
+	MaxRate float64
+}
+
+// NamedFunction is a function that a `function:` rule may name.
+type NamedFunction struct {
+	Name     string
+	Code     FunctionCode
+	MEIType  *uint8
+	Describe string
+}
+
+func mei(v uint8) *uint8 { return &v }
+
+// namedFunctions are the functions without address semantics that a
+// `function:` rule may name.
+var namedFunctions = []NamedFunction{
+	{"read_exception_status", FuncReadExceptionStatus, nil, "FC 7"},
+	{"diagnostics", FuncDiagnostics, nil, "FC 8"},
+	{"get_comm_event_counter", FuncGetCommEventCounter, nil, "FC 11"},
+	{"get_comm_event_log", FuncGetCommEventLog, nil, "FC 12"},
+	{"report_server_id", FuncReportServerID, nil, "FC 17"},
+	{"read_file_record", FuncReadFileRecord, nil, "FC 20"},
+	{"write_file_record", FuncWriteFileRecord, nil, "FC 21"},
+	{"read_fifo_queue", FuncReadFIFOQueue, nil, "FC 24"},
+	{"encapsulated_interface_transport", FuncEncapsulatedInterface, nil, "FC 43, any MEI type"},
+	{"can_open_general_reference", FuncEncapsulatedInterface, mei(MEICANopenGeneralReference), "FC 43 / MEI 13"},
+	{"read_device_identification", FuncEncapsulatedInterface, mei(MEIReadDeviceIdentification), "FC 43 / MEI 14"},
+}
+
+// AddressFunctions are the function codes covered by read and write rules;
+// a `function:` rule must not name them.
+var AddressFunctions = map[FunctionCode]string{
+	FuncReadCoils:                  "read: coils",
+	FuncReadDiscreteInputs:         "read: discrete_inputs",
+	FuncReadHoldingRegisters:       "read: holding_registers",
+	FuncReadInputRegisters:         "read: input_registers",
+	FuncWriteSingleCoil:            "write: coils",
+	FuncWriteMultipleCoils:         "write: coils",
+	FuncWriteSingleRegister:        "write: holding_registers",
+	FuncWriteMultipleRegisters:     "write: holding_registers",
+	FuncMaskWriteRegister:          "write: holding_registers",
+	FuncReadWriteMultipleRegisters: "read: and write: holding_registers",
+}
+
+// FunctionNames lists the names a `function:` rule accepts, sorted.
+func FunctionNames() []string {
+	names := make([]string, 0, len(namedFunctions))
+	for _, f := range namedFunctions {
+		names = append(names, f.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ParseFunctionRule parses the value of a `function:` rule: a name from
+// FunctionNames or a decimal function code 1-127 without address semantics.
+func ParseFunctionRule(s string) (Rule, error) {
+	for _, f := range namedFunctions {
+		if f.Name == s {
+			return Rule{Access: AccessFunction, Function: f.Code, MEIType: f.MEIType}, nil
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return Rule{}, fmt.Errorf("unknown Modbus function %q: use a code 1-127 or one of %s", s, strings.Join(FunctionNames(), ", "))
+	}
+	if n < 1 || n > 127 {
+		return Rule{}, fmt.Errorf("Modbus function code %d is outside 1-127", n)
+	}
+	if use, ok := AddressFunctions[FunctionCode(n)]; ok {
+		return Rule{}, fmt.Errorf("function code %d has addresses: allow it with a `%s` rule instead", n, use)
+	}
+	return Rule{Access: AccessFunction, Function: FunctionCode(n)}, nil
+}
+
+// FunctionRuleName gives the canonical spelling of a function rule.
+func FunctionRuleName(r Rule) string {
+	for _, f := range namedFunctions {
+		if f.Code == r.Function && ((f.MEIType == nil && r.MEIType == nil) || (f.MEIType != nil && r.MEIType != nil && *f.MEIType == *r.MEIType)) {
+			return f.Name
+		}
+	}
+	return strconv.Itoa(int(r.Function))
+}

@@ -1,0 +1,124 @@
+package firewall
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+
+	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+)
+
+// Target selects the network namespace to work on.
+type Target struct {
+	// NetNSFd is an open file descriptor of a network namespace
+	// (/run/netns/NAME); 0 means the caller's namespace.
+	NetNSFd int
+}
+
+// socketBuffer is the netlink socket buffer size for big batches: google/nftables
+// v0.3.0 returns ENOBUFS for large batches with default buffers even when the
+// kernel committed them.
+const socketBuffer = 32 << 20
+
+func (t Target) conn() (*nftables.Conn, error) {
+	opts := []nftables.ConnOption{nftables.WithSockOptions(func(c *netlink.Conn) error {
+		// Best effort: without CAP_NET_ADMIN the kernel caps the size.
+		_ = c.SetReadBuffer(socketBuffer)
+		_ = c.SetWriteBuffer(socketBuffer)
+		return nil
+	})}
+	if t.NetNSFd != 0 {
+		opts = append(opts, nftables.WithNetNSFd(t.NetNSFd))
+	}
+	c, err := nftables.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("open nftables netlink socket: %w", err)
+	}
+	return c, nil
+}
+
+// Result says what Apply did.
+type Result struct {
+	Changed bool // false when the kernel already held exactly this ruleset
+	Rules   int
+	Sets    int
+}
+
+// Expected returns the fingerprint of what applying rs installs.
+func Expected(rs *Ruleset) Fingerprint { return toKernel(rs).fingerprint() }
+
+// Current reads table inet zonegate and returns its fingerprint; nil when
+// the table does not exist.
+func Current(t Target) (Fingerprint, error) {
+	conn, err := t.conn()
+	if err != nil {
+		return nil, err
+	}
+	k, err := readTable(conn)
+	if errors.Is(err, errNoTable) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return k.fingerprint(), nil
+}
+
+// Apply replaces table inet zonegate with rs in one netlink transaction
+// and touches no other table. When the kernel already holds exactly rs it
+// changes nothing (counters keep counting). After the transaction it reads
+// the table back and fails when it is not what was meant.
+func Apply(t Target, rs *Ruleset) (Result, error) {
+	want := toKernel(rs)
+	res := Result{Rules: len(want.rules), Sets: len(want.sets)}
+	wantFP := want.fingerprint()
+	if cur, err := Current(t); err != nil {
+		return res, fmt.Errorf("read the current ruleset before applying: %w", err)
+	} else if cur.Equal(wantFP) {
+		return res, nil
+	}
+	conn, err := t.conn()
+	if err != nil {
+		return res, err
+	}
+	if err := want.queue(conn); err != nil {
+		// The failed message was not queued: flushing would send half a
+		// ruleset. Drop the connection; nothing has been sent.
+		return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
+	}
+	flushErr := conn.Flush()
+	if flushErr != nil && !errors.Is(flushErr, syscall.ENOBUFS) {
+		return res, fmt.Errorf("apply table inet %s (the transaction was rejected, the previous ruleset is still in place): %w", TableName, flushErr)
+	}
+	// ENOBUFS means the kernel may have committed without our reading its
+	// answer: the read-back decides.
+	got, err := Current(t)
+	if err != nil {
+		return res, fmt.Errorf("read table inet %s back after applying: %w", TableName, err)
+	}
+	if !got.Equal(wantFP) {
+		return res, fmt.Errorf("table inet %s in the kernel is not what was applied (flush error: %v); differences:\n%s", TableName, flushErr, wantFP.Diff(got, 20))
+	}
+	res.Changed = true
+	return res, nil
+}
+
+// Remove deletes table inet zonegate, if it exists.
+func Remove(t Target) error {
+	conn, err := t.conn()
+	if err != nil {
+		return err
+	}
+	tbl := newTable()
+	conn.AddTable(tbl)
+	conn.DelTable(tbl)
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("delete table inet %s: %w", TableName, err)
+	}
+	return nil
+}
+
+func isNotExist(err error) bool {
+	return errors.Is(err, syscall.ENOENT)
+}

@@ -1,0 +1,472 @@
+package firewall
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zonegate/zonegate/gateway/zone"
+)
+
+// Options tune the compiled ruleset.
+type Options struct {
+	LogGroup        uint16 // NFLOG group for dropped packets; 0 means DefaultLogGroup
+	LogRate         uint64 // logged drops per second per rule; 0 means DefaultLogRate
+	ModbusProxyPort uint16 // local port of the Modbus proxy; 0 means DefaultModbusProxyPort
+	// Island stops all forwarding between zones (IEC 62443 SR 5.2 island
+	// mode); traffic inside a zone and management access stay.
+	Island bool
+}
+
+// Defaults of Options.
+const (
+	DefaultLogGroup        = 1
+	DefaultLogRate         = 10
+	DefaultModbusProxyPort = 5020
+)
+
+func (o Options) withDefaults() Options {
+	if o.LogGroup == 0 {
+		o.LogGroup = DefaultLogGroup
+	}
+	if o.LogRate == 0 {
+		o.LogRate = DefaultLogRate
+	}
+	if o.ModbusProxyPort == 0 {
+		o.ModbusProxyPort = DefaultModbusProxyPort
+	}
+	return o
+}
+
+// Names of the fixed parts of the ruleset.
+const (
+	ChainPrerouting   = "prerouting"
+	ChainForward      = "forward"
+	ChainInput        = "input"
+	ChainModbusNAT    = "modbus_redirect"
+	MapSpoofCheck     = "spoof_check"
+	MapForwardPairs   = "forward_pairs"
+	MapModbusFrom     = "modbus_from"
+	SetManagementIfs  = "management_ifaces"
+	SetLinkLocal6     = "link_local6"
+	CounterInvalid    = "invalid"
+	CounterDropFwd    = "dropped_forward"
+	CounterDropInput  = "dropped_input"
+	counterConduitPre = "conduit_"
+	counterSpoofPre   = "spoofed_"
+)
+
+// ConduitCounter is the name of a conduit's counter.
+func ConduitCounter(conduit string) string { return counterConduitPre + conduit }
+
+// SpoofCounter is the name of a zone's anti-spoofing counter.
+func SpoofCounter(zoneName string) string { return counterSpoofPre + zoneName }
+
+func netSet(f Family, zoneName string) string {
+	if f == IPv4 {
+		return "net4_" + zoneName
+	}
+	return "net6_" + zoneName
+}
+
+func spoofChain(zoneName string) string  { return "spoof_" + zoneName }
+func pairChain(from, to string) string   { return "fwd_" + from + "_to_" + to }
+func modbusChain(fromZone string) string { return "modbus_" + fromZone }
+func sortedZones(m *zone.Model) []*zone.Zone {
+	return sortedBy(m.Zones, func(z *zone.Zone) string { return z.Name })
+}
+
+func sortedBy[T any](s []T, key func(T) string) []T {
+	out := slices.Clone(s)
+	slices.SortStableFunc(out, func(a, b T) int { return cmp.Compare(key(a), key(b)) })
+	return out
+}
+
+// Compile turns a validated zone model into the ruleset of table inet
+// zonegate. The result depends only on what the model means: the same model
+// written in another order compiles to the same ruleset.
+func Compile(m *zone.Model, opt Options) *Ruleset {
+	opt = opt.withDefaults()
+	c := &compiler{m: m, opt: opt, rs: &Ruleset{}}
+	c.zoneSets()
+	c.antiSpoofing()
+	c.forward()
+	c.input()
+	c.modbusRedirect()
+	slices.Sort(c.rs.Counters)
+	c.rs.Counters = slices.Compact(c.rs.Counters)
+	return c.rs
+}
+
+type compiler struct {
+	m   *zone.Model
+	opt Options
+	rs  *Ruleset
+}
+
+func (c *compiler) addChain(ch *Chain) *Chain {
+	c.rs.Chains = append(c.rs.Chains, ch)
+	return ch
+}
+
+func (c *compiler) counter(name string) Counter {
+	c.rs.Counters = append(c.rs.Counters, name)
+	return Counter{Name: name}
+}
+
+func (c *compiler) logDrop(prefix string) *Rule {
+	return rule("", Limit{Rate: c.opt.LogRate, Burst: uint32(2 * c.opt.LogRate)}, Log{Prefix: prefix, Group: c.opt.LogGroup})
+}
+
+// zoneSets declares one interval set per zone and family with its networks.
+func (c *compiler) zoneSets() {
+	for _, z := range sortedZones(c.m) {
+		for _, f := range []Family{IPv4, IPv6} {
+			if ranges := familyRanges(z.Networks, f); len(ranges) > 0 {
+				s := &Set{Name: netSet(f, z.Name), Key: keyOf(f)}
+				for _, r := range ranges {
+					s.Elems = append(s.Elems, Elem{Range: r})
+				}
+				c.rs.Sets = append(c.rs.Sets, s)
+			}
+		}
+	}
+	ll := &Set{Name: SetLinkLocal6, Key: KeyIPv6}
+	for _, p := range []string{"::/128", "fe80::/10"} {
+		ll.Elems = append(ll.Elems, Elem{Range: mergeRanges([]netip.Prefix{netip.MustParsePrefix(p)})[0]})
+	}
+	c.rs.Sets = append(c.rs.Sets, ll)
+}
+
+func keyOf(f Family) KeyType {
+	if f == IPv4 {
+		return KeyIPv4
+	}
+	return KeyIPv6
+}
+
+func familyRanges(ps []netip.Prefix, f Family) []AddrRange {
+	var sel []netip.Prefix
+	for _, p := range ps {
+		if familyOf(p.Addr()) == f {
+			sel = append(sel, p)
+		}
+	}
+	return mergeRanges(sel)
+}
+
+func (c *compiler) hasFamily(z *zone.Zone, f Family) bool {
+	return c.rs.Set(netSet(f, z.Name)) != nil
+}
+
+// antiSpoofing drops packets arriving on a zone's interface from an address
+// outside that zone's networks, before conntrack sees them. IPv6 link-local
+// and unspecified sources (neighbour discovery) are let through.
+func (c *compiler) antiSpoofing() {
+	vmap := &Set{Name: MapSpoofCheck, Key: KeyIfname, VerdictMap: true}
+	pre := c.addChain(&Chain{Name: ChainPrerouting, Hook: HookPrerouting, Type: "filter", Priority: -300, Policy: "accept"})
+	pre.Rules = append(pre.Rules,
+		rule("", MatchAddr{Family: IPv6, Set: SetLinkLocal6}, Accept),
+		rule("", VmapIfname{Map: MapSpoofCheck}),
+	)
+	for _, z := range sortedZones(c.m) {
+		ch := &Chain{Name: spoofChain(z.Name)}
+		for _, f := range []Family{IPv4, IPv6} {
+			if c.hasFamily(z, f) {
+				ch.Rules = append(ch.Rules, rule("", MatchAddr{Family: f, Set: netSet(f, z.Name)}, Return))
+			}
+		}
+		ch.Rules = append(ch.Rules,
+			c.logDrop("zonegate spoofed "+z.Name+": "),
+			rule("", c.counter(SpoofCounter(z.Name)), Drop))
+		c.addChain(ch)
+		for _, ifname := range sortedCopy(z.Interfaces) {
+			vmap.Elems = append(vmap.Elems, Elem{Ifnames: []string{ifname}, Verdict: Jump(ch.Name)})
+		}
+	}
+	c.rs.Sets = append(c.rs.Sets, vmap)
+}
+
+func sortedCopy(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+// forward classifies new connections by iifname . oifname in one map
+// lookup: same zone passes, a zone pair with conduits jumps to that pair's
+// chain, everything else is logged and dropped.
+func (c *compiler) forward() {
+	fwd := c.addChain(&Chain{Name: ChainForward, Hook: HookForward, Type: "filter", Priority: 0, Policy: "drop"})
+	fwd.Rules = append(fwd.Rules,
+		rule("", MatchCtState{States: CtEstablished | CtRelated}, Accept),
+		rule("", MatchCtState{States: CtInvalid}, c.counter(CounterInvalid), Drop),
+		rule("", VmapIfnamePair{Map: MapForwardPairs}),
+		c.logDrop("zonegate drop forward: "),
+		rule("", c.counter(CounterDropFwd), Drop),
+	)
+	pairs := &Set{Name: MapForwardPairs, Key: KeyIfnamePair, VerdictMap: true}
+	for _, z := range sortedZones(c.m) {
+		ifs := sortedCopy(z.Interfaces)
+		for _, a := range ifs {
+			for _, b := range ifs {
+				pairs.Elems = append(pairs.Elems, Elem{Ifnames: []string{a, b}, Verdict: Accept})
+			}
+		}
+	}
+	if !c.opt.Island {
+		type pair struct{ from, to string }
+		byPair := map[pair][]*zone.Conduit{}
+		var order []pair
+		for _, cd := range sortedBy(c.m.Conduits, func(x *zone.Conduit) string { return x.Name }) {
+			p := pair{cd.From, cd.To}
+			if _, seen := byPair[p]; !seen {
+				order = append(order, p)
+			}
+			byPair[p] = append(byPair[p], cd)
+		}
+		slices.SortFunc(order, func(a, b pair) int { return cmp.Or(cmp.Compare(a.from, b.from), cmp.Compare(a.to, b.to)) })
+		for _, p := range order {
+			ch := &Chain{Name: pairChain(p.from, p.to)}
+			for _, cd := range byPair[p] {
+				ch.Rules = append(ch.Rules, c.conduitRules(cd, false)...)
+			}
+			if len(ch.Rules) == 0 {
+				continue // only inspected tcp services: they are redirected, never forwarded
+			}
+			c.addChain(ch)
+			from, to := c.m.Zone(p.from), c.m.Zone(p.to)
+			for _, a := range sortedCopy(from.Interfaces) {
+				for _, b := range sortedCopy(to.Interfaces) {
+					pairs.Elems = append(pairs.Elems, Elem{Ifnames: []string{a, b}, Verdict: Jump(ch.Name)})
+				}
+			}
+		}
+	}
+	slices.SortFunc(pairs.Elems, func(a, b Elem) int {
+		return cmp.Or(cmp.Compare(a.Ifnames[0], b.Ifnames[0]), cmp.Compare(a.Ifnames[1], b.Ifnames[1]))
+	})
+	c.rs.Sets = append(c.rs.Sets, pairs)
+}
+
+// serviceGroup is what one rule of a conduit matches at layer 4.
+type serviceGroup struct {
+	stmt Stmt
+	v4   bool // usable with IPv4
+	v6   bool // usable with IPv6
+}
+
+// serviceGroups groups a conduit's services into one match per protocol.
+// With redirected set it returns only the tcp services of an inspected
+// conduit (they go to the proxy); otherwise everything that is forwarded.
+func serviceGroups(cd *zone.Conduit, redirected bool) []serviceGroup {
+	inspected := cd.Inspect == zone.InspectModbus
+	var out []serviceGroup
+	for _, p := range []struct {
+		proto zone.Proto
+		num   byte
+	}{{zone.TCP, unix.IPPROTO_TCP}, {zone.UDP, unix.IPPROTO_UDP}} {
+		if (p.proto == zone.TCP && inspected) != redirected {
+			continue
+		}
+		var ranges []PortRange
+		whole := false
+		for _, s := range cd.Services {
+			if s.Proto != p.proto {
+				continue
+			}
+			if s.WholeProtocol() {
+				whole = true
+			}
+			ranges = append(ranges, PortRange{s.PortLo, s.PortHi})
+		}
+		switch {
+		case whole:
+			out = append(out, serviceGroup{MatchL4{Proto: p.num}, true, true})
+		case len(ranges) > 0:
+			out = append(out, serviceGroup{MatchPorts{Proto: p.num, Ranges: mergePorts(ranges)}, true, true})
+		}
+	}
+	if redirected {
+		return out
+	}
+	for _, p := range []struct {
+		proto zone.Proto
+		num   byte
+		v6    bool
+	}{{zone.ICMP, unix.IPPROTO_ICMP, false}, {zone.ICMPv6, unix.IPPROTO_ICMPV6, true}} {
+		var types []uint8
+		whole, found := false, false
+		for _, s := range cd.Services {
+			if s.Proto != p.proto {
+				continue
+			}
+			found = true
+			if s.WholeProtocol() {
+				whole = true
+			} else {
+				types = append(types, uint8(s.ICMPType))
+			}
+		}
+		switch {
+		case whole:
+			out = append(out, serviceGroup{MatchL4{Proto: p.num}, !p.v6, p.v6})
+		case found:
+			slices.Sort(types)
+			types = slices.Compact(types)
+			names := make([]string, len(types))
+			for i, t := range types {
+				names[i] = zone.ICMPTypeName(p.proto, t)
+			}
+			out = append(out, serviceGroup{MatchICMP{V6: p.v6, Types: types, Names: names}, !p.v6, p.v6})
+		}
+	}
+	return out
+}
+
+func mergePorts(rs []PortRange) []PortRange {
+	slices.SortFunc(rs, func(a, b PortRange) int { return cmp.Or(int(a.Lo)-int(b.Lo), int(a.Hi)-int(b.Hi)) })
+	var out []PortRange
+	for _, r := range rs {
+		if n := len(out); n > 0 && int(r.Lo) <= int(out[n-1].Hi)+1 {
+			out[n-1].Hi = max(out[n-1].Hi, r.Hi)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// endpoint is what a conduit rule matches on one side for one family.
+// ok is false when the side has nothing of that family.
+func (c *compiler) endpoint(f Family, zoneName string, assets []string, dst bool) (Stmt, bool) {
+	if len(assets) == 0 {
+		if !dst {
+			// The source zone is proven by iifname plus anti-spoofing; only
+			// the family has to be pinned, by the destination match.
+			return nil, c.hasFamily(c.m.Zone(zoneName), f)
+		}
+		if !c.hasFamily(c.m.Zone(zoneName), f) {
+			return nil, false
+		}
+		return MatchAddr{Family: f, Dst: true, Set: netSet(f, zoneName)}, true
+	}
+	var addrs []netip.Addr
+	for _, name := range assets {
+		if a := c.m.Asset(name); a != nil && familyOf(a.Address) == f {
+			addrs = append(addrs, a.Address)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, false
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	addrs = slices.Compact(addrs)
+	return MatchAddr{Family: f, Dst: dst, Addrs: addrs}, true
+}
+
+// conduitRules returns the rules of one conduit: per family and protocol
+// group, source and destination matches, the conduit's counter, and accept
+// (forwarded) or a redirect to the Modbus proxy.
+func (c *compiler) conduitRules(cd *zone.Conduit, redirected bool) []*Rule {
+	var out []*Rule
+	for _, f := range []Family{IPv4, IPv6} {
+		src, okSrc := c.endpoint(f, cd.From, cd.FromAssets, false)
+		dst, okDst := c.endpoint(f, cd.To, cd.ToAssets, true)
+		if !okSrc || !okDst {
+			continue
+		}
+		for _, g := range serviceGroups(cd, redirected) {
+			if (f == IPv4 && !g.v4) || (f == IPv6 && !g.v6) {
+				continue
+			}
+			var stmts []Stmt
+			if src != nil {
+				stmts = append(stmts, src)
+			}
+			stmts = append(stmts, dst, g.stmt, c.counter(ConduitCounter(cd.Name)))
+			if redirected {
+				stmts = append(stmts, Redirect{Port: c.opt.ModbusProxyPort})
+			} else {
+				stmts = append(stmts, Accept)
+			}
+			out = append(out, rule("conduit "+cd.Name, stmts...))
+		}
+	}
+	return out
+}
+
+// input lets management zones reach the gateway, plus neighbour discovery,
+// ICMP errors and connections redirected to the Modbus proxy.
+func (c *compiler) input() {
+	in := c.addChain(&Chain{Name: ChainInput, Hook: HookInput, Type: "filter", Priority: 0, Policy: "drop"})
+	nd := []uint8{1, 2, 3, 4, 130, 131, 133, 134, 135, 136, 143}
+	ndNames := make([]string, len(nd))
+	for i, t := range nd {
+		ndNames[i] = zone.ICMPTypeName(zone.ICMPv6, t)
+	}
+	in.Rules = append(in.Rules,
+		rule("", MatchIfname{Name: "lo"}, Accept),
+		rule("", MatchCtState{States: CtEstablished | CtRelated}, Accept),
+		rule("", MatchCtState{States: CtInvalid}, c.counter(CounterInvalid), Drop),
+		rule("neighbour discovery, MLD and ICMPv6 errors", MatchICMP{V6: true, Types: nd, Names: ndNames}, Accept),
+		rule("ICMP errors", MatchICMP{Types: []uint8{3, 11, 12}, Names: []string{"destination-unreachable", "time-exceeded", "parameter-problem"}}, Accept),
+	)
+	if c.hasInspected() {
+		in.Rules = append(in.Rules, rule("connections redirected to the Modbus proxy",
+			MatchPorts{Proto: unix.IPPROTO_TCP, Ranges: []PortRange{{c.opt.ModbusProxyPort, c.opt.ModbusProxyPort}}}, MatchCtDNAT{}, Accept))
+	}
+	mgmt := &Set{Name: SetManagementIfs, Key: KeyIfname}
+	for _, name := range sortedCopy(c.m.Gateway.ManagementZones) {
+		for _, ifname := range sortedCopy(c.m.Zone(name).Interfaces) {
+			mgmt.Elems = append(mgmt.Elems, Elem{Ifnames: []string{ifname}})
+		}
+	}
+	c.rs.Sets = append(c.rs.Sets, mgmt)
+	in.Rules = append(in.Rules,
+		rule("management zones", MatchIfnameSet{Set: SetManagementIfs}, Accept),
+		c.logDrop("zonegate drop input: "),
+		rule("", c.counter(CounterDropInput), Drop),
+	)
+}
+
+func (c *compiler) hasInspected() bool {
+	if c.opt.Island {
+		return false
+	}
+	return slices.ContainsFunc(c.m.Conduits, func(cd *zone.Conduit) bool { return cd.Inspect == zone.InspectModbus })
+}
+
+// modbusRedirect sends new connections of inspected conduits to the local
+// Modbus proxy, which reads the original destination and forwards what its
+// policy allows.
+func (c *compiler) modbusRedirect() {
+	if !c.hasInspected() {
+		return
+	}
+	nat := c.addChain(&Chain{Name: ChainModbusNAT, Hook: HookPrerouting, Type: "nat", Priority: -100, Policy: "accept"})
+	nat.Rules = append(nat.Rules, rule("", VmapIfname{Map: MapModbusFrom}))
+	vmap := &Set{Name: MapModbusFrom, Key: KeyIfname, VerdictMap: true}
+	byZone := map[string][]*zone.Conduit{}
+	for _, cd := range sortedBy(c.m.Conduits, func(x *zone.Conduit) string { return x.Name }) {
+		if cd.Inspect == zone.InspectModbus {
+			byZone[cd.From] = append(byZone[cd.From], cd)
+		}
+	}
+	for _, z := range sortedZones(c.m) {
+		var rules []*Rule
+		for _, cd := range byZone[z.Name] {
+			rules = append(rules, c.conduitRules(cd, true)...)
+		}
+		if len(rules) == 0 {
+			continue
+		}
+		ch := c.addChain(&Chain{Name: modbusChain(z.Name), Rules: rules})
+		for _, ifname := range sortedCopy(z.Interfaces) {
+			vmap.Elems = append(vmap.Elems, Elem{Ifnames: []string{ifname}, Verdict: Jump(ch.Name)})
+		}
+	}
+	c.rs.Sets = append(c.rs.Sets, vmap)
+}

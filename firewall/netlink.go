@@ -1,0 +1,168 @@
+package firewall
+
+import (
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+)
+
+// kernelRuleset is a Ruleset translated into google/nftables objects, the
+// same shape Apply sends and readTable reads back.
+type kernelRuleset struct {
+	table    *nftables.Table
+	counters []string
+	sets     []kernelSet
+	chains   []*nftables.Chain
+	rules    []kernelRule
+}
+
+type kernelSet struct {
+	set   *nftables.Set
+	elems []nftables.SetElement
+}
+
+type kernelRule struct {
+	chain    string
+	exprs    []expr.Any
+	userData []byte
+	anon     []anonSet
+}
+
+func newTable() *nftables.Table {
+	return &nftables.Table{Name: TableName, Family: nftables.TableFamilyINet}
+}
+
+// toKernel translates the ruleset into netlink objects.
+func toKernel(rs *Ruleset) *kernelRuleset {
+	k := &kernelRuleset{table: newTable(), counters: rs.Counters}
+	for _, s := range rs.Sets {
+		k.sets = append(k.sets, kernelSet{set: kernelSetOf(k.table, s), elems: kernelElems(s)})
+	}
+	for _, ch := range rs.Chains {
+		kc := &nftables.Chain{Name: ch.Name, Table: k.table}
+		if ch.Hook != HookNone {
+			kc.Hooknum = hookNum(ch.Hook)
+			kc.Priority = nftables.ChainPriorityRef(nftables.ChainPriority(ch.Priority))
+			kc.Type = nftables.ChainType(ch.Type)
+			pol := nftables.ChainPolicyAccept
+			if ch.Policy == "drop" {
+				pol = nftables.ChainPolicyDrop
+			}
+			kc.Policy = &pol
+		}
+		k.chains = append(k.chains, kc)
+		for _, r := range ch.Rules {
+			ctx := &ruleCtx{}
+			var exprs []expr.Any
+			for _, s := range r.Stmts {
+				exprs = append(exprs, s.exprs(ctx)...)
+			}
+			kr := kernelRule{chain: ch.Name, exprs: exprs, anon: ctx.anon}
+			if r.Comment != "" {
+				kr.userData = userdata.AppendString(nil, userdata.TypeComment, r.Comment)
+			}
+			k.rules = append(k.rules, kr)
+		}
+	}
+	return k
+}
+
+func hookNum(h Hook) *nftables.ChainHook {
+	switch h {
+	case HookPrerouting:
+		return nftables.ChainHookPrerouting
+	case HookInput:
+		return nftables.ChainHookInput
+	case HookForward:
+		return nftables.ChainHookForward
+	}
+	panic("firewall: unknown hook " + string(h))
+}
+
+func kernelSetOf(t *nftables.Table, s *Set) *nftables.Set {
+	ks := &nftables.Set{Table: t, Name: s.Name}
+	switch s.Key {
+	case KeyIfname:
+		// nft keeps strings in host byte order; with another byte order
+		// in the set's metadata `nft list` prints the names as "".
+		ks.KeyType, ks.KeyByteOrder = nftables.TypeIFName, binaryutil.NativeEndian
+	case KeyIfnamePair:
+		ks.KeyType = nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIFName)
+		ks.Concatenation = true
+	case KeyIPv4:
+		ks.KeyType, ks.Interval = nftables.TypeIPAddr, true
+	case KeyIPv6:
+		ks.KeyType, ks.Interval = nftables.TypeIP6Addr, true
+	}
+	if s.VerdictMap {
+		ks.IsMap, ks.DataType = true, nftables.TypeVerdict
+	}
+	return ks
+}
+
+func kernelElems(s *Set) []nftables.SetElement {
+	if s.Interval() {
+		spans := make([]span, len(s.Elems))
+		for i, e := range s.Elems {
+			spans[i] = span{e.Range.From.AsSlice(), e.Range.To.AsSlice()}
+		}
+		return intervalElems(spans)
+	}
+	out := make([]nftables.SetElement, len(s.Elems))
+	for i, e := range s.Elems {
+		var key []byte
+		for _, name := range e.Ifnames {
+			key = append(key, ifnameBytes(name)...)
+		}
+		out[i] = nftables.SetElement{Key: key}
+		if s.VerdictMap {
+			out[i].VerdictData = e.Verdict.expr()
+		}
+	}
+	return out
+}
+
+// elementBatch bounds the elements sent in one netlink attribute (whose
+// length is 16 bits in google/nftables v0.3.0).
+const elementBatch = 512
+
+// queue adds the whole table to conn's batch: create (so the delete cannot
+// fail), delete, then create with every object. Nothing is sent until Flush.
+// After an error the Conn must be thrown away: the failed message was not
+// queued and the batch is incomplete.
+func (k *kernelRuleset) queue(conn *nftables.Conn) error {
+	conn.AddTable(k.table)
+	conn.DelTable(k.table)
+	conn.AddTable(k.table)
+	for _, name := range k.counters {
+		conn.AddObj(&nftables.CounterObj{Table: k.table, Name: name})
+	}
+	// Chains come before sets: verdict map elements jump to them.
+	chains := map[string]*nftables.Chain{}
+	for _, ch := range k.chains {
+		chains[ch.Name] = conn.AddChain(ch)
+	}
+	for _, s := range k.sets {
+		if err := conn.AddSet(s.set, nil); err != nil {
+			return err
+		}
+		for i := 0; i < len(s.elems); i += elementBatch {
+			if err := conn.SetAddElements(s.set, s.elems[i:min(i+elementBatch, len(s.elems))]); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range k.rules {
+		for _, a := range r.anon {
+			a.set.Table = k.table
+			a.set.ID = 0 // AddSet assigns a fresh ID for this batch
+			if err := conn.AddSet(a.set, a.elems); err != nil {
+				return err
+			}
+			a.lookup.SetName, a.lookup.SetID = a.set.Name, a.set.ID
+		}
+		conn.AddRule(&nftables.Rule{Table: k.table, Chain: chains[r.chain], Exprs: r.exprs, UserData: r.userData})
+	}
+	return nil
+}

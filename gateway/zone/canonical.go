@@ -1,0 +1,185 @@
+package zone
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/zonegate/zonegate/protocols/modbus"
+)
+
+// The canonical form is the model written one way only: every list that has
+// no meaningful order sorted, defaults written out, networks and services in
+// their shortest spelling. Two files that mean the same give the same bytes.
+
+type canonModel struct {
+	Version  int            `yaml:"version"`
+	Gateway  canonGateway   `yaml:"gateway"`
+	Zones    []canonZone    `yaml:"zones"`
+	Assets   []canonAsset   `yaml:"assets"`
+	Conduits []canonConduit `yaml:"conduits"`
+}
+
+type canonGateway struct {
+	Name       string          `yaml:"name"`
+	Management canonManagement `yaml:"management"`
+}
+
+type canonManagement struct {
+	Zones []string `yaml:"zones,flow"`
+}
+
+type canonZone struct {
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description,omitempty"`
+	Importance  string   `yaml:"importance"`
+	Interfaces  []string `yaml:"interfaces,flow"`
+	Networks    []string `yaml:"networks,flow"`
+}
+
+type canonAsset struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description,omitempty"`
+	Zone        string `yaml:"zone"`
+	Address     string `yaml:"address"`
+	Importance  string `yaml:"importance"`
+}
+
+type canonConduit struct {
+	Name        string       `yaml:"name"`
+	Description string       `yaml:"description,omitempty"`
+	From        string       `yaml:"from"`
+	To          string       `yaml:"to"`
+	FromAssets  []string     `yaml:"from_assets,flow,omitempty"`
+	ToAssets    []string     `yaml:"to_assets,flow,omitempty"`
+	Services    []string     `yaml:"services,flow"`
+	Inspect     string       `yaml:"inspect,omitempty"`
+	Modbus      *canonModbus `yaml:"modbus,omitempty"`
+}
+
+type canonModbus struct {
+	Mode    string          `yaml:"mode"`
+	OnDeny  string          `yaml:"on_deny"`
+	Units   []int           `yaml:"units,flow,omitempty"`
+	Allow   []canonMbusRule `yaml:"allow"`
+	MaxRate string          `yaml:"max_rate,omitempty"`
+}
+
+type canonMbusRule struct {
+	Read      string `yaml:"read,omitempty"`
+	Write     string `yaml:"write,omitempty"`
+	Function  string `yaml:"function,omitempty"`
+	Addresses string `yaml:"addresses,omitempty"`
+	Values    string `yaml:"values,omitempty"`
+}
+
+func sortedCopy(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}
+
+func comparePrefixes(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}
+
+// SortPrefixes sorts prefixes IPv4 first, then by address and length.
+func SortPrefixes(ps []netip.Prefix) { slices.SortFunc(ps, comparePrefixes) }
+
+// Canonical returns the canonical YAML form of the model.
+func (m *Model) Canonical() []byte {
+	cm := canonModel{Version: m.Version}
+	cm.Gateway.Name = m.Gateway.Name
+	cm.Gateway.Management.Zones = sortedCopy(m.Gateway.ManagementZones)
+	for _, z := range m.Zones {
+		nets := slices.Clone(z.Networks)
+		SortPrefixes(nets)
+		cz := canonZone{Name: z.Name, Description: z.Description, Importance: z.Importance.String(), Interfaces: sortedCopy(z.Interfaces)}
+		for _, n := range nets {
+			cz.Networks = append(cz.Networks, n.String())
+		}
+		cm.Zones = append(cm.Zones, cz)
+	}
+	slices.SortFunc(cm.Zones, func(a, b canonZone) int { return cmp.Compare(a.Name, b.Name) })
+	for _, a := range m.Assets {
+		cm.Assets = append(cm.Assets, canonAsset{Name: a.Name, Description: a.Description, Zone: a.Zone, Address: a.Address.String(), Importance: a.Importance.String()})
+	}
+	slices.SortFunc(cm.Assets, func(a, b canonAsset) int { return cmp.Compare(a.Name, b.Name) })
+	for _, c := range m.Conduits {
+		cm.Conduits = append(cm.Conduits, canonicalConduit(c))
+	}
+	slices.SortFunc(cm.Conduits, func(a, b canonConduit) int { return cmp.Compare(a.Name, b.Name) })
+	out, err := yaml.Marshal(cm)
+	if err != nil {
+		panic("zone: canonical form cannot be marshalled: " + err.Error()) // plain data: cannot happen
+	}
+	return out
+}
+
+func canonicalConduit(c *Conduit) canonConduit {
+	svcs := slices.Clone(c.Services)
+	slices.SortFunc(svcs, compareServices)
+	cc := canonConduit{Name: c.Name, Description: c.Description, From: c.From, To: c.To, Inspect: c.Inspect}
+	if len(c.FromAssets) > 0 {
+		cc.FromAssets = sortedCopy(c.FromAssets)
+	}
+	if len(c.ToAssets) > 0 {
+		cc.ToAssets = sortedCopy(c.ToAssets)
+	}
+	for _, s := range svcs {
+		cc.Services = append(cc.Services, s.String())
+	}
+	if c.Modbus != nil {
+		cc.Modbus = canonicalModbus(c.Modbus)
+	}
+	return cc
+}
+
+func canonicalModbus(s *modbus.Spec) *canonModbus {
+	cm := &canonModbus{Mode: s.Mode.String(), OnDeny: s.OnDeny.String(), Allow: []canonMbusRule{}}
+	for _, u := range s.Units {
+		cm.Units = append(cm.Units, int(u))
+	}
+	slices.Sort(cm.Units)
+	for _, r := range s.Rules {
+		cr := canonMbusRule{}
+		switch r.Access {
+		case modbus.AccessRead:
+			cr.Read, cr.Addresses = r.Table.String(), r.Addresses.String()
+		case modbus.AccessWrite:
+			cr.Write, cr.Addresses = r.Table.String(), r.Addresses.String()
+			if r.Values != nil {
+				cr.Values = r.Values.String()
+			}
+		case modbus.AccessFunction:
+			cr.Function = modbus.FunctionRuleName(r)
+		}
+		cm.Allow = append(cm.Allow, cr)
+	}
+	slices.SortFunc(cm.Allow, func(a, b canonMbusRule) int {
+		return cmp.Or(cmp.Compare(a.Read, b.Read), cmp.Compare(a.Write, b.Write), cmp.Compare(a.Function, b.Function),
+			cmp.Compare(a.Addresses, b.Addresses), cmp.Compare(a.Values, b.Values))
+	})
+	cm.Allow = slices.Compact(cm.Allow)
+	if s.MaxRate > 0 {
+		cm.MaxRate = strconv.FormatFloat(s.MaxRate, 'g', -1, 64) + "/s"
+	}
+	return cm
+}
+
+// Digest is the SHA-256 of the canonical form, as "sha256:HEX".
+func (m *Model) Digest() string {
+	sum := sha256.Sum256(m.Canonical())
+	return "sha256:" + hex.EncodeToString(sum[:])
+}

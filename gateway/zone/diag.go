@@ -1,0 +1,112 @@
+package zone
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Pos is a 1-based line and column in the model file.
+type Pos struct {
+	Line, Column int
+}
+
+// Severity tells errors from lint warnings.
+type Severity int
+
+// Severities of a Diagnostic.
+const (
+	SeverityError Severity = iota
+	SeverityWarning
+)
+
+// Diagnostic is one problem found in a model file, printed as
+// FILE:LINE:COLUMN: message.
+type Diagnostic struct {
+	File     string
+	Pos      Pos
+	Severity Severity
+	Rule     string // lint rule name; empty for errors
+	Message  string
+}
+
+func (d Diagnostic) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s:%d:%d: ", d.File, d.Pos.Line, d.Pos.Column)
+	if d.Severity == SeverityWarning {
+		b.WriteString("warning: ")
+	}
+	if d.Rule != "" {
+		fmt.Fprintf(&b, "[%s] ", d.Rule)
+	}
+	b.WriteString(d.Message)
+	return b.String()
+}
+
+// Diagnostics is a list of problems; as an error it prints one per line.
+type Diagnostics []Diagnostic
+
+func (ds Diagnostics) Error() string {
+	lines := make([]string, len(ds))
+	for i, d := range ds {
+		lines[i] = d.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// sortByPos orders diagnostics by position so they read top to bottom.
+func (ds Diagnostics) sortByPos() {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i].Pos, ds[j].Pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+}
+
+// reporter collects diagnostics for one file.
+type reporter struct {
+	file  string
+	diags Diagnostics
+}
+
+func (r *reporter) errorf(p Pos, format string, args ...any) {
+	r.diags = append(r.diags, Diagnostic{File: r.file, Pos: p, Message: fmt.Sprintf(format, args...)})
+}
+
+func (r *reporter) warnf(p Pos, rule, format string, args ...any) {
+	r.diags = append(r.diags, Diagnostic{File: r.file, Pos: p, Severity: SeverityWarning, Rule: rule, Message: fmt.Sprintf(format, args...)})
+}
+
+// closest returns the candidate nearest to s by edit distance when it is
+// close enough to be a likely typo, or "".
+func closest(s string, candidates []string) string {
+	best, bestDist := "", len(s)/2+2
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,103 @@
+package zone
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/zonegate/zonegate/protocols/modbus"
+)
+
+// Lint rule names, printed in brackets in every warning.
+const (
+	RuleModbusUninspected = "modbus-uninspected"
+	RuleWholeProtocolHigh = "whole-protocol-into-high"
+	RuleTransitivePath    = "transitive-path"
+	RuleNoManagementZone  = "no-management-zone"
+	RuleMonitorIntoHigh   = "monitor-into-high"
+)
+
+// Lint returns warnings about choices that are legal but risky. With
+// --strict the CLI treats them as errors.
+func (m *Model) Lint() Diagnostics {
+	r := &reporter{file: m.File}
+	if len(m.Gateway.ManagementZones) == 0 {
+		r.warnf(m.Gateway.at.self, RuleNoManagementZone, "no management zone: nobody can reach the gateway's own services; add `management: {zones: [ZONE]}` under gateway")
+	}
+	for _, c := range m.Conduits {
+		from, to := m.Zone(c.From), m.Zone(c.To)
+		if from == nil || to == nil {
+			continue
+		}
+		upward := from.Importance < to.Importance
+		for i, s := range c.Services {
+			at := c.at.pos(fmt.Sprintf("services.%d", i))
+			if upward && c.Inspect != InspectModbus && s.Proto == TCP && s.HasPort(502) {
+				r.warnf(at, RuleModbusUninspected, "conduit %q carries Modbus (%s) from %s zone %q into %s zone %q without inspection: add `inspect: modbus` with an allow list", c.Name, s, from.Importance, from.Name, to.Importance, to.Name)
+			}
+			if to.Importance == High && s.WholeProtocol() {
+				r.warnf(at, RuleWholeProtocolHigh, "conduit %q allows all of %s into high-importance zone %q: name the ports or types it needs", c.Name, s.Proto, to.Name)
+			}
+		}
+		if c.Modbus != nil && c.Modbus.Mode == modbus.ModeMonitor && to.Importance == High {
+			r.warnf(c.at.pos("modbus"), RuleMonitorIntoHigh, "conduit %q only monitors Modbus into high-importance zone %q: denied requests still reach the devices; use `mode: enforce` once the allow list is complete", c.Name, to.Name)
+		}
+	}
+	m.lintTransitivePaths(r)
+	r.diags.sortByPos()
+	return r.diags
+}
+
+// lintTransitivePaths warns about every low-importance zone that can reach a
+// high-importance zone over two or more conduits, printing the shortest path.
+func (m *Model) lintTransitivePaths(r *reporter) {
+	out := map[string][]*Conduit{}
+	for _, c := range m.Conduits {
+		if m.Zone(c.From) != nil && m.Zone(c.To) != nil {
+			out[c.From] = append(out[c.From], c)
+		}
+	}
+	for _, start := range m.Zones {
+		if start.Importance != Low {
+			continue
+		}
+		// Breadth-first search: via[z] is the conduit used to reach z first.
+		via := map[string]*Conduit{}
+		visited := map[string]bool{start.Name: true}
+		queue := []string{start.Name}
+		for len(queue) > 0 {
+			cur := queue[0]
+			queue = queue[1:]
+			for _, c := range out[cur] {
+				if visited[c.To] {
+					continue
+				}
+				visited[c.To] = true
+				via[c.To] = c
+				if to := m.Zone(c.To); to.Importance != High {
+					// A path is reported where it first enters a high
+					// zone; what lies behind that zone adds nothing.
+					queue = append(queue, c.To)
+				}
+			}
+		}
+		for _, end := range m.Zones {
+			if end.Importance != High || via[end.Name] == nil {
+				continue
+			}
+			var hops []*Conduit
+			for z := end.Name; z != start.Name; z = via[z].From {
+				hops = append([]*Conduit{via[z]}, hops...)
+			}
+			if len(hops) < 2 {
+				continue
+			}
+			path := []string{start.Name}
+			names := []string{}
+			for _, c := range hops {
+				path = append(path, c.To)
+				names = append(names, c.Name)
+			}
+			r.warnf(hops[0].at.self, RuleTransitivePath, "low-importance zone %q reaches high-importance zone %q over %d conduits: %s (via %s); make sure the middle zones terminate these flows", start.Name, end.Name, len(hops), strings.Join(path, " -> "), strings.Join(names, ", "))
+		}
+	}
+}

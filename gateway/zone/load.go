@@ -1,0 +1,569 @@
+package zone
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/zonegate/zonegate/protocols/modbus"
+)
+
+// MaxFileSize bounds the model files Load reads.
+const MaxFileSize = 16 << 20
+
+// LoadFile reads, parses and validates a zone model file. On failure the
+// error is a Diagnostics listing every problem as FILE:LINE:COLUMN: message.
+func LoadFile(path string) (*Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read zone model: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read zone model: %w", err)
+	}
+	if st.Size() > MaxFileSize {
+		return nil, Diagnostics{{File: path, Pos: Pos{1, 1}, Message: fmt.Sprintf("file is %d bytes; a zone model may have at most %d", st.Size(), MaxFileSize)}}
+	}
+	data := make([]byte, st.Size())
+	if _, err := f.ReadAt(data, 0); err != nil && st.Size() > 0 {
+		return nil, fmt.Errorf("read zone model: %w", err)
+	}
+	return Load(path, data)
+}
+
+// Load parses and validates a zone model; name is used in messages.
+func Load(name string, data []byte) (*Model, error) {
+	l := &loader{reporter: reporter{file: name}}
+	m := l.parse(data)
+	if len(l.diags) == 0 {
+		validate(m, &l.reporter)
+	}
+	if len(l.diags) > 0 {
+		l.diags.sortByPos()
+		return nil, l.diags
+	}
+	return m, nil
+}
+
+type loader struct {
+	reporter
+}
+
+func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Column: n.Column} }
+
+var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (l *loader) parse(data []byte) *Model {
+	m := &Model{File: l.file}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		l.yamlError(err)
+		return m
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		l.errorf(Pos{1, 1}, "the file is empty: a zone model starts with `version: 1`, then gateway, zones, assets and conduits")
+		return m
+	}
+	root := doc.Content[0]
+	seen := map[string]bool{}
+	l.fields(root, "the zone model", []string{"version", "gateway", "zones", "assets", "conduits"}, func(key string, k, v *yaml.Node) {
+		seen[key] = true
+		switch key {
+		case "version":
+			if n, ok := l.integer(v, "version"); ok {
+				m.Version = n
+				if n != SupportedVersion {
+					l.errorf(posOf(v), "unsupported version %d: this zonegate reads version %d models; write `version: %d` or upgrade zonegate", n, SupportedVersion, SupportedVersion)
+				}
+			}
+		case "gateway":
+			l.gateway(v, &m.Gateway)
+		case "zones":
+			l.each(v, "zones", func(n *yaml.Node) { m.Zones = append(m.Zones, l.zone(n)) })
+		case "assets":
+			l.each(v, "assets", func(n *yaml.Node) { m.Assets = append(m.Assets, l.asset(n)) })
+		case "conduits":
+			l.each(v, "conduits", func(n *yaml.Node) { m.Conduits = append(m.Conduits, l.conduit(n)) })
+		}
+	})
+	if root.Kind == yaml.MappingNode {
+		if !seen["version"] {
+			l.errorf(posOf(root), "missing `version: 1` at the top of the model")
+		}
+		if !seen["gateway"] {
+			l.errorf(posOf(root), "missing `gateway:` section: give at least `gateway: {name: GATEWAY-NAME}`")
+		}
+		if !seen["zones"] {
+			l.errorf(posOf(root), "missing `zones:` list: a model needs at least one zone")
+		}
+	}
+	m.index()
+	return m
+}
+
+// yamlError turns a YAML syntax error into diagnostics with positions.
+func (l *loader) yamlError(err error) {
+	var te *yaml.TypeError
+	msgs := []string{err.Error()}
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	for _, msg := range msgs {
+		line, text := 1, strings.TrimPrefix(msg, "yaml: ")
+		if sm := yamlLineErr.FindStringSubmatch(msg); sm != nil {
+			line, _ = strconv.Atoi(sm[1])
+			text = sm[2]
+		}
+		l.errorf(Pos{line, 1}, "YAML syntax error: %s", text)
+	}
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// fields walks a mapping, reporting repeated and unknown keys and calling
+// handle for each known one.
+func (l *loader) fields(n *yaml.Node, what string, known []string, handle func(key string, k, v *yaml.Node)) bool {
+	n = resolve(n)
+	if n.Kind != yaml.MappingNode {
+		l.errorf(posOf(n), "%s must be a mapping of `key: value` lines, not %s", what, describe(n))
+		return false
+	}
+	seen := map[string]Pos{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		key := k.Value
+		if first, dup := seen[key]; dup {
+			l.errorf(posOf(k), "key %q repeated in %s (first at line %d): keep only one", key, what, first.Line)
+			continue
+		}
+		seen[key] = posOf(k)
+		if !contains(known, key) {
+			hint := "known keys: " + strings.Join(known, ", ")
+			if c := closest(key, known); c != "" {
+				hint = fmt.Sprintf("did you mean %q? (%s)", c, hint)
+			}
+			l.errorf(posOf(k), "unknown key %q in %s: %s", key, what, hint)
+			continue
+		}
+		handle(key, k, v)
+	}
+	return true
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "an empty value"
+		}
+		return fmt.Sprintf("the value %q", n.Value)
+	}
+	return "this"
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// each calls fn for every element of a list.
+func (l *loader) each(n *yaml.Node, what string, fn func(*yaml.Node)) {
+	n = resolve(n)
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		l.errorf(posOf(n), "%s must be a list (lines starting with `- `), not %s", what, describe(n))
+		return
+	}
+	for _, e := range n.Content {
+		fn(resolve(e))
+	}
+}
+
+func (l *loader) str(n *yaml.Node, what string) (string, bool) {
+	n = resolve(n)
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		l.errorf(posOf(n), "%s must be a single value, not %s", what, describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (l *loader) integer(n *yaml.Node, what string) (int, bool) {
+	s, ok := l.str(n, what)
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil {
+		l.errorf(posOf(n), "%s must be a whole number, not %q", what, s)
+		return 0, false
+	}
+	return v, true
+}
+
+// strList reads a list of single values and records each element's position
+// under prefix.N.
+func (l *loader) strList(n *yaml.Node, what string, at *positions, prefix string) []string {
+	var out []string
+	l.each(n, what, func(e *yaml.Node) {
+		if s, ok := l.str(e, "each entry of "+what); ok {
+			at.set(fmt.Sprintf("%s.%d", prefix, len(out)), posOf(e))
+			out = append(out, s)
+		}
+	})
+	return out
+}
+
+func (l *loader) importance(n *yaml.Node) Importance {
+	s, ok := l.str(n, "importance")
+	if !ok {
+		return ImportanceUnset
+	}
+	switch s {
+	case "low":
+		return Low
+	case "medium":
+		return Medium
+	case "high":
+		return High
+	}
+	l.errorf(posOf(n), "importance %q is not one of low, medium, high", s)
+	return ImportanceUnset
+}
+
+func (l *loader) gateway(n *yaml.Node, g *Gateway) {
+	g.at.self = posOf(n)
+	l.fields(n, "gateway", []string{"name", "management"}, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "name":
+			g.Name, _ = l.str(v, "gateway name")
+			g.at.set("name", posOf(v))
+		case "management":
+			g.at.set("management", posOf(k))
+			l.fields(v, "gateway.management", []string{"zones"}, func(_ string, _, v *yaml.Node) {
+				g.ManagementZones = l.strList(v, "management zones", &g.at, "management.zones")
+			})
+		}
+	})
+}
+
+func (l *loader) zone(n *yaml.Node) *Zone {
+	z := &Zone{}
+	z.at.self = posOf(n)
+	l.fields(n, "a zone", []string{"name", "description", "importance", "interfaces", "networks"}, func(key string, k, v *yaml.Node) {
+		z.at.set(key, posOf(v))
+		switch key {
+		case "name":
+			z.Name, _ = l.str(v, "zone name")
+		case "description":
+			z.Description, _ = l.str(v, "description")
+		case "importance":
+			z.Importance = l.importance(v)
+		case "interfaces":
+			z.Interfaces = l.strList(v, "interfaces", &z.at, "interfaces")
+		case "networks":
+			for i, s := range l.strList(v, "networks", &z.at, "networks") {
+				p, err := parseNetwork(s)
+				if err != nil {
+					l.errorf(z.at.pos(fmt.Sprintf("networks.%d", i)), "%v", err)
+					continue
+				}
+				z.at.set(fmt.Sprintf("networks.%d", len(z.Networks)), z.at.pos(fmt.Sprintf("networks.%d", i)))
+				z.Networks = append(z.Networks, p)
+			}
+		}
+	})
+	return z
+}
+
+// parseNetwork accepts a CIDR with no host bits set, or a single address.
+func parseNetwork(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("network %q is not an IPv4 or IPv6 CIDR such as 192.168.20.0/24 or fd00:20::/64", s)
+		}
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("network %q is not an IPv4 or IPv6 CIDR such as 192.168.20.0/24 or fd00:20::/64", s)
+	}
+	if p.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("network %q is an IPv4-mapped IPv6 prefix: write the IPv4 network instead", s)
+	}
+	if m := p.Masked(); m != p {
+		return netip.Prefix{}, fmt.Errorf("network %q has host bits set: did you mean %s?", s, m)
+	}
+	return p, nil
+}
+
+func (l *loader) asset(n *yaml.Node) *Asset {
+	a := &Asset{}
+	a.at.self = posOf(n)
+	l.fields(n, "an asset", []string{"name", "description", "zone", "address", "importance"}, func(key string, k, v *yaml.Node) {
+		a.at.set(key, posOf(v))
+		switch key {
+		case "name":
+			a.Name, _ = l.str(v, "asset name")
+		case "description":
+			a.Description, _ = l.str(v, "description")
+		case "zone":
+			a.Zone, _ = l.str(v, "asset zone")
+		case "address":
+			if s, ok := l.str(v, "asset address"); ok {
+				addr, err := netip.ParseAddr(s)
+				if err != nil || addr.Zone() != "" {
+					l.errorf(posOf(v), "address %q is not an IPv4 or IPv6 address (one host, no prefix length)", s)
+				} else {
+					a.Address = addr.Unmap()
+				}
+			}
+		case "importance":
+			a.Importance = l.importance(v)
+		}
+	})
+	return a
+}
+
+func (l *loader) conduit(n *yaml.Node) *Conduit {
+	c := &Conduit{}
+	c.at.self = posOf(n)
+	known := []string{"name", "description", "from", "to", "from_assets", "to_assets", "services", "inspect", "modbus"}
+	var modbusNode *yaml.Node
+	l.fields(n, "a conduit", known, func(key string, k, v *yaml.Node) {
+		c.at.set(key, posOf(v))
+		switch key {
+		case "name":
+			c.Name, _ = l.str(v, "conduit name")
+		case "description":
+			c.Description, _ = l.str(v, "description")
+		case "from":
+			c.From, _ = l.str(v, "from")
+		case "to":
+			c.To, _ = l.str(v, "to")
+		case "from_assets":
+			c.FromAssets = l.strList(v, "from_assets", &c.at, "from_assets")
+		case "to_assets":
+			c.ToAssets = l.strList(v, "to_assets", &c.at, "to_assets")
+		case "services":
+			for i, s := range l.strList(v, "services", &c.at, "services") {
+				p := c.at.pos(fmt.Sprintf("services.%d", i))
+				svc, err := ParseService(s)
+				if err != nil {
+					l.errorf(p, "%v", err)
+					continue
+				}
+				c.at.set(fmt.Sprintf("services.%d", len(c.Services)), p)
+				c.Services = append(c.Services, svc)
+			}
+		case "inspect":
+			if s, ok := l.str(v, "inspect"); ok {
+				if s != InspectModbus {
+					l.errorf(posOf(v), "inspect %q is not supported: the only inspection is `inspect: modbus`", s)
+				} else {
+					c.Inspect = s
+				}
+			}
+		case "modbus":
+			modbusNode = v
+		}
+	})
+	if modbusNode != nil {
+		c.Modbus = l.modbus(modbusNode)
+	}
+	return c
+}
+
+func (l *loader) modbus(n *yaml.Node) *modbus.Spec {
+	spec := &modbus.Spec{}
+	known := []string{"mode", "on_deny", "units", "allow", "max_rate"}
+	l.fields(n, "the modbus block", known, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "mode":
+			if s, ok := l.str(v, "mode"); ok {
+				switch s {
+				case "enforce":
+					spec.Mode = modbus.ModeEnforce
+				case "monitor":
+					spec.Mode = modbus.ModeMonitor
+				default:
+					l.errorf(posOf(v), "modbus mode %q is not one of enforce, monitor", s)
+				}
+			}
+		case "on_deny":
+			if s, ok := l.str(v, "on_deny"); ok {
+				switch s {
+				case "exception":
+					spec.OnDeny = modbus.DenyException
+				case "reset":
+					spec.OnDeny = modbus.DenyReset
+				default:
+					l.errorf(posOf(v), "on_deny %q is not one of exception, reset", s)
+				}
+			}
+		case "units":
+			seen := map[int]bool{}
+			spec.Units = []uint8{}
+			l.each(v, "units", func(e *yaml.Node) {
+				u, ok := l.integer(e, "a unit identifier")
+				switch {
+				case !ok:
+				case u < 0 || u > 255:
+					l.errorf(posOf(e), "unit identifier %d is outside 0-255", u)
+				case seen[u]:
+					l.errorf(posOf(e), "unit identifier %d is listed twice: remove one", u)
+				default:
+					seen[u] = true
+					spec.Units = append(spec.Units, uint8(u))
+				}
+			})
+		case "allow":
+			l.each(v, "allow", func(e *yaml.Node) {
+				if r, ok := l.modbusRule(e); ok {
+					spec.Rules = append(spec.Rules, r)
+				}
+			})
+		case "max_rate":
+			if s, ok := l.str(v, "max_rate"); ok {
+				rate, err := parseRate(s)
+				if err != nil {
+					l.errorf(posOf(v), "%v", err)
+				}
+				spec.MaxRate = rate
+			}
+		}
+	})
+	return spec
+}
+
+// modbusRule reads one entry of a modbus allow list.
+func (l *loader) modbusRule(n *yaml.Node) (modbus.Rule, bool) {
+	var r modbus.Rule
+	var kinds []string
+	var addrNode, valNode, kindNode *yaml.Node
+	ok := l.fields(n, "a modbus allow rule", []string{"read", "write", "function", "addresses", "values"}, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "read", "write", "function":
+			kinds = append(kinds, key)
+			kindNode = v
+		case "addresses":
+			addrNode = v
+		case "values":
+			valNode = v
+		}
+	})
+	if !ok {
+		return r, false
+	}
+	at := posOf(n)
+	if len(kinds) != 1 {
+		l.errorf(at, "a modbus allow rule needs exactly one of read:, write: or function: (found %d)", len(kinds))
+		return r, false
+	}
+	name, good := l.str(kindNode, kinds[0])
+	if !good {
+		return r, false
+	}
+	switch kinds[0] {
+	case "function":
+		fr, err := modbus.ParseFunctionRule(name)
+		if err != nil {
+			l.errorf(posOf(kindNode), "%v", err)
+			return r, false
+		}
+		if addrNode != nil || valNode != nil {
+			l.errorf(at, "a function: rule takes no addresses: or values: (function %s has no address semantics)", name)
+			return r, false
+		}
+		return fr, true
+	case "read":
+		r.Access = modbus.AccessRead
+	case "write":
+		r.Access = modbus.AccessWrite
+	}
+	t, err := modbus.ParseTable(name)
+	if err != nil {
+		if c := closest(name, modbus.TableNames()); c != "" {
+			err = fmt.Errorf("unknown Modbus table %q: did you mean %s?", name, c)
+		}
+		l.errorf(posOf(kindNode), "%v", err)
+		return r, false
+	}
+	r.Table = t
+	if r.Access == modbus.AccessWrite && !t.Writable() {
+		l.errorf(posOf(kindNode), "table %s is read-only in Modbus: a write rule needs coils or holding_registers", t)
+		return r, false
+	}
+	if addrNode == nil {
+		l.errorf(at, "a %s rule needs `addresses: LO-HI` (zero-based PDU addresses, inclusive)", kinds[0])
+		return r, false
+	}
+	s, good := l.str(addrNode, "addresses")
+	if !good {
+		return r, false
+	}
+	if r.Addresses, err = modbus.ParseRange(s, 65535); err != nil {
+		l.errorf(posOf(addrNode), "addresses: %v", err)
+		return r, false
+	}
+	if valNode != nil {
+		if r.Access != modbus.AccessWrite || t != modbus.HoldingRegisters {
+			l.errorf(posOf(valNode), "values: applies only to `write: holding_registers` rules")
+			return r, false
+		}
+		s, good := l.str(valNode, "values")
+		if !good {
+			return r, false
+		}
+		vr, err := modbus.ParseRange(s, 65535)
+		if err != nil {
+			l.errorf(posOf(valNode), "values: %v", err)
+			return r, false
+		}
+		r.Values = &vr
+	}
+	return r, true
+}
+
+// parseRate parses N/s, N/m or N/h into requests per second.
+func parseRate(s string) (float64, error) {
+	num, unit, ok := strings.Cut(strings.TrimSpace(s), "/")
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if !ok || err != nil || n <= 0 || math.IsInf(n, 0) || math.IsNaN(n) {
+		return 0, fmt.Errorf("max_rate %q must look like 100/s (requests per second per connection; /m and /h also work)", s)
+	}
+	switch strings.TrimSpace(unit) {
+	case "s":
+		return n, nil
+	case "m":
+		return n / 60, nil
+	case "h":
+		return n / 3600, nil
+	}
+	return 0, fmt.Errorf("max_rate %q: unit must be s, m or h, as in 100/s", s)
+}

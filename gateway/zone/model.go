@@ -1,0 +1,176 @@
+// Package zone is the zone model of a factory: zones of equal importance with
+// their gateway interfaces and networks, the protected assets inside them, and
+// the conduits that are the only flows allowed between zones (METI factory
+// guideline steps 1-2 to 1-7, IEC 62443-3-2 zones and conduits).
+//
+// The package loads the version-1 YAML format (see DESIGN.md) with
+// FILE:LINE:COLUMN errors, validates it, lints it for risky but legal
+// choices, and computes a canonical form and its SHA-256 digest.
+package zone
+
+import (
+	"net/netip"
+
+	"github.com/zonegate/zonegate/protocols/modbus"
+)
+
+// SupportedVersion is the model format version this package reads.
+const SupportedVersion = 1
+
+// Importance ranks zones and assets by the importance of their operations
+// and assets (guideline steps 1-3 and 1-5).
+type Importance int
+
+// Importance levels, ordered.
+const (
+	ImportanceUnset Importance = iota
+	Low
+	Medium
+	High
+)
+
+func (i Importance) String() string {
+	switch i {
+	case Low:
+		return "low"
+	case Medium:
+		return "medium"
+	case High:
+		return "high"
+	}
+	return "unset"
+}
+
+// Model is a loaded and validated zone model.
+type Model struct {
+	File     string // the file it was loaded from, for messages
+	Version  int
+	Gateway  Gateway
+	Zones    []*Zone
+	Assets   []*Asset
+	Conduits []*Conduit
+
+	zonesByName    map[string]*Zone
+	assetsByName   map[string]*Asset
+	conduitsByName map[string]*Conduit
+}
+
+// Gateway describes the gateway itself.
+type Gateway struct {
+	Name            string
+	ManagementZones []string // zones that may reach the gateway's own services
+	at              positions
+}
+
+// Zone is a group of operations and assets of equal importance.
+type Zone struct {
+	Name        string
+	Description string
+	Importance  Importance
+	Interfaces  []string
+	Networks    []netip.Prefix
+	at          positions
+}
+
+// Asset is a protected asset at one address inside a zone.
+type Asset struct {
+	Name        string
+	Description string
+	Zone        string
+	Address     netip.Addr
+	Importance  Importance // defaults to the zone's importance
+	at          positions
+}
+
+// Conduit is one allowed flow between two zones: only From may open
+// connections, only to To, only for Services.
+type Conduit struct {
+	Name        string
+	Description string
+	From, To    string
+	FromAssets  []string // empty: the whole From zone
+	ToAssets    []string // empty: the whole To zone
+	Services    []Service
+	Inspect     string       // "" or InspectModbus
+	Modbus      *modbus.Spec // set when Inspect is InspectModbus
+	at          positions
+}
+
+// InspectModbus is the value of `inspect:` that sends a conduit's tcp
+// services through the Modbus proxy.
+const InspectModbus = "modbus"
+
+// positions remembers where each field of an element was written, keyed by
+// a path such as "name" or "networks.1".
+type positions struct {
+	self   Pos
+	fields map[string]Pos
+}
+
+func (p *positions) set(key string, pos Pos) {
+	if p.fields == nil {
+		p.fields = make(map[string]Pos)
+	}
+	p.fields[key] = pos
+}
+
+// pos returns where key was written, or where the element starts.
+func (p *positions) pos(key string) Pos {
+	if q, ok := p.fields[key]; ok {
+		return q
+	}
+	return p.self
+}
+
+// Zone returns the zone with that name, or nil.
+func (m *Model) Zone(name string) *Zone { return m.zonesByName[name] }
+
+// Asset returns the asset with that name, or nil.
+func (m *Model) Asset(name string) *Asset { return m.assetsByName[name] }
+
+// Conduit returns the conduit with that name, or nil.
+func (m *Model) Conduit(name string) *Conduit { return m.conduitsByName[name] }
+
+// IsManagementZone reports whether the zone may reach the gateway itself.
+func (m *Model) IsManagementZone(name string) bool {
+	for _, z := range m.Gateway.ManagementZones {
+		if z == name {
+			return true
+		}
+	}
+	return false
+}
+
+// ZoneOfAddr returns the zone whose networks contain a, or nil.
+func (m *Model) ZoneOfAddr(a netip.Addr) *Zone {
+	a = a.Unmap()
+	for _, z := range m.Zones {
+		for _, n := range z.Networks {
+			if n.Contains(a) {
+				return z
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Model) index() {
+	m.zonesByName = make(map[string]*Zone, len(m.Zones))
+	for _, z := range m.Zones {
+		if _, dup := m.zonesByName[z.Name]; !dup {
+			m.zonesByName[z.Name] = z
+		}
+	}
+	m.assetsByName = make(map[string]*Asset, len(m.Assets))
+	for _, a := range m.Assets {
+		if _, dup := m.assetsByName[a.Name]; !dup {
+			m.assetsByName[a.Name] = a
+		}
+	}
+	m.conduitsByName = make(map[string]*Conduit, len(m.Conduits))
+	for _, c := range m.Conduits {
+		if _, dup := m.conduitsByName[c.Name]; !dup {
+			m.conduitsByName[c.Name] = c
+		}
+	}
+}

@@ -3,6 +3,7 @@ package firewall
 import (
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 
 	"github.com/google/nftables"
@@ -11,9 +12,34 @@ import (
 
 // Target selects the network namespace to work on.
 type Target struct {
-	// NetNSFd is an open file descriptor of a network namespace
-	// (/run/netns/NAME); 0 means the caller's namespace.
-	NetNSFd int
+	// NetNS is an open network namespace (/run/netns/NAME); nil means the
+	// caller's namespace. Holding the file keeps its descriptor valid.
+	NetNS *os.File
+}
+
+// OpenNetNS opens a named network namespace (created by `ip netns add`).
+// Close the Target when done.
+func OpenNetNS(name string) (Target, error) {
+	f, err := os.Open("/run/netns/" + name)
+	if err != nil {
+		return Target{}, fmt.Errorf("open network namespace %q: %w (create it with `ip netns add %s`)", name, err, name)
+	}
+	return Target{NetNS: f}, nil
+}
+
+// Close releases the namespace file, if any.
+func (t Target) Close() error {
+	if t.NetNS == nil {
+		return nil
+	}
+	return t.NetNS.Close()
+}
+
+func (t Target) fd() int {
+	if t.NetNS == nil {
+		return 0
+	}
+	return int(t.NetNS.Fd())
 }
 
 // socketBuffer is the netlink socket buffer size for big batches: google/nftables
@@ -28,8 +54,8 @@ func (t Target) conn() (*nftables.Conn, error) {
 		_ = c.SetWriteBuffer(socketBuffer)
 		return nil
 	})}
-	if t.NetNSFd != 0 {
-		opts = append(opts, nftables.WithNetNSFd(t.NetNSFd))
+	if t.NetNS != nil {
+		opts = append(opts, nftables.WithNetNSFd(t.fd()))
 	}
 	c, err := nftables.New(opts...)
 	if err != nil {

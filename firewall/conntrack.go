@@ -131,8 +131,8 @@ func ipAddr(ip net.IP) (netip.Addr, bool) {
 func netlinkHandle(t Target) (*netlink.Handle, error) {
 	var h *netlink.Handle
 	var err error
-	if t.NetNSFd != 0 {
-		h, err = netlink.NewHandleAt(netns.NsHandle(t.NetNSFd), unix.NETLINK_NETFILTER, unix.NETLINK_ROUTE)
+	if t.NetNS != nil {
+		h, err = netlink.NewHandleAt(netns.NsHandle(t.fd()), unix.NETLINK_NETFILTER, unix.NETLINK_ROUTE)
 	} else {
 		h, err = netlink.NewHandle(unix.NETLINK_NETFILTER, unix.NETLINK_ROUTE)
 	}

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/zone"
@@ -169,9 +168,9 @@ func openTarget(name string) (firewall.Target, func(), error) {
 	if name == "" {
 		return firewall.Target{}, func() {}, nil
 	}
-	f, err := os.Open("/run/netns/" + name)
+	t, err := firewall.OpenNetNS(name)
 	if err != nil {
-		return firewall.Target{}, nil, fmt.Errorf("open network namespace %q: %w (create it with `ip netns add %s`)", name, err, name)
+		return t, nil, err
 	}
-	return firewall.Target{NetNSFd: int(f.Fd())}, func() { f.Close() }, nil
+	return t, func() { t.Close() }, nil
 }

@@ -47,8 +47,11 @@ func (t Target) fd() int {
 // kernel committed them.
 const socketBuffer = 32 << 20
 
+// conn opens one netlink socket for all requests made through the
+// returned Conn (reading a table back takes a dump per chain); close it
+// with CloseLasting.
 func (t Target) conn() (*nftables.Conn, error) {
-	opts := []nftables.ConnOption{nftables.WithSockOptions(func(c *netlink.Conn) error {
+	opts := []nftables.ConnOption{nftables.AsLasting(), nftables.WithSockOptions(func(c *netlink.Conn) error {
 		// Best effort: without CAP_NET_ADMIN the kernel caps the size.
 		_ = c.SetReadBuffer(socketBuffer)
 		_ = c.SetWriteBuffer(socketBuffer)
@@ -81,6 +84,7 @@ func Current(t Target) (Fingerprint, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer conn.CloseLasting()
 	k, err := readTable(conn)
 	if errors.Is(err, errNoTable) {
 		return nil, nil
@@ -99,14 +103,15 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 	want := toKernel(rs)
 	res := Result{Rules: len(want.rules), Sets: len(want.sets)}
 	wantFP := want.fingerprint()
-	if cur, err := Current(t); err != nil {
-		return res, fmt.Errorf("read the current ruleset before applying: %w", err)
-	} else if cur.Equal(wantFP) {
-		return res, nil
-	}
 	conn, err := t.conn()
 	if err != nil {
 		return res, err
+	}
+	defer conn.CloseLasting()
+	if same, err := holds(conn, wantFP); err != nil {
+		return res, fmt.Errorf("read the current ruleset before applying: %w", err)
+	} else if same {
+		return res, nil
 	}
 	if err := want.queue(conn); err != nil {
 		// The failed message was not queued: flushing would send half a
@@ -136,6 +141,7 @@ func Remove(t Target) error {
 	if err != nil {
 		return err
 	}
+	defer conn.CloseLasting()
 	tbl := newTable()
 	conn.AddTable(tbl)
 	conn.DelTable(tbl)
@@ -143,6 +149,26 @@ func Remove(t Target) error {
 		return fmt.Errorf("delete table inet %s: %w", TableName, err)
 	}
 	return nil
+}
+
+// holds reports whether the kernel already has exactly the ruleset of
+// fingerprint want. Rules are only read when everything else matches: they
+// cost one netlink dump per chain.
+func holds(conn *nftables.Conn, want Fingerprint) (bool, error) {
+	k, anon, err := readStructure(conn)
+	if errors.Is(err, errNoTable) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if !k.fingerprint().Equal(want.structure()) {
+		return false, nil
+	}
+	if err := readRules(conn, k, anon); err != nil {
+		return false, err
+	}
+	return k.fingerprint().Equal(want), nil
 }
 
 func isNotExist(err error) bool {

@@ -88,8 +88,9 @@ func kernelSetOf(t *nftables.Table, s *Set) *nftables.Set {
 		// in the set's metadata `nft list` prints the names as "".
 		ks.KeyType, ks.KeyByteOrder = nftables.TypeIFName, binaryutil.NativeEndian
 	case KeyIfnamePair:
+		// A concatenated key, but no concat flag: nft sets that flag (and
+		// the per-field lengths) only for interval sets.
 		ks.KeyType = nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIFName)
-		ks.Concatenation = true
 	case KeyIPv4:
 		ks.KeyType, ks.Interval = nftables.TypeIPAddr, true
 	case KeyIPv6:

@@ -52,6 +52,17 @@ func (f Fingerprint) Diff(actual Fingerprint, max int) string {
 	return strings.Join(out, "\n")
 }
 
+// structureFingerprint is the fingerprint without rules.
+func (f Fingerprint) structure() Fingerprint {
+	var out Fingerprint
+	for _, l := range f {
+		if !strings.HasPrefix(l, "rule ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // fingerprint describes a kernelRuleset. anonElems resolves the elements
 // of an anonymous set referenced by a lookup (by ID before the apply, by
 // kernel-assigned name after it).
@@ -176,6 +187,20 @@ func anonLine(a anonSet) string {
 // exprLine prints an expression's fields, skipping those the kernel fills
 // in on its own.
 func exprLine(e expr.Any) string {
+	switch x := e.(type) {
+	case *expr.Meta:
+		return fmt.Sprintf("meta(%d %v %d)", x.Key, x.SourceRegister, x.Register)
+	case *expr.Cmp:
+		return fmt.Sprintf("cmp(%d %d %x)", x.Op, x.Register, x.Data)
+	case *expr.Payload:
+		if x.OperationType == expr.PayloadLoad && x.CsumType == 0 && x.CsumFlags == 0 {
+			return fmt.Sprintf("payload(%d %d %d %d)", x.DestRegister, x.Base, x.Offset, x.Len)
+		}
+	case *expr.Objref:
+		return fmt.Sprintf("objref(%d %s)", x.Type, x.Name)
+	case *expr.Verdict:
+		return "verdict(" + verdictLine(x) + ")"
+	}
 	v := reflect.Indirect(reflect.ValueOf(e))
 	var b strings.Builder
 	b.WriteString(v.Type().Name() + "(")
@@ -222,19 +247,29 @@ func decodeVerdicts(elems []nftables.SetElement) error {
 // errNoTable reports that table inet zonegate does not exist.
 var errNoTable = errors.New("table inet zonegate does not exist")
 
-// readTable reads table inet zonegate back from the kernel.
+// readTable reads table inet zonegate back from the kernel, rules included.
 func readTable(conn *nftables.Conn) (*kernelRuleset, error) {
+	k, anon, err := readStructure(conn)
+	if err != nil {
+		return nil, err
+	}
+	return k, readRules(conn, k, anon)
+}
+
+// readStructure reads everything but the rules: counters, sets with their
+// elements, and chains. Anonymous sets are returned by name for the rules.
+func readStructure(conn *nftables.Conn) (*kernelRuleset, map[string]anonSet, error) {
 	t, err := conn.ListTableOfFamily(TableName, nftables.TableFamilyINet)
 	if err != nil {
 		if isNotExist(err) {
-			return nil, errNoTable
+			return nil, nil, errNoTable
 		}
-		return nil, fmt.Errorf("list table inet %s: %w", TableName, err)
+		return nil, nil, fmt.Errorf("list table inet %s: %w", TableName, err)
 	}
 	k := &kernelRuleset{table: t}
 	objs, err := conn.GetObjects(t)
 	if err != nil {
-		return nil, fmt.Errorf("list counters: %w", err)
+		return nil, nil, fmt.Errorf("list counters: %w", err)
 	}
 	for _, o := range objs {
 		if c, ok := o.(*nftables.CounterObj); ok {
@@ -245,18 +280,18 @@ func readTable(conn *nftables.Conn) (*kernelRuleset, error) {
 	}
 	sets, err := conn.GetSets(t)
 	if err != nil {
-		return nil, fmt.Errorf("list sets: %w", err)
+		return nil, nil, fmt.Errorf("list sets: %w", err)
 	}
 	anonByName := map[string]anonSet{}
 	for _, s := range sets {
 		s.Table = t
 		elems, err := conn.GetSetElements(s)
 		if err != nil {
-			return nil, fmt.Errorf("list elements of set %s: %w", s.Name, err)
+			return nil, nil, fmt.Errorf("list elements of set %s: %w", s.Name, err)
 		}
 		if s.IsMap {
 			if err := decodeVerdicts(elems); err != nil {
-				return nil, fmt.Errorf("decode verdicts of map %s: %w", s.Name, err)
+				return nil, nil, fmt.Errorf("decode verdicts of map %s: %w", s.Name, err)
 			}
 		}
 		if s.Anonymous {
@@ -267,16 +302,23 @@ func readTable(conn *nftables.Conn) (*kernelRuleset, error) {
 	}
 	chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
-		return nil, fmt.Errorf("list chains: %w", err)
+		return nil, nil, fmt.Errorf("list chains: %w", err)
 	}
 	for _, ch := range chains {
-		if ch.Table.Name != TableName {
-			continue
+		if ch.Table.Name == TableName {
+			k.chains = append(k.chains, ch)
 		}
-		k.chains = append(k.chains, ch)
-		rules, err := conn.GetRules(t, ch)
+	}
+	return k, anonByName, nil
+}
+
+// readRules reads the rules of every chain of k (one dump per chain: the
+// library cannot dump a whole table's rules at once).
+func readRules(conn *nftables.Conn, k *kernelRuleset, anonByName map[string]anonSet) error {
+	for _, ch := range k.chains {
+		rules, err := conn.GetRules(k.table, ch)
 		if err != nil {
-			return nil, fmt.Errorf("list rules of chain %s: %w", ch.Name, err)
+			return fmt.Errorf("list rules of chain %s: %w", ch.Name, err)
 		}
 		for _, r := range rules {
 			kr := kernelRule{chain: ch.Name, exprs: r.Exprs, userData: r.UserData}
@@ -291,5 +333,5 @@ func readTable(conn *nftables.Conn) (*kernelRuleset, error) {
 			k.rules = append(k.rules, kr)
 		}
 	}
-	return k, nil
+	return nil
 }

@@ -13,12 +13,16 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/zonegate/zonegate/gateway/zone"
@@ -33,6 +37,20 @@ type Lab struct {
 	Assets  map[string]*Host // one host per asset
 	// GatewayAddrs are the gateway's addresses per zone.
 	GatewayAddrs map[string][]netip.Addr
+	// Links are the gateway's interfaces in model order: the names the
+	// model uses, the zone each faces and the addresses the lab gave it.
+	Links []Link
+
+	// dry is set while Attach replays the construction without running
+	// any command, to learn the layout of a lab built earlier.
+	dry bool
+}
+
+// Link is one interface of the gateway namespace.
+type Link struct {
+	Name  string
+	Zone  string
+	Addrs []netip.Prefix // empty for an interface without a network of its own (a dummy link)
 }
 
 // Host is a namespace standing for a machine in a zone.
@@ -53,11 +71,26 @@ func (h *Host) Addr(family int) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// Options tune Up.
+// Options tune Up and Attach.
 type Options struct {
-	// Prefix starts every namespace name; it must be short (the lab adds
-	// "-" and a zone or asset name) and unique on the machine.
+	// Prefix starts every namespace name: a lower-case letter followed by
+	// up to 11 lower-case letters or digits, unique on the machine (the
+	// lab adds "-gw", "-z-ZONE" and "-a-ASSET"). No dash, so that one
+	// prefix never matches the namespaces of another.
 	Prefix string
+}
+
+// DefaultPrefix is the prefix zonelab uses when none is given.
+const DefaultPrefix = "zl"
+
+var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9]{0,11}$`)
+
+// CheckPrefix reports whether prefix can name a lab.
+func CheckPrefix(prefix string) error {
+	if !prefixRE.MatchString(prefix) {
+		return fmt.Errorf("lab prefix %q is not usable: use a lower-case letter followed by up to 11 lower-case letters or digits, such as %q", prefix, DefaultPrefix)
+	}
+	return nil
 }
 
 // ErrNotRoot is returned when the caller cannot create namespaces.
@@ -77,49 +110,174 @@ type segment struct {
 	networks []netip.Prefix
 }
 
-// Up builds the lab for a model. On failure it removes what it created.
+// Up builds the lab for a model. It refuses when namespaces of the prefix
+// already exist. On failure it removes what it created.
 func Up(m *zone.Model, opt Options) (l *Lab, err error) {
 	if os.Geteuid() != 0 {
 		return nil, ErrNotRoot
 	}
-	if opt.Prefix == "" || strings.ContainsAny(opt.Prefix, "/ ") {
-		return nil, fmt.Errorf("lab prefix %q must be a short name without '/' or spaces", opt.Prefix)
+	if err := CheckPrefix(opt.Prefix); err != nil {
+		return nil, err
 	}
 	existing, err := Namespaces(opt.Prefix)
 	if err != nil {
 		return nil, err
 	}
 	if len(existing) > 0 {
-		return nil, fmt.Errorf("namespaces with prefix %q already exist (%s): run `zonelab down` or pick another prefix", opt.Prefix, strings.Join(existing, ", "))
+		return nil, fmt.Errorf("namespaces with prefix %q already exist (%s): another lab (or a crashed one) uses this prefix; remove it with `zonelab down --prefix %s` or pick another prefix", opt.Prefix, strings.Join(existing, ", "), opt.Prefix)
 	}
-	l = &Lab{Prefix: opt.Prefix, Model: m, Gateway: GatewayNS(opt.Prefix),
-		Zones: map[string]*Host{}, Assets: map[string]*Host{}, GatewayAddrs: map[string][]netip.Addr{}}
+	l = newLab(m, opt.Prefix)
 	defer func() {
 		if err != nil {
 			_ = l.Down()
 			l = nil
 		}
 	}()
-	if err := addNS(l.Gateway); err != nil {
+	if err := l.build(); err != nil {
 		return l, err
 	}
-	if err := ipIn(l.Gateway, "link", "set", "lo", "up"); err != nil {
-		return l, err
+	return l, l.waitReady()
+}
+
+// Attach returns the lab a previous Up built for m with the same prefix
+// (for example in another process: `zonelab up`, then `zonelab probe`).
+// Up lays a model out deterministically, so Attach replays the layout
+// without running anything, then checks that the namespaces exist and
+// carry the addresses the model gives them.
+func Attach(m *zone.Model, opt Options) (*Lab, error) {
+	if os.Geteuid() != 0 {
+		return nil, ErrNotRoot
 	}
-	for _, kv := range [][2]string{{"net.ipv4.ip_forward", "1"}, {"net.ipv6.conf.all.forwarding", "1"}} {
-		if err := sysctl(l.Gateway, kv[0], kv[1]); err != nil {
-			return l, err
+	if err := CheckPrefix(opt.Prefix); err != nil {
+		return nil, err
+	}
+	l := newLab(m, opt.Prefix)
+	l.dry = true
+	if err := l.build(); err != nil {
+		return nil, err
+	}
+	l.dry = false
+	existing, err := Namespaces(opt.Prefix)
+	if err != nil {
+		return nil, err
+	}
+	if len(existing) == 0 {
+		return nil, fmt.Errorf("no lab with prefix %q is running: start one with `zonelab up MODEL --prefix %s` (or `zonelab run`)", opt.Prefix, opt.Prefix)
+	}
+	for _, ns := range l.NamespaceNames() {
+		if !slices.Contains(existing, ns) {
+			return nil, fmt.Errorf("lab %q lacks namespace %s, so it was built from another model or is damaged: rebuild it with `zonelab down --prefix %s` and `zonelab up MODEL --prefix %s`", opt.Prefix, ns, opt.Prefix, opt.Prefix)
 		}
 	}
-	used := assetAddrs(m)
-	for _, z := range m.Zones {
+	check := func(ns string, want []netip.Addr) error {
+		have, err := addrsIn(ns)
+		if err != nil {
+			return err
+		}
+		for _, a := range want {
+			if !slices.Contains(have, a) {
+				return fmt.Errorf("namespace %s lacks address %s, so lab %q was built from another model: rebuild it with `zonelab down --prefix %s` and `zonelab up MODEL --prefix %s`", ns, a, opt.Prefix, opt.Prefix, opt.Prefix)
+			}
+		}
+		return nil
+	}
+	for _, h := range l.allHosts() {
+		if err := check(h.NS, h.Addrs); err != nil {
+			return nil, err
+		}
+	}
+	var gw []netip.Addr
+	for _, ln := range l.Links {
+		for _, p := range ln.Addrs {
+			gw = append(gw, p.Addr())
+		}
+	}
+	if err := check(l.Gateway, gw); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// addrsIn lists the addresses configured in a namespace.
+func addrsIn(ns string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	err := Do(ns, func() error {
+		addrs, err := net.InterfaceAddrs()
+		if err != nil {
+			return fmt.Errorf("list addresses in %s: %w", ns, err)
+		}
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(n.IP); ok {
+					out = append(out, ip.Unmap())
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func newLab(m *zone.Model, prefix string) *Lab {
+	return &Lab{Prefix: prefix, Model: m, Gateway: GatewayNS(prefix),
+		Zones: map[string]*Host{}, Assets: map[string]*Host{}, GatewayAddrs: map[string][]netip.Addr{}}
+}
+
+// build creates the gateway and the zone segments (or, dry, only
+// computes them).
+func (l *Lab) build() error {
+	if err := l.addNS(l.Gateway); err != nil {
+		return err
+	}
+	if err := l.ip(l.Gateway, "link", "set", "lo", "up"); err != nil {
+		return err
+	}
+	for _, kv := range [][2]string{{"net.ipv4.ip_forward", "1"}, {"net.ipv6.conf.all.forwarding", "1"}} {
+		if err := l.sysctl(l.Gateway, kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	used := assetAddrs(l.Model)
+	for _, z := range l.Model.Zones {
 		for _, seg := range segments(z) {
 			if err := l.buildSegment(seg, used); err != nil {
-				return l, fmt.Errorf("zone %s, interface %s: %w", z.Name, seg.ifname, err)
+				return fmt.Errorf("zone %s, interface %s: %w", z.Name, seg.ifname, err)
 			}
 		}
 	}
-	return l, l.waitReady()
+	return nil
+}
+
+// NamespaceNames lists the lab's namespaces: the gateway, then the zone
+// hosts and the asset hosts in model order.
+func (l *Lab) NamespaceNames() []string {
+	out := []string{l.Gateway}
+	for _, h := range l.Hosts() {
+		out = append(out, h.NS)
+	}
+	return out
+}
+
+// Hosts returns the zone hosts and asset hosts in model order.
+func (l *Lab) Hosts() []*Host {
+	var hs []*Host
+	for _, z := range l.Model.Zones {
+		if h := l.Zones[z.Name]; h != nil {
+			hs = append(hs, h)
+		}
+		for _, a := range l.Model.Assets {
+			if h := l.Assets[a.Name]; h != nil && a.Zone == z.Name {
+				hs = append(hs, h)
+			}
+		}
+	}
+	return hs
+}
+
+// GatewayFor returns the address a host on the network of a (in zone
+// zoneName) routes through: the gateway's address on that network.
+func (l *Lab) GatewayFor(zoneName string, a netip.Addr) (netip.Addr, bool) {
+	return l.gatewayFor(zoneName, a)
 }
 
 // waitReady pings the gateway from every host until each answers, so that
@@ -213,13 +371,14 @@ func (l *Lab) buildSegment(seg segment, used map[netip.Addr]bool) error {
 	if len(seg.networks) == 0 {
 		// An interface without a network of its own still exists on the
 		// gateway, so the model's interface names are all there.
-		return ipIn(l.Gateway, "link", "add", seg.ifname, "type", "dummy")
+		l.Links = append(l.Links, Link{Name: seg.ifname, Zone: seg.zone.Name})
+		return l.ip(l.Gateway, "link", "add", seg.ifname, "type", "dummy")
 	}
 	if _, ok := l.Zones[seg.zone.Name]; !ok {
-		if err := addNS(zoneNS); err != nil {
+		if err := l.addNS(zoneNS); err != nil {
 			return err
 		}
-		if err := ipIn(zoneNS, "link", "set", "lo", "up"); err != nil {
+		if err := l.ip(zoneNS, "link", "set", "lo", "up"); err != nil {
 			return err
 		}
 		l.Zones[seg.zone.Name] = &Host{NS: zoneNS, Zone: seg.zone.Name}
@@ -234,7 +393,7 @@ func (l *Lab) buildSegment(seg segment, used map[netip.Addr]bool) error {
 		{"link", "set", seg.ifname, "up"},
 	}
 	for _, s := range steps {
-		if err := ipIn(l.Gateway, s...); err != nil {
+		if err := l.ip(l.Gateway, s...); err != nil {
 			return err
 		}
 	}
@@ -244,10 +403,12 @@ func (l *Lab) buildSegment(seg segment, used map[netip.Addr]bool) error {
 		{"link", "set", peer, "up"},
 		{"link", "set", seg.bridge, "up"},
 	} {
-		if err := ipIn(zoneNS, s...); err != nil {
+		if err := l.ip(zoneNS, s...); err != nil {
 			return err
 		}
 	}
+	link := Link{Name: seg.ifname, Zone: seg.zone.Name}
+	defer func() { l.Links = append(l.Links, link) }()
 	gwAddrs := map[bool]netip.Addr{}
 	for _, n := range seg.networks {
 		gw, err := nextFree(n, n.Masked().Addr(), used)
@@ -258,14 +419,15 @@ func (l *Lab) buildSegment(seg segment, used map[netip.Addr]bool) error {
 		if err != nil {
 			return err
 		}
-		if err := ipIn(l.Gateway, "addr", "add", netip.PrefixFrom(gw, n.Bits()).String(), "dev", seg.ifname, "nodad"); err != nil {
+		if err := l.ip(l.Gateway, "addr", "add", netip.PrefixFrom(gw, n.Bits()).String(), "dev", seg.ifname, "nodad"); err != nil {
 			return err
 		}
 		l.GatewayAddrs[seg.zone.Name] = append(l.GatewayAddrs[seg.zone.Name], gw)
+		link.Addrs = append(link.Addrs, netip.PrefixFrom(gw, n.Bits()))
 		if _, seen := gwAddrs[gw.Is4()]; !seen {
 			gwAddrs[gw.Is4()] = gw
 			if _, has := zh.Addr(family(gw)); !has {
-				if err := addAddrAndRoute(zoneNS, seg.bridge, netip.PrefixFrom(host, n.Bits()), gw); err != nil {
+				if err := l.addAddrAndRoute(zoneNS, seg.bridge, netip.PrefixFrom(host, n.Bits()), gw); err != nil {
 					return err
 				}
 				zh.Addrs = append(zh.Addrs, host)
@@ -292,7 +454,7 @@ func family(a netip.Addr) int {
 
 func (l *Lab) buildAsset(a *zone.Asset, seg segment, zoneNS string, gw netip.Addr) error {
 	ns := nsName(l.Prefix, "a", a.Name)
-	if err := addNS(ns); err != nil {
+	if err := l.addNS(ns); err != nil {
 		return err
 	}
 	port := fmt.Sprintf("a%d", len(l.Assets))
@@ -301,11 +463,11 @@ func (l *Lab) buildAsset(a *zone.Asset, seg segment, zoneNS string, gw netip.Add
 		{"link", "set", port, "master", seg.bridge},
 		{"link", "set", port, "up"},
 	} {
-		if err := ipIn(zoneNS, s...); err != nil {
+		if err := l.ip(zoneNS, s...); err != nil {
 			return err
 		}
 	}
-	if err := ipIn(ns, "link", "set", "lo", "up"); err != nil {
+	if err := l.ip(ns, "link", "set", "lo", "up"); err != nil {
 		return err
 	}
 	var bits int
@@ -314,14 +476,14 @@ func (l *Lab) buildAsset(a *zone.Asset, seg segment, zoneNS string, gw netip.Add
 			bits = n.Bits()
 		}
 	}
-	if err := addAddrAndRoute(ns, "eth0", netip.PrefixFrom(a.Address, bits), gw); err != nil {
+	if err := l.addAddrAndRoute(ns, "eth0", netip.PrefixFrom(a.Address, bits), gw); err != nil {
 		return err
 	}
 	l.Assets[a.Name] = &Host{NS: ns, Zone: a.Zone, Asset: a.Name, Addrs: []netip.Addr{a.Address}}
 	return nil
 }
 
-func addAddrAndRoute(ns, dev string, p netip.Prefix, gw netip.Addr) error {
+func (l *Lab) addAddrAndRoute(ns, dev string, p netip.Prefix, gw netip.Addr) error {
 	steps := [][]string{
 		{"link", "set", dev, "up"},
 		{"addr", "add", p.String(), "dev", dev, "nodad"},
@@ -334,24 +496,32 @@ func addAddrAndRoute(ns, dev string, p netip.Prefix, gw netip.Addr) error {
 		steps = append(steps, []string{fam, "route", "add", "default", "via", gw.String(), "dev", dev})
 	}
 	for _, s := range steps {
-		if err := ipIn(ns, s...); err != nil {
+		if err := l.ip(ns, s...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Down removes every namespace of the lab.
+// Down removes every namespace of the lab, after stopping the processes
+// still running in them.
 func (l *Lab) Down() error { return DownPrefix(l.Prefix) }
 
-// DownPrefix removes every namespace whose name starts with prefix + "-",
-// also those of a lab whose process died.
+// DownPrefix removes every namespace of the lab with this prefix, also
+// those of a lab whose process died. Processes still running inside them
+// (a daemon left behind by a killed `zonelab run`) get SIGTERM, and
+// SIGKILL two seconds later, so that no namespace lives on unnamed.
+// Links live inside the namespaces and disappear with them.
 func DownPrefix(prefix string) error {
+	if err := CheckPrefix(prefix); err != nil {
+		return err
+	}
 	names, err := Namespaces(prefix)
 	if err != nil {
 		return err
 	}
 	var errs []error
+	stopProcesses(names)
 	for _, n := range names {
 		if out, err := exec.Command("ip", "netns", "delete", n).CombinedOutput(); err != nil {
 			errs = append(errs, fmt.Errorf("ip netns delete %s: %v: %s", n, err, bytes.TrimSpace(out)))
@@ -360,7 +530,50 @@ func DownPrefix(prefix string) error {
 	return errors.Join(errs...)
 }
 
-// Namespaces lists the namespaces of a lab prefix.
+// stopProcesses ends the processes running in the namespaces.
+func stopProcesses(names []string) {
+	var pids []int
+	for _, n := range names {
+		out, err := exec.Command("ip", "netns", "pids", n).Output()
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(out)) {
+			if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	if len(pids) == 0 {
+		return
+	}
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) && slices.ContainsFunc(pids, alive) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// alive reports whether a process exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the command name in parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
+
+// Namespaces lists the namespaces of a lab prefix: PREFIX-gw, PREFIX-z-*
+// and PREFIX-a-*.
 func Namespaces(prefix string) ([]string, error) {
 	entries, err := os.ReadDir("/run/netns")
 	if errors.Is(err, os.ErrNotExist) {
@@ -371,33 +584,51 @@ func Namespaces(prefix string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), prefix+"-") {
-			out = append(out, e.Name())
+		n := e.Name()
+		if n == GatewayNS(prefix) || strings.HasPrefix(n, prefix+"-z-") || strings.HasPrefix(n, prefix+"-a-") {
+			out = append(out, n)
 		}
 	}
 	return out, nil
 }
 
-func addNS(name string) error {
+// addNS creates a namespace (not when dry).
+func (l *Lab) addNS(name string) error {
+	if l.dry {
+		return nil
+	}
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		return fmt.Errorf("ip netns add %s: %v: %s", name, err, bytes.TrimSpace(out))
 	}
 	// No duplicate address detection: addresses are usable at once.
 	for _, k := range []string{"net.ipv6.conf.all.accept_dad", "net.ipv6.conf.default.accept_dad"} {
-		if err := sysctl(name, k, "0"); err != nil {
+		if err := l.sysctl(name, k, "0"); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func sysctl(ns, key, value string) error {
+// sysctl sets a network sysctl of a namespace (not when dry): files under
+// /proc/sys/net belong to the namespace of the thread that opens them.
+func (l *Lab) sysctl(ns, key, value string) error {
+	if l.dry {
+		return nil
+	}
 	path := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
-	cmd := exec.Command("ip", "netns", "exec", ns, "sh", "-c", "echo "+value+" > "+path)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("set %s=%s in %s: %v: %s", key, value, ns, err, bytes.TrimSpace(out))
+	err := Do(ns, func() error { return os.WriteFile(path, []byte(value+"\n"), 0o644) })
+	if err != nil {
+		return fmt.Errorf("set %s=%s in %s: %w", key, value, ns, err)
 	}
 	return nil
+}
+
+// ip runs `ip -n ns ARGS` (not when dry).
+func (l *Lab) ip(ns string, args ...string) error {
+	if l.dry {
+		return nil
+	}
+	return ipIn(ns, args...)
 }
 
 func ipIn(ns string, args ...string) error {

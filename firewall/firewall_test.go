@@ -287,7 +287,7 @@ func TestApplyEqualsNftScript(t *testing.T) {
 			if a != b {
 				t.Fatalf("netlink apply and nft -f differ:\n%s", firstDiff(a, b))
 			}
-				res, err = firewall.Apply(openNS(t, nsB), rs)
+			res, err = firewall.Apply(openNS(t, nsB), rs)
 			if err != nil {
 				t.Fatalf("apply over nft -f: %v", err)
 			}

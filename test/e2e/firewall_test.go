@@ -150,7 +150,6 @@ func echoes(c net.Conn, msg string) bool {
 	return err == nil && line == msg+"\n"
 }
 
-
 // TestSpoofProbeSeesSpoofedPackets guards the spoofed-source probes: with
 // the anti-spoofing rule taken out of the ruleset, the forged packets must
 // arrive, so the probes that pass above really prove anti-spoofing.

@@ -1,8 +1,10 @@
 package zone
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/netip"
 	"os"
@@ -64,14 +66,23 @@ var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 func (l *loader) parse(data []byte) *Model {
 	m := &Model{File: l.file}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		l.yamlError(err)
 		return m
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		l.errorf(Pos{1, 1}, "the file is empty: a zone model starts with `version: 1`, then gateway, zones, assets and conduits")
 		return m
+	}
+	// A second document would be silently ignored, and a syntax error in
+	// it not reported: a zone model is exactly one document.
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err != nil && !errors.Is(err, io.EOF) {
+		l.yamlError(err)
+	} else if err == nil && !emptyDocument(&extra) {
+		l.errorf(Pos{max(extra.Line, 1), max(extra.Column, 1)}, "a second YAML document starts here: a zone model is one document; remove this `---` and merge what follows into the model above")
 	}
 	root := doc.Content[0]
 	seen := map[string]bool{}
@@ -110,6 +121,33 @@ func (l *loader) parse(data []byte) *Model {
 	return m
 }
 
+// emptyDocument reports whether a document holds nothing, as after a
+// trailing `---`.
+func emptyDocument(d *yaml.Node) bool {
+	if len(d.Content) == 0 {
+		return true
+	}
+	c := d.Content[0]
+	return c.Kind == yaml.ScalarNode && c.Tag == "!!null" && c.Value == ""
+}
+
+// yamlParserProblems are the problems yaml.v3 reports from its parser (not
+// its scanner). For these it prints the 0-based line of the mark, so the
+// line number is one less than the 1-based line of the file.
+var yamlParserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"found undefined tag handle":             true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found duplicate %TAG directive":         true,
+}
+
 // yamlError turns a YAML syntax error into diagnostics with positions.
 func (l *loader) yamlError(err error) {
 	var te *yaml.TypeError
@@ -122,6 +160,9 @@ func (l *loader) yamlError(err error) {
 		if sm := yamlLineErr.FindStringSubmatch(msg); sm != nil {
 			line, _ = strconv.Atoi(sm[1])
 			text = sm[2]
+			if yamlParserProblems[text] {
+				line++
+			}
 		}
 		l.errorf(Pos{line, 1}, "YAML syntax error: %s", text)
 	}
@@ -442,6 +483,11 @@ func (l *loader) modbus(n *yaml.Node) *modbus.Spec {
 					spec.Units = append(spec.Units, uint8(u))
 				}
 			})
+			if vn := resolve(v); (vn.Kind == yaml.SequenceNode && len(vn.Content) == 0) || (vn.Kind == yaml.ScalarNode && vn.Tag == "!!null") {
+				// An empty list would allow no unit at all, while the
+				// canonical form (and a reader) takes it for "any unit".
+				l.errorf(posOf(v), "units lists no unit identifier: list the allowed units, such as [1], or remove `units:` to allow any unit")
+			}
 		case "allow":
 			l.each(v, "allow", func(e *yaml.Node) {
 				if r, ok := l.modbusRule(e); ok {

@@ -205,9 +205,8 @@ func validateConduits(m *Model, r *reporter) {
 			checkConduitAssets(m, r, c, "to_assets", c.ToAssets, c.To)
 		}
 		if len(c.Services) == 0 {
-			if _, written := c.at.fields["services"]; !written {
-				r.errorf(c.at.self, "conduit %q needs `services:` such as [tcp/502, icmp/echo-request]", c.Name)
-			}
+			// Also for `services: []`: a conduit that allows nothing is a mistake.
+			r.errorf(c.at.pos("services"), "conduit %q needs `services:` such as [tcp/502, icmp/echo-request]", c.Name)
 		}
 		seen := map[Service]int{}
 		hasTCP := false

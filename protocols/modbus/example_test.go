@@ -1,0 +1,53 @@
+package modbus_test
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zonegate/zonegate/protocols/modbus"
+)
+
+// A gateway in transparent mode: nftables redirects the conduit's Modbus
+// traffic to the proxy's port, the proxy reads the original destination and
+// applies the conduit's policy. On SIGHUP the gateway compiles the new
+// policy and stores it; open connections use it from their next request.
+func Example() {
+	v := modbus.Range{Lo: 0, Hi: 1000}
+	policy, err := modbus.Compile(modbus.Spec{
+		Units: []uint8{1},
+		Rules: []modbus.Rule{
+			{Access: modbus.AccessRead, Table: modbus.HoldingRegisters, Addresses: modbus.Range{Lo: 0, Hi: 99}},
+			{Access: modbus.AccessWrite, Table: modbus.HoldingRegisters, Addresses: modbus.Range{Lo: 10, Hi: 19}, Values: &v},
+		},
+		MaxRate: 100,
+	})
+	if err != nil {
+		panic(err)
+	}
+	live := modbus.NewLivePolicy(policy)
+	proxy, err := modbus.New(modbus.Config{
+		Route: func(c net.Conn) (modbus.Route, error) {
+			dst, err := modbus.OriginalDestination(c.(*net.TCPConn))
+			return modbus.Route{Upstream: dst, Conduit: "scada-to-plc", Policy: live}, err
+		},
+		Sink: modbus.ZapSink{Log: zap.NewExample()},
+	})
+	if err != nil {
+		panic(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	go proxy.Serve(ln)
+
+	live.Store(policy) // SIGHUP: swap in a recompiled policy
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	proxy.Shutdown(ctx)
+	// Output:
+}

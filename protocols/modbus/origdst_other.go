@@ -1,0 +1,14 @@
+//go:build !linux
+
+package modbus
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+)
+
+// OriginalDestination needs Linux netfilter; elsewhere it always fails.
+func OriginalDestination(c *net.TCPConn) (netip.AddrPort, error) {
+	return netip.AddrPort{}, errors.New("modbus: original destination needs Linux netfilter (SO_ORIGINAL_DST)")
+}

@@ -1,0 +1,333 @@
+package modbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// LivePolicy holds the current Policy of a conduit. The proxy loads it for
+// every request, so Store applies a new policy (for example on SIGHUP) to
+// the next request of every open connection without dropping any. A
+// LivePolicy holding nil denies everything.
+type LivePolicy struct{ p atomic.Pointer[Policy] }
+
+// NewLivePolicy returns a LivePolicy holding p.
+func NewLivePolicy(p *Policy) *LivePolicy {
+	l := &LivePolicy{}
+	l.p.Store(p)
+	return l
+}
+
+// Load returns the current policy, never nil.
+func (l *LivePolicy) Load() *Policy {
+	if p := l.p.Load(); p != nil {
+		return p
+	}
+	return denyAll
+}
+
+// Store replaces the policy.
+func (l *LivePolicy) Store(p *Policy) { l.p.Store(p) }
+
+// denyAll is used when a LivePolicy holds nil: fail closed.
+var denyAll, _ = Compile(Spec{Units: []uint8{}})
+
+// Route is where the proxy sends one client connection and under which
+// rules.
+type Route struct {
+	Upstream netip.AddrPort // the device to connect to
+	Conduit  string         // name for events and counters
+	Policy   *LivePolicy
+}
+
+// Config configures a Proxy. Zero durations and limits take the defaults
+// noted.
+type Config struct {
+	// Route decides, for an accepted client connection, where to forward
+	// it and under which policy. In transparent mode it calls
+	// OriginalDestination on the *net.TCPConn and looks up the conduit.
+	// An error refuses the connection (reported as EventConnRefused).
+	// Required.
+	Route func(client net.Conn) (Route, error)
+	// Sink receives events; nil: events are only counted.
+	Sink EventSink
+	// Counters receives the request and event counts; nil: a new set
+	// (see Proxy.Counters).
+	Counters *Counters
+	// Dial connects to upstream devices; nil: a net.Dialer.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// Log receives operational messages (accept errors); nil: none.
+	Log *zap.Logger
+	// Now is the clock of the rate limiter and of event times; nil:
+	// time.Now. Socket deadlines always use time.Now.
+	Now func() time.Time
+
+	MaxConns          int           // open client connections in total; default 1024
+	MaxConnsPerSource int           // open client connections per source IP address; default 32
+	MaxOutstanding    int           // requests per connection awaiting their response; default 16
+	IdleTimeout       time.Duration // client connection without any request; default 5 min
+	FrameTimeout      time.Duration // time to receive the rest of a started frame; default 10 s
+	ResponseTimeout   time.Duration // device response time before exception 0x0B; default 5 s
+	DialTimeout       time.Duration // connecting to the device before exception 0x0A; default 3 s
+	WriteTimeout      time.Duration // a peer taking bytes we send; default 10 s
+}
+
+func (c *Config) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&c.MaxConns, 1024)
+	def(&c.MaxConnsPerSource, 32)
+	def(&c.MaxOutstanding, 16)
+	defDur(&c.IdleTimeout, 5*time.Minute)
+	defDur(&c.FrameTimeout, 10*time.Second)
+	defDur(&c.ResponseTimeout, 5*time.Second)
+	defDur(&c.DialTimeout, 3*time.Second)
+	defDur(&c.WriteTimeout, 10*time.Second)
+	if c.Counters == nil {
+		c.Counters = &Counters{}
+	}
+	if c.Dial == nil {
+		c.Dial = (&net.Dialer{}).DialContext
+	}
+	if c.Log == nil {
+		c.Log = zap.NewNop()
+	}
+}
+
+// ErrProxyClosed is returned by Serve after Shutdown or Close.
+var ErrProxyClosed = errors.New("modbus: proxy closed")
+
+// Proxy is a Modbus/TCP deep-inspection proxy. For every client connection
+// it checks each request against the connection's policy, forwards allowed
+// requests over its own connection to the device (opened at the first
+// forwarded request), and answers denied ones with an exception or a reset.
+// Requests of one connection are answered in order; up to MaxOutstanding
+// are pipelined to the device. Every connection is served by its own
+// goroutines with deadlines and bounded buffers, so a slow or malicious
+// client holds up nobody else.
+type Proxy struct {
+	cfg       Config
+	ctx       context.Context // cancelled by Close: aborts dials
+	cancel    context.CancelFunc
+	bufPool   sync.Pool // *[DefaultFramerBufferSize]byte
+	slotPool  sync.Pool // *slotRing
+	mu        sync.Mutex
+	closing   bool
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	perSource map[netip.Addr]int
+	wg        sync.WaitGroup
+	refusedEv sync.Mutex // guards refEv
+	refEv     Event
+}
+
+// New returns a proxy; call Serve to run it.
+func New(cfg Config) (*Proxy, error) {
+	if cfg.Route == nil {
+		return nil, errors.New("modbus: proxy config has no Route function: set one that returns the upstream and policy for a connection")
+	}
+	cfg.setDefaults()
+	p := &Proxy{cfg: cfg, listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}, perSource: map[netip.Addr]int{}}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.bufPool.New = func() any { return new([DefaultFramerBufferSize]byte) }
+	p.slotPool.New = func() any { return &slotRing{s: make([]slot, cfg.MaxOutstanding)} }
+	return p, nil
+}
+
+// Counters returns the proxy's counters.
+func (p *Proxy) Counters() *Counters { return p.cfg.Counters }
+
+// ActiveConns returns the number of open client connections.
+func (p *Proxy) ActiveConns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
+
+func (p *Proxy) now() time.Time {
+	if p.cfg.Now != nil {
+		return p.cfg.Now()
+	}
+	return time.Now()
+}
+
+// Serve accepts client connections on ln until ln fails or the proxy is
+// shut down; then it returns ErrProxyClosed or the accept error. Serve may
+// be called for several listeners.
+func (p *Proxy) Serve(ln net.Listener) error {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		return ErrProxyClosed
+	}
+	p.listeners[ln] = struct{}{}
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.listeners, ln)
+		p.mu.Unlock()
+	}()
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			p.mu.Lock()
+			closing := p.closing
+			p.mu.Unlock()
+			if closing {
+				return ErrProxyClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporaryAccept(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				p.cfg.Log.Warn("modbus proxy: accept failed, retrying", zap.Error(err), zap.Duration("backoff", backoff))
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("modbus proxy: accept: %w", err)
+		}
+		backoff = 0
+		p.wg.Add(1)
+		go p.handle(c)
+	}
+}
+
+// isTemporaryAccept reports accept errors worth retrying (EMFILE, ENFILE,
+// ECONNABORTED and the like): everything but a closed listener.
+func isTemporaryAccept(err error) bool { return !errors.Is(err, net.ErrClosed) }
+
+// handle admits a client connection and serves it.
+func (p *Proxy) handle(nc net.Conn) {
+	defer p.wg.Done()
+	src := addrPort(nc.RemoteAddr())
+	route, err := p.cfg.Route(nc)
+	if err == nil && route.Policy == nil {
+		err = errors.New("route has no policy")
+	}
+	if err != nil {
+		p.refuse(nc, route.Conduit, src, route.Upstream, ReasonResolve, err)
+		return
+	}
+	c := &conn{p: p, c: nc, route: route, src: src, ctrs: p.cfg.Counters.Conduit(route.Conduit)}
+	c.cond.L = &c.mu
+	key := src.Addr().Unmap()
+	p.mu.Lock()
+	switch {
+	case p.closing:
+		p.mu.Unlock()
+		nc.Close()
+		return
+	case len(p.conns) >= p.cfg.MaxConns:
+		p.mu.Unlock()
+		p.refuse(nc, route.Conduit, src, route.Upstream, ReasonConnLimitTotal, nil)
+		return
+	case p.perSource[key] >= p.cfg.MaxConnsPerSource:
+		p.mu.Unlock()
+		p.refuse(nc, route.Conduit, src, route.Upstream, ReasonConnLimitSource, nil)
+		return
+	}
+	p.conns[c] = struct{}{}
+	p.perSource[key]++
+	p.mu.Unlock()
+
+	c.serve()
+
+	p.mu.Lock()
+	delete(p.conns, c)
+	if p.perSource[key]--; p.perSource[key] <= 0 {
+		delete(p.perSource, key)
+	}
+	p.mu.Unlock()
+}
+
+// refuse closes a connection that is not admitted, with a reset so refused
+// floods leave no TIME_WAIT state behind.
+func (p *Proxy) refuse(nc net.Conn, conduit string, src, dst netip.AddrPort, reason Reason, err error) {
+	resetConn(nc)
+	p.cfg.Counters.Conduit(conduit).Event(EventConnRefused)
+	if p.cfg.Sink == nil {
+		return
+	}
+	p.refusedEv.Lock()
+	defer p.refusedEv.Unlock()
+	p.refEv = Event{Kind: EventConnRefused, Time: p.now(), Source: src, Destination: dst, Conduit: conduit, Reason: reason, Err: err}
+	p.cfg.Sink.ModbusEvent(&p.refEv)
+}
+
+// resetConn closes a TCP connection with RST instead of FIN.
+func resetConn(nc net.Conn) {
+	if l, ok := nc.(interface{ SetLinger(int) error }); ok {
+		_ = l.SetLinger(0)
+	}
+	_ = nc.Close()
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	if t, ok := a.(*net.TCPAddr); ok {
+		ap := t.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPort{}
+}
+
+// Shutdown stops accepting connections, stops reading new requests, lets
+// every connection receive the responses of the requests already read and
+// closes it. If ctx ends first, Shutdown closes the rest (as Close) and
+// returns ctx's error.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.closing = true
+	for ln := range p.listeners {
+		ln.Close()
+	}
+	for c := range p.conns {
+		c.startDrain()
+	}
+	p.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		p.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		p.cancel()
+		return nil
+	case <-ctx.Done():
+		p.Close()
+		return ctx.Err()
+	}
+}
+
+// Close closes the listeners and all connections at once and waits for
+// their goroutines to end.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.closing = true
+	p.cancel()
+	for ln := range p.listeners {
+		ln.Close()
+	}
+	for c := range p.conns {
+		c.abort()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	return nil
+}

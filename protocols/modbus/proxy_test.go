@@ -1,0 +1,523 @@
+package modbus
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestProxyAllowedReadAndWrite(t *testing.T) {
+	e := newEnv(t, proxySpec(), netip.AddrPort{}, nil)
+	c := e.client(1)
+	got, err := c.ReadHoldingRegisters(5, 3)
+	noErr(t, err)
+	equal(t, be(1005, 1006, 1007), got)
+
+	_, err = c.WriteMultipleRegisters(10, 2, be(7, 1000))
+	noErr(t, err)
+	equal(t, uint16(7), e.plc.register(10))
+	equal(t, uint16(1000), e.plc.register(11))
+	got, err = c.ReadHoldingRegisters(10, 2)
+	noErr(t, err)
+	equal(t, be(7, 1000), got)
+
+	_, err = c.WriteSingleCoil(3, 0xFF00)
+	noErr(t, err)
+	coils, err := c.ReadCoils(0, 8)
+	noErr(t, err)
+	equal(t, []byte{0b1000}, coils)
+
+	w := e.sink.waitFor(t, "write", func(ev recEvent) bool { return ev.Kind == EventWrite && ev.Function == FuncWriteMultipleRegisters })
+	equal(t, []uint16{7, 1000}, w.Values)
+	equal(t, uint16(10), w.Address)
+	equal(t, "scada-to-plc", w.Conduit)
+	equal(t, e.plc.addr, w.Destination)
+	equal(t, true, w.Source.Addr().IsLoopback())
+	e.sink.waitFor(t, "coil write", func(ev recEvent) bool {
+		return ev.Kind == EventWrite && ev.Function == FuncWriteSingleCoil && len(ev.Values) == 1 && ev.Values[0] == 1
+	})
+	equal(t, 0, e.sink.count(EventDenied))
+
+	snap := e.proxy.Counters().Snapshot()
+	equal(t, uint64(5), snap.RequestTotal("scada-to-plc", VerdictAllowed))
+	equal(t, uint64(0), snap.RequestTotal("", VerdictDenied))
+}
+
+func TestProxyDenials(t *testing.T) {
+	e := newEnv(t, proxySpec(), netip.AddrPort{}, nil)
+	c := e.client(1)
+	cases := []struct {
+		name   string
+		call   func() error
+		ex     byte
+		reason Reason
+	}{
+		{"write outside address range", func() error { _, err := c.WriteMultipleRegisters(50, 1, be(1)); return err }, 2, ReasonAddressDenied},
+		{"write straddling the range end", func() error { _, err := c.WriteMultipleRegisters(19, 2, be(1, 1)); return err }, 2, ReasonAddressDenied},
+		{"read outside address range", func() error { _, err := c.ReadHoldingRegisters(190, 20); return err }, 2, ReasonAddressDenied},
+		{"value out of range", func() error { _, err := c.WriteSingleRegister(10, 1001); return err }, 3, ReasonValueDenied},
+		{"one value of many out of range", func() error { _, err := c.WriteMultipleRegisters(10, 3, be(1, 5000, 2)); return err }, 3, ReasonValueDenied},
+		{"function not allowed: input registers", func() error { _, err := c.ReadInputRegisters(0, 1); return err }, 1, ReasonFunctionDenied},
+		{"function not allowed: discrete inputs", func() error { _, err := c.ReadDiscreteInputs(0, 1); return err }, 1, ReasonFunctionDenied},
+		{"function not allowed: mask write on a value-limited register", func() error { _, err := c.MaskWriteRegister(10, 0xFFFF, 0); return err }, 3, ReasonMaskWriteDenied},
+		{"function not allowed: fifo", func() error { _, err := c.ReadFIFOQueue(1); return err }, 1, ReasonFunctionDenied},
+		{"unit not allowed", func() error { _, err := e.client(2).ReadHoldingRegisters(0, 1); return err }, 1, ReasonUnitNotAllowed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.plc.requests.Load()
+			err := tc.call()
+			equal(t, tc.ex, exception(err), "exception (error ", err, ")")
+			equal(t, before, e.plc.requests.Load(), "requests reaching the PLC")
+			e.sink.waitFor(t, "denied", func(ev recEvent) bool { return ev.Kind == EventDenied && ev.Reason == tc.reason })
+		})
+	}
+	// The connection survives denials.
+	_, err := c.ReadHoldingRegisters(0, 1)
+	noErr(t, err)
+	equal(t, int64(1), e.plc.requests.Load())
+	equal(t, int64(0), e.plc.writes.Load())
+	snap := e.proxy.Counters().Snapshot()
+	equal(t, uint64(len(cases)), snap.RequestTotal("scada-to-plc", VerdictDenied))
+	equal(t, uint64(len(cases)), snap.EventTotal("scada-to-plc", EventDenied))
+}
+
+func TestProxySanityDenials(t *testing.T) {
+	e := newEnv(t, proxySpec(), netip.AddrPort{}, nil)
+	r := e.dialRaw()
+	for i, tc := range []struct {
+		pdu []byte
+		ex  ExceptionCode
+	}{
+		{pdu(3, 0, 126), ExIllegalDataValue},
+		{pdu(3, 0, 0), ExIllegalDataValue},
+		{pdu(3, 0xFFFF, 2), ExIllegalDataAddress},
+		{pdu(5, 1, 0x1234), ExIllegalDataValue},
+		{cat(pdu(16, 10, 2), []byte{3}, be(1, 2)), ExIllegalDataValue},
+		{pdu(9), ExIllegalFunction},
+		{pdu(0x90, 0), ExIllegalFunction},
+		{pdu(8, 0x13, 0), ExIllegalFunction},
+		{[]byte{43, 14, 9, 0}, ExIllegalDataValue},
+	} {
+		tid := uint16(100 + i)
+		wantException(t, r.roundTrip(adu(tid, 1, tc.pdu)), tid, FunctionCode(tc.pdu[0]), tc.ex)
+	}
+	equal(t, int64(0), e.plc.requests.Load())
+}
+
+func TestProxyOnDenyReset(t *testing.T) {
+	spec := proxySpec()
+	spec.OnDeny = DenyReset
+	e := newEnv(t, spec, netip.AddrPort{}, nil)
+	r := e.dialRaw()
+	f := r.roundTrip(adu(1, 1, pdu(3, 0, 2)))
+	equal(t, FuncReadHoldingRegisters, f.Function())
+	r.write(adu(2, 1, pdu(6, 50, 1)))
+	err := r.expectClosed()
+	if !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("connection closed with %v, want a reset", err)
+	}
+	equal(t, int64(1), e.plc.requests.Load())
+	e.sink.waitFor(t, "denied", func(ev recEvent) bool { return ev.Kind == EventDenied && ev.Reason == ReasonAddressDenied })
+	waitUntil(t, "connection gone", func() bool { return e.proxy.ActiveConns() == 0 })
+}
+
+func TestProxyMonitorForwards(t *testing.T) {
+	spec := proxySpec()
+	spec.Mode = ModeMonitor
+	e := newEnv(t, spec, netip.AddrPort{}, nil)
+	c := e.client(1)
+	_, err := c.WriteSingleRegister(50, 4242) // outside the address range
+	noErr(t, err)
+	equal(t, uint16(4242), e.plc.register(50))
+	_, err = c.ReadInputRegisters(0, 2) // function not allowed
+	noErr(t, err)
+	d := e.sink.waitFor(t, "monitored denial", func(ev recEvent) bool { return ev.Kind == EventDenied && ev.Function == FuncWriteSingleRegister })
+	equal(t, ModeMonitor, d.Mode)
+	equal(t, ReasonAddressDenied, d.Reason)
+	equal(t, ExIllegalDataAddress, d.Exception)
+	e.sink.waitFor(t, "write", func(ev recEvent) bool { return ev.Kind == EventWrite && ev.Address == 50 })
+	equal(t, int64(2), e.plc.requests.Load())
+	snap := e.proxy.Counters().Snapshot()
+	equal(t, uint64(2), snap.RequestTotal("", VerdictMonitored))
+	equal(t, uint64(0), snap.RequestTotal("", VerdictDenied))
+}
+
+func TestProxyPipelinedInOrder(t *testing.T) {
+	e := newEnv(t, proxySpec(), netip.AddrPort{}, nil)
+	r := e.dialRaw()
+	var frames [][]byte
+	for i := range 40 {
+		switch i % 4 {
+		case 0, 1:
+			frames = append(frames, adu(uint16(i), 1, pdu(3, uint16(100+i), 2)))
+		case 2:
+			frames = append(frames, adu(uint16(i), 1, pdu(4, 0, 1))) // denied: 01
+		case 3:
+			frames = append(frames, adu(uint16(i), 1, pdu(6, 19, uint16(i)))) // allowed write
+		}
+	}
+	r.write(frames...)
+	for i := range 40 {
+		f := r.read()
+		equal(t, uint16(i), f.TransactionID(), "response order")
+		switch i % 4 {
+		case 0, 1:
+			equal(t, []byte{3, 4}, []byte(f.PDU()[:2]))
+			equal(t, be(uint16(1100+i), uint16(1101+i)), []byte(f.PDU()[2:]))
+		case 2:
+			wantException(t, f, uint16(i), 4, ExIllegalFunction)
+		case 3:
+			equal(t, pdu(6, 19, uint16(i)), []byte(f.PDU()))
+		}
+	}
+	equal(t, int64(30), e.plc.requests.Load())
+}
+
+func TestProxyOutOfOrderUpstream(t *testing.T) {
+	// A device answering two pipelined requests in reverse order: the
+	// client still gets them in request order.
+	up, _ := scripted(t, func(_ int, c net.Conn, fr *Framer) {
+		for {
+			a, err := fr.Next()
+			if err != nil {
+				return
+			}
+			ra := readResponse(a)
+			b, err := fr.Next()
+			if err != nil {
+				return
+			}
+			c.Write(cat(readResponse(b), ra))
+		}
+	})
+	e := newEnv(t, proxySpec(), up, nil)
+	r := e.dialRaw()
+	r.write(adu(7, 1, pdu(3, 1, 1)), adu(8, 1, pdu(3, 2, 1)))
+	equal(t, Frame(adu(7, 1, cat([]byte{3, 2}, be(1)))), r.read())
+	equal(t, Frame(adu(8, 1, cat([]byte{3, 2}, be(2)))), r.read())
+}
+
+func TestProxyUpstreamTimeout(t *testing.T) {
+	// The device answers every request except those for address 99.
+	up, _ := scripted(t, func(_ int, c net.Conn, fr *Framer) {
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			if binary.BigEndian.Uint16(f[8:]) != 99 {
+				c.Write(readResponse(f))
+			}
+		}
+	})
+	e := newEnv(t, proxySpec(), up, func(c *Config) { c.ResponseTimeout = 200 * time.Millisecond })
+	r := e.dialRaw()
+	r.write(adu(1, 1, pdu(3, 99, 1)), adu(2, 1, pdu(3, 5, 1)))
+	wantException(t, r.read(), 1, 3, ExGatewayTargetNoResponse)
+	equal(t, Frame(adu(2, 1, cat([]byte{3, 2}, be(5)))), r.read())
+	ev := e.sink.waitFor(t, "timeout", func(ev recEvent) bool { return ev.Kind == EventUpstreamTimeout })
+	equal(t, uint16(99), ev.Address)
+	equal(t, ExGatewayTargetNoResponse, ev.Exception)
+	// The upstream connection stays usable.
+	equal(t, Frame(adu(3, 1, cat([]byte{3, 2}, be(6)))), r.roundTrip(adu(3, 1, pdu(3, 6, 1))))
+}
+
+func TestProxyUpstreamUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	noErr(t, err)
+	dead := ln.Addr().(*net.TCPAddr).AddrPort()
+	ln.Close()
+	e := newEnv(t, proxySpec(), dead, nil)
+	r := e.dialRaw()
+	wantException(t, r.roundTrip(adu(5, 1, pdu(3, 0, 1))), 5, 3, ExGatewayPathUnavailable)
+	wantException(t, r.roundTrip(adu(6, 1, pdu(3, 0, 1))), 6, 3, ExGatewayPathUnavailable)
+	ev := e.sink.waitFor(t, "unreachable", func(ev recEvent) bool { return ev.Kind == EventUpstreamUnreachable })
+	equal(t, true, ev.HasErr)
+	equal(t, ReasonUpstreamDial, ev.Reason)
+	// Denied requests are still answered by policy, not by 0x0A.
+	wantException(t, r.roundTrip(adu(7, 1, pdu(4, 0, 1))), 7, 4, ExIllegalFunction)
+
+	// Once the device is up, the same client connection reaches it (after
+	// the redial backoff).
+	ln, err = net.Listen("tcp", dead.String())
+	if err != nil {
+		t.Skipf("cannot listen on %v again: %v", dead, err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		fr := NewFramer(c, nil)
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			c.Write(readResponse(f))
+		}
+	}()
+	waitUntil(t, "device reachable through the proxy", func() bool {
+		return r.roundTrip(adu(8, 1, pdu(3, 3, 1))).Function() == FuncReadHoldingRegisters
+	})
+}
+
+func TestProxyUpstreamClosesAndRedials(t *testing.T) {
+	// The first device connection closes on its first request; later ones
+	// answer.
+	up, conns := scripted(t, func(n int, c net.Conn, fr *Framer) {
+		for {
+			f, err := fr.Next()
+			if err != nil || n == 1 {
+				return
+			}
+			c.Write(readResponse(f))
+		}
+	})
+	e := newEnv(t, proxySpec(), up, nil)
+	r := e.dialRaw()
+	wantException(t, r.roundTrip(adu(1, 1, pdu(3, 4, 1))), 1, 3, ExGatewayTargetNoResponse)
+	e.sink.waitFor(t, "upstream closed", func(ev recEvent) bool { return ev.Kind == EventUpstreamClosed })
+	equal(t, Frame(adu(2, 1, cat([]byte{3, 2}, be(4)))), r.roundTrip(adu(2, 1, pdu(3, 4, 1))))
+	equal(t, int64(2), conns.Load())
+}
+
+func TestProxyUnsolicitedAndMismatchedResponses(t *testing.T) {
+	up, _ := scripted(t, func(_ int, c net.Conn, fr *Framer) {
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			switch binary.BigEndian.Uint16(f[8:]) {
+			case 1: // an unknown transaction first, then the answer
+				c.Write(cat(adu(f.TransactionID()+1000, 1, []byte{3, 2, 0, 0}), readResponse(f)))
+			case 2: // wrong function code only
+				c.Write(adu(f.TransactionID(), f.Unit(), []byte{4, 2, 0, 0}))
+			case 3: // wrong unit only
+				c.Write(adu(f.TransactionID(), f.Unit()+1, []byte{3, 2, 0, 0}))
+			case 4: // a device exception is passed through
+				c.Write(AppendException(nil, f.TransactionID(), f.Unit(), 3, ExServerDeviceFailure))
+			}
+		}
+	})
+	e := newEnv(t, proxySpec(), up, func(c *Config) { c.ResponseTimeout = 200 * time.Millisecond })
+	r := e.dialRaw()
+	equal(t, Frame(adu(10, 1, cat([]byte{3, 2}, be(1)))), r.roundTrip(adu(10, 1, pdu(3, 1, 1))))
+	e.sink.waitFor(t, "unsolicited", func(ev recEvent) bool { return ev.Kind == EventUnsolicited && ev.Reason == ReasonUnsolicited })
+	wantException(t, r.roundTrip(adu(11, 1, pdu(3, 2, 1))), 11, 3, ExGatewayTargetNoResponse)
+	wantException(t, r.roundTrip(adu(12, 1, pdu(3, 3, 1))), 12, 3, ExGatewayTargetNoResponse)
+	wantException(t, r.roundTrip(adu(13, 1, pdu(3, 4, 1))), 13, 3, ExServerDeviceFailure)
+	mismatched := 0
+	for _, ev := range e.sink.all() {
+		if ev.Kind == EventUnsolicited && ev.Reason == ReasonMismatched {
+			mismatched++
+		}
+	}
+	equal(t, 2, mismatched)
+}
+
+func TestProxyMalformedUpstream(t *testing.T) {
+	up, _ := scripted(t, func(_ int, c net.Conn, fr *Framer) {
+		if _, err := fr.Next(); err == nil {
+			c.Write([]byte{0, 1, 0x55, 0x55, 0, 3, 1, 3, 0})
+			time.Sleep(time.Second)
+		}
+	})
+	e := newEnv(t, proxySpec(), up, nil)
+	r := e.dialRaw()
+	wantException(t, r.roundTrip(adu(1, 1, pdu(3, 0, 1))), 1, 3, ExGatewayTargetNoResponse)
+	e.sink.waitFor(t, "malformed upstream", func(ev recEvent) bool { return ev.Kind == EventMalformed })
+}
+
+// goodClient reads through the proxy until stop is closed and reports
+// the number of successful reads and the first failure.
+func goodClient(t *testing.T, addr string, stop chan struct{}) func() (int, error) {
+	c := goburrowClient(t, addr, 1)
+	var n atomic.Int64
+	var first error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			got, err := c.ReadHoldingRegisters(3, 1)
+			if err == nil && string(got) != string(be(1003)) {
+				err = errors.New("wrong value")
+			}
+			if err != nil {
+				first = err
+				return
+			}
+			n.Add(1)
+		}
+	}()
+	return func() (int, error) {
+		<-done
+		return int(n.Load()), first
+	}
+}
+
+func TestProxyMalformedClients(t *testing.T) {
+	e := newEnv(t, proxySpec(), netip.AddrPort{}, func(c *Config) {
+		c.FrameTimeout = 300 * time.Millisecond
+		c.WriteTimeout = 500 * time.Millisecond
+		c.ResponseTimeout = hang // slow machines: the good client must not see 0x0B
+	})
+	stop := make(chan struct{})
+	result := goodClient(t, e.addr, stop)
+
+	cases := []struct {
+		name      string
+		stream    []byte
+		answers   int  // exceptions before the connection closes
+		malformed bool // reported as a malformed frame (else: frame timeout)
+	}{
+		{"garbage", []byte("GET / HTTP/1.1\r\nHost: plc\r\n\r\n"), 0, true},
+		{"wrong protocol id", []byte{0, 1, 0, 1, 0, 6, 1, 3, 0, 0, 0, 1}, 0, true},
+		{"length field too short", []byte{0, 1, 0, 0, 0, 1, 1}, 0, true},
+		{"length field too long", cat([]byte{0, 1, 0, 0, 0x01, 0x00, 1, 3}, make([]byte, 300)), 0, true},
+		// A frame of unit id and function code only (03), then the rest
+		// read as a header with protocol id 1.
+		{"length lies: says less than sent", cat([]byte{0, 1, 0, 0, 0, 2, 1, 3}, be(0, 1)), 1, true},
+		{"length lies: says more than sent", []byte{0, 1, 0, 0, 0, 20, 1, 3, 0, 0, 0, 1}, 0, false},
+		{"header cut short", []byte{0, 1, 0}, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.sink.count(EventMalformed)
+			r := e.dialRaw()
+			r.write(tc.stream)
+			for range tc.answers {
+				equal(t, FunctionCode(0x83), r.read().Function())
+			}
+			r.expectClosed()
+			if tc.malformed {
+				waitUntil(t, "malformed event", func() bool { return e.sink.count(EventMalformed) > before })
+			}
+		})
+	}
+	t.Run("1-byte trickle of a valid request", func(t *testing.T) {
+		r := e.dialRaw()
+		for _, b := range adu(77, 1, pdu(3, 8, 1)) {
+			r.write([]byte{b})
+			time.Sleep(time.Millisecond)
+		}
+		equal(t, Frame(adu(77, 1, cat([]byte{3, 2}, be(1008)))), r.read())
+	})
+	t.Run("10,000 pipelined requests", func(t *testing.T) { pipelined(t, e, 10000) })
+	t.Run("client that never reads", func(t *testing.T) {
+		// A tiny receive buffer makes the proxy's writes block.
+		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048) })
+		}}
+		c, err := d.Dial("tcp", e.addr)
+		noErr(t, err)
+		defer c.Close()
+		req := adu(1, 1, pdu(3, 0, 125))
+		wrote := make(chan error, 1)
+		go func() {
+			var err error
+			for err == nil {
+				c.SetWriteDeadline(time.Now().Add(hang))
+				_, err = c.Write(bytesRepeat(req, 100))
+			}
+			wrote <- err
+		}()
+		select {
+		case err := <-wrote:
+			if err == nil || isTimeout(err) {
+				t.Fatalf("the proxy kept a client that does not read: %v", err)
+			}
+		case <-time.After(2 * hang):
+			t.Fatal("writer stuck")
+		}
+	})
+	close(stop)
+	n, err := result()
+	noErr(t, err, "the good client failed while others misbehaved")
+	if n == 0 {
+		t.Error("the good client made no request")
+	}
+	t.Logf("good client: %d reads meanwhile", n)
+	// No malformed frame reached the PLC: it saw the good client's reads,
+	// the trickled one and the pipelined ones, no more.
+	// the trickled one, the pipelined ones and the non-reader's reads of 125
+	// registers, no more.
+	equal(t, int64(n+1+9000), e.plc.requests.Load()-e.plc.bigReads.Load())
+}
+
+func bytesRepeat(b []byte, n int) []byte {
+	var out []byte
+	for range n {
+		out = append(out, b...)
+	}
+	return out
+}
+
+// pipelined sends n requests in one stream, every tenth denied, while
+// reading the answers concurrently; they must come back in order. The
+// caller checks what reached the PLC.
+func pipelined(t *testing.T, e *env, n int) {
+	r := e.dialRaw()
+	go func() {
+		buf := make([]byte, 0, 12*n)
+		for i := range n {
+			if i%10 == 9 {
+				buf = append(buf, adu(uint16(i), 1, pdu(3, 500, 1))...) // denied: 02
+			} else {
+				buf = append(buf, adu(uint16(i), 1, pdu(3, uint16(i%100), 1))...)
+			}
+		}
+		r.c.SetWriteDeadline(time.Now().Add(hang))
+		r.c.Write(buf)
+	}()
+	for i := range n {
+		f := r.read()
+		if f.TransactionID() != uint16(i) {
+			t.Fatalf("response %d has transaction id %d", i, f.TransactionID())
+		}
+		if i%10 == 9 {
+			wantException(t, f, uint16(i), 3, ExIllegalDataAddress)
+		} else if want := adu(uint16(i), 1, cat([]byte{3, 2}, be(uint16(1000+i%100)))); string(f) != string(want) {
+			t.Fatalf("response %d: %x, want %x", i, []byte(f), want)
+		}
+	}
+}
+
+func TestProxyWaitForRingSpaceDoesNotExpireWrites(t *testing.T) {
+	// Requests that wait for a free slot longer than the write timeout are
+	// still forwarded: deadlines count from the moment of forwarding.
+	up, _ := scripted(t, func(_ int, c net.Conn, fr *Framer) {
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			time.Sleep(300 * time.Millisecond)
+			c.Write(readResponse(f))
+		}
+	})
+	e := newEnv(t, proxySpec(), up, func(c *Config) {
+		c.MaxOutstanding = 1
+		c.WriteTimeout = 100 * time.Millisecond
+		c.ResponseTimeout = hang
+	})
+	r := e.dialRaw()
+	r.write(adu(1, 1, pdu(3, 1, 1)), adu(2, 1, pdu(3, 2, 1)), adu(3, 1, pdu(3, 3, 1)))
+	for i := uint16(1); i <= 3; i++ {
+		equal(t, Frame(adu(i, 1, cat([]byte{3, 2}, be(i)))), r.read())
+	}
+}

@@ -28,15 +28,24 @@ func Allows(m *zone.Model, opt Options, f Flow) bool {
 	if from == nil || to == nil || from == to {
 		return true
 	}
-	if opt.Island {
-		return false
+	return !opt.Island && ConduitFor(m, f, nil) != nil
+}
+
+// ConduitFor returns the first conduit (in name order) among those keep
+// accepts (nil: all) that lets the flow cross from its source zone to its
+// destination zone, or nil.
+func ConduitFor(m *zone.Model, f Flow, keep func(*zone.Conduit) bool) *zone.Conduit {
+	from, to := m.ZoneOfAddr(f.Src), m.ZoneOfAddr(f.Dst)
+	if from == nil || to == nil || from == to {
+		return nil
 	}
+	var found *zone.Conduit
 	for _, c := range m.Conduits {
-		if c.From == from.Name && c.To == to.Name && conduitAllows(m, c, f) {
-			return true
+		if (keep == nil || keep(c)) && c.From == from.Name && c.To == to.Name && conduitAllows(m, c, f) && (found == nil || c.Name < found.Name) {
+			found = c
 		}
 	}
-	return false
+	return found
 }
 
 func conduitAllows(m *zone.Model, c *zone.Conduit, f Flow) bool {

@@ -8,12 +8,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/zone"
+	"github.com/zonegate/zonegate/protocols/modbus"
 )
 
 // Config is what the daemon needs to run.
@@ -22,15 +25,25 @@ type Config struct {
 	Firewall  firewall.Options
 	Target    firewall.Target
 	Logger    *zap.Logger
+	// ModbusListen is where the Modbus proxy listens for the connections
+	// the ruleset redirects; default "[::]:PORT" with the ruleset's proxy
+	// port (dual stack, so IPv4 and IPv6 clients both arrive).
+	ModbusListen string
+	// ModbusSink receives the proxy's security events and device writes;
+	// nil: structured logs.
+	ModbusSink modbus.EventSink
 }
 
-// Daemon applies a zone model and keeps it applied.
+// Daemon applies a zone model and keeps it applied, and runs the Modbus
+// proxy of its inspected conduits.
 type Daemon struct {
 	cfg Config
 	log *zap.Logger
 
-	mu    sync.Mutex
-	model *zone.Model // the model whose ruleset is in the kernel; nil before the first apply
+	mu       sync.Mutex
+	model    *zone.Model // the model whose ruleset is in the kernel; nil before the first apply
+	policies *modbusPolicies
+	proxy    *modbus.Proxy
 }
 
 // New returns a daemon for cfg.
@@ -39,7 +52,24 @@ func New(cfg Config) *Daemon {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Daemon{cfg: cfg, log: log}
+	if cfg.Firewall.ModbusProxyPort == 0 {
+		cfg.Firewall.ModbusProxyPort = firewall.DefaultModbusProxyPort
+	}
+	if cfg.ModbusListen == "" {
+		cfg.ModbusListen = fmt.Sprintf("[::]:%d", cfg.Firewall.ModbusProxyPort)
+	}
+	if cfg.ModbusSink == nil {
+		cfg.ModbusSink = modbus.ZapSink{Log: log.Named("modbus")}
+	}
+	return &Daemon{cfg: cfg, log: log, policies: newModbusPolicies()}
+}
+
+// ModbusCounters returns the proxy's counters, or nil before Run.
+func (d *Daemon) ModbusCounters() *modbus.Counters {
+	if d.proxy == nil {
+		return nil
+	}
+	return d.proxy.Counters()
 }
 
 // Model returns the model currently applied, or nil.
@@ -53,6 +83,28 @@ func (d *Daemon) Model() *zone.Model {
 // receives, until ctx is done. On return the ruleset stays in the kernel:
 // a stopped gateway keeps enforcing its last model (fail close).
 func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
+	// The proxy listens before the ruleset redirects anything to it.
+	ln, err := net.Listen("tcp", d.cfg.ModbusListen)
+	if err != nil {
+		return fmt.Errorf("Modbus proxy cannot listen on %s: %w (is another zonegate running? pick another port with --modbus-proxy-port)", d.cfg.ModbusListen, err)
+	}
+	proxy, err := modbus.New(modbus.Config{Route: d.policies.route, Sink: d.cfg.ModbusSink, Log: d.log.Named("modbus")})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	d.proxy = proxy
+	go func() {
+		if err := proxy.Serve(ln); err != nil && !errors.Is(err, modbus.ErrProxyClosed) {
+			d.log.Error("Modbus proxy stopped", zap.Error(err))
+		}
+	}()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = proxy.Shutdown(sctx)
+	}()
+	d.log.Info("Modbus proxy listening", zap.String("address", ln.Addr().String()))
 	if err := d.Reload(); err != nil {
 		return err
 	}
@@ -88,11 +140,16 @@ func (d *Daemon) Reload() error {
 	for _, w := range m.Lint() {
 		d.log.Warn("zone model lint", zap.String("rule", w.Rule), zap.String("warning", w.String()))
 	}
+	policies, err := compilePolicies(m)
+	if err != nil {
+		return err
+	}
 	rs := firewall.Compile(m, d.cfg.Firewall)
 	res, err := firewall.Apply(d.cfg.Target, rs)
 	if err != nil {
 		return err
 	}
+	d.policies.install(m, policies)
 	var removed uint
 	if res.Changed {
 		removed, err = firewall.FlushDisallowed(d.cfg.Target, m, d.cfg.Firewall)

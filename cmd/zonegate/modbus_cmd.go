@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zonegate/zonegate/gateway/zone"
+	"github.com/zonegate/zonegate/protocols/modbus"
+)
+
+func init() {
+	register("modbus-proxy", "run one Modbus proxy with a conduit's policy (explicit mode)", runModbusProxy)
+}
+
+// conduitPolicy loads the model and compiles the named conduit's policy.
+func conduitPolicy(modelPath, conduit string) (*modbus.Policy, error) {
+	m, err := zone.LoadFile(modelPath)
+	if err != nil {
+		return nil, err
+	}
+	c := m.Conduit(conduit)
+	if c == nil {
+		return nil, fmt.Errorf("model %s has no conduit %q", modelPath, conduit)
+	}
+	if c.Modbus == nil {
+		return nil, fmt.Errorf("conduit %q has no `modbus:` block: add `inspect: modbus` and an allow list", conduit)
+	}
+	return modbus.Compile(*c.Modbus)
+}
+
+func runModbusProxy(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("modbus-proxy", "--listen ADDR --upstream ADDR --model FILE --conduit NAME", stderr)
+	listen := fs.String("listen", "", "address to accept Modbus/TCP clients on, e.g. 0.0.0.0:502")
+	upstream := fs.String("upstream", "", "address of the device (PLC), e.g. 192.168.20.10:502")
+	modelPath := fs.String("model", "", "zone model holding the conduit")
+	conduit := fs.String("conduit", "", "conduit whose modbus block is the policy")
+	debug := fs.Bool("debug", false, "log debug messages")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *listen == "" || *upstream == "" || *modelPath == "" || *conduit == "" || fs.NArg() != 0 {
+		fs.Usage()
+		return 2
+	}
+	up, err := netip.ParseAddrPort(*upstream)
+	if err != nil {
+		return errorf(stderr, "--upstream %q must be ADDRESS:PORT, e.g. 192.168.20.10:502", *upstream)
+	}
+	log := newLogger(stderr, *debug)
+	defer log.Sync()
+	policy, err := conduitPolicy(*modelPath, *conduit)
+	if err != nil {
+		var ds zone.Diagnostics
+		if errors.As(err, &ds) {
+			fmt.Fprintln(stderr, ds.Error())
+		}
+		return errorf(stderr, "%v", err)
+	}
+	live := modbus.NewLivePolicy(policy)
+	proxy, err := modbus.New(modbus.Config{
+		Route: func(net.Conn) (modbus.Route, error) {
+			return modbus.Route{Upstream: up, Conduit: *conduit, Policy: live}, nil
+		},
+		Sink: modbus.ZapSink{Log: log.Named("modbus")},
+		Log:  log.Named("modbus"),
+	})
+	if err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return errorf(stderr, "listen on %s: %v", *listen, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		for range hup {
+			p, err := conduitPolicy(*modelPath, *conduit)
+			if err != nil {
+				log.Error("reload failed; the running policy is unchanged", zap.Error(err))
+				continue
+			}
+			live.Store(p)
+			log.Info("policy reloaded", zap.String("conduit", *conduit))
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = proxy.Shutdown(sctx)
+	}()
+	log.Info("Modbus proxy listening", zap.String("listen", ln.Addr().String()), zap.String("upstream", up.String()), zap.String("conduit", *conduit))
+	if err := proxy.Serve(ln); err != nil && !errors.Is(err, modbus.ErrProxyClosed) {
+		return errorf(stderr, "%v", err)
+	}
+	return 0
+}

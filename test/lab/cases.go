@@ -26,10 +26,18 @@ type Case struct {
 	// Inspected is set for tcp cases of a conduit with `inspect: modbus`:
 	// they pass only when the Modbus proxy runs.
 	Inspected bool
+	// Modbus is set for a Modbus request sent through an inspected
+	// conduit (Inspected is set too). Expect then says whether the
+	// request should reach the device and its answer come back; Want
+	// says exactly what the proxy should answer.
+	Modbus *ModbusOp
 }
 
 // Service describes the case's protocol and port as in the model.
 func (c Case) Service() string {
+	if c.Modbus != nil {
+		return c.Modbus.String()
+	}
 	if c.Proto == zone.TCP || c.Proto == zone.UDP {
 		return fmt.Sprintf("%s/%d", c.Proto, c.Port)
 	}
@@ -42,7 +50,9 @@ func (c Case) Family() int { return family(c.DstAddr) }
 // Cases generates the probes for a lab: every service of every conduit
 // (expected to pass), and negative cases expected to be dropped: the
 // reverse direction, the port next to each service, every zone pair
-// without a conduit, and a spoofed source address per zone.
+// without a conduit, and a spoofed source address per zone. For a
+// conduit with `inspect: modbus` it adds two Modbus requests (see
+// ModbusChecks): an allowed read and a denied write.
 func (l *Lab) Cases() []Case {
 	var out []Case
 	seen := map[string]bool{}
@@ -92,6 +102,7 @@ func (l *Lab) Cases() []Case {
 				}
 			}
 		}
+		out = append(out, l.modbusCases(cd)...)
 	}
 	out = append(out, l.pairCases(add)...)
 	out = append(out, l.spoofCases()...)
@@ -232,4 +243,42 @@ func (c Case) flow() firewall.Flow {
 		f.Proto = unix.IPPROTO_ICMPV6
 	}
 	return f
+}
+
+// modbusCases returns the Modbus requests for an inspected conduit, per
+// address family both sides have, sent to the conduit's first tcp port.
+func (l *Lab) modbusCases(cd *zone.Conduit) []Case {
+	if cd.Inspect != zone.InspectModbus {
+		return nil
+	}
+	port := uint16(0)
+	for _, s := range cd.Services {
+		if s.Proto == zone.TCP {
+			port = s.PortLo
+			if s.WholeProtocol() {
+				port = 502
+			}
+			break
+		}
+	}
+	if port == 0 {
+		return nil
+	}
+	read, write, _ := ModbusChecks(cd.Name, cd.Modbus)
+	var out []Case
+	for _, fam := range []int{4, 6} {
+		src, srcAddr, ok1 := l.pick(cd.From, cd.FromAssets, fam)
+		dst, dstAddr, ok2 := l.pick(cd.To, cd.ToAssets, fam)
+		if !ok1 || !ok2 {
+			continue
+		}
+		for _, op := range []*ModbusOp{read, write} {
+			if op == nil {
+				continue
+			}
+			out = append(out, Case{From: cd.From, To: cd.To, Src: src, Dst: dst, SrcAddr: srcAddr, DstAddr: dstAddr,
+				Proto: zone.TCP, Port: port, Inspected: true, Modbus: op, Expect: op.Want == WantResponse, Why: op.Reason})
+		}
+	}
+	return out
 }

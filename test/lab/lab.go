@@ -4,6 +4,12 @@
 // routes through the gateway. It is the library behind cmd/zonelab and the
 // project's end-to-end tests.
 //
+// Up builds a lab; Attach finds one built earlier (by another process).
+// Cases derives from the model what must pass and what must be dropped,
+// Probe sends real TCP, UDP, ICMP and Modbus/TCP traffic (with a fake PLC,
+// ModbusServer, behind inspected conduits) and reports what got through;
+// WriteMatrix prints the result.
+//
 // Every namespace name starts with the lab's prefix, so Down (or DownPrefix
 // after a crash) removes everything; links live inside the namespaces and
 // disappear with them.
@@ -44,6 +50,9 @@ type Lab struct {
 	// dry is set while Attach replays the construction without running
 	// any command, to learn the layout of a lab built earlier.
 	dry bool
+	// created lists the namespaces Up created, for cleaning up after a
+	// failure.
+	created []string
 }
 
 // Link is one interface of the gateway namespace.
@@ -129,7 +138,9 @@ func Up(m *zone.Model, opt Options) (l *Lab, err error) {
 	l = newLab(m, opt.Prefix)
 	defer func() {
 		if err != nil {
-			_ = l.Down()
+			// Only what this call created: a lab racing for the same
+			// prefix keeps its namespaces.
+			_ = removeNamespaces(l.created)
 			l = nil
 		}
 	}()
@@ -272,12 +283,6 @@ func (l *Lab) Hosts() []*Host {
 		}
 	}
 	return hs
-}
-
-// GatewayFor returns the address a host on the network of a (in zone
-// zoneName) routes through: the gateway's address on that network.
-func (l *Lab) GatewayFor(zoneName string, a netip.Addr) (netip.Addr, bool) {
-	return l.gatewayFor(zoneName, a)
 }
 
 // waitReady pings the gateway from every host until each answers, so that
@@ -520,6 +525,11 @@ func DownPrefix(prefix string) error {
 	if err != nil {
 		return err
 	}
+	return removeNamespaces(names)
+}
+
+// removeNamespaces stops the processes in the namespaces and deletes them.
+func removeNamespaces(names []string) error {
 	var errs []error
 	stopProcesses(names)
 	for _, n := range names {
@@ -600,6 +610,7 @@ func (l *Lab) addNS(name string) error {
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		return fmt.Errorf("ip netns add %s: %v: %s", name, err, bytes.TrimSpace(out))
 	}
+	l.created = append(l.created, name)
 	// No duplicate address detection: addresses are usable at once.
 	for _, k := range []string{"net.ipv6.conf.all.accept_dad", "net.ipv6.conf.default.accept_dad"} {
 		if err := l.sysctl(name, k, "0"); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -22,19 +23,44 @@ import (
 // Result is what a probe found.
 type Result struct {
 	Case
-	Got     bool   // the packet or connection got through
+	// Got says the packet or connection got through; for a Modbus case,
+	// that the request reached the device and its normal response came
+	// back.
+	Got     bool
 	Skipped string // why the case was not run, if it was not
 	Err     string // a setup problem, not a drop
+	// Detail says what came back for a Modbus case, such as "exception
+	// 0x02 (illegal data address)" or "connection reset".
+	Detail string
+	// Deviation is set when the outcome contradicts the model in a way
+	// Got alone does not show: a denied request answered with an
+	// exception where on_deny says reset, or a device that received a
+	// request the proxy denied.
+	Deviation string
 }
 
 // Mismatch reports whether the result contradicts the model.
-func (r Result) Mismatch() bool { return r.Skipped == "" && (r.Err != "" || r.Got != r.Expect) }
+func (r Result) Mismatch() bool {
+	return r.Skipped == "" && (r.Err != "" || r.Deviation != "" || r.Got != r.Expect)
+}
+
+// NeedsModbusProxy starts the Skipped text of the cases that only the
+// gateway's Modbus proxy can answer, when nothing listens on its port.
+const NeedsModbusProxy = "needs the Modbus proxy"
 
 // ProbeOptions tune Probe.
 type ProbeOptions struct {
-	Timeout     time.Duration // per case; a drop costs this long (default 1s)
-	Parallel    int           // cases in flight (default 32)
-	SkipInspect bool          // do not run tcp cases of Modbus-inspected conduits (no proxy running)
+	Timeout  time.Duration // per case; a drop costs this long (default 1s)
+	Parallel int           // cases in flight (default 128)
+	// SkipInspect skips the tcp and Modbus cases of Modbus-inspected
+	// conduits. Without it they run when something listens on the
+	// gateway's Modbus proxy port, and are skipped as NeedsModbusProxy
+	// otherwise.
+	SkipInspect bool
+	// ProxyPort is the gateway's Modbus proxy port, where inspected
+	// conduits are redirected; 0: read it from the gateway's ruleset,
+	// else firewall.DefaultModbusProxyPort.
+	ProxyPort uint16
 }
 
 // Probe runs the cases with real packets and reports what got through.
@@ -45,19 +71,44 @@ func (l *Lab) Probe(ctx context.Context, cases []Case, opt ProbeOptions) ([]Resu
 		opt.Timeout = time.Second
 	}
 	if opt.Parallel == 0 {
-		opt.Parallel = 32
+		opt.Parallel = 128
+	}
+	proxySkip := ""
+	if !opt.SkipInspect && slices.ContainsFunc(cases, func(c Case) bool { return c.Inspected }) {
+		port := opt.ProxyPort
+		if port == 0 {
+			port = l.ModbusProxyPort()
+		}
+		up, err := l.ModbusProxyListening(port)
+		if err != nil {
+			return nil, err
+		}
+		if !up {
+			proxySkip = fmt.Sprintf("%s (nothing listens on tcp/%d in %s)", NeedsModbusProxy, port, l.Gateway)
+		}
 	}
 	rx := newReceivers()
 	defer rx.close()
 	results := make([]Result, len(cases))
-	for i, c := range cases {
-		results[i].Case = c
-		if c.Inspected && opt.SkipInspect {
-			results[i].Skipped = "inspected by the Modbus proxy, which is not running"
-			continue
-		}
-		if err := rx.prepare(c); err != nil {
-			return nil, fmt.Errorf("prepare receiver in %s for %s: %w", c.Dst.NS, c.Service(), err)
+	// Devices for inspected conduits first, so that a plain listener
+	// never takes the address of a fake PLC.
+	for _, inspectedPass := range []bool{true, false} {
+		for i, c := range cases {
+			if c.Inspected != inspectedPass {
+				continue
+			}
+			results[i].Case = c
+			switch {
+			case c.Inspected && opt.SkipInspect:
+				results[i].Skipped = "inspected by the Modbus proxy, which is not running"
+				continue
+			case c.Inspected && proxySkip != "":
+				results[i].Skipped = proxySkip
+				continue
+			}
+			if err := rx.prepare(c); err != nil {
+				return nil, fmt.Errorf("prepare receiver in %s for %s: %w", c.Dst.NS, c.Service(), err)
+			}
 		}
 	}
 	sem := make(chan struct{}, opt.Parallel)
@@ -66,11 +117,19 @@ func (l *Lab) Probe(ctx context.Context, cases []Case, opt ProbeOptions) ([]Resu
 		if results[i].Skipped != "" {
 			continue
 		}
+		if ctx.Err() != nil {
+			results[i].Skipped = "interrupted"
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(r *Result, id int) {
 			defer wg.Done()
 			defer func() { <-sem }()
+			if r.Modbus != nil {
+				l.runModbus(rx, r, id, opt.Timeout)
+				return
+			}
 			got, err := l.runCase(ctx, rx, r.Case, id, opt.Timeout)
 			r.Got = got
 			if err != nil {
@@ -167,17 +226,71 @@ func ping(c Case, id int, timeout time.Duration) (bool, error) {
 	}
 }
 
+// runModbus sends a Modbus case's request through the proxy and checks
+// the answer and what the device received.
+func (l *Lab) runModbus(rx *receivers, r *Result, id int, timeout time.Duration) {
+	op := *r.Modbus
+	plc := rx.plc(r.Case)
+	if plc == nil {
+		r.Err = "no fake PLC at the destination"
+		return
+	}
+	dst := netip.AddrPortFrom(r.DstAddr, r.Port).String()
+	out := modbusExchange(func() (net.Conn, error) { return Dial(r.Src.NS, "tcp", dst, timeout) }, op, uint16(id), timeout)
+	r.Detail = out.detail
+	r.Got, r.Deviation = judgeModbus(op, out, plc.Count(op.matches) > 0)
+}
+
+// judgeModbus decides what a Modbus outcome means: got says the request
+// reached the device and its normal response came back; deviation names
+// what else contradicts the model.
+func judgeModbus(op ModbusOp, out modbusOutcome, reached bool) (got bool, deviation string) {
+	denied := op.Want != WantResponse
+	if out.kind == WantResponse && !out.noAnswer {
+		switch {
+		case !reached:
+			return false, "a normal response came back, but the device never received the request"
+		case denied:
+			return true, "the device received the denied request"
+		}
+		return true, ""
+	}
+	switch {
+	case reached && denied:
+		return false, "the device received the denied request"
+	case !denied:
+		return false, "" // Got=false against Expect=true tells
+	case out.noAnswer:
+		return false, fmt.Sprintf("expected %s, got %s", op.Want.article(), out.detail)
+	case out.kind != op.Want:
+		return false, fmt.Sprintf("expected %s as on_deny says, got %s", op.Want.article(), out.detail)
+	}
+	return false, ""
+}
+
 // receivers are the servers the probes talk to, one per namespace,
 // protocol, address and port.
 type receivers struct {
 	mu        sync.Mutex
 	closers   []func()
 	open      map[string]bool
+	plcs      map[string]*ModbusServer
 	observers map[string]*observer
 }
 
 func newReceivers() *receivers {
-	return &receivers{open: map[string]bool{}, observers: map[string]*observer{}}
+	return &receivers{open: map[string]bool{}, plcs: map[string]*ModbusServer{}, observers: map[string]*observer{}}
+}
+
+func receiverKey(c Case) string {
+	return fmt.Sprintf("%s|%s|%s", c.Dst.NS, c.Proto, netip.AddrPortFrom(c.DstAddr, c.Port))
+}
+
+// plc returns the fake PLC that answers a case, if any.
+func (r *receivers) plc(c Case) *ModbusServer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.plcs[receiverKey(c)]
 }
 
 func (r *receivers) close() {
@@ -195,7 +308,7 @@ func (r *receivers) prepare(c Case) error {
 	if c.Proto != zone.TCP && c.Proto != zone.UDP {
 		return nil // the kernel answers echo requests
 	}
-	key := fmt.Sprintf("%s|%s|%s", c.Dst.NS, c.Proto, netip.AddrPortFrom(c.DstAddr, c.Port))
+	key := receiverKey(c)
 	if r.open[key] {
 		return nil
 	}
@@ -207,6 +320,13 @@ func (r *receivers) prepare(c Case) error {
 			return err
 		}
 		r.closers = append(r.closers, func() { ln.Close() })
+		if c.Inspected {
+			plc := NewModbusServer()
+			r.plcs[key] = plc
+			r.closers = append(r.closers, func() { plc.Close() })
+			go func() { _ = plc.Serve(ln) }()
+			return nil
+		}
 		go func() {
 			for {
 				conn, err := ln.Accept()

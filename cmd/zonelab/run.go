@@ -1,0 +1,221 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/zonegate/zonegate/firewall"
+	"github.com/zonegate/zonegate/test/lab"
+)
+
+// modulePath identifies this repository when zonelab builds zonegate.
+const modulePath = "github.com/zonegate/zonegate"
+
+func runRun(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run", "MODEL [--prefix P] [--zonegate PATH] [--modbus-proxy-port N]", stderr)
+	prefix := prefixFlag(fs)
+	zgPath := fs.String("zonegate", "", "zonegate binary to run (default: the one next to zonelab, else built from the repository zonelab runs in)")
+	proxyPort := fs.Uint("modbus-proxy-port", firewall.DefaultModbusProxyPort, "`port` of the Modbus proxy, passed to zonegate serve")
+	readyTimeout := fs.Duration("ready-timeout", 30*time.Second, "how long zonegate may take to apply the model")
+	pos, ok := parse(fs, args, 1, 1)
+	if !ok {
+		return exitUsage
+	}
+	modelPath, err := filepath.Abs(pos[0])
+	if err != nil {
+		return errorf(stderr, exitUsage, "%v", err)
+	}
+	m, ok := loadModel(pos[0], stderr)
+	if !ok {
+		return exitUsage
+	}
+	if err := lab.CheckPrefix(*prefix); err != nil {
+		return errorf(stderr, exitUsage, "%v", err)
+	}
+	if !needRoot(stderr) {
+		return exitSetup
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	zonegate, cleanup, err := findZonegate(*zgPath, stdout)
+	if err != nil {
+		return errorf(stderr, exitSetup, "%v", err)
+	}
+	defer cleanup()
+
+	l, code := buildLab(ctx, m, *prefix, stdout, stderr)
+	if l == nil {
+		return code
+	}
+	down := func() int {
+		if err := l.Down(); err != nil {
+			return errorf(stderr, exitSetup, "remove the lab: %v\nretry with `zonelab down --prefix %s`", err, l.Prefix)
+		}
+		fmt.Fprintf(stdout, "lab %q removed\n", l.Prefix)
+		return exitOK
+	}
+
+	cmd := lab.Command(l.Gateway, zonegate, "serve", "--model", modelPath, "--modbus-proxy-port", strconv.FormatUint(uint64(*proxyPort), 10))
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	// Its own process group: Ctrl-C reaches zonelab only, which stops the
+	// daemon before removing its namespace. If zonelab dies, the kernel
+	// sends the daemon SIGTERM (and `zonelab down` finds any survivor).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		code := errorf(stderr, exitSetup, "start zonegate in %s: %v", l.Gateway, err)
+		down()
+		return code
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopDaemon := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+
+	if err := waitRuleset(ctx, l.Gateway, exited, *readyTimeout); err != nil {
+		if !errors.Is(err, errDaemonExited) {
+			stopDaemon()
+		}
+		code := exitSetup
+		if ctx.Err() != nil {
+			code = exitOK
+			fmt.Fprintln(stdout, "interrupted")
+		} else {
+			errorf(stderr, exitSetup, "%v", err)
+		}
+		if c := down(); c != exitOK {
+			return c
+		}
+		return code
+	}
+	fmt.Fprintf(stdout, "\nzonegate serve (pid %d) runs in %s and has applied %s\n", cmd.Process.Pid, l.Gateway, pos[0])
+	fmt.Fprintf(stdout, "probe it:  zonelab probe %s --prefix %s\n", pos[0], l.Prefix)
+	if hosts := l.Hosts(); len(hosts) > 0 {
+		fmt.Fprintf(stdout, "open a shell in a zone:  ip netns exec %s bash\n", hosts[0].NS)
+	}
+	fmt.Fprintf(stdout, "ready; Ctrl-C stops zonegate and removes the lab\n")
+
+	select {
+	case <-ctx.Done():
+		fmt.Fprintf(stdout, "stopping zonegate (pid %d)\n", cmd.Process.Pid)
+		stopDaemon()
+		return down()
+	case err := <-exited:
+		errorf(stderr, exitSetup, "zonegate serve stopped on its own (%v); removing the lab", exitText(err))
+		down()
+		return exitSetup
+	}
+}
+
+var errDaemonExited = errors.New("zonegate serve exited")
+
+// waitRuleset waits until table inet zonegate exists in the gateway.
+func waitRuleset(ctx context.Context, gw string, exited <-chan error, timeout time.Duration) error {
+	target, err := firewall.OpenNetNS(gw)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	deadline := time.Now().Add(timeout)
+	for {
+		fp, err := firewall.Current(target)
+		if err == nil && fp != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-exited:
+			return fmt.Errorf("%w before applying the model (%s); its messages are above", errDaemonExited, exitText(err))
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("zonegate serve did not apply the model within %s (last error: %v); its messages are above", timeout, err)
+		}
+	}
+}
+
+func exitText(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// findZonegate returns the zonegate binary to run: the one given, the one
+// next to this executable, or one built from the repository that holds
+// the working directory. cleanup removes a built binary.
+func findZonegate(given string, stdout io.Writer) (path string, cleanup func(), err error) {
+	cleanup = func() {}
+	if given != "" {
+		p, err := filepath.Abs(given)
+		if err != nil {
+			return "", cleanup, err
+		}
+		if st, err := os.Stat(p); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			return "", cleanup, fmt.Errorf("--zonegate %s is not an executable file: build it with `make build` (bin/zonegate)", given)
+		}
+		return p, cleanup, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), "zonegate")
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, cleanup, nil
+		}
+	}
+	root, ok := repoRoot()
+	if !ok {
+		return "", cleanup, errors.New("cannot find the zonegate binary: put it next to zonelab, pass --zonegate PATH, or run zonelab inside the zonegate repository so that it can build it")
+	}
+	dir, err := os.MkdirTemp("", "zonelab-")
+	if err != nil {
+		return "", cleanup, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	path = filepath.Join(dir, "zonegate")
+	fmt.Fprintf(stdout, "building zonegate from %s\n", root)
+	build := exec.Command("go", "build", "-o", path, "./cmd/zonegate")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		cleanup()
+		return "", func() {}, fmt.Errorf("build zonegate in %s: %v\n%s\nbuild it yourself (`make build`) and pass --zonegate bin/zonegate", root, err, bytes.TrimSpace(out))
+	}
+	return path, cleanup, nil
+}
+
+// repoRoot finds the zonegate repository above the working directory.
+func repoRoot() (string, bool) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", false
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.Contains(b, []byte("module "+modulePath+"\n")) {
+			return dir, true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}

@@ -396,3 +396,24 @@ func TestCurrentDetectsDrift(t *testing.T) {
 		t.Fatal("re-apply did not restore the expected ruleset")
 	}
 }
+
+func TestGenerationMovesWithEveryTransaction(t *testing.T) {
+	requireRoot(t)
+	ns := scratchNS(t, "zggen")
+	target := openNS(t, ns)
+	g1, err := firewall.Generation(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g2, _ := firewall.Generation(target); g2 != g1 {
+		t.Fatalf("generation moved without a transaction: %d -> %d", g1, g2)
+	}
+	nftIn(t, ns, "add", "table", "ip", "other")
+	g3, err := firewall.Generation(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g3 == g1 {
+		t.Fatal("generation did not move after a transaction")
+	}
+}

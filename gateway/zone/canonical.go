@@ -99,6 +99,14 @@ func SortPrefixes(ps []netip.Prefix) { slices.SortFunc(ps, comparePrefixes) }
 
 // Canonical returns the canonical YAML form of the model.
 func (m *Model) Canonical() []byte {
+	out, err := yaml.Marshal(m.canonical())
+	if err != nil {
+		panic("zone: canonical form cannot be marshalled: " + err.Error()) // plain data: cannot happen
+	}
+	return out
+}
+
+func (m *Model) canonical() canonModel {
 	cm := canonModel{Version: m.Version}
 	cm.Gateway.Name = m.Gateway.Name
 	cm.Gateway.Management.Zones = sortedCopy(m.Gateway.ManagementZones)
@@ -120,11 +128,7 @@ func (m *Model) Canonical() []byte {
 		cm.Conduits = append(cm.Conduits, canonicalConduit(c))
 	}
 	slices.SortFunc(cm.Conduits, func(a, b canonConduit) int { return cmp.Compare(a.Name, b.Name) })
-	out, err := yaml.Marshal(cm)
-	if err != nil {
-		panic("zone: canonical form cannot be marshalled: " + err.Error()) // plain data: cannot happen
-	}
-	return out
+	return cm
 }
 
 func canonicalConduit(c *Conduit) canonConduit {

@@ -94,8 +94,8 @@ func (k *kernelRuleset) fingerprint() Fingerprint {
 	}
 	for _, name := range names {
 		fp = append(fp, chainLine(byName[name]))
-		for i, r := range rulesOf[name] {
-			fp = append(fp, fmt.Sprintf("rule %s #%d %s", name, i, ruleLine(r)))
+		for _, r := range rulesOf[name] {
+			fp = append(fp, fmt.Sprintf("rule %s %s", name, ruleLine(r)))
 		}
 	}
 	return fp

@@ -1,7 +1,9 @@
-// Package gateway is the zonegate daemon: it loads the zone model, applies
-// its ruleset, reloads it on request and keeps the gateway's services
-// running. Subpackages hold the zone model (zone), the audit log (audit)
-// and local accounts (auth).
+// Package gateway is the zonegate daemon: it keeps the zone model's
+// ruleset in the kernel (fail close at boot, island mode, drift repair),
+// runs the Modbus proxy of the inspected conduits, and takes changes from
+// the management API as transactions that undo themselves unless
+// confirmed, each recorded in the audit log. Subpackages hold the zone
+// model (zone), the audit log (audit) and local accounts (auth).
 package gateway
 
 import (
@@ -9,86 +11,287 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/zonegate/zonegate/firewall"
+	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/auth"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/modbus"
 )
 
 // Config is what the daemon needs to run.
 type Config struct {
-	ModelPath string
-	Firewall  firewall.Options
-	Target    firewall.Target
-	Logger    *zap.Logger
-	// ModbusListen is where the Modbus proxy listens for the connections
-	// the ruleset redirects; default "[::]:PORT" with the ruleset's proxy
-	// port (dual stack, so IPv4 and IPv6 clients both arrive).
+	Settings Settings
+	Target   firewall.Target
+	Logger   *zap.Logger
+	// ModbusListen overrides where the Modbus proxy listens; default
+	// "[::]:PORT" with the ruleset's proxy port (dual stack).
 	ModbusListen string
-	// ModbusSink receives the proxy's security events and device writes;
-	// nil: structured logs.
-	ModbusSink modbus.EventSink
+	// Now is the clock; default time.Now.
+	Now func() time.Time
 }
 
-// Daemon applies a zone model and keeps it applied, and runs the Modbus
-// proxy of its inspected conduits.
+// Daemon applies a zone model and keeps it applied.
 type Daemon struct {
-	cfg Config
-	log *zap.Logger
+	cfg   Config
+	set   Settings
+	log   *zap.Logger
+	now   func() time.Time
+	store *store
 
-	mu       sync.Mutex
-	model    *zone.Model // the model whose ruleset is in the kernel; nil before the first apply
+	audit      *audit.Log // nil when the log cannot be opened: changes are then refused
+	stopExport context.CancelFunc
+	exported   sync.WaitGroup
+	accounts   *auth.Manager
+
 	policies *modbusPolicies
 	proxy    *modbus.Proxy
+
+	// mu serialises changes to the running configuration.
+	mu        sync.Mutex
+	state     persistentState
+	running   *zone.Model // nil while no model could be applied
+	islandWhy string      // why the gateway is in island mode without being asked to
+	expected  firewall.Fingerprint
+	timer     *time.Timer // pending confirm deadline
+	drift     driftStats
 }
 
-// New returns a daemon for cfg.
+// New prepares a daemon; Run starts it.
 func New(cfg Config) *Daemon {
-	log := cfg.Logger
-	if log == nil {
-		log = zap.NewNop()
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
 	}
-	if cfg.Firewall.ModbusProxyPort == 0 {
-		cfg.Firewall.ModbusProxyPort = firewall.DefaultModbusProxyPort
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.ModbusListen == "" {
-		cfg.ModbusListen = fmt.Sprintf("[::]:%d", cfg.Firewall.ModbusProxyPort)
+		cfg.ModbusListen = fmt.Sprintf("[::]:%d", cfg.Settings.Firewall.ModbusProxyPort)
 	}
-	if cfg.ModbusSink == nil {
-		cfg.ModbusSink = modbus.ZapSink{Log: log.Named("modbus")}
-	}
-	return &Daemon{cfg: cfg, log: log, policies: newModbusPolicies()}
+	return &Daemon{cfg: cfg, set: cfg.Settings, log: cfg.Logger, now: cfg.Now, policies: newModbusPolicies()}
 }
 
-// ModbusCounters returns the proxy's counters, or nil before Run.
-func (d *Daemon) ModbusCounters() *modbus.Counters {
-	if d.proxy == nil {
-		return nil
+func (d *Daemon) fwOptions(island bool) firewall.Options {
+	return firewall.Options{
+		Island:          island,
+		ModbusProxyPort: d.set.Firewall.ModbusProxyPort,
+		LogGroup:        d.set.Firewall.LogGroup,
 	}
-	return d.proxy.Counters()
 }
 
-// Model returns the model currently applied, or nil.
-func (d *Daemon) Model() *zone.Model {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.model
-}
-
-// Run applies the model, then re-reads and re-applies it whenever reload
-// receives, until ctx is done. On return the ruleset stays in the kernel:
-// a stopped gateway keeps enforcing its last model (fail close).
+// Run starts the daemon and serves until ctx ends. reload receives on
+// SIGHUP. The first thing it does is put a fail-close ruleset in place; the
+// ruleset stays in the kernel when Run returns.
 func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
-	// The proxy listens before the ruleset redirects anything to it.
+	st, err := openStore(d.set.StateDir, d.set.Changes.Keep)
+	if err != nil {
+		return err
+	}
+	d.store = st
+	if d.state, err = st.loadState(); err != nil {
+		return err
+	}
+	last := d.lastKnownModel()
+	if err := d.failClose(last); err != nil {
+		return fmt.Errorf("cannot put the fail-close ruleset in place: %w", err)
+	}
+	d.openAudit(last)
+	defer d.closeAudit()
+	if err := d.openAccounts(last); err != nil {
+		return err
+	}
+	if err := d.startProxy(); err != nil {
+		return err
+	}
+	defer d.stopProxy()
+	d.boot(ctx)
+	api, err := d.serveAPI()
+	if err != nil {
+		return err
+	}
+	defer api.Close()
+	go d.watchDrift(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			d.log.Info("stopping; the ruleset stays in the kernel")
+			d.mu.Lock()
+			if d.timer != nil {
+				d.timer.Stop() // a pending change rolls back at the next start
+			}
+			d.mu.Unlock()
+			return nil
+		case <-reload:
+			if err := d.ReloadModelFile(ctx); err != nil {
+				d.log.Error("reload failed; the running ruleset is unchanged", zap.Error(err))
+			}
+		}
+	}
+}
+
+// lastKnownModel is the running version from the state directory, or the
+// model file of the settings; nil when neither loads.
+func (d *Daemon) lastKnownModel() *zone.Model {
+	if d.state.Current > 0 {
+		if text, err := d.store.model(d.state.Current); err == nil {
+			if m, err := zone.Load(d.store.modelPath(d.state.Current), text); err == nil {
+				return m
+			}
+		}
+	}
+	if d.set.Model != "" {
+		if m, err := zone.LoadFile(d.set.Model); err == nil {
+			return m
+		}
+	}
+	return nil
+}
+
+// failClose installs the boot ruleset: island mode of the last known model
+// (management zones keep access), or with no model at all a ruleset that
+// forwards nothing.
+func (d *Daemon) failClose(last *zone.Model) error {
+	rs := firewall.Lockdown(d.fwOptions(true))
+	if last != nil {
+		rs = firewall.Compile(last, d.fwOptions(true))
+	}
+	_, err := firewall.Apply(d.cfg.Target, rs)
+	if err == nil {
+		d.log.Info("fail-close ruleset in place: nothing is forwarded between zones until the model is applied")
+	}
+	return err
+}
+
+func (d *Daemon) gatewayName(m *zone.Model) string {
+	if m != nil {
+		return m.Gateway.Name
+	}
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "zonegate"
+}
+
+// openAudit opens the audit log. A log that cannot be opened does not stop
+// the gateway (forwarding is an essential service, IEC 62443 SR 2.10), but
+// every change is refused until it works again.
+func (d *Daemon) openAudit(last *zone.Model) {
+	l, err := audit.Open(audit.Options{
+		Dir:         d.set.AuditDir(),
+		Gateway:     d.gatewayName(last),
+		MaxBytes:    int64(d.set.Audit.MaxSize),
+		WarnPercent: d.set.Audit.WarnPercent,
+		Logger:      d.log.Named("audit"),
+	})
+	if err != nil {
+		d.log.Error("AUDIT LOG UNAVAILABLE: forwarding continues, but every configuration and account change is refused until it can be opened", zap.String("dir", d.set.AuditDir()), zap.Error(err))
+		return
+	}
+	d.audit = l
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stopExport = cancel
+	for _, s := range d.set.Audit.Syslog {
+		if s.Address == "" {
+			continue
+		}
+		exp, err := audit.NewExporter(l, s, d.log.Named("syslog"))
+		if err != nil {
+			d.log.Error("syslog export not started", zap.String("collector", s.Address), zap.Error(err))
+			continue
+		}
+		d.exported.Add(1)
+		go func() {
+			defer d.exported.Done()
+			_ = exp.Run(ctx)
+		}()
+	}
+	d.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryService, Action: audit.ActionServiceStart,
+		Object: "zonegate", Result: audit.ResultSuccess, Details: map[string]string{"version": Version}})
+}
+
+func (d *Daemon) closeAudit() {
+	if d.audit == nil {
+		return
+	}
+	d.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryService, Action: audit.ActionServiceStop,
+		Object: "zonegate", Result: audit.ResultSuccess})
+	d.stopExport()
+	d.exported.Wait()
+	if err := d.audit.Close(); err != nil {
+		d.log.Error("close audit log", zap.Error(err))
+	}
+}
+
+// Version is the daemon's version, set by the command at start.
+var Version = "dev"
+
+// errAuditUnavailable refuses changes while no audit record can be written.
+var errAuditUnavailable = errors.New("the audit log is unavailable, so changes are refused: see the daemon log for why it cannot be opened")
+
+// record writes a record durably; a change must be refused when it fails.
+func (d *Daemon) record(ctx context.Context, r audit.Record) error {
+	if d.audit == nil {
+		return errAuditUnavailable
+	}
+	if _, err := d.audit.Append(ctx, r); err != nil {
+		return fmt.Errorf("audit record not written, so the change is refused: %w", err)
+	}
+	return nil
+}
+
+// recordBestEffort writes a record for something that happens anyway
+// (drift repair, automatic rollback, start and stop).
+func (d *Daemon) recordBestEffort(r audit.Record) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := d.record(ctx, r); err != nil {
+		d.log.Error("audit record lost", zap.String("action", string(r.Action)), zap.Error(err))
+	}
+}
+
+func (d *Daemon) openAccounts(last *zone.Model) error {
+	policy := d.set.PasswordPolicy()
+	policy.ForbiddenWords = append(policy.ForbiddenWords, d.gatewayName(last))
+	m, err := auth.Open(auth.Options{
+		Path:   d.accountsPath(),
+		Sink:   auth.SinkFunc(d.accountEvent),
+		Policy: policy,
+		Now:    d.now,
+	})
+	if err != nil {
+		return fmt.Errorf("open accounts: %w", err)
+	}
+	d.accounts = m
+	if !m.Initialized() {
+		d.log.Warn("no accounts yet: create the first administrator with `zonegate user init`")
+	}
+	return nil
+}
+
+func (d *Daemon) accountsPath() string { return d.set.StateDir + "/accounts.json" }
+
+// accountEvent records account events; the auth package refuses the change
+// when this fails.
+func (d *Daemon) accountEvent(ctx context.Context, ev auth.Event) error {
+	return d.record(ctx, audit.Record{Time: ev.Time, Actor: ev.Actor, Category: audit.CategoryAccount,
+		Action: audit.Action(ev.Action), Object: "user:" + ev.Target, Result: audit.Result(ev.Result), Details: ev.Detail})
+}
+
+func (d *Daemon) startProxy() error {
 	ln, err := net.Listen("tcp", d.cfg.ModbusListen)
 	if err != nil {
-		return fmt.Errorf("Modbus proxy cannot listen on %s: %w (is another zonegate running? pick another port with --modbus-proxy-port)", d.cfg.ModbusListen, err)
+		return fmt.Errorf("Modbus proxy cannot listen on %s: %w (is another zonegate running? set firewall.modbus_proxy_port)", d.cfg.ModbusListen, err)
 	}
-	proxy, err := modbus.New(modbus.Config{Route: d.policies.route, Sink: d.cfg.ModbusSink, Log: d.log.Named("modbus")})
+	var sink modbus.EventSink = modbus.ZapSink{Log: d.log.Named("modbus")}
+	if d.audit != nil {
+		sink = auditModbusSink{log: d.audit, also: sink}
+	}
+	proxy, err := modbus.New(modbus.Config{Route: d.policies.route, Sink: sink, Log: d.log.Named("modbus")})
 	if err != nil {
 		ln.Close()
 		return err
@@ -99,75 +302,23 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 			d.log.Error("Modbus proxy stopped", zap.Error(err))
 		}
 	}()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = proxy.Shutdown(sctx)
-	}()
 	d.log.Info("Modbus proxy listening", zap.String("address", ln.Addr().String()))
-	if err := d.Reload(); err != nil {
-		return err
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			d.log.Info("stopping; the ruleset stays in the kernel")
-			return nil
-		case <-reload:
-			if err := d.Reload(); err != nil {
-				d.log.Error("reload failed; the running ruleset is unchanged", zap.Error(err))
-			}
-		}
-	}
+	return nil
 }
 
-// Reload loads the model file and applies it. An invalid model leaves the
-// running ruleset untouched.
-func (d *Daemon) Reload() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	m, err := zone.LoadFile(d.cfg.ModelPath)
-	if err != nil {
-		var ds zone.Diagnostics
-		if errors.As(err, &ds) {
-			for _, diag := range ds {
-				d.log.Error("zone model rejected", zap.String("problem", diag.String()))
-			}
-			return fmt.Errorf("zone model %s has %d error(s); nothing was applied", d.cfg.ModelPath, len(ds))
-		}
-		return err
+func (d *Daemon) stopProxy() {
+	if d.proxy == nil {
+		return
 	}
-	for _, w := range m.Lint() {
-		d.log.Warn("zone model lint", zap.String("rule", w.Rule), zap.String("warning", w.String()))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = d.proxy.Shutdown(ctx)
+}
+
+// ModbusCounters returns the proxy's counters, or nil before Run.
+func (d *Daemon) ModbusCounters() *modbus.Counters {
+	if d.proxy == nil {
+		return nil
 	}
-	policies, err := compilePolicies(m)
-	if err != nil {
-		return err
-	}
-	rs := firewall.Compile(m, d.cfg.Firewall)
-	res, err := firewall.Apply(d.cfg.Target, rs)
-	if err != nil {
-		return err
-	}
-	d.policies.install(m, policies)
-	var removed uint
-	if res.Changed {
-		removed, err = firewall.FlushDisallowed(d.cfg.Target, m, d.cfg.Firewall)
-		if err != nil {
-			d.log.Warn("stale connections could not be removed", zap.Error(err))
-		}
-	}
-	prev := "none"
-	if d.model != nil {
-		prev = d.model.Digest()
-	}
-	d.model = m
-	d.log.Info("zone model applied",
-		zap.String("gateway", m.Gateway.Name),
-		zap.String("digest", m.Digest()),
-		zap.String("previous", prev),
-		zap.Bool("changed", res.Changed),
-		zap.Int("rules", res.Rules),
-		zap.Uint("connections_removed", removed))
-	return nil
+	return d.proxy.Counters()
 }

@@ -64,8 +64,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func init() {
+	register("audit", "audit log tools: verify, show, key, prune (work offline on a copy of the log)", runAudit)
 	register("version", "print version, commit and architecture", func(args []string, stdout, _ io.Writer) int {
-		fmt.Fprintf(stdout, "zonegate %s (commit %s, %s)\n", version, commit, platform())
+		fmt.Fprintf(stdout, "zonegate %s (commit %s, %s)\n", version, buildCommit(commit, buildSettings()), platform())
 		return 0
 	})
 }

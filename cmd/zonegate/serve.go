@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"go.uber.org/zap"
@@ -14,7 +15,7 @@ import (
 )
 
 func init() {
-	register("serve", "run the daemon: apply the model, reload it on SIGHUP", runServe)
+	register("serve", "run the daemon: fail close, apply the model, Modbus proxy, management API", runServe)
 }
 
 func newLogger(stderr io.Writer, debug bool) *zap.Logger {
@@ -30,20 +31,53 @@ func newLogger(stderr io.Writer, debug bool) *zap.Logger {
 }
 
 func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("serve", "--model FILE [--island] [--modbus-proxy-port N] [--log-group N]", stderr)
-	modelPath := fs.String("model", "", "zone model file to apply")
-	debug := fs.Bool("debug", false, "log debug messages")
-	var ff fwFlags
-	ff.register(fs)
+	fs := newFlags("serve", "[--config FILE] [--model FILE] [--state-dir DIR] [--socket PATH] [--modbus-proxy-port N] [--log-group N]", stderr)
+	configPath := fs.String("config", "", "daemon settings file (see configs/zonegate.yaml)")
+	modelPath := fs.String("model", "", "zone model file (overrides the settings' model)")
+	stateDir := fs.String("state-dir", "", "state directory: model versions, accounts, audit log (overrides the settings)")
+	socket := fs.String("socket", "", "management API socket (overrides the settings)")
+	proxyPort := fs.Uint("modbus-proxy-port", 0, "local port of the Modbus proxy (overrides the settings)")
+	logGroup := fs.Uint("log-group", 0, "NFLOG group for dropped packets (overrides the settings)")
+	debugLog := fs.Bool("debug", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *modelPath == "" || fs.NArg() != 0 {
+	if fs.NArg() != 0 || (*configPath == "" && *modelPath == "") {
 		fs.Usage()
 		return 2
 	}
-	log := newLogger(stderr, *debug)
+	set := gateway.DefaultSettings()
+	if *configPath != "" {
+		var err error
+		if set, err = gateway.LoadSettings(*configPath); err != nil {
+			return errorf(stderr, "%v", err)
+		}
+	}
+	if *modelPath != "" {
+		set.Model = *modelPath
+	}
+	if *stateDir != "" {
+		set.StateDir = *stateDir
+	}
+	if *socket != "" {
+		set.API.Socket = *socket
+	}
+	if *proxyPort != 0 {
+		set.Firewall.ModbusProxyPort = uint16(*proxyPort)
+	}
+	if *logGroup != 0 {
+		set.Firewall.LogGroup = uint16(*logGroup)
+	}
+	if err := set.Validate(); err != nil {
+		return errorf(stderr, "%v", err)
+	}
+	log := newLogger(stderr, *debugLog)
 	defer log.Sync()
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		// Password hashing allocates 19 MiB per hash; on a small board the
+		// garbage must go back quickly.
+		debug.SetMemoryLimit(96 << 20)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -59,8 +93,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
-	d := gateway.New(gateway.Config{ModelPath: *modelPath, Firewall: ff.options(), Logger: log})
-	log.Info("zonegate starting", zap.String("version", version), zap.String("model", *modelPath), zap.Int("pid", os.Getpid()))
+	gateway.Version = version
+	d := gateway.New(gateway.Config{Settings: set, Logger: log})
+	log.Info("zonegate starting", zap.String("version", version), zap.String("model", set.Model),
+		zap.String("state_dir", set.StateDir), zap.String("socket", set.API.Socket), zap.Int("pid", os.Getpid()))
 	if err := d.Run(ctx, reload); err != nil {
 		log.Error("zonegate cannot start", zap.Error(err))
 		return 1

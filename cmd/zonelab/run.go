@@ -66,7 +66,12 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 
-	cmd := lab.Command(l.Gateway, zonegate, "serve", "--model", modelPath, "--modbus-proxy-port", strconv.FormatUint(uint64(*proxyPort), 10))
+	// The lab's daemon keeps its state (model versions, accounts, audit
+	// log) and its API socket under /run, apart from a real gateway's.
+	stateDir := lab.StateDir(l.Prefix)
+	_ = os.RemoveAll(stateDir)
+	cmd := lab.Command(l.Gateway, zonegate, "serve", "--model", modelPath, "--modbus-proxy-port", strconv.FormatUint(uint64(*proxyPort), 10),
+		"--state-dir", stateDir, "--socket", filepath.Join(stateDir, "api.sock"))
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	// Its own process group: Ctrl-C reaches zonelab only, which stops the
 	// daemon before removing its namespace. If zonelab dies, the kernel
@@ -89,7 +94,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	if err := waitRuleset(ctx, l.Gateway, exited, *readyTimeout); err != nil {
+	want := firewall.Expected(firewall.Compile(m, firewall.Options{ModbusProxyPort: uint16(*proxyPort)}))
+	if err := waitRuleset(ctx, l.Gateway, want, exited, *readyTimeout); err != nil {
 		if !errors.Is(err, errDaemonExited) {
 			stopDaemon()
 		}
@@ -126,8 +132,9 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 
 var errDaemonExited = errors.New("zonegate serve exited")
 
-// waitRuleset waits until table inet zonegate exists in the gateway.
-func waitRuleset(ctx context.Context, gw string, exited <-chan error, timeout time.Duration) error {
+// waitRuleset waits until table inet zonegate in the gateway holds want:
+// zonegate serve first puts a fail-close ruleset in place, then the model's.
+func waitRuleset(ctx context.Context, gw string, want firewall.Fingerprint, exited <-chan error, timeout time.Duration) error {
 	target, err := firewall.OpenNetNS(gw)
 	if err != nil {
 		return err
@@ -136,7 +143,7 @@ func waitRuleset(ctx context.Context, gw string, exited <-chan error, timeout ti
 	deadline := time.Now().Add(timeout)
 	for {
 		fp, err := firewall.Current(target)
-		if err == nil && fp != nil {
+		if err == nil && fp.Equal(want) {
 			return nil
 		}
 		select {

@@ -23,6 +23,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -525,8 +526,13 @@ func DownPrefix(prefix string) error {
 	if err != nil {
 		return err
 	}
-	return removeNamespaces(names)
+	err = removeNamespaces(names)
+	return errors.Join(err, os.RemoveAll(StateDir(prefix)))
 }
+
+// StateDir is where `zonelab run` keeps the state of the lab's zonegate
+// (model versions, accounts, audit log, API socket); Down removes it.
+func StateDir(prefix string) string { return filepath.Join("/run/zonelab", prefix) }
 
 // removeNamespaces stops the processes in the namespaces and deletes them.
 func removeNamespaces(names []string) error {

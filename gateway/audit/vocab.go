@@ -1,0 +1,136 @@
+package audit
+
+// Category groups audit records by what changed. Callers use the constants
+// below; the strings are part of the on-disk format and the syslog export and
+// are never renamed.
+type Category string
+
+// Categories of audit records.
+const (
+	// CategoryAccount covers local accounts: IDs, passwords, roles, logins.
+	CategoryAccount Category = "account"
+	// CategoryConfig covers the zone model and the daemon settings.
+	CategoryConfig Category = "config"
+	// CategoryService covers the daemon starting and stopping.
+	CategoryService Category = "service"
+	// CategoryAudit covers the audit log's own events (rotation, checkpoints,
+	// storage, failures, recovery). Most are written by this package itself.
+	CategoryAudit Category = "audit"
+	// CategoryModbus covers the Modbus proxy: allowed writes to field devices
+	// (device setting changes) and denied requests. These are data-plane
+	// records: use Log.Enqueue for them.
+	CategoryModbus Category = "modbus"
+)
+
+// Action says what happened within a category.
+type Action string
+
+// Account actions.
+const (
+	ActionAccountCreate  Action = "create"
+	ActionAccountDelete  Action = "delete"
+	ActionAccountDisable Action = "disable"
+	ActionAccountEnable  Action = "enable"
+	ActionRoleChange     Action = "role-change"
+	ActionPasswordChange Action = "password-change"
+	ActionPasswordReset  Action = "password-reset"
+	ActionLoginSuccess   Action = "login-success"
+	ActionLoginFailure   Action = "login-failure"
+	ActionLockout        Action = "lockout"
+	ActionUnlock         Action = "unlock"
+)
+
+// Configuration actions.
+const (
+	ActionModelApplied    Action = "model-applied"
+	ActionModelRejected   Action = "model-rejected"
+	ActionModelRolledBack Action = "model-rolled-back"
+	// ActionModelConfirmed records that a pushed model waiting for
+	// confirmation was made permanent.
+	ActionModelConfirmed Action = "model-confirmed"
+	// ActionIslandMode records entering or leaving island mode; put "on" or
+	// "off" in DetailState.
+	ActionIslandMode       Action = "island-mode"
+	ActionDriftDetected    Action = "drift-detected"
+	ActionDriftRestored    Action = "drift-restored"
+	ActionSettingsChanged  Action = "settings-changed"
+	ActionSettingsRejected Action = "settings-rejected"
+)
+
+// Service actions.
+const (
+	ActionServiceStart Action = "start"
+	ActionServiceStop  Action = "stop"
+)
+
+// Audit log actions. The package writes these itself; callers normally do not.
+const (
+	// ActionRotate is the first record of every segment (its header); its
+	// details name the previous segment's head.
+	ActionRotate Action = "rotate"
+	// ActionCheckpoint carries an Ed25519 signature over (sequence, head hash).
+	ActionCheckpoint Action = "checkpoint"
+	// ActionStorageWarning is written once when the fill level crosses the
+	// warning percentage.
+	ActionStorageWarning Action = "storage-warning"
+	// ActionStorageFull is written (from the reserve) when the log becomes
+	// full and starts refusing configuration changes.
+	ActionStorageFull Action = "storage-full"
+	// ActionStorageOK is written when space has been freed after a full period.
+	ActionStorageOK Action = "storage-ok"
+	// ActionFailure reports a problem with the log itself, for example a
+	// checksum error found at start-up.
+	ActionFailure Action = "failure"
+	// ActionRecovered is written at start-up after an unclean shutdown; its
+	// details say how many bytes of torn tail were dropped.
+	ActionRecovered Action = "recovered"
+	// ActionLost says how many data-plane records were lost (queue full or
+	// storage full) since the previous such record.
+	ActionLost Action = "lost"
+	// ActionPrune records the removal of the oldest segments, with a signed
+	// statement of the new start of the log.
+	ActionPrune Action = "prune"
+)
+
+// Modbus proxy actions (data plane).
+const (
+	// ActionModbusWrite is an allowed write to a field device: a device
+	// setting change that passed the conduit's policy.
+	ActionModbusWrite Action = "write-allowed"
+	// ActionModbusDenied is a request the policy denied (or would have denied
+	// in monitor mode; then DetailMode says "monitor").
+	ActionModbusDenied Action = "request-denied"
+)
+
+// Result is the outcome of the recorded action.
+type Result string
+
+// Results.
+const (
+	ResultSuccess Result = "success"
+	ResultFailure Result = "failure"
+	ResultDenied  Result = "denied"
+)
+
+// Detail keys used by the rest of the gateway. Keys are lower-case
+// [a-z0-9_], at most 32 characters. Keys that look like they name a secret
+// are refused (see ErrSecret).
+const (
+	DetailDigestBefore = "digest_before" // configuration digest before the change
+	DetailDigestAfter  = "digest_after"  // configuration digest after the change
+	DetailDiff         = "diff"          // short human-readable diff summary
+	DetailReason       = "reason"
+	DetailState        = "state" // e.g. island mode "on"/"off"
+	DetailRole         = "role"
+	DetailOldRole      = "old_role"
+	DetailRemote       = "remote" // client address of a management session
+	DetailSource       = "source"
+	DetailDestination  = "destination"
+	DetailConduit      = "conduit"
+	DetailUnit         = "unit"
+	DetailFunction     = "function"
+	DetailAddresses    = "addresses"
+	DetailValues       = "values"
+	DetailMode         = "mode"
+	DetailCount        = "count"
+)

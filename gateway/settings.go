@@ -1,0 +1,208 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/zonegate/zonegate/firewall"
+	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/auth"
+)
+
+// Settings are the daemon's own settings (not the zone model), read from
+// the file given to `zonegate serve --config`. Every field has a default;
+// configs/zonegate.yaml documents them.
+type Settings struct {
+	// Model is the zone model file applied on first start and re-read on
+	// SIGHUP. Models pushed over the API are kept in StateDir.
+	Model string `yaml:"model"`
+	// StateDir holds the model versions, the accounts and, by default, the
+	// audit log.
+	StateDir string `yaml:"state_dir"`
+	API      struct {
+		Socket string `yaml:"socket"`
+		// Group may read and write the socket (mode 0660); empty: root's group.
+		Group string `yaml:"group"`
+	} `yaml:"api"`
+	Audit struct {
+		Dir         string                 `yaml:"dir"`
+		MaxSize     Size                   `yaml:"max_size"`
+		WarnPercent int                    `yaml:"warn_percent"`
+		Syslog      []audit.SyslogSettings `yaml:"syslog"`
+	} `yaml:"audit"`
+	Passwords struct {
+		MinLength       int      `yaml:"min_length"`
+		History         int      `yaml:"history"`
+		LockoutFailures int      `yaml:"lockout_failures"`
+		LockoutWindow   Duration `yaml:"lockout_window"`
+		LockoutDuration Duration `yaml:"lockout_duration"`
+		SessionLifetime Duration `yaml:"session_lifetime"`
+		Argon2          struct {
+			MemoryKiB uint32 `yaml:"memory_kib"`
+			Time      uint32 `yaml:"time"`
+			Threads   uint8  `yaml:"threads"`
+		} `yaml:"argon2"`
+	} `yaml:"passwords"`
+	Changes struct {
+		// ConfirmWithin is the default time to confirm a pushed model
+		// before it rolls back by itself; 0 confirms at once.
+		ConfirmWithin Duration `yaml:"confirm_within"`
+		// Keep is how many model versions stay on disk.
+		Keep int `yaml:"keep"`
+	} `yaml:"changes"`
+	Firewall struct {
+		ModbusProxyPort uint16 `yaml:"modbus_proxy_port"`
+		LogGroup        uint16 `yaml:"log_group"`
+		// DriftCheck is how often the ruleset generation is polled.
+		DriftCheck Duration `yaml:"drift_check"`
+	} `yaml:"firewall"`
+}
+
+// DefaultSettings returns the settings used when no file is given.
+func DefaultSettings() Settings {
+	var s Settings
+	s.StateDir = "/var/lib/zonegate"
+	s.API.Socket = "/run/zonegate/api.sock"
+	s.Audit.MaxSize = 64 << 20
+	s.Audit.WarnPercent = 80
+	p := auth.DefaultPolicy()
+	s.Passwords.MinLength = p.MinLength
+	s.Passwords.History = p.History
+	s.Passwords.LockoutFailures = p.LockoutThreshold
+	s.Passwords.LockoutWindow = Duration(p.LockoutWindow)
+	s.Passwords.LockoutDuration = Duration(p.LockoutDuration)
+	s.Passwords.SessionLifetime = Duration(p.SessionLifetime)
+	s.Passwords.Argon2.MemoryKiB = p.Argon2.Memory
+	s.Passwords.Argon2.Time = p.Argon2.Time
+	s.Passwords.Argon2.Threads = p.Argon2.Threads
+	s.Changes.ConfirmWithin = Duration(2 * time.Minute)
+	s.Changes.Keep = 20
+	s.Firewall.ModbusProxyPort = firewall.DefaultModbusProxyPort
+	s.Firewall.LogGroup = firewall.DefaultLogGroup
+	s.Firewall.DriftCheck = Duration(2 * time.Second)
+	return s
+}
+
+// LoadSettings reads a settings file over the defaults. Unknown keys are
+// errors, reported with their line.
+func LoadSettings(path string) (Settings, error) {
+	s := DefaultSettings()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return s, fmt.Errorf("read settings: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, errEmptyDoc(err)) {
+		return s, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if s.Model != "" && !filepath.IsAbs(s.Model) {
+		s.Model = filepath.Join(filepath.Dir(path), s.Model)
+	}
+	return s, s.Validate()
+}
+
+func errEmptyDoc(err error) error {
+	if err != nil && err.Error() == "EOF" {
+		return err
+	}
+	return nil
+}
+
+// Validate checks values the defaults cannot fix.
+func (s *Settings) Validate() error {
+	var errs []string
+	if s.StateDir == "" || !filepath.IsAbs(s.StateDir) {
+		errs = append(errs, "state_dir must be an absolute path")
+	}
+	if s.API.Socket == "" {
+		errs = append(errs, "api.socket must name the management socket")
+	}
+	if s.Audit.WarnPercent < 1 || s.Audit.WarnPercent > 100 {
+		errs = append(errs, "audit.warn_percent must be 1-100")
+	}
+	if s.Passwords.MinLength < 8 {
+		errs = append(errs, "passwords.min_length must be at least 8")
+	}
+	if s.Changes.Keep < 2 {
+		errs = append(errs, "changes.keep must be at least 2 (the running model and the one to roll back to)")
+	}
+	if s.Firewall.ModbusProxyPort == 0 {
+		errs = append(errs, "firewall.modbus_proxy_port must be 1-65535")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid settings: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// AuditDir is where the audit log lives.
+func (s *Settings) AuditDir() string {
+	if s.Audit.Dir != "" {
+		return s.Audit.Dir
+	}
+	return filepath.Join(s.StateDir, "audit")
+}
+
+// PasswordPolicy turns the password settings into an auth.Policy.
+func (s *Settings) PasswordPolicy() auth.Policy {
+	p := auth.DefaultPolicy()
+	p.MinLength = s.Passwords.MinLength
+	p.History = s.Passwords.History
+	p.LockoutThreshold = s.Passwords.LockoutFailures
+	p.LockoutWindow = time.Duration(s.Passwords.LockoutWindow)
+	p.LockoutDuration = time.Duration(s.Passwords.LockoutDuration)
+	p.SessionLifetime = time.Duration(s.Passwords.SessionLifetime)
+	p.Argon2.Memory = s.Passwords.Argon2.MemoryKiB
+	p.Argon2.Time = s.Passwords.Argon2.Time
+	p.Argon2.Threads = s.Passwords.Argon2.Threads
+	return p
+}
+
+// Duration is a time.Duration written as "2m" or "15m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 90s, 2m or 1h", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Size is a byte count written as "64MiB", "512KiB" or a plain number.
+type Size int64
+
+// UnmarshalYAML parses a size.
+func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	v := strings.TrimSpace(n.Value)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mult = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.m
+			break
+		}
+	}
+	x, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || x <= 0 {
+		return fmt.Errorf("line %d: %q is not a size such as 64MiB", n.Line, n.Value)
+	}
+	*s = Size(x * mult)
+	return nil
+}

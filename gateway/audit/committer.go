@@ -1,0 +1,342 @@
+package audit
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Batch limits of one group commit.
+const (
+	maxBatchReqs = 256
+	maxBatchData = 1024
+	lostInterval = time.Second // at most one "lost" record per second
+)
+
+// committer is the single goroutine that writes the log.
+type committer struct {
+	l   *Log
+	w   *writer
+	st  *storage
+	o   *Options
+	log *zap.Logger
+
+	reqs []*appendReq // batch being collected
+	data []Record
+
+	acks        []*appendReq // in w.buf, waiting for the flush
+	refused     []*appendReq // answered at the end of the commit
+	bufData     uint64       // data-plane records in w.buf
+	lostPending uint64       // count carried by a "lost" record in w.buf
+
+	sinceCP  int // records since the last signed checkpoint
+	lastCP   time.Time
+	lastLost time.Time
+}
+
+func newCommitter(l *Log) *committer {
+	return &committer{l: l, w: l.w, st: l.st, o: &l.opts, log: l.opts.Logger, lastCP: l.opts.Now(), sinceCP: 1}
+}
+
+func (c *committer) run() {
+	defer close(c.l.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	tick := c.o.CheckpointInterval / 4
+	tick = min(max(tick, 100*time.Millisecond), 30*time.Second)
+	ticker := time.NewTicker(tick)
+	defer ticker.Stop()
+	for {
+		select {
+		case r := <-c.l.reqs:
+			c.reqs = append(c.reqs, r)
+			c.drain()
+			c.commit()
+			timer.Stop()
+		case rec := <-c.l.data:
+			c.data = append(c.data, rec)
+			if len(c.data) == 1 {
+				timer.Reset(c.o.CommitDelay)
+			}
+			if len(c.data) >= maxBatchData {
+				c.commit()
+				timer.Stop()
+			}
+		case <-timer.C:
+			c.drain()
+			c.commit()
+		case fn := <-c.l.ctrl:
+			c.drainAll()
+			timer.Stop()
+			fn()
+		case <-ticker.C:
+			now := c.o.Now()
+			if c.sinceCP > 0 && now.Sub(c.lastCP) >= c.o.CheckpointInterval {
+				c.commit()
+				c.checkpoint(now, "interval")
+				c.l.updateStats(c)
+			}
+		case <-c.l.closing:
+			c.finish()
+			return
+		}
+	}
+}
+
+// drain takes what is already queued, without waiting, up to a batch.
+func (c *committer) drain() {
+	for len(c.reqs) < maxBatchReqs {
+		select {
+		case r := <-c.l.reqs:
+			c.reqs = append(c.reqs, r)
+			continue
+		default:
+		}
+		break
+	}
+	for len(c.data) < maxBatchData {
+		select {
+		case r := <-c.l.data:
+			c.data = append(c.data, r)
+			continue
+		default:
+		}
+		break
+	}
+}
+
+// drainAll commits everything queued at the time of the call (after Close,
+// everything: nothing can be added any more).
+func (c *committer) drainAll() {
+	rounds := len(c.l.data)/maxBatchData + len(c.l.reqs)/maxBatchReqs + 2
+	for range rounds {
+		c.drain()
+		c.commit()
+	}
+}
+
+// commit writes the collected batch with one write and one fsync.
+func (c *committer) commit() {
+	now := c.o.Now()
+	if len(c.reqs) == 0 && len(c.data) == 0 && (c.l.lost.Load() == 0 || c.st.full) {
+		return
+	}
+	c.st.refresh()
+	c.checkSpaceBack(now)
+	c.maybeLost(now, false)
+	for _, r := range c.reqs {
+		n := c.w.encode(&r.rec)
+		if n-frameOverhead > MaxPayloadBytes {
+			c.finishReq(r, fmt.Errorf("%w: record is %d bytes encoded, at most %d; shorten the diff summary", ErrInvalid, n-frameOverhead, MaxPayloadBytes))
+			continue
+		}
+		if !c.st.fits(int64(len(c.w.buf)), n, false) {
+			c.enterFull(now)
+			r.err = c.st.fullError()
+			c.refused = append(c.refused, r)
+			continue
+		}
+		if c.w.needRotate(n) {
+			c.rotate(now)
+			n = c.w.encode(&r.rec)
+		}
+		r.seq = c.w.push(kindRecord)
+		c.acks = append(c.acks, r)
+	}
+	for i := range c.data {
+		rec := sanitize(c.data[i])
+		n := c.w.encode(&rec)
+		if n-frameOverhead > MaxPayloadBytes {
+			rec.Details = map[string]string{"truncated": "true"}
+			n = c.w.encode(&rec)
+		}
+		if !c.st.fits(int64(len(c.w.buf)), n, false) {
+			c.enterFull(now)
+			c.l.lostRecords(1)
+			continue
+		}
+		if c.w.needRotate(n) {
+			c.rotate(now)
+			c.w.encode(&rec)
+		}
+		c.w.push(kindRecord)
+		c.bufData++
+	}
+	c.checkWarning(now)
+	c.flush()
+	if c.sinceCP >= c.o.CheckpointEvery {
+		c.checkpoint(now, "interval")
+	}
+	c.l.updateStats(c)
+	// Refusals are answered last, once the storage-full record is on disk.
+	for _, r := range c.refused {
+		close(r.done)
+	}
+	clear(c.refused)
+	clear(c.reqs)
+	clear(c.data)
+	c.reqs, c.data, c.refused = c.reqs[:0], c.data[:0], c.refused[:0]
+}
+
+func (c *committer) finishReq(r *appendReq, err error) {
+	r.err = err
+	close(r.done)
+}
+
+// flush makes w.buf durable and answers the waiting Append calls.
+func (c *committer) flush() error {
+	n := c.w.pending
+	err := c.w.flush()
+	if err != nil {
+		var e error
+		if isNoSpace(err) {
+			c.st.noSpace()
+			c.st.refresh()
+			c.enterFull(c.o.Now())
+			e = c.st.fullError()
+		} else {
+			e = fmt.Errorf("%w: %v: the change is refused; check the storage (kernel log), then restart zonegate", ErrWrite, err)
+			c.log.Error("audit: write failed", zap.Error(err))
+		}
+		for _, a := range c.acks {
+			c.finishReq(a, e)
+		}
+		c.l.lostRecords(c.bufData)
+		c.l.lost.Add(c.lostPending)
+	} else {
+		c.l.updateStats(c) // before answering, so callers see their own effect
+		for _, a := range c.acks {
+			close(a.done)
+		}
+		c.sinceCP += n
+		if n > 0 {
+			c.l.notify(c.w.durSeq)
+		}
+	}
+	clear(c.acks)
+	c.acks, c.bufData, c.lostPending = c.acks[:0], 0, 0
+	return err
+}
+
+// checkpoint signs the current head and publishes checkpoint.json.
+func (c *committer) checkpoint(now time.Time, reason string) {
+	s, ok := c.w.checkpoint(now, reason)
+	if c.flush() != nil || !ok {
+		return
+	}
+	c.sinceCP, c.lastCP = 0, now
+	if err := writeStatement(filepath.Join(c.w.dir, checkpointFile), s); err != nil {
+		c.log.Warn("audit: could not update checkpoint.json", zap.Error(err))
+		return
+	}
+	c.l.statsMu.Lock()
+	c.l.stats.Checkpoint = s.Seq
+	c.l.statsMu.Unlock()
+}
+
+// rotate closes the current segment with a checkpoint and starts the next.
+// On failure the log stays in the current segment.
+func (c *committer) rotate(now time.Time) {
+	c.checkpoint(now, "rotation")
+	if len(c.w.buf) > 0 {
+		return // the flush failed; stay put
+	}
+	if err := c.w.startSegment(c.w.seg+1, "size", now); err != nil {
+		c.log.Error("audit: could not start a new segment; continuing in the current one", zap.Error(err))
+		return
+	}
+	c.sinceCP++
+	c.l.notify(c.w.durSeq)
+}
+
+// enterFull switches to refusing callers' records and says so once.
+func (c *committer) enterFull(now time.Time) {
+	if c.st.full {
+		return
+	}
+	c.st.full = true
+	c.log.Error("audit log full: configuration and account changes are refused and data-plane records are lost until space is freed",
+		zap.Int64("used", c.st.used), zap.Int64("capacity", c.st.capacity), zap.String("dir", c.st.dir))
+	c.w.add(kindRecord, c.w.internal(now, ActionStorageFull, "log", ResultFailure, map[string]string{
+		"used": strconv.FormatInt(c.st.used, 10), "capacity": strconv.FormatInt(c.st.capacity, 10),
+		DetailReason: "configuration changes are refused until space is freed",
+	}))
+}
+
+// checkSpaceBack leaves the full state once there is room again.
+func (c *committer) checkSpaceBack(now time.Time) {
+	if !c.st.full || !c.st.fits(int64(len(c.w.buf)), 4*MaxPayloadBytes, false) {
+		return
+	}
+	c.st.full = false
+	c.log.Info("audit log has space again; configuration changes are accepted", zap.Int64("used", c.st.used), zap.Int64("capacity", c.st.capacity))
+	c.w.add(kindRecord, c.w.internal(now, ActionStorageOK, "log", ResultSuccess, map[string]string{
+		"used": strconv.FormatInt(c.st.used, 10), "capacity": strconv.FormatInt(c.st.capacity, 10),
+	}))
+	c.maybeLost(now, true)
+}
+
+// maybeLost writes a "lost" record for data-plane records that were
+// dropped, at most once per second (force: now, even from the reserve).
+func (c *committer) maybeLost(now time.Time, force bool) {
+	n := c.l.lost.Load()
+	if n == 0 || c.lostPending > 0 || (!force && (c.st.full || now.Sub(c.lastLost) < lostInterval)) {
+		return
+	}
+	if c.w.add(kindRecord, c.w.internal(now, ActionLost, "data-plane records", ResultFailure, map[string]string{
+		DetailCount:  strconv.FormatUint(n, 10),
+		DetailReason: "queue or storage full",
+	})) == 0 {
+		return
+	}
+	c.l.lost.Add(^(n - 1))
+	c.lostPending = n
+	c.lastLost = now
+	c.log.Warn("audit: data-plane records lost", zap.Uint64("count", n))
+}
+
+// checkWarning writes a storage-warning record when the fill level crosses
+// WarnPercent, and re-arms when it falls 5 points below.
+func (c *committer) checkWarning(now time.Time) {
+	if c.st.capacity <= 0 {
+		return
+	}
+	pct := int((c.st.used + int64(len(c.w.buf))) * 100 / c.st.capacity)
+	if c.st.warned {
+		if pct < c.st.warnPct-5 {
+			c.st.warned = false
+		}
+		return
+	}
+	if pct < c.st.warnPct {
+		return
+	}
+	c.st.warned = true
+	c.log.Warn("audit log is filling up; archive and prune it before it is full, or configuration changes will be refused",
+		zap.Int("percent", pct), zap.Int64("used", c.st.used), zap.Int64("capacity", c.st.capacity))
+	c.w.add(kindRecord, c.w.internal(now, ActionStorageWarning, "log", ResultSuccess, map[string]string{
+		"percent": strconv.Itoa(pct), "used": strconv.FormatInt(c.st.used, 10), "capacity": strconv.FormatInt(c.st.capacity, 10),
+	}))
+}
+
+// finish commits everything, records losses and closes with a checkpoint.
+func (c *committer) finish() {
+	c.drainAll()
+	now := c.o.Now()
+	c.maybeLost(now, true)
+	c.checkpoint(now, "close")
+	if err := c.w.close(); err != nil {
+		c.l.closeErr = err
+	}
+}
+
+func (l *Log) updateStats(c *committer) {
+	l.statsMu.Lock()
+	s := &l.stats
+	s.Seq, s.Segment, s.Used, s.Capacity, s.Full = c.w.durSeq, c.w.seg, c.st.used, c.st.capacity, c.st.full
+	s.Percent = c.st.percent()
+	l.statsMu.Unlock()
+}

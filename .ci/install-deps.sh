@@ -8,6 +8,13 @@ have nft || need="$need nftables"
 have ip || need="$need iproute2"
 have conntrack || need="$need conntrack"
 have ping || need="$need iputils-ping"
+have rsyslogd || need="$need rsyslog"
+[ -n "$(find /usr/lib -name lmnsd_gtls.so 2>/dev/null | head -1)" ] || need="$need rsyslog-gnutls"
+have shellcheck || need="$need shellcheck"
+have rsync || need="$need rsync"
+have qemu-aarch64-static || need="$need qemu-user-static"
+# `make demo` and zonelab build Go modules, fetched over HTTPS.
+[ -e /etc/ssl/certs/ca-certificates.crt ] || need="$need ca-certificates"
 if [ -n "$need" ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: missing packages:$need (run as root, or install them yourself)" >&2

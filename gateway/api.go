@@ -260,7 +260,9 @@ func (d *Daemon) hPush(w http.ResponseWriter, r *http.Request, s auth.Session) {
 		fail(w, err)
 		return
 	}
+	d.mu.Lock()
 	within := time.Duration(d.set.Changes.ConfirmWithin)
+	d.mu.Unlock()
 	if req.ConfirmWithin != "" {
 		v, err := time.ParseDuration(req.ConfirmWithin)
 		if err != nil || v < 0 || v > 24*time.Hour {

@@ -27,6 +27,9 @@ import (
 // Config is what the daemon needs to run.
 type Config struct {
 	Settings Settings
+	// SettingsPath is the settings file, re-read on SIGHUP; empty when the
+	// settings came from flags only.
+	SettingsPath string
 	Target   firewall.Target
 	Logger   *zap.Logger
 	// ModbusListen overrides where the Modbus proxy listens; default
@@ -105,6 +108,9 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	if err := d.openAccounts(last); err != nil {
 		return err
 	}
+	if err := d.auditSettings(ctx, "zonegate", "at start"); err != nil {
+		d.log.Error("settings change not recorded", zap.Error(err))
+	}
 	if err := d.startProxy(); err != nil {
 		return err
 	}
@@ -127,6 +133,9 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 			d.mu.Unlock()
 			return nil
 		case <-reload:
+			if err := d.ReloadSettings(ctx); err != nil {
+				d.log.Error("settings reload failed; the running settings are unchanged", zap.Error(err))
+			}
 			if err := d.ReloadModelFile(ctx); err != nil {
 				d.log.Error("reload failed; the running ruleset is unchanged", zap.Error(err))
 			}

@@ -94,7 +94,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}()
 
 	gateway.Version = version
-	d := gateway.New(gateway.Config{Settings: set, Logger: log})
+	d := gateway.New(gateway.Config{Settings: set, SettingsPath: *configPath, Logger: log})
 	log.Info("zonegate starting", zap.String("version", version), zap.String("model", set.Model),
 		zap.String("state_dir", set.StateDir), zap.String("socket", set.API.Socket), zap.Int("pid", os.Getpid()))
 	if err := d.Run(ctx, reload); err != nil {

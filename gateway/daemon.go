@@ -30,8 +30,8 @@ type Config struct {
 	// SettingsPath is the settings file, re-read on SIGHUP; empty when the
 	// settings came from flags only.
 	SettingsPath string
-	Target   firewall.Target
-	Logger   *zap.Logger
+	Target       firewall.Target
+	Logger       *zap.Logger
 	// ModbusListen overrides where the Modbus proxy listens; default
 	// "[::]:PORT" with the ruleset's proxy port (dual stack).
 	ModbusListen string

@@ -22,7 +22,9 @@ import (
 // different settings writes a settings-changed record naming the keys that
 // changed and the digests before and after.
 
-func (d *Daemon) settingsCopyPath() string { return filepath.Join(d.set.StateDir, "settings.effective.yaml") }
+func (d *Daemon) settingsCopyPath() string {
+	return filepath.Join(d.set.StateDir, "settings.effective.yaml")
+}
 
 func settingsYAML(s Settings) []byte {
 	b, err := yaml.Marshal(s)

@@ -182,3 +182,36 @@ func TestSpoofProbeSeesSpoofedPackets(t *testing.T) {
 		}
 	}
 }
+
+// TestICMPErrorsOfAllowedFlowsPass: an ICMP error about an allowed flow
+// (port unreachable for a UDP conduit) reaches the client as a related
+// packet, so applications see "connection refused" instead of a timeout.
+func TestICMPErrorsOfAllowedFlowsPass(t *testing.T) {
+	requireNetns(t)
+	m := loadModel(t, repoFile(t, "configs/example-factory.yaml"))
+	l := upLab(t, m, "zgicmp")
+	if _, err := firewall.Apply(gatewayTarget(t, l), firewall.Compile(m, firewall.Options{})); err != nil {
+		t.Fatal(err)
+	}
+	historian, _ := l.Assets["historian"].Addr(4)
+	var readErr error
+	err := lab.Do(l.Assets["scada-1"].NS, func() error {
+		c, err := net.Dial("udp", netip.AddrPortFrom(historian, 123).String()) // conduit scada-to-historian; nothing listens
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err := c.Write([]byte("ntp?")); err != nil {
+			return err
+		}
+		_, readErr = c.Read(make([]byte, 16))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if readErr == nil || !strings.Contains(readErr.Error(), "connection refused") {
+		t.Fatalf("expected the historian's ICMP port unreachable to arrive (connection refused), got %v", readErr)
+	}
+}

@@ -417,3 +417,31 @@ func TestGenerationMovesWithEveryTransaction(t *testing.T) {
 		t.Fatal("generation did not move after a transaction")
 	}
 }
+
+func TestLockdownAndCounters(t *testing.T) {
+	script := render(t, firewall.Lockdown(firewall.Options{}))
+	nftCheck(t, script)
+	if !strings.Contains(script, "policy drop") || strings.Contains(script, "hook input") {
+		t.Errorf("lockdown must drop forwarding and leave input alone:\n%s", script)
+	}
+	requireRoot(t)
+	ns := scratchNS(t, "zgcnt")
+	target := openNS(t, ns)
+	if cs, err := firewall.Counters(target); err != nil || len(cs) != 0 {
+		t.Fatalf("counters without a table: %v %v", cs, err)
+	}
+	if _, err := firewall.Apply(target, firewall.Compile(loadFile(t, examplePath), firewall.Options{})); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := firewall.Counters(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, c := range cs {
+		names[c.Name] = true
+	}
+	if !names["conduit_scada-to-plc"] || !names["dropped_forward"] || !names["spoofed_office"] {
+		t.Errorf("counters: %v", cs)
+	}
+}

@@ -200,6 +200,10 @@ func (d *Daemon) authed(perm auth.Permission, h handler) http.HandlerFunc {
 		if perm != "" && !s.Can(perm) {
 			d.recordBestEffort(audit.Record{Actor: s.User, Category: audit.CategoryConfig, Action: audit.Action(perm), Object: r.URL.Path,
 				Result: audit.ResultDenied, Details: map[string]string{audit.DetailRole: s.Role.String(), audit.DetailRemote: peer(r)}})
+			if s.MustChangePassword && s.Role.Can(perm) {
+				fail(w, fmt.Errorf("%w: %s may only change the password (`zonegate user passwd`)", auth.ErrMustChangePassword, s.User))
+				return
+			}
 			fail(w, fmt.Errorf("%w: %s needs a role that may %s; %s is %s", auth.ErrForbidden, r.URL.Path, perm, s.User, s.Role))
 			return
 		}

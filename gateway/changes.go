@@ -196,7 +196,7 @@ func (d *Daemon) restoreLocked(prev *zone.Model) {
 	if _, err := firewall.Apply(d.cfg.Target, rs); err != nil {
 		d.log.Error("cannot restore any ruleset", zap.Error(err))
 	}
-	d.expected, d.running = firewall.Expected(rs), nil
+	d.expected, d.running, d.fallback = firewall.Expected(rs), nil, rs
 	d.stayIsland("the previous model could not be restored")
 }
 

@@ -61,7 +61,8 @@ type Daemon struct {
 	running   *zone.Model // nil while no model could be applied
 	islandWhy string      // why the gateway is in island mode without being asked to
 	expected  firewall.Fingerprint
-	timer     *time.Timer // pending confirm deadline
+	fallback  *firewall.Ruleset // what drift repair restores while no model runs
+	timer     *time.Timer       // pending confirm deadline
 	drift     driftStats
 }
 
@@ -171,6 +172,10 @@ func (d *Daemon) failClose(last *zone.Model) error {
 	}
 	_, err := firewall.Apply(d.cfg.Target, rs)
 	if err == nil {
+		// Drift repair defends the fail-close ruleset too while no model
+		// can be applied.
+		d.fallback, d.expected = rs, firewall.Expected(rs)
+		d.drift.lastGen, _ = firewall.Generation(d.cfg.Target)
 		d.log.Info("fail-close ruleset in place: nothing is forwarded between zones until the model is applied")
 	}
 	return err

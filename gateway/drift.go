@@ -74,7 +74,10 @@ func (d *Daemon) checkDrift() {
 	if d.running != nil {
 		restoreErr = d.applyLocked(d.running, d.state.Island)
 	} else {
-		rs := firewall.Lockdown(d.fwOptions(true))
+		rs := d.fallback
+		if rs == nil {
+			rs = firewall.Lockdown(d.fwOptions(true))
+		}
 		_, restoreErr = firewall.Apply(d.cfg.Target, rs)
 		d.drift.lastGen, _ = firewall.Generation(d.cfg.Target)
 	}

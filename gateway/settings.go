@@ -131,6 +131,10 @@ func (s *Settings) Validate() error {
 	}
 	if s.Passwords.MinLength < 8 {
 		errs = append(errs, "passwords.min_length must be at least 8")
+	} else if err := s.PasswordPolicy().Validate(); err != nil {
+		// The accounts refuse such a policy when the daemon opens them,
+		// after the fail-close ruleset is in place: refuse it here.
+		errs = append(errs, "passwords: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	if s.Changes.Keep < 2 {
 		errs = append(errs, "changes.keep must be at least 2 (the running model and the one to roll back to)")

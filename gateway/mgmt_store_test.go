@@ -1,0 +1,270 @@
+package gateway
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func mgOpenStore(t *testing.T, keep int) *store {
+	t.Helper()
+	s, err := openStore(filepath.Join(t.TempDir(), "state"), keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func mgAdd(t *testing.T, s *store, text string, v ModelVersion) ModelVersion {
+	t.Helper()
+	got, err := s.add([]byte(text), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func mgNumbers(t *testing.T, s *store) []int {
+	t.Helper()
+	vs, err := s.versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := []int{}
+	for _, v := range vs {
+		out = append(out, v.Number)
+	}
+	return out
+}
+
+func TestStoreVersions(t *testing.T) {
+	s := mgOpenStore(t, 20)
+	if got := mgNumbers(t, s); len(got) != 0 {
+		t.Fatalf("a new store lists versions %v", got)
+	}
+	when := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	for i, text := range []string{"model one\n", "model two\n", "model three\n"} {
+		v := mgAdd(t, s, text, ModelVersion{Digest: "sha256:" + strings.Repeat("a", i+1), User: "erin", Time: when, Comment: text, State: "pending"})
+		if v.Number != i+1 {
+			t.Fatalf("version %d got number %d", i+1, v.Number)
+		}
+	}
+	if got := mgNumbers(t, s); !reflect.DeepEqual(got, []int{1, 2, 3}) {
+		t.Fatalf("versions %v, want 1 2 3 oldest first", got)
+	}
+	m, err := s.meta(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ModelVersion{Number: 2, Digest: "sha256:aa", User: "erin", Time: when, Comment: "model two\n", State: "pending"}
+	if !reflect.DeepEqual(m, want) {
+		t.Errorf("meta(2) = %+v, want %+v", m, want)
+	}
+	if text, err := s.model(3); err != nil || string(text) != "model three\n" {
+		t.Errorf("model(3) = %q %v", text, err)
+	}
+	if err := s.setState(2, "rolled-back"); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.meta(2); m.State != "rolled-back" || m.User != "erin" || m.Digest != "sha256:aa" {
+		t.Errorf("after setState: %+v; only the state may change", m)
+	}
+	for _, err := range []error{func() error { _, err := s.meta(9); return err }(), func() error { _, err := s.model(9); return err }(), s.setState(9, "running")} {
+		if err == nil || !strings.Contains(err.Error(), "not kept") {
+			t.Errorf("a missing version: %v, want an error saying it is not kept", err)
+		}
+	}
+	// Files other than vNNNNNN.json are no versions.
+	for _, name := range []string{"README", "v000004.yaml", ".v000005.json.tmp-1", "vxyz.json"} {
+		if err := os.WriteFile(filepath.Join(s.dir, "models", name), []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := mgNumbers(t, s); !reflect.DeepEqual(got, []int{1, 2, 3}) {
+		t.Errorf("with stray files, versions %v, want 1 2 3", got)
+	}
+	// Numbers keep growing past gaps.
+	if err := os.Remove(s.metaPath(2)); err != nil {
+		t.Fatal(err)
+	}
+	if v := mgAdd(t, s, "model four\n", ModelVersion{State: "running"}); v.Number != 4 {
+		t.Errorf("after removing version 2 the next number is %d, want 4", v.Number)
+	}
+	for _, n := range []int{1, 3, 4} {
+		for _, p := range []string{s.modelPath(n), s.metaPath(n)} {
+			if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("%s: %v mode %v, want 0600", p, err, fi.Mode().Perm())
+			}
+		}
+	}
+}
+
+func TestStorePruneKeepsCurrentAndPrevious(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		keep             int
+		versions         int
+		current, prev    int
+		want             []int
+		removedStillGone []int
+	}{
+		{"newest two", 2, 6, 6, 5, []int{5, 6}, []int{1, 2, 3, 4}},
+		{"previous is old", 2, 6, 6, 1, []int{1, 5, 6}, []int{2, 3, 4}},
+		{"rolled back to an old version", 2, 6, 3, 2, []int{2, 3, 5, 6}, []int{1, 4}},
+		{"no previous", 3, 5, 5, 0, []int{3, 4, 5}, []int{1, 2}},
+		{"fewer than keep", 5, 3, 3, 2, []int{1, 2, 3}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := mgOpenStore(t, tc.keep)
+			for i := 1; i <= tc.versions; i++ {
+				mgAdd(t, s, "model\n", ModelVersion{State: "superseded"})
+			}
+			if err := s.prune(tc.current, tc.prev); err != nil {
+				t.Fatal(err)
+			}
+			if got := mgNumbers(t, s); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("after prune(%d, %d) with keep %d: versions %v, want %v", tc.current, tc.prev, tc.keep, got, tc.want)
+			}
+			for _, n := range tc.want {
+				if _, err := s.model(n); err != nil {
+					t.Errorf("kept version %d lost its model: %v", n, err)
+				}
+			}
+			for _, n := range tc.removedStillGone {
+				for _, p := range []string{s.modelPath(n), s.metaPath(n)} {
+					if _, err := os.Stat(p); !os.IsNotExist(err) {
+						t.Errorf("pruned version %d left %s (%v)", n, p, err)
+					}
+				}
+			}
+			// A new version never reuses a number.
+			if v := mgAdd(t, s, "next\n", ModelVersion{}); v.Number != tc.versions+1 {
+				t.Errorf("next version number %d, want %d", v.Number, tc.versions+1)
+			}
+		})
+	}
+}
+
+func TestStoreStateFile(t *testing.T) {
+	s := mgOpenStore(t, 20)
+	st, err := s.loadState()
+	if err != nil || !reflect.DeepEqual(st, persistentState{}) {
+		t.Fatalf("a new store's state: %+v %v, want the zero state", st, err)
+	}
+	want := persistentState{Current: 7, Island: true, ModelFile: "abc",
+		Pending: &Pending{Version: 7, Previous: 6, Deadline: time.Date(2026, 3, 1, 9, 32, 0, 0, time.UTC), User: "erin"}}
+	if err := s.saveState(want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.loadState()
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("state round trip: %+v %v, want %+v", got, err, want)
+	}
+	if fi, err := os.Stat(s.statePath()); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file: %v mode %v, want 0600", err, fi.Mode().Perm())
+	}
+	mgNoTemps(t, s.dir)
+
+	if err := os.WriteFile(s.statePath(), []byte(`{"current": 7, "pend`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.loadState(); err == nil || !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), "remove it") {
+		t.Errorf("a torn state file: %v, want an error calling it corrupt and saying how to recover", err)
+	}
+}
+
+// TestStoreStateAtomic saves the state over and over while readers load
+// it: every read must see one complete version, never a torn or empty file.
+func TestStoreStateAtomic(t *testing.T) {
+	s := mgOpenStore(t, 20)
+	if err := s.saveState(persistentState{Current: 1, ModelFile: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	const writes = 150
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	errs := make(chan string, 100)
+	for r := 0; r < 3; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				b, err := os.ReadFile(s.statePath())
+				var st persistentState
+				if err == nil {
+					err = json.Unmarshal(b, &st)
+				}
+				if err != nil || st.Current < 1 || st.Current > writes || st.ModelFile != strings.Repeat("x", st.Current) {
+					select {
+					case errs <- string(b):
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for i := 1; i <= writes; i++ {
+		if err := s.saveState(persistentState{Current: i, ModelFile: strings.Repeat("x", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for b := range errs {
+		t.Errorf("a reader saw a state file that is no complete version: %q", b)
+	}
+	mgNoTemps(t, s.dir)
+}
+
+func TestWriteFileAtomicFailureLeavesNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "state.json")
+	// A directory in the way makes the rename fail.
+	if err := os.MkdirAll(filepath.Join(target, "child"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFileAtomic(target, []byte("new"), 0o600); err == nil || !strings.Contains(err.Error(), target) {
+		t.Errorf("write over a directory: %v, want an error naming %s", err, target)
+	}
+	mgNoTemps(t, dir)
+	if err := writeFileAtomic(filepath.Join(dir, "missing", "x.json"), []byte("x"), 0o600); err == nil {
+		t.Error("write into a missing directory succeeded")
+	}
+	// Overwriting keeps the mode asked for, whatever the old file had.
+	p := filepath.Join(dir, "m.json")
+	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFileAtomic(p, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "new" {
+		t.Errorf("content %q, want new", b)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	mgNoTemps(t, dir)
+}
+
+// mgNoTemps fails when temporary files of writeFileAtomic are left below dir.
+func mgNoTemps(t *testing.T, dir string) {
+	t.Helper()
+	_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && strings.Contains(filepath.Base(p), ".tmp-") {
+			t.Errorf("temporary file left behind: %s", p)
+		}
+		return nil
+	})
+}

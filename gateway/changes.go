@@ -78,7 +78,20 @@ func (d *Daemon) boot(ctx context.Context) {
 			return
 		}
 		if err == nil && fileDigest(fileText) != d.state.ModelFile {
-			text, name, comment = fileText, d.set.Model, "model file "+d.set.Model+" at start"
+			if _, lerr := zone.Load(d.set.Model, fileText); lerr != nil && d.state.Current > 0 {
+				// A broken edit of the file must not take the plant down at
+				// the next reboot: the last good version runs, loudly, and
+				// the file is not tried again until it changes.
+				d.log.Error("MODEL FILE REJECTED: it was edited and is invalid; the last good version keeps running",
+					zap.String("file", d.set.Model), zap.Int("version", d.state.Current), zap.String("problems", lerr.Error()))
+				d.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRejected, d.set.Model, audit.ResultFailure, d.digestOf(d.state.Current), "", firstLine(lerr.Error())))
+				d.state.ModelFile = fileDigest(fileText)
+				if err := d.store.saveState(d.state); err != nil {
+					d.log.Error("cannot save state", zap.Error(err))
+				}
+			} else {
+				text, name, comment = fileText, d.set.Model, "model file "+d.set.Model+" at start"
+			}
 		}
 	}
 	if text == nil {

@@ -28,8 +28,9 @@ func init() {
 }
 
 // clientFlags parses the flags of a client command and returns a client
-// with the session's token, and the positional arguments.
-func clientFlags(name, usage string, stderr io.Writer, args []string, nargs func(int) bool, extra func(*flag.FlagSet)) (*apiClient, []string, bool) {
+// with the session's token and the positional arguments, or the exit code
+// to return: 2 for bad arguments, 1 when there is no valid session.
+func clientFlags(name, usage string, stderr io.Writer, args []string, nargs func(int) bool, extra func(*flag.FlagSet)) (*apiClient, []string, int) {
 	fs := newFlags(name, usage, stderr)
 	socket := socketFlag(fs)
 	if extra != nil {
@@ -39,14 +40,13 @@ func clientFlags(name, usage string, stderr io.Writer, args []string, nargs func
 		if err == nil {
 			fs.Usage()
 		}
-		return nil, nil, false
+		return nil, nil, 2
 	}
 	c, err := authedClient(*socket, flagSet(fs, "socket"))
 	if err != nil {
-		fmt.Fprintf(stderr, "zonegate: %v\n", err)
-		return nil, nil, false
+		return nil, nil, errorf(stderr, "%v", err)
 	}
-	return c, fs.Args(), true
+	return c, fs.Args(), 0
 }
 
 // reorder moves flags before positional arguments, so that both
@@ -80,9 +80,9 @@ func exactly(n int) func(int) bool { return func(k int) bool { return k == n } }
 
 func simpleCall(name, method, path string, body any) func([]string, io.Writer, io.Writer) int {
 	return func(args []string, stdout, stderr io.Writer) int {
-		c, _, ok := clientFlags(name, "", stderr, args, exactly(0), nil)
-		if !ok {
-			return 2
+		c, _, code := clientFlags(name, "", stderr, args, exactly(0), nil)
+		if code != 0 {
+			return code
 		}
 		var out gateway.ModelVersion
 		if err := c.call(method, path, body, &out); err != nil {
@@ -121,9 +121,9 @@ func runLogin(args []string, stdout, stderr io.Writer) int {
 }
 
 func runLogout(args []string, stdout, stderr io.Writer) int {
-	c, _, ok := clientFlags("logout", "", stderr, args, exactly(0), nil)
-	if !ok {
-		return 2
+	c, _, code := clientFlags("logout", "", stderr, args, exactly(0), nil)
+	if code != 0 {
+		return code
 	}
 	err := c.call("POST", "/v1/logout", nil, nil)
 	if path, perr := sessionPath(); perr == nil {
@@ -156,7 +156,7 @@ func runUser(args []string, stdout, stderr io.Writer) int {
 	if !known {
 		return errorf(stderr, "unknown user command %q: use init, add, list, disable, enable, delete, role, passwd, reset or unlock", sub)
 	}
-	c, pos, ok := clientFlags("user "+sub, usage, stderr, rest, exactly(n), func(fs *flag.FlagSet) {
+	c, pos, code := clientFlags("user "+sub, usage, stderr, rest, exactly(n), func(fs *flag.FlagSet) {
 		if sub == "add" {
 			fs.StringVar(&role, "role", "viewer", "viewer | operator | engineer | admin")
 		}
@@ -164,8 +164,8 @@ func runUser(args []string, stdout, stderr io.Writer) int {
 			fs.BoolVar(&mustChange, "must-change", false, "the user must change the password at the next login")
 		}
 	})
-	if !ok {
-		return 2
+	if code != 0 {
+		return code
 	}
 	var err error
 	switch sub {
@@ -255,12 +255,12 @@ func runUserInit(args []string, stdout, stderr io.Writer) int {
 
 func runPush(args []string, stdout, stderr io.Writer) int {
 	var within, comment string
-	c, pos, ok := clientFlags("push", "FILE [--confirm-within 2m] [--comment TEXT]", stderr, args, exactly(1), func(fs *flag.FlagSet) {
+	c, pos, code := clientFlags("push", "FILE [--confirm-within 2m] [--comment TEXT]", stderr, args, exactly(1), func(fs *flag.FlagSet) {
 		fs.StringVar(&within, "confirm-within", "", "roll back unless `zonegate confirm` comes within this time (0: confirm at once; default from the settings)")
 		fs.StringVar(&comment, "comment", "", "why the model changes (kept in history and the audit log)")
 	})
-	if !ok {
-		return 2
+	if code != 0 {
+		return code
 	}
 	text, err := os.ReadFile(pos[0])
 	if err != nil {
@@ -294,9 +294,9 @@ func runPush(args []string, stdout, stderr io.Writer) int {
 }
 
 func runRollback(args []string, stdout, stderr io.Writer) int {
-	c, pos, ok := clientFlags("rollback", "[VERSION]", stderr, args, func(n int) bool { return n <= 1 }, nil)
-	if !ok {
-		return 2
+	c, pos, code := clientFlags("rollback", "[VERSION]", stderr, args, func(n int) bool { return n <= 1 }, nil)
+	if code != 0 {
+		return code
 	}
 	v := 0
 	if len(pos) == 1 {
@@ -320,9 +320,9 @@ func runRollback(args []string, stdout, stderr io.Writer) int {
 }
 
 func runHistory(args []string, stdout, stderr io.Writer) int {
-	c, _, ok := clientFlags("history", "", stderr, args, exactly(0), nil)
-	if !ok {
-		return 2
+	c, _, code := clientFlags("history", "", stderr, args, exactly(0), nil)
+	if code != 0 {
+		return code
 	}
 	var vs []gateway.ModelVersion
 	if err := c.call("GET", "/v1/history", nil, &vs); err != nil {
@@ -345,9 +345,9 @@ func shortDigest(d string) string {
 }
 
 func runIsland(args []string, stdout, stderr io.Writer) int {
-	c, pos, ok := clientFlags("island", "on|off", stderr, args, exactly(1), nil)
-	if !ok {
-		return 2
+	c, pos, code := clientFlags("island", "on|off", stderr, args, exactly(1), nil)
+	if code != 0 {
+		return code
 	}
 	if pos[0] != "on" && pos[0] != "off" {
 		return errorf(stderr, "island takes on or off, not %q", pos[0])
@@ -361,11 +361,11 @@ func runIsland(args []string, stdout, stderr io.Writer) int {
 
 func runStatus(args []string, stdout, stderr io.Writer) int {
 	var asJSON bool
-	c, _, ok := clientFlags("status", "[--json]", stderr, args, exactly(0), func(fs *flag.FlagSet) {
+	c, _, code := clientFlags("status", "[--json]", stderr, args, exactly(0), func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print the status as JSON")
 	})
-	if !ok {
-		return 2
+	if code != 0 {
+		return code
 	}
 	var st gateway.Status
 	if err := c.call("GET", "/v1/status", nil, &st); err != nil {

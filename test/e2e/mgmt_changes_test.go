@@ -345,6 +345,17 @@ func TestMgmtChanges(t *testing.T) {
 		}
 		mgExpectFlows(t, tr, "after a valid push", map[int]bool{7000: false, 7001: true})
 
+		// A restart with the model file still broken keeps the last good
+		// version running instead of failing closed again.
+		d.stop(t)
+		d.start(t)
+		d.login(t, "admin", mgAdminPW)
+		st = d.status(t, "admin")
+		if st.Island || st.Version != 1 {
+			t.Errorf("after a restart with the broken file: island=%v (%q) version %d; want the pushed version 1 running", st.Island, st.IslandReason, st.Version)
+		}
+		mgExpectFlows(t, tr, "after a restart with the broken file", map[int]bool{7000: false, 7001: true})
+
 		d.stop(t)
 		mgAuditVerify(t, bin, d.AuditDir())
 		recs := mgAuditShow(t, bin, d.AuditDir())
@@ -354,6 +365,7 @@ func TestMgmtChanges(t *testing.T) {
 			mgWant{Category: "config", Action: "drift-detected", Actor: "zonegate", Result: "failure"},
 			mgWant{Category: "config", Action: "drift-restored", Actor: "zonegate", Result: "success"},
 			mgWant{Category: "config", Action: "model-applied", Actor: "admin", Result: "success", Object: "model v1"},
+			mgWant{Category: "config", Action: "model-rejected", Actor: "zonegate", Result: "failure", Object: d.Model},
 		)
 	})
 }

@@ -13,6 +13,13 @@ have rsyslogd || need="$need rsyslog"
 have shellcheck || need="$need shellcheck"
 have rsync || need="$need rsync"
 have qemu-aarch64-static || need="$need qemu-user-static"
+have busybox || need="$need busybox-static"
+# Modbus end-to-end tests (test/e2e/modbus_*_test.go) and `make bench-modbus`:
+# real Modbus peers and the HAProxy baseline. pymodbus must be importable by
+# Debian's /usr/bin/python3 (another python3 may come first on PATH).
+have mbpoll || need="$need mbpoll"
+have haproxy || [ -x /usr/sbin/haproxy ] || need="$need haproxy"
+/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need="$need python3-pymodbus"
 # `make demo` and zonelab build Go modules, fetched over HTTPS.
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need="$need ca-certificates"
 if [ -n "$need" ]; then

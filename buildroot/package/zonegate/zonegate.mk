@@ -1,0 +1,88 @@
+################################################################################
+#
+# zonegate
+#
+################################################################################
+
+# zonegate is built from the repository that holds this br2-external tree.
+# A local package is not downloaded, so Buildroot cannot vendor its Go
+# modules: run `make vendor` in the repository first (see README.md).
+ZONEGATE_SITE = $(BR2_EXTERNAL_ZONEGATE_PATH)/..
+ZONEGATE_SITE_METHOD = local
+ZONEGATE_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = --exclude /bin --exclude /dist
+
+# Version and commit of that checkout ("custom" and "unknown" without git);
+# override on the command line, e.g. make ZONEGATE_VERSION=1.2.0.
+ZONEGATE_VERSION := $(shell git -C $(ZONEGATE_SITE) describe --tags --always --dirty 2>/dev/null || echo custom)
+ZONEGATE_COMMIT := $(shell git -C $(ZONEGATE_SITE) rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+ZONEGATE_LICENSE = Apache-2.0
+ZONEGATE_LICENSE_FILES = LICENSE
+
+ZONEGATE_GOMOD = github.com/zonegate/zonegate
+ZONEGATE_BUILD_TARGETS = cmd/zonegate
+ZONEGATE_GO_ENV = CGO_ENABLED=0
+ZONEGATE_LDFLAGS = \
+	-X main.version=$(ZONEGATE_VERSION) \
+	-X main.commit=$(ZONEGATE_COMMIT)
+
+# The daemon settings, the zone model they name (the example factory), the
+# service settings and the sysctl settings that the service applies once
+# the ruleset is in the kernel (forwarding on). Board overlays replace any
+# of them.
+define ZONEGATE_INSTALL_CONFIG
+	$(INSTALL) -D -m 0644 $(@D)/configs/zonegate.yaml \
+		$(TARGET_DIR)/etc/zonegate/zonegate.yaml
+	$(INSTALL) -D -m 0644 $(@D)/configs/example-factory.yaml \
+		$(TARGET_DIR)/etc/zonegate/example-factory.yaml
+	$(INSTALL) -D -m 0644 $(ZONEGATE_PKGDIR)/sysctl.conf \
+		$(TARGET_DIR)/etc/zonegate/sysctl.conf
+	$(INSTALL) -D -m 0644 $(ZONEGATE_PKGDIR)/zonegate.default \
+		$(TARGET_DIR)/etc/default/zonegate
+	$(INSTALL) -d -m 0700 $(TARGET_DIR)/var/lib/zonegate
+endef
+ZONEGATE_POST_INSTALL_TARGET_HOOKS += ZONEGATE_INSTALL_CONFIG
+
+define ZONEGATE_PERMISSIONS
+	/var/lib/zonegate d 700 0 0 - - - - -
+endef
+
+define ZONEGATE_INSTALL_INIT_SYSV
+	$(INSTALL) -D -m 0755 $(ZONEGATE_PKGDIR)/S45zonegate \
+		$(TARGET_DIR)/etc/init.d/S45zonegate
+endef
+
+define ZONEGATE_INSTALL_INIT_SYSTEMD
+	$(INSTALL) -D -m 0644 $(ZONEGATE_PKGDIR)/zonegate.service \
+		$(TARGET_DIR)/usr/lib/systemd/system/zonegate.service
+endef
+
+# Keep in sync with board/zonegate/linux.fragment (check.sh verifies it).
+define ZONEGATE_LINUX_CONFIG_FIXUPS
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NAMESPACES)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NET_NS)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_INET)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_IPV6)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NETFILTER)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NETFILTER_ADVANCED)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NETFILTER_NETLINK_LOG)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NF_CONNTRACK)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NF_CT_NETLINK)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NF_NAT)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NF_LOG_SYSLOG)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NF_TABLES)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NF_TABLES_INET)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NF_TABLES_IPV4)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NF_TABLES_IPV6)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NFT_CT)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NFT_NAT)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NFT_REDIR)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NFT_LIMIT)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NFT_LOG)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_NFT_REJECT)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_BRIDGE)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_VLAN_8021Q)
+	$(call KCONFIG_ENABLE_OPT,CONFIG_VETH)
+endef
+
+$(eval $(golang-package))

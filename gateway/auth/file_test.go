@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zonegate/zonegate/gateway/internal/atomicfile"
 )
 
 var errSimulatedCrash = errors.New("simulated crash before rename")
@@ -64,7 +66,7 @@ func TestAtomicWriteCrashBeforeRename(t *testing.T) {
 	check(t, !fileExists(leftover), "temporary file not removed after the error")
 
 	// A half-written temporary file from a real crash is ignored at Open.
-	half := filepath.Join(filepath.Dir(e.path), tempPrefix+"accounts.json-123456")
+	half := filepath.Join(filepath.Dir(e.path), atomicfile.TempName("accounts.json")+"123456")
 	must(t, os.Rename(leftover+".keep", half))
 	m2 := e.reopen()
 	check(t, m2.lookup("root_admin") != nil && m2.lookup("alice") == nil, "reopen after crash")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // Target selects the network namespace to work on.
@@ -51,6 +52,9 @@ const socketBuffer = 32 << 20
 // returned Conn (reading a table back takes a dump per chain); close it
 // with CloseLasting.
 func (t Target) conn() (*nftables.Conn, error) {
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
 	opts := []nftables.ConnOption{nftables.AsLasting(), nftables.WithSockOptions(func(c *netlink.Conn) error {
 		// Best effort: without CAP_NET_ADMIN the kernel caps the size.
 		_ = c.SetReadBuffer(socketBuffer)
@@ -65,6 +69,22 @@ func (t Target) conn() (*nftables.Conn, error) {
 		return nil, fmt.Errorf("open nftables netlink socket: %w", err)
 	}
 	return c, nil
+}
+
+// usable checks that netfilter netlink sockets can be created at all.
+// Opening one inside a namespace with mdlayher/socket v0.5.0 turns a
+// failed socket(2) into a nil connection and a panic later (QEMU user
+// mode, kernels without nf_tables), so the failure is caught here first.
+func (t Target) usable() error {
+	if t.NetNS == nil {
+		return nil // the library reports errors in the current namespace itself
+	}
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+	if err != nil {
+		return fmt.Errorf("netfilter netlink is not available (kernel without nf_tables, or emulation): %w", err)
+	}
+	unix.Close(fd)
+	return nil
 }
 
 // Result says what Apply did.

@@ -138,6 +138,9 @@ func ipAddr(ip net.IP) (netip.Addr, bool) {
 }
 
 func netlinkHandle(t Target) (*netlink.Handle, error) {
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
 	var h *netlink.Handle
 	var err error
 	if t.NetNS != nil {

@@ -245,7 +245,7 @@ func openNS(t testing.TB, name string) firewall.Target {
 	}
 	t.Cleanup(func() { target.Close() })
 	if _, err := firewall.Current(target); err != nil {
-		t.Skipf("skipping: nftables netlink is not usable here (kernel without nf_tables, or emulation): %v", err)
+		t.Skipf("skipping: %v", err)
 	}
 	return target
 }

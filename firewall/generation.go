@@ -13,6 +13,9 @@ import (
 // is one small netlink request, so a watcher can poll it often and read
 // the whole table only when it moved.
 func Generation(t Target) (uint32, error) {
+	if err := t.usable(); err != nil {
+		return 0, err
+	}
 	conn, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: t.fd()})
 	if err != nil {
 		return 0, fmt.Errorf("open nftables netlink socket: %w", err)

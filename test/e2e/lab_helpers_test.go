@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,24 +21,11 @@ import (
 // labBins are the zonelab and zonegate binaries built for a test.
 type labBins struct{ zonelab, zonegate string }
 
-// labBuild builds cmd/zonelab and cmd/zonegate into t.TempDir(), side by
-// side as zonelab expects them.
+// labBuild builds cmd/zonelab and cmd/zonegate (once per test run), side
+// by side as zonelab expects them.
 func labBuild(t *testing.T) labBins {
 	t.Helper()
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("skipping: the go tool is not on PATH, so the test cannot build zonelab")
-	}
-	dir := t.TempDir()
-	root := repoFile(t, ".")
-	for _, name := range []string{"zonelab", "zonegate"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build ./cmd/%s: %v\n%s", name, err, out)
-		}
-	}
-	return labBins{zonelab: filepath.Join(dir, "zonelab"), zonegate: filepath.Join(dir, "zonegate")}
+	return labBins{zonelab: buildCmd(t, "zonelab"), zonegate: buildCmd(t, "zonegate")}
 }
 
 // labRequireNft skips unless the nft tool is installed.

@@ -102,18 +102,8 @@ func mgRequire(t *testing.T) {
 	}
 }
 
-// mgBuild builds cmd/zonegate into the test's temporary directory.
-func mgBuild(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "zonegate")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/zonegate")
-	cmd.Dir = repoFile(t, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/zonegate: %v\n%s", err, out)
-	}
-	return bin
-}
+// mgBuild builds cmd/zonegate (once per test run).
+func mgBuild(t *testing.T) string { return buildCmd(t, "zonegate") }
 
 // mgTempDir is a temporary directory with a short path (Unix socket paths
 // are limited to 107 bytes), removed when the test ends.

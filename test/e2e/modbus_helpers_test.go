@@ -53,18 +53,8 @@ func mbRequire(t *testing.T) {
 	}
 }
 
-// mbBuildZonegate builds cmd/zonegate into a temporary directory.
-func mbBuildZonegate(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "zonegate")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/zonegate")
-	cmd.Dir = repoFile(t, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/zonegate: %v\n%s", err, out)
-	}
-	return bin
-}
+// mbBuildZonegate builds cmd/zonegate (once per test run).
+func mbBuildZonegate(t *testing.T) string { return buildCmd(t, "zonegate") }
 
 // mbWriteFile writes a file into the test's temporary directory.
 func mbWriteFile(t *testing.T, dir, name, text string) string {

@@ -9,12 +9,63 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/test/lab"
 )
+
+// binDir holds the binaries built from this repository for the tests,
+// once per test run (see buildCmd); TestMain removes it.
+var (
+	binDir   string
+	binMu    sync.Mutex
+	binBuilt = map[string]error{}
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// buildCmd builds ./cmd/NAME once per test run and returns the binary's
+// path. All binaries land in one directory, so zonelab finds zonegate next
+// to itself.
+func buildCmd(t testing.TB, name string) string {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skipf("skipping: the go tool is not on PATH, so the test cannot build %s", name)
+	}
+	binMu.Lock()
+	defer binMu.Unlock()
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "zonegate-e2e-bin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		binDir = dir
+	}
+	bin := filepath.Join(binDir, name)
+	err, done := binBuilt[name]
+	if !done {
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
+		cmd.Dir = repoFile(t, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, berr := cmd.CombinedOutput(); berr != nil {
+			err = fmt.Errorf("go build ./cmd/%s: %v\n%s", name, berr, out)
+		}
+		binBuilt[name] = err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
 
 // requireNetns skips the test unless it can build namespaces and use
 // nftables in them.
@@ -37,7 +88,7 @@ func requireNetns(t testing.TB) {
 	}
 	defer target.Close()
 	if _, err := firewall.Current(target); err != nil {
-		t.Skipf("skipping: nftables netlink is not usable here (kernel without nf_tables, or emulation): %v", err)
+		t.Skipf("skipping: %v", err)
 	}
 }
 

@@ -30,8 +30,12 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# fuzz-short: a short coverage-guided run of each fuzz target (the seed
+# corpora run in go-test already). FUZZTIME=5m for a longer hunt.
+FUZZTIME ?= 15s
 fuzz-short:
-	@true
+	$(GO) test -run '^$$' -fuzz '^FuzzFramerAndCheck$$' -fuzztime $(FUZZTIME) ./protocols/modbus/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./gateway/zone/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./firewall/ ./test/bench/

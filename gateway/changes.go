@@ -190,7 +190,18 @@ func (d *Daemon) applyLocked(m *zone.Model, island bool) error {
 			d.log.Info("connections no longer allowed were removed", zap.Uint("count", n))
 		}
 	}
-	d.policies.install(m, policies)
+	if island {
+		// No conduit in island mode: the proxy takes no connection and
+		// drops the ones it has.
+		d.policies.install(nil, nil)
+	} else {
+		d.policies.install(m, policies)
+	}
+	if d.proxy != nil {
+		if n := d.proxy.CloseConns(d.policies.disallowed); n > 0 {
+			d.log.Info("Modbus connections no longer allowed were closed", zap.Int("count", n))
+		}
+	}
 	d.running, d.islandWhy = m, ""
 	for _, w := range m.Lint() {
 		d.log.Warn("zone model lint", zap.String("rule", w.Rule), zap.String("warning", w.String()))

@@ -63,6 +63,19 @@ func (mp *modbusPolicies) install(m *zone.Model, compiled map[string]*modbus.Pol
 	mp.model = m
 }
 
+// disallowed reports the proxy connections the installed model no longer
+// routes the same way (conduit removed, narrowed, or no longer inspected).
+func (mp *modbusPolicies) disallowed(r modbus.Route, client netip.AddrPort) bool {
+	mp.mu.RLock()
+	defer mp.mu.RUnlock()
+	if mp.model == nil {
+		return true
+	}
+	flow := firewall.Flow{Proto: unix.IPPROTO_TCP, Src: client.Addr().Unmap(), Dst: r.Upstream.Addr(), DstPort: r.Upstream.Port()}
+	cd := firewall.ConduitFor(mp.model, flow, func(c *zone.Conduit) bool { return c.Inspect == zone.InspectModbus })
+	return cd == nil || cd.Name != r.Conduit
+}
+
 // route finds, for a connection the ruleset redirected to the proxy, its
 // original destination and the inspected conduit it belongs to.
 func (mp *modbusPolicies) route(c net.Conn) (modbus.Route, error) {
@@ -83,7 +96,7 @@ func (mp *modbusPolicies) route(c net.Conn) (modbus.Route, error) {
 	mp.mu.RLock()
 	defer mp.mu.RUnlock()
 	if mp.model == nil {
-		return modbus.Route{}, fmt.Errorf("no zone model applied yet")
+		return modbus.Route{}, fmt.Errorf("no Modbus conduit is active (island mode, or no model applied)")
 	}
 	cd := firewall.ConduitFor(mp.model, flow, func(c *zone.Conduit) bool { return c.Inspect == zone.InspectModbus })
 	if cd == nil {

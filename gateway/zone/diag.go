@@ -65,14 +65,33 @@ func (ds Diagnostics) sortByPos() {
 	})
 }
 
+// maxDiagnostics bounds the problems reported for one file; a broken
+// generated file must not produce megabytes of messages.
+const maxDiagnostics = 200
+
 // reporter collects diagnostics for one file.
 type reporter struct {
-	file  string
-	diags Diagnostics
+	file    string
+	diags   Diagnostics
+	dropped int
 }
 
 func (r *reporter) errorf(p Pos, format string, args ...any) {
+	if len(r.diags) >= maxDiagnostics {
+		r.dropped++
+		return
+	}
 	r.diags = append(r.diags, Diagnostic{File: r.file, Pos: p, Message: fmt.Sprintf(format, args...)})
+}
+
+// finish sorts the diagnostics and says how many were left out.
+func (r *reporter) finish() Diagnostics {
+	r.diags.sortByPos()
+	if r.dropped > 0 {
+		last := r.diags[len(r.diags)-1].Pos
+		r.diags = append(r.diags, Diagnostic{File: r.file, Pos: last, Message: fmt.Sprintf("%d more problem(s) not shown: fix the ones above first", r.dropped)})
+	}
+	return r.diags
 }
 
 func (r *reporter) warnf(p Pos, rule, format string, args ...any) {

@@ -50,14 +50,14 @@ func Load(name string, data []byte) (*Model, error) {
 		validate(m, &l.reporter)
 	}
 	if len(l.diags) > 0 {
-		l.diags.sortByPos()
-		return nil, l.diags
+		return nil, l.finish()
 	}
 	return m, nil
 }
 
 type loader struct {
 	reporter
+	aliasUses int
 }
 
 func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Column: n.Column} }
@@ -168,8 +168,23 @@ func (l *loader) yamlError(err error) {
 	}
 }
 
-func resolve(n *yaml.Node) *yaml.Node {
+// maxAliasUses bounds how often aliases (*name) may be followed while
+// reading one model: nested aliases multiply (a "billion laughs" file),
+// and a model is read by the daemon while it holds its change lock.
+const maxAliasUses = 10000
+
+// errNode stands for the value of an alias the loader refused to follow.
+var errNode = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null"}
+
+func (l *loader) resolve(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
+		l.aliasUses++
+		if l.aliasUses > maxAliasUses {
+			if l.aliasUses == maxAliasUses+1 {
+				l.errorf(posOf(n), "more than %d uses of YAML aliases (*name): write the model out instead", maxAliasUses)
+			}
+			return errNode
+		}
 		n = n.Alias
 	}
 	return n
@@ -178,14 +193,14 @@ func resolve(n *yaml.Node) *yaml.Node {
 // fields walks a mapping, reporting repeated and unknown keys and calling
 // handle for each known one.
 func (l *loader) fields(n *yaml.Node, what string, known []string, handle func(key string, k, v *yaml.Node)) bool {
-	n = resolve(n)
+	n = l.resolve(n)
 	if n.Kind != yaml.MappingNode {
 		l.errorf(posOf(n), "%s must be a mapping of `key: value` lines, not %s", what, describe(n))
 		return false
 	}
 	seen := map[string]Pos{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		k, v := l.resolve(n.Content[i]), l.resolve(n.Content[i+1])
 		key := k.Value
 		if first, dup := seen[key]; dup {
 			l.errorf(posOf(k), "key %q repeated in %s (first at line %d): keep only one", key, what, first.Line)
@@ -231,7 +246,7 @@ func contains(list []string, s string) bool {
 
 // each calls fn for every element of a list.
 func (l *loader) each(n *yaml.Node, what string, fn func(*yaml.Node)) {
-	n = resolve(n)
+	n = l.resolve(n)
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return
 	}
@@ -240,12 +255,12 @@ func (l *loader) each(n *yaml.Node, what string, fn func(*yaml.Node)) {
 		return
 	}
 	for _, e := range n.Content {
-		fn(resolve(e))
+		fn(l.resolve(e))
 	}
 }
 
 func (l *loader) str(n *yaml.Node, what string) (string, bool) {
-	n = resolve(n)
+	n = l.resolve(n)
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		l.errorf(posOf(n), "%s must be a single value, not %s", what, describe(n))
 		return "", false
@@ -483,7 +498,7 @@ func (l *loader) modbus(n *yaml.Node) *modbus.Spec {
 					spec.Units = append(spec.Units, uint8(u))
 				}
 			})
-			if vn := resolve(v); (vn.Kind == yaml.SequenceNode && len(vn.Content) == 0) || (vn.Kind == yaml.ScalarNode && vn.Tag == "!!null") {
+			if vn := l.resolve(v); (vn.Kind == yaml.SequenceNode && len(vn.Content) == 0) || (vn.Kind == yaml.ScalarNode && vn.Tag == "!!null") {
 				// An empty list would allow no unit at all, while the
 				// canonical form (and a reader) takes it for "any unit".
 				l.errorf(posOf(v), "units lists no unit identifier: list the allowed units, such as [1], or remove `units:` to allow any unit")

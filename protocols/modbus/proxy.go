@@ -286,6 +286,25 @@ func addrPort(a net.Addr) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
+// CloseConns resets the client connections for which match returns true,
+// and their device connections: a reloaded model that no longer allows a
+// connection ends it at once instead of leaving it to the idle timeout. It
+// returns how many connections it closed.
+func (p *Proxy) CloseConns(match func(r Route, client netip.AddrPort) bool) int {
+	p.mu.Lock()
+	var victims []*conn
+	for c := range p.conns {
+		if match(c.route, c.src) {
+			victims = append(victims, c)
+		}
+	}
+	p.mu.Unlock()
+	for _, c := range victims {
+		c.reset()
+	}
+	return len(victims)
+}
+
 // Shutdown stops accepting connections, stops reading new requests, lets
 // every connection receive the responses of the requests already read and
 // closes it. If ctx ends first, Shutdown closes the rest (as Close) and

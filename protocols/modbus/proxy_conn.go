@@ -457,6 +457,17 @@ func (c *conn) abort() {
 	c.mu.Unlock()
 }
 
+// reset closes the client connection with RST, and the device connection
+// (Proxy.CloseConns).
+func (c *conn) reset() {
+	c.mu.Lock()
+	if l, ok := c.c.(interface{ SetLinger(int) error }); ok && !c.closed {
+		_ = l.SetLinger(0)
+	}
+	c.closeLocked()
+	c.mu.Unlock()
+}
+
 // startDrain makes the reader stop reading new requests (Proxy.Shutdown).
 func (c *conn) startDrain() {
 	c.draining.Store(true)

@@ -445,3 +445,29 @@ func TestLockdownAndCounters(t *testing.T) {
 		t.Errorf("counters: %v", cs)
 	}
 }
+
+func TestFingerprintSummary(t *testing.T) {
+	requireRoot(t)
+	ns := scratchNS(t, "zgsum")
+	target := openNS(t, ns)
+	rs := firewall.Compile(loadFile(t, examplePath), firewall.Options{})
+	if _, err := firewall.Apply(target, rs); err != nil {
+		t.Fatal(err)
+	}
+	want := firewall.Expected(rs)
+	nftIn(t, ns, "insert", "rule", "inet", "zonegate", "forward", "tcp", "dport", "23", "accept")
+	nftIn(t, ns, "add", "element", "inet", "zonegate", "forward_pairs", `{ "eth0" . "eth4" : accept }`)
+	cur, err := firewall.Current(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := want.Summary(cur)
+	for _, part := range []string{"rules of chain forward: 1 rule(s) not installed by zonegate, 0 missing or changed", "set forward_pairs changed"} {
+		if !strings.Contains(got, part) {
+			t.Errorf("summary %q lacks %q", got, part)
+		}
+	}
+	if got := want.Summary(nil); got != "table inet zonegate is missing" {
+		t.Errorf("summary of a missing table: %q", got)
+	}
+}

@@ -63,6 +63,75 @@ func (f Fingerprint) structure() Fingerprint {
 	return out
 }
 
+// Summary describes in a few words which objects differ between an
+// expected fingerprint and an actual one, e.g. "table inet zonegate is
+// missing" or "rules of chain forward: 1 rule(s) not installed by
+// zonegate, 0 missing or changed; set forward_pairs changed".
+func (f Fingerprint) Summary(actual Fingerprint) string {
+	if actual == nil {
+		return "table inet " + TableName + " is missing"
+	}
+	type count struct{ added, removed int }
+	objects := map[string]*count{}
+	var order []string
+	note := func(line string, added bool) {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			return
+		}
+		obj := fields[0] + " " + fields[1]
+		if fields[0] == "rule" {
+			obj = "rules of chain " + fields[1]
+		}
+		c, ok := objects[obj]
+		if !ok {
+			c = &count{}
+			objects[obj] = c
+			order = append(order, obj)
+		}
+		if added {
+			c.added++
+		} else {
+			c.removed++
+		}
+	}
+	want, have := map[string]int{}, map[string]int{}
+	for _, l := range f {
+		want[l]++
+	}
+	for _, l := range actual {
+		have[l]++
+	}
+	for _, l := range f {
+		if have[l] == 0 {
+			note(l, false)
+		}
+	}
+	for _, l := range actual {
+		if want[l] == 0 {
+			note(l, true)
+		}
+	}
+	var parts []string
+	for _, obj := range order {
+		c := objects[obj]
+		switch {
+		case strings.HasPrefix(obj, "rules of "):
+			parts = append(parts, fmt.Sprintf("%s: %d rule(s) not installed by zonegate, %d missing or changed", obj, c.added, c.removed))
+		case c.removed > 0 && c.added == 0:
+			parts = append(parts, obj+" missing")
+		case c.added > 0 && c.removed == 0:
+			parts = append(parts, obj+" added")
+		default:
+			parts = append(parts, obj+" changed")
+		}
+	}
+	if len(parts) == 0 && !f.Equal(actual) {
+		return "rule order changed"
+	}
+	return strings.Join(parts, "; ")
+}
+
 // fingerprint describes a kernelRuleset. anonElems resolves the elements
 // of an anonymous set referenced by a lookup (by ID before the apply, by
 // kernel-assigned name after it).

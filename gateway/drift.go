@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -65,11 +64,12 @@ func (d *Daemon) checkDrift() {
 	}
 	d.drift.Detected++
 	d.drift.Last = d.now()
-	diff := d.expected.Diff(cur, 6)
-	d.log.Warn("DRIFT: table inet zonegate was changed outside zonegate; restoring it", zap.String("differences", diff))
+	summary := d.expected.Summary(cur)
+	d.log.Warn("DRIFT: table inet zonegate was changed outside zonegate; restoring it",
+		zap.String("summary", summary), zap.String("differences", d.expected.Diff(cur, 6)))
 	d.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryConfig, Action: audit.ActionDriftDetected,
 		Object: "table inet zonegate", Result: audit.ResultFailure, Details: map[string]string{
-			audit.DetailDiff: truncate(strings.ReplaceAll(diff, "\n", " | "), 900), audit.DetailDigestAfter: d.runningDigest()}})
+			audit.DetailDiff: truncate(summary, 900), audit.DetailDigestAfter: d.runningDigest()}})
 	var restoreErr error
 	if d.running != nil {
 		restoreErr = d.applyLocked(d.running, d.state.Island)

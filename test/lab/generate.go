@@ -6,7 +6,8 @@ import (
 )
 
 // GenerateModel writes a synthetic zone model with the given numbers of
-// zones and conduits, for benchmarks and scale tests. Zone i is named
+// zones and conduits, for the ruleset benchmarks (no assets, tcp only; see
+// ScaleModel for a model meant to be built as a lab and probed). Zone i is named
 // z<i>, faces interface e<i> and owns one /24 of 198.18.0.0/15 and one /64
 // of fd00::/8 (so at most 512 zones). Conduit k joins two different zones
 // with tcp port 10000+k; conduits are spread evenly over zone pairs.

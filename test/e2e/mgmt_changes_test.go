@@ -294,7 +294,7 @@ func TestMgmtChanges(t *testing.T) {
 				mgWant{Category: "config", Action: "drift-restored", Actor: "zonegate", Result: "success", Object: "table inet zonegate"})
 		}
 		found := mgAuditExpect(t, recs, wants...)
-		if len(found) > 0 && !strings.Contains(found[0].Details["diff"], "+ rule forward") {
+		if len(found) > 0 && !strings.Contains(found[0].Details["diff"], "rules of chain forward: 1 rule(s) not installed by zonegate") {
 			t.Errorf("the first drift record does not show the rule inserted into chain forward: %v", found[0].Details)
 		}
 		if n := mgCount(recs, mgWant{Category: "config", Action: "drift-detected", Actor: "zonegate", Result: "failure"}); n != len(tampers) {

@@ -132,6 +132,23 @@ func loadModel(path string, stderr io.Writer) (*zone.Model, bool) {
 }
 
 // needRoot reports (and explains) when the caller is not root.
+// prepare loads the model and checks the prefix and root, as every
+// command that touches a lab does first. It returns the exit code to end
+// with, or exitOK.
+func prepare(modelPath, prefix string, stderr io.Writer) (*zone.Model, int) {
+	m, ok := loadModel(modelPath, stderr)
+	if !ok {
+		return nil, exitUsage
+	}
+	if err := lab.CheckPrefix(prefix); err != nil {
+		return nil, errorf(stderr, exitUsage, "%v", err)
+	}
+	if !needRoot(stderr) {
+		return nil, exitSetup
+	}
+	return m, exitOK
+}
+
 func needRoot(stderr io.Writer) bool {
 	if os.Geteuid() == 0 {
 		return true

@@ -42,15 +42,9 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 	if *timeout <= 0 || *parallel <= 0 || *proxyPort > 65535 {
 		return errorf(stderr, exitUsage, "--timeout and --parallel must be positive, --modbus-proxy-port at most 65535")
 	}
-	m, ok := loadModel(pos[0], stderr)
-	if !ok {
-		return exitUsage
-	}
-	if err := lab.CheckPrefix(*prefix); err != nil {
-		return errorf(stderr, exitUsage, "%v", err)
-	}
-	if !needRoot(stderr) {
-		return exitSetup
+	m, code := prepare(pos[0], *prefix, stderr)
+	if m == nil {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

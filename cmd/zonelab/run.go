@@ -35,15 +35,9 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return errorf(stderr, exitUsage, "%v", err)
 	}
-	m, ok := loadModel(pos[0], stderr)
-	if !ok {
-		return exitUsage
-	}
-	if err := lab.CheckPrefix(*prefix); err != nil {
-		return errorf(stderr, exitUsage, "%v", err)
-	}
-	if !needRoot(stderr) {
-		return exitSetup
+	m, code := prepare(pos[0], *prefix, stderr)
+	if m == nil {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -19,12 +19,9 @@ func runUp(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitUsage
 	}
-	m, ok := loadModel(pos[0], stderr)
-	if !ok {
-		return exitUsage
-	}
-	if !needRoot(stderr) {
-		return exitSetup
+	m, code := prepare(pos[0], *prefix, stderr)
+	if m == nil {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -294,21 +294,24 @@ func (l *loader) strList(n *yaml.Node, what string, at *positions, prefix string
 	return out
 }
 
-func (l *loader) importance(n *yaml.Node) Importance {
-	s, ok := l.str(n, "importance")
+// oneOf reads a value that must be one of options and returns its index,
+// or -1 after reporting what is allowed.
+func (l *loader) oneOf(n *yaml.Node, what string, options ...string) int {
+	s, ok := l.str(n, what)
 	if !ok {
-		return ImportanceUnset
+		return -1
 	}
-	switch s {
-	case "low":
-		return Low
-	case "medium":
-		return Medium
-	case "high":
-		return High
+	for i, o := range options {
+		if s == o {
+			return i
+		}
 	}
-	l.errorf(posOf(n), "importance %q is not one of low, medium, high", s)
-	return ImportanceUnset
+	l.errorf(posOf(n), "%s %q is not one of %s", what, s, strings.Join(options, ", "))
+	return -1
+}
+
+func (l *loader) importance(n *yaml.Node) Importance {
+	return Importance(l.oneOf(n, "importance", "low", "medium", "high") + 1) // -1 is ImportanceUnset
 }
 
 func (l *loader) gateway(n *yaml.Node, g *Gateway) {
@@ -461,26 +464,12 @@ func (l *loader) modbus(n *yaml.Node) *modbus.Spec {
 	l.fields(n, "the modbus block", known, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "mode":
-			if s, ok := l.str(v, "mode"); ok {
-				switch s {
-				case "enforce":
-					spec.Mode = modbus.ModeEnforce
-				case "monitor":
-					spec.Mode = modbus.ModeMonitor
-				default:
-					l.errorf(posOf(v), "modbus mode %q is not one of enforce, monitor", s)
-				}
+			if i := l.oneOf(v, "modbus mode", "enforce", "monitor"); i >= 0 {
+				spec.Mode = []modbus.Mode{modbus.ModeEnforce, modbus.ModeMonitor}[i]
 			}
 		case "on_deny":
-			if s, ok := l.str(v, "on_deny"); ok {
-				switch s {
-				case "exception":
-					spec.OnDeny = modbus.DenyException
-				case "reset":
-					spec.OnDeny = modbus.DenyReset
-				default:
-					l.errorf(posOf(v), "on_deny %q is not one of exception, reset", s)
-				}
+			if i := l.oneOf(v, "on_deny", "exception", "reset"); i >= 0 {
+				spec.OnDeny = []modbus.DenyAction{modbus.DenyException, modbus.DenyReset}[i]
 			}
 		case "units":
 			seen := map[int]bool{}

@@ -9,21 +9,37 @@ LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
 export CGO_ENABLED := 0
 
-.PHONY: all build deps test go-test lint fuzz-short bench demo clean
+.PHONY: all build deps deps-check test go-test lint fuzz-short bench demo clean
 
 all: build
 
 build:
 	$(GO) build $(GOFLAGS_BUILD) -o bin/zonegate ./cmd/zonegate
 
-# deps installs the Debian packages the tests and the demo use.
+# deps installs the Debian packages the tests and the demo use (including
+# the ones they only recommend), then checks each the way the tests use it
+# and fails naming the missing package. `make deps-check` only checks.
 deps:
 	.ci/install-deps.sh
 
+deps-check:
+	.ci/install-deps.sh --check
+
 test: deps lint go-test fuzz-short
 
+# go-test runs every Go test through test/testreport, which prints one line
+# per package, the output of failed tests, every skip with its reason and a
+# closing "tests: N passed, N failed, N skipped". As root with every
+# prerequisite installed (.ci/install-deps.sh --check), a skip in the
+# packages of NO_SKIPS fails the run: there a skip can only mean that a test
+# could not do its job. Otherwise skips are listed and allowed.
+NO_SKIPS := ^github.com/zonegate/zonegate/(firewall|protocols|gateway|test)(/|$$)
 go-test:
-	$(GO) test -count=1 ./...
+	@mkdir -p bin && $(GO) build -o bin/testreport ./test/testreport
+	@strict=''; \
+	if [ "$$(id -u)" = 0 ] && .ci/install-deps.sh --check >/dev/null 2>&1; then strict='$(NO_SKIPS)'; \
+	else echo "go-test: not root, or a prerequisite is missing (.ci/install-deps.sh --check): skips are allowed in this run"; fi; \
+	bash -o pipefail -c '$(GO) test -count=1 -json ./... 2>&1 | bin/testreport -no-skips "$$1"' go-test "$$strict"
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^vendor/')); \

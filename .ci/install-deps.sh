@@ -1,33 +1,94 @@
 #!/bin/sh
 # Installs the Debian packages zonegate's tests, benchmarks and demo need,
-# only when something is missing. Needs root.
+# then checks each one the way the tests use it (the binary they run, the
+# Python modules they import). Needs root to install; `--check` only checks.
+#
+# apt installs no Recommends here (--no-install-recommends, as on a fresh
+# machine), so every package a test needs is named below, including the
+# ones a named package only recommends (pymodbus.server needs serial and
+# serial_asyncio, which python3-pymodbus merely recommends).
+#
+# Exit status: 0 when everything is there, 1 when something is missing
+# (the message names the Debian package).
 set -eu
-need=""
-have() { command -v "$1" >/dev/null 2>&1; }
-have nft || need="$need nftables"
-have ip || need="$need iproute2"
-have conntrack || need="$need conntrack"
-have ping || need="$need iputils-ping"
-have rsyslogd || need="$need rsyslog"
-[ -n "$(find /usr/lib -name lmnsd_gtls.so 2>/dev/null | head -1)" ] || need="$need rsyslog-gnutls"
-have shellcheck || need="$need shellcheck"
-have rsync || need="$need rsync"
-have qemu-aarch64-static || need="$need qemu-user-static"
-have busybox || need="$need busybox-static"
-# Modbus end-to-end tests (test/e2e/modbus_*_test.go) and `make bench-modbus`:
-# real Modbus peers and the HAProxy baseline. pymodbus must be importable by
-# Debian's /usr/bin/python3 (another python3 may come first on PATH).
-have mbpoll || need="$need mbpoll"
-have haproxy || [ -x /usr/sbin/haproxy ] || need="$need haproxy"
-/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need="$need python3-pymodbus"
-# `make demo` and zonelab build Go modules, fetched over HTTPS.
-[ -e /etc/ssl/certs/ca-certificates.crt ] || need="$need ca-certificates"
-if [ -n "$need" ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "install-deps: missing packages:$need (run as root, or install them yourself)" >&2
-    exit 1
-  fi
-  echo "install-deps: installing$need"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+
+check_only=0
+[ "${1:-}" = "--check" ] && check_only=1
+
+# Debian's own python3: another python3 may come first on PATH, and the
+# end-to-end tests run /usr/bin/python3.
+PY=/usr/bin/python3
+
+# shellcheck disable=SC2317 # called through eval below
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ]; }
+# shellcheck disable=SC2317
+pyimport() { [ -x "$PY" ] && "$PY" -c "import $1" >/dev/null 2>&1; }
+# shellcheck disable=SC2317
+gnutls() { [ -n "$(find /usr/lib -name lmnsd_gtls.so 2>/dev/null | head -1)" ]; }
+
+# Each line: PACKAGE CHECK... (the check is a shell command, run with eval).
+# Who uses it is said in the comment above the line.
+checks() {
+	cat <<'EOF'
+nftables have nft
+iproute2 have ip
+conntrack have conntrack
+iputils-ping have ping
+util-linux have taskset
+curl have curl
+ca-certificates test -e /etc/ssl/certs/ca-certificates.crt
+rsyslog have rsyslogd
+rsyslog-gnutls gnutls
+shellcheck have shellcheck
+rsync have rsync
+qemu-user-static have qemu-aarch64-static
+busybox-static have busybox
+mbpoll have mbpoll
+haproxy have haproxy
+python3 test -x /usr/bin/python3
+python3-pymodbus pyimport pymodbus
+python3-serial pyimport serial
+python3-serial-asyncio pyimport serial_asyncio
+python3-pymodbus pyimport pymodbus.server.async_io
+python3-pymodbus pyimport pymodbus.client
+python3-pymodbus pyimport pymodbus.mei_message
+EOF
+}
+# Users of the entries above:
+#   nftables, iproute2, conntrack, iputils-ping: firewall and namespace tests, zonelab, make demo
+#   util-linux (taskset): make bench-modbus -pin
+#   curl: test/e2e raw API requests over the Unix socket
+#   ca-certificates: make demo and zonelab build Go modules over HTTPS
+#   rsyslog, rsyslog-gnutls: gateway/audit syslog interop tests (TCP and TLS)
+#   rsync, shellcheck, qemu-user-static, busybox-static: make buildroot-check, make test-arm64
+#   mbpoll, python3-pymodbus (+ python3-serial, python3-serial-asyncio):
+#     Modbus end-to-end tests (test/e2e/testdata/modbus_plc.py, modbus_client.py)
+#   haproxy: make bench-modbus baseline
+
+missing() {
+	checks | while read -r pkg check; do
+		eval "$check" || echo "$pkg"
+	done | sort -u | tr '\n' ' '
+}
+
+need=$(missing)
+if [ -n "$need" ] && [ "$check_only" = 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "install-deps: missing Debian packages: $need(run as root, or apt-get install them yourself)" >&2
+		exit 1
+	fi
+	echo "install-deps: installing $need"
+	apt-get update -qq
+	# shellcheck disable=SC2086 # one word per package
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+	need=$(missing)
 fi
+if [ -n "$need" ]; then
+	echo "install-deps: still missing after install, the tests would fail:" >&2
+	checks | while read -r pkg check; do
+		eval "$check" || echo "  Debian package $pkg: check \`$check\` failed" >&2
+	done
+	exit 1
+fi
+[ "$check_only" = 1 ] && echo "install-deps: every test prerequisite is present"
+exit 0

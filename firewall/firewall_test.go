@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+	"github.com/zonegate/zonegate/test/prereq"
+
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/test/lab"
@@ -196,10 +199,8 @@ conduits:
 // nftCheck runs `nft -c -f` on a script inside a throwaway namespace.
 func nftCheck(t *testing.T, script string) {
 	t.Helper()
-	requireRoot(t)
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("skipping: nft is not installed (`make test` installs nftables)")
-	}
+	prereq.Netns(t)
+	prereq.Command(t, "nft", "nftables")
 	ns := scratchNS(t, "zgchk")
 	f := filepath.Join(t.TempDir(), "plan.nft")
 	if err := os.WriteFile(f, []byte(script), 0o600); err != nil {
@@ -218,11 +219,11 @@ func TestPlanAcceptedByNft(t *testing.T) {
 	nftCheck(t, render(t, firewall.Compile(big, firewall.Options{})))
 }
 
+// requireRoot skips unless the test can use network namespaces and
+// nftables netlink (root, iproute2, a kernel with nf_tables).
 func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: needs root for network namespaces and nftables (run `make test` as root)")
-	}
+	prereq.Netns(t)
 }
 
 // scratchNS creates an empty network namespace removed after the test.
@@ -230,9 +231,8 @@ func scratchNS(t testing.TB, prefix string) string {
 	t.Helper()
 	name := fmt.Sprintf("%s%d", prefix, os.Getpid())
 	_ = exec.Command("ip", "netns", "delete", name).Run()
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("skipping: cannot create a network namespace: %v: %s", err, out)
-	}
+	out, err := exec.Command("ip", "netns", "add", name).CombinedOutput()
+	require.NoError(t, err, "ip netns add %s: %s", name, out)
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", name).Run() })
 	return name
 }
@@ -240,13 +240,12 @@ func scratchNS(t testing.TB, prefix string) string {
 func openNS(t testing.TB, name string) firewall.Target {
 	t.Helper()
 	target, err := firewall.OpenNetNS(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "firewall.OpenNetNS")
 	t.Cleanup(func() { target.Close() })
-	if _, err := firewall.Current(target); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	// The namespace and nf_tables are there (requireRoot checked them), so
+	// an error here is zonegate's own and fails the test.
+	_, err = firewall.Current(target)
+	require.NoError(t, err, "firewall.Current on an empty namespace")
 	return target
 }
 

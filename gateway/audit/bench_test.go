@@ -8,6 +8,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashChildEnv); dir != "" {
+		crashChild(dir) // the child process of TestCrashSafety; never returns
+	}
 	code := m.Run()
 	if bigLogDir != "" {
 		os.RemoveAll(bigLogDir)

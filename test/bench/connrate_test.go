@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"runtime"
 	"sort"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/test/lab"
+	"github.com/zonegate/zonegate/test/prereq"
 )
 
 // twoZones are zones z0 and z1 exactly as lab.GenerateModel writes them,
@@ -38,9 +38,7 @@ zones:
 // rounds within one run; the reported ratio large/small is the number that
 // matters (goal: at least 0.9).
 func BenchmarkNewConnections(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("skipping: needs root for network namespaces")
-	}
+	prereq.Netns(b)
 	small, err := zone.Load("small.yaml", lab.GenerateModel(200, 10))
 	if err != nil {
 		b.Fatal(err)
@@ -65,7 +63,7 @@ func BenchmarkNewConnections(b *testing.B) {
 	}
 	defer target.Close()
 	if _, err := firewall.Current(target); err != nil {
-		b.Skipf("skipping: nftables netlink is not usable here: %v", err)
+		b.Fatalf("firewall.Current: %v", err)
 	}
 	rulesets := map[string]*firewall.Ruleset{
 		"10":    firewall.Compile(small, firewall.Options{}),

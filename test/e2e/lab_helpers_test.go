@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zonegate/zonegate/test/prereq"
+
 	"github.com/zonegate/zonegate/test/lab"
 )
 
@@ -31,9 +33,7 @@ func labBuild(t *testing.T) labBins {
 // labRequireNft skips unless the nft tool is installed.
 func labRequireNft(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("skipping: nft is not installed (`make deps` installs it)")
-	}
+	prereq.Command(t, "nft", "nftables")
 }
 
 // labExec runs a command and returns its stdout, stderr and exit code.

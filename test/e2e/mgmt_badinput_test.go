@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zonegate/zonegate/test/prereq"
 )
 
 // TestMgmtBadInput sends a running daemon an invalid model (through the
@@ -146,12 +148,12 @@ func TestMgmtBadInput(t *testing.T) {
 				}
 			}
 		}
-		if curl, err := exec.LookPath("curl"); err == nil {
-			out, err := exec.Command(curl, "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", d.Socket,
-				"-X", "POST", "-H", "Content-Type: application/json", "--data", string(body), "http://zonegate/v1/push").CombinedOutput()
-			if err != nil || string(out) != "401" {
-				t.Errorf("curl POST /v1/push without a token: %v %s; want 401", err, out)
-			}
+		// A third-party HTTP client over the Unix socket.
+		curl := prereq.Command(t, "curl", "curl")
+		out, err := exec.Command(curl, "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", d.Socket,
+			"-X", "POST", "-H", "Content-Type: application/json", "--data", string(body), "http://zonegate/v1/push").CombinedOutput()
+		if err != nil || string(out) != "401" {
+			t.Errorf("curl POST /v1/push without a token: %v %s; want 401", err, out)
 		}
 		unchanged("after requests without a valid token")
 	})

@@ -27,6 +27,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zonegate/zonegate/test/prereq"
+
 	"github.com/zonegate/zonegate/gateway"
 	"github.com/zonegate/zonegate/test/lab"
 )
@@ -94,12 +96,8 @@ const (
 func mgRequire(t *testing.T) {
 	t.Helper()
 	requireNetns(t)
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("skipping: the go tool is not on PATH, so the test cannot build zonegate")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("skipping: nft is not installed (`make deps` installs it)")
-	}
+	prereq.Go(t)
+	prereq.Command(t, "nft", "nftables")
 }
 
 // mgBuild builds cmd/zonegate (once per test run).

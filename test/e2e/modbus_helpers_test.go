@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zonegate/zonegate/test/prereq"
+
 	mbserver "github.com/simonvetter/modbus"
 
 	"github.com/zonegate/zonegate/test/lab"
@@ -35,22 +37,21 @@ import (
 
 // mbPython is Debian's interpreter, which has python3-pymodbus; the python3
 // first on PATH may be another one without it.
-const mbPython = "/usr/bin/python3"
+const mbPython = prereq.Python
 
 // mbRequire skips the test unless it runs as root with namespaces and
 // nftables, and mbpoll and pymodbus are installed.
 func mbRequire(t *testing.T) {
 	t.Helper()
 	requireNetns(t)
-	if _, err := exec.LookPath("mbpoll"); err != nil {
-		t.Skip("skipping: mbpoll is not installed (`make deps` installs it: apt-get install mbpoll)")
-	}
-	if out, err := exec.Command(mbPython, "-c", "import pymodbus").CombinedOutput(); err != nil {
-		t.Skipf("skipping: %s cannot import pymodbus (`make deps` installs python3-pymodbus): %v %s", mbPython, err, bytes.TrimSpace(out))
-	}
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("skipping: the go tool is not on PATH, so the test cannot build zonegate")
-	}
+	prereq.Command(t, "mbpoll", "mbpoll")
+	// What testdata/modbus_plc.py and modbus_client.py import; pymodbus's
+	// server and client need python3-serial and python3-serial-asyncio,
+	// which python3-pymodbus only recommends.
+	prereq.PythonModules(t, "python3-serial", "serial")
+	prereq.PythonModules(t, "python3-serial-asyncio", "serial_asyncio")
+	prereq.PythonModules(t, "python3-pymodbus", "pymodbus.server.async_io", "pymodbus.client", "pymodbus.mei_message", "pymodbus.datastore")
+	prereq.Go(t)
 }
 
 // mbBuildZonegate builds cmd/zonegate (once per test run).

@@ -12,6 +12,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+	"github.com/zonegate/zonegate/test/prereq"
+
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/test/lab"
@@ -38,9 +41,7 @@ func TestMain(m *testing.M) {
 // to itself.
 func buildCmd(t testing.TB, name string) string {
 	t.Helper()
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skipf("skipping: the go tool is not on PATH, so the test cannot build %s", name)
-	}
+	prereq.Go(t)
 	binMu.Lock()
 	defer binMu.Unlock()
 	if binDir == "" {
@@ -71,25 +72,17 @@ func buildCmd(t testing.TB, name string) string {
 // nftables in them.
 func requireNetns(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: end-to-end tests need root to create network namespaces (run `make test` as root)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipping: iproute2 (`ip`) is not installed; `make test` installs it")
-	}
+	prereq.Netns(t) // root, iproute2, namespaces, nf_tables: skips name what is missing
 	name := fmt.Sprintf("zgprobe%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("skipping: cannot create a network namespace: %v: %s", err, out)
-	}
+	out, err := exec.Command("ip", "netns", "add", name).CombinedOutput()
+	require.NoError(t, err, "ip netns add: %s", out)
 	defer exec.Command("ip", "netns", "delete", name).Run()
+	// From here on every error is zonegate's own code: a failure, not a skip.
 	target, err := firewall.OpenNetNS(name)
-	if err != nil {
-		t.Skipf("skipping: cannot open network namespace: %v", err)
-	}
+	require.NoError(t, err, "firewall.OpenNetNS")
 	defer target.Close()
-	if _, err := firewall.Current(target); err != nil {
-		t.Skipf("skipping: %v", err)
-	}
+	_, err = firewall.Current(target)
+	require.NoError(t, err, "firewall.Current on an empty namespace")
 }
 
 func repoFile(t testing.TB, rel string) string {

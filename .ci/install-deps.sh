@@ -20,6 +20,9 @@ have busybox || need="$need busybox-static"
 have mbpoll || need="$need mbpoll"
 have haproxy || [ -x /usr/sbin/haproxy ] || need="$need haproxy"
 /usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || need="$need python3-pymodbus"
+# The zone drawing test (gateway/zone/zonedoc) checks that Graphviz accepts the
+# DOT output; zonegate itself renders SVG without Graphviz.
+have dot || need="$need graphviz"
 # `make demo` and zonelab build Go modules, fetched over HTTPS.
 [ -e /etc/ssl/certs/ca-certificates.crt ] || need="$need ca-certificates"
 if [ -n "$need" ]; then

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"flag"
+	"fmt"
 	"html"
 	"io"
 	"os"
@@ -368,4 +369,39 @@ func TestPolicyWording(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "MONITOR only, denies nothing", PolicySummary(mon.Conduit("scada-to-sis").Modbus)[0])
 	assert.Contains(t, PolicyWords(mon.Conduit("scada-to-sis").Modbus), "only reported")
+}
+
+func TestSmallAndLargeModels(t *testing.T) {
+	small := "version: 1\ngateway: {name: gw}\nzones:\n  - {name: only, importance: low, interfaces: [eth0], networks: [10.0.0.0/8]}\n"
+	var large strings.Builder
+	large.WriteString("version: 1\ngateway: {name: big, management: {zones: [z0]}}\nzones:\n")
+	imps := []string{"low", "medium", "high"}
+	for i := range 24 {
+		fmt.Fprintf(&large, "  - {name: z%d, importance: %s, security_level: %d, interfaces: [eth%d], networks: [10.%d.0.0/16]}\n", i, imps[i%3], i%4+1, i, i)
+	}
+	large.WriteString("conduits:\n")
+	for i := range 60 {
+		from, to := i%24, (i*7+3)%24
+		if from == to {
+			to = (to + 1) % 24
+		}
+		fmt.Fprintf(&large, "  - {name: c%d, from: z%d, to: z%d, services: [tcp/%d]}\n", i, from, to, 1000+i)
+	}
+	for name, src := range map[string]string{"small": small, "large": large.String()} {
+		t.Run(name, func(t *testing.T) {
+			m, err := zone.Load(name+".yaml", []byte(src))
+			require.NoError(t, err)
+			text := svgText(t, SVG(m, DiagramOptions{}))
+			for _, n := range names(m) {
+				assert.Contains(t, text, n)
+			}
+			assert.Equal(t, SVG(m, DiagramOptions{}), SVG(m, DiagramOptions{}))
+			for _, f := range ReportFormats {
+				out, _ := Report(m, f, ReportOptions{})
+				for _, n := range names(m) {
+					assert.Contains(t, string(out), n)
+				}
+			}
+		})
+	}
 }

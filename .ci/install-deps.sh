@@ -45,6 +45,7 @@ qemu-user-static have qemu-aarch64-static
 busybox-static have busybox
 mbpoll have mbpoll
 haproxy have haproxy
+graphviz have dot
 python3 test -x /usr/bin/python3
 python3-pymodbus pyimport pymodbus
 python3-serial pyimport serial
@@ -64,6 +65,8 @@ EOF
 #   mbpoll, python3-pymodbus (+ python3-serial, python3-serial-asyncio):
 #     Modbus end-to-end tests (test/e2e/testdata/modbus_plc.py, modbus_client.py)
 #   haproxy: make bench-modbus baseline
+#   graphviz: gateway/zone/zonedoc checks that `dot` accepts the DOT drawing
+#     (zonegate renders SVG itself; graphviz is never needed at run time)
 
 missing() {
 	checks | while read -r pkg check; do

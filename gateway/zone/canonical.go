@@ -40,6 +40,10 @@ type canonZone struct {
 	Importance  string   `yaml:"importance"`
 	Interfaces  []string `yaml:"interfaces,flow"`
 	Networks    []string `yaml:"networks,flow"`
+	// Added after the first digests were taken: omitted when unset so
+	// that models without them keep their digest.
+	SecurityLevel int    `yaml:"security_level,omitempty"`
+	Owner         string `yaml:"owner,omitempty"`
 }
 
 type canonAsset struct {
@@ -113,7 +117,8 @@ func (m *Model) canonical() canonModel {
 	for _, z := range m.Zones {
 		nets := slices.Clone(z.Networks)
 		SortPrefixes(nets)
-		cz := canonZone{Name: z.Name, Description: z.Description, Importance: z.Importance.String(), Interfaces: sortedCopy(z.Interfaces)}
+		cz := canonZone{Name: z.Name, Description: z.Description, Importance: z.Importance.String(), Interfaces: sortedCopy(z.Interfaces),
+			SecurityLevel: z.SecurityLevel, Owner: z.Owner}
 		for _, n := range nets {
 			cz.Networks = append(cz.Networks, n.String())
 		}

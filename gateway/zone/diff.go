@@ -137,6 +137,14 @@ func fieldDiff(a, b any) []string {
 			}
 		}
 		fa, fb := oneLine(va.Field(i).Interface()), oneLine(vb.Field(i).Interface())
+		// An unset optional field (security_level, owner, description)
+		// reads as (none), not as its zero value.
+		if va.Field(i).IsZero() {
+			fa = ""
+		}
+		if vb.Field(i).IsZero() {
+			fb = ""
+		}
 		if fa != fb {
 			out = append(out, fmt.Sprintf("%s: %s -> %s", name, orNone(fa), orNone(fb)))
 		}

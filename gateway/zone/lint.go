@@ -14,6 +14,7 @@ const (
 	RuleTransitivePath    = "transitive-path"
 	RuleNoManagementZone  = "no-management-zone"
 	RuleMonitorIntoHigh   = "monitor-into-high"
+	RuleSLTargetGap       = "sl-target-gap"
 )
 
 // Lint returns warnings about choices that are legal but risky. With
@@ -37,6 +38,9 @@ func (m *Model) Lint() Diagnostics {
 			if to.Importance == High && s.WholeProtocol() {
 				r.warnf(at, RuleWholeProtocolHigh, "conduit %q allows all of %s into high-importance zone %q: name the ports or types it needs", c.Name, s.Proto, to.Name)
 			}
+		}
+		if from.SecurityLevel > 0 && to.SecurityLevel > from.SecurityLevel && c.Inspect == "" {
+			r.warnf(c.at.self, RuleSLTargetGap, "conduit %q leads from zone %q (SL-T %d) into zone %q (SL-T %d) without inspection: the higher zone's security level is not enforced at this boundary; add inspection (`inspect: modbus`), route the flow through a zone of the higher level, or lower the target of %q", c.Name, from.Name, from.SecurityLevel, to.Name, to.SecurityLevel, to.Name)
 		}
 		if c.Modbus != nil && c.Modbus.Mode == modbus.ModeMonitor && to.Importance == High {
 			r.warnf(c.at.pos("modbus"), RuleMonitorIntoHigh, "conduit %q only monitors Modbus into high-importance zone %q: denied requests still reach the devices; use `mode: enforce` once the allow list is complete", c.Name, to.Name)

@@ -314,6 +314,21 @@ func (l *loader) importance(n *yaml.Node) Importance {
 	return Importance(l.oneOf(n, "importance", "low", "medium", "high") + 1) // -1 is ImportanceUnset
 }
 
+// securityLevel reads an IEC 62443 target security level, 1-4; 0 after an
+// error.
+func (l *loader) securityLevel(n *yaml.Node) int {
+	s, ok := l.str(n, "security_level")
+	if !ok {
+		return 0
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v < MinSecurityLevel || v > MaxSecurityLevel {
+		l.errorf(posOf(n), "security_level %q is not an IEC 62443 target security level: write 1, 2, 3 or 4 (SL-T), or remove the line", s)
+		return 0
+	}
+	return v
+}
+
 func (l *loader) gateway(n *yaml.Node, g *Gateway) {
 	g.at.self = posOf(n)
 	l.fields(n, "gateway", []string{"name", "management"}, func(key string, k, v *yaml.Node) {
@@ -333,7 +348,7 @@ func (l *loader) gateway(n *yaml.Node, g *Gateway) {
 func (l *loader) zone(n *yaml.Node) *Zone {
 	z := &Zone{}
 	z.at.self = posOf(n)
-	l.fields(n, "a zone", []string{"name", "description", "importance", "interfaces", "networks"}, func(key string, k, v *yaml.Node) {
+	l.fields(n, "a zone", []string{"name", "description", "importance", "interfaces", "networks", "security_level", "owner"}, func(key string, k, v *yaml.Node) {
 		z.at.set(key, posOf(v))
 		switch key {
 		case "name":
@@ -342,6 +357,10 @@ func (l *loader) zone(n *yaml.Node) *Zone {
 			z.Description, _ = l.str(v, "description")
 		case "importance":
 			z.Importance = l.importance(v)
+		case "security_level":
+			z.SecurityLevel = l.securityLevel(v)
+		case "owner":
+			z.Owner, _ = l.str(v, "owner")
 		case "interfaces":
 			z.Interfaces = l.strList(v, "interfaces", &z.at, "interfaces")
 		case "networks":

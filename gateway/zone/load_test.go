@@ -342,7 +342,7 @@ func TestLoadUnknownKeys(t *testing.T) {
 		{"zone", replaceOnce(t, zonesText, "    importance: high\n", "    importanse: high\n"), "12:5",
 			[]string{`unknown key "importanse" in a zone`, `did you mean "importance"?`}},
 		{"zone, no near miss", replaceOnce(t, zonesText, "    importance: high\n", "    importance: high\n    vlan: 20\n"), "13:5",
-			[]string{`unknown key "vlan" in a zone`, "known keys: name, description, importance, interfaces, networks"}},
+			[]string{`unknown key "vlan" in a zone`, "known keys: name, description, importance, interfaces, networks, security_level, owner"}},
 		{"asset", replaceOnce(t, assetsText, "    address: 10.2.0.10", "    adress: 10.2.0.10"), "22:5",
 			[]string{`unknown key "adress" in an asset`, `did you mean "address"?`}},
 		{"conduit", conduitsText + "  - {name: c, from: office, to: control, service: [tcp/443]}\n", "27:42",

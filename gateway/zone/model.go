@@ -67,10 +67,20 @@ type Zone struct {
 	Name        string
 	Description string
 	Importance  Importance
-	Interfaces  []string
-	Networks    []netip.Prefix
-	at          positions
+	// SecurityLevel is the IEC 62443 target security level (SL-T) of the
+	// zone, 1-4; 0 when the model does not set it.
+	SecurityLevel int
+	Owner         string // who is responsible for the zone; free text, optional
+	Interfaces    []string
+	Networks      []netip.Prefix
+	at            positions
 }
+
+// Security levels a zone may target (IEC 62443-3-3 SL 1 to SL 4).
+const (
+	MinSecurityLevel = 1
+	MaxSecurityLevel = 4
+)
 
 // Asset is a protected asset at one address inside a zone.
 type Asset struct {

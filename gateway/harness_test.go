@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -218,13 +219,35 @@ func (h *harness) logged(s string) bool {
 	return h.logs.FilterMessageSnippet(s).Len() > 0
 }
 
-// breakHistory makes writing version n's metadata fail: its file is
-// replaced by a directory.
-func (h *harness) breakHistory(n int) {
+// breakHistory makes reading and writing version n's metadata fail (its
+// file is replaced by a directory, which also breaks listing the
+// versions) until the returned function repairs it.
+func (h *harness) breakHistory(n int) (repair func()) {
 	h.t.Helper()
 	p := filepath.Join(h.set.StateDir, "models", fmt.Sprintf("v%06d.json", n))
+	b, err := os.ReadFile(p)
+	require.NoError(h.t, err)
 	require.NoError(h.t, os.Remove(p))
 	require.NoError(h.t, os.Mkdir(p, 0o700))
+	return func() {
+		require.NoError(h.t, os.Remove(p))
+		require.NoError(h.t, os.WriteFile(p, b, 0o600))
+	}
+}
+
+// afterNextApply runs f once, right after the next successful apply.
+func (h *harness) afterNextApply(f func()) {
+	h.d.mu.Lock()
+	defer h.d.mu.Unlock()
+	apply := h.d.changes.apply
+	h.d.changes.apply = func(m *zone.Model, island bool) error {
+		h.d.changes.apply = apply
+		err := apply(m, island)
+		if err == nil {
+			f()
+		}
+		return err
+	}
 }
 
 // breakStateFile makes saving the state file fail.
@@ -241,3 +264,12 @@ func contextWithCancel(h *harness) (context.Context, context.CancelFunc) {
 
 // yield lets other goroutines run.
 func yield() { runtime.Gosched() }
+
+func newFakes() (*firewalltest.Kernel, *clock.Fake) {
+	return firewalltest.NewKernel(), clock.NewFake(hStart)
+}
+
+func listenUnix(path string) (net.Listener, error) {
+	_ = os.Remove(path)
+	return net.Listen("unix", path)
+}

@@ -168,7 +168,6 @@ func (h *harness) states() string {
 	return strings.Join(out, " ")
 }
 
-
 // records returns the audit records "actor action object result" of the
 // configuration category but settings changes, oldest first.
 func (h *harness) records() []string {

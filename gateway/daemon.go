@@ -2,8 +2,11 @@
 // ruleset in the kernel (fail close at boot, island mode, drift repair),
 // runs the Modbus proxy of the inspected conduits, and takes changes from
 // the management API as transactions that undo themselves unless
-// confirmed, each recorded in the audit log. Subpackages hold the zone
-// model (zone), the audit log (audit) and local accounts (auth).
+// confirmed, each recorded in the audit log. The transactions (changes.go)
+// reach the kernel through the Kernel interface and time through an
+// injected clock, so they are tested without root. Subpackages hold the
+// zone model (zone), the audit log (audit), local accounts (auth) and the
+// model versions (versions).
 package gateway
 
 import (

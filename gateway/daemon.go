@@ -216,10 +216,12 @@ func (d *Daemon) openAudit(last *zone.Model) {
 			continue
 		}
 		d.exported.Add(1)
-		go func() {
+		go func(collector string) {
 			defer d.exported.Done()
-			_ = exp.Run(ctx)
-		}()
+			if err := exp.Run(ctx); err != nil {
+				d.log.Error("syslog export stopped; records stay in the audit log and are sent after a restart", zap.String("collector", collector), zap.Error(err))
+			}
+		}(s.Address)
 	}
 	d.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryService, Action: audit.ActionServiceStart,
 		Object: "zonegate", Result: audit.ResultSuccess, Details: map[string]string{"version": Version}})

@@ -219,7 +219,7 @@ func (d *Daemon) openAudit(last *zone.Model) {
 		go func(collector string) {
 			defer d.exported.Done()
 			if err := exp.Run(ctx); err != nil {
-				d.log.Error("syslog export stopped; records stay in the audit log and are sent after a restart", zap.String("collector", collector), zap.Error(err))
+				d.log.Error("syslog export stopped: the records stay in the audit log; restart zonegate to resume the export", zap.String("collector", collector), zap.Error(err))
 			}
 		}(s.Address)
 	}

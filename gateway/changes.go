@@ -82,8 +82,8 @@ func newChanges(log *zap.Logger, clk clock.Clock, k Kernel, rec recorder, opts f
 	return c
 }
 
-// open reads the version store in dir.
-func (c *changes) open(dir string, keep int) error {
+// openStore reads the version store in dir.
+func (c *changes) openStore(dir string, keep int) error {
 	st, err := versions.Open(dir, keep)
 	if err != nil {
 		return err
@@ -273,7 +273,7 @@ func (c *changes) digestOf(version int) string {
 
 // applyLocked compiles and applies m (in island mode or not), removes
 // connections it no longer allows and hands the Modbus policies to the
-// proxy. c.mu must be held.
+// proxy. d.mu must be held.
 func (d *Daemon) applyLocked(m *zone.Model, island bool) error {
 	policies, err := compilePolicies(m)
 	if err != nil {

@@ -132,7 +132,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 // audit log (closeAudit closes it) and the accounts, and records a
 // settings change.
 func (d *Daemon) open(ctx context.Context) error {
-	if err := d.changes.open(d.set.StateDir, d.set.Changes.Keep); err != nil {
+	if err := d.openStore(d.set.StateDir, d.set.Changes.Keep); err != nil {
 		return err
 	}
 	last := d.lastKnownModel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,6 +45,7 @@ func TestHistoryWriteFailures(t *testing.T) {
 	require.ErrorAs(t, err, &he)
 	assert.Equal(t, 3, he.Version)
 	assert.Contains(t, err.Error(), "the change took effect")
+	assert.ErrorIs(t, err, syscall.EISDIR, "the cause stays in the chain")
 	assert.Zero(t, v.Number, "the version's metadata cannot be read either")
 	assert.Nil(t, h.pending(), "the confirm took effect")
 

@@ -453,7 +453,7 @@ func (c *changes) Push(ctx context.Context, actor string, text []byte, comment s
 	}
 	v, err := c.store.Add(text, ModelVersion{Digest: m.Digest(), User: actor, Time: c.now(), Comment: comment, State: state})
 	if err != nil {
-		return res, fmt.Errorf("the model cannot be kept as a new version, so nothing was changed: %w", err)
+		return res, fmt.Errorf("the model cannot be kept as a new version, so nothing was changed (check that the state directory is writable and not full): %w", err)
 	}
 	res.Version = v.Number
 	if err := c.apply(m, c.state.Island); err != nil {
@@ -687,7 +687,7 @@ func (c *changes) SetIsland(ctx context.Context, actor string, on bool) error {
 		if c.running != nil {
 			if rerr := c.apply(c.running, !on); rerr != nil {
 				c.log.Error("cannot undo the island mode change that could not be audited", zap.Error(rerr))
-				return errors.Join(err, fmt.Errorf("and the previous mode could not be restored: %w", rerr))
+				return errors.Join(err, fmt.Errorf("and the previous mode could not be restored (see `zonegate status`; set island mode again once the audit log works): %w", rerr))
 			}
 		}
 		return err

@@ -8,14 +8,103 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/internal/clock"
+	"github.com/zonegate/zonegate/gateway/versions"
 	"github.com/zonegate/zonegate/gateway/zone"
 )
+
+// ModelVersion is one model version kept in the state directory.
+type ModelVersion = versions.ModelVersion
+
+// Pending is a pushed model that undoes itself unless confirmed in time.
+type Pending = versions.Pending
+
+// recorder writes audit records for the change transactions.
+type recorder interface {
+	// record writes a record durably; the change is refused when it fails.
+	record(ctx context.Context, r audit.Record) error
+	// recordBestEffort writes a record of something that happens anyway.
+	recordBestEffort(r audit.Record)
+	// auditWritable refuses a change early when its record could not be
+	// written anyway.
+	auditWritable() error
+}
+
+// changes runs the change transactions on the running configuration:
+// boot, push, confirm, rollback (by hand and at the confirm deadline),
+// island mode, model file reload and drift repair. It knows the kernel,
+// the version store, the clock and the audit trail, and nothing of how
+// the requests arrive.
+type changes struct {
+	log    *zap.Logger
+	clock  clock.Clock
+	kernel Kernel
+	rec    recorder
+	// opts are the firewall options (island mode is set per apply).
+	opts firewall.Options
+	// modelFile is the settings' model file; empty when models are only
+	// pushed.
+	modelFile string
+	// apply compiles and applies a model (in island mode or not) with
+	// everything that goes with it (the proxy's policies); it ends by
+	// calling setRunningLocked. Default: the ruleset alone.
+	apply func(m *zone.Model, island bool) error
+
+	store *versions.Store // set by open
+
+	// mu serialises changes to the running configuration.
+	mu        sync.Mutex
+	state     versions.State
+	running   *zone.Model // nil while no model could be applied
+	islandWhy string      // why the gateway is in island mode without being asked to
+	expected  firewall.Fingerprint
+	fallback  *firewall.Ruleset // what drift repair restores while no model runs
+	timer     clock.Timer       // pending confirm deadline
+	drift     driftStats
+}
+
+func newChanges(log *zap.Logger, clk clock.Clock, k Kernel, rec recorder, opts firewall.Options, modelFile string) *changes {
+	c := &changes{log: log, clock: clk, kernel: k, rec: rec, opts: opts, modelFile: modelFile}
+	c.apply = func(m *zone.Model, island bool) error {
+		if err := c.applyRulesetLocked(m, island); err != nil {
+			return err
+		}
+		c.setRunningLocked(m)
+		return nil
+	}
+	return c
+}
+
+// openStore reads the version store in dir.
+func (c *changes) openStore(dir string, keep int) error {
+	st, err := versions.Open(dir, keep)
+	if err != nil {
+		return err
+	}
+	state, err := st.LoadState()
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.store, c.state = st, state
+	return nil
+}
+
+func (c *changes) options(island bool) firewall.Options {
+	o := c.opts
+	o.Island = island
+	return o
+}
+
+func (c *changes) now() time.Time { return c.clock.Now() }
 
 // Errors of change requests; the API maps them to HTTP statuses.
 var (
@@ -35,6 +124,21 @@ func (e *ModelError) Error() string {
 	return fmt.Sprintf("the model has %d error(s); nothing was changed:\n%s", len(e.Diagnostics), e.Diagnostics.Error())
 }
 
+// HistoryError says that a change took effect but the model version
+// history could not be updated to show it: `zonegate history` shows a
+// wrong state for the version until it is fixed.
+type HistoryError struct {
+	Version int
+	State   string // the state the version should have
+	Err     error
+}
+
+func (e *HistoryError) Error() string {
+	return fmt.Sprintf("the change took effect, but the version history could not record model version %d as %s (check that the state directory is writable and not full): %v", e.Version, e.State, e.Err)
+}
+
+func (e *HistoryError) Unwrap() error { return e.Err }
+
 // PushResult says what a push did.
 type PushResult struct {
 	Version   int       `json:"version"`
@@ -49,100 +153,100 @@ type PushResult struct {
 // pending from before the restart rolls back, then the running version (or
 // the settings' model file on first start) is applied. When nothing can be
 // applied the gateway stays in island mode and says so.
-func (d *Daemon) boot(ctx context.Context) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if p := d.state.Pending; p != nil {
-		d.log.Warn("a pushed model was still waiting for confirmation when zonegate stopped: rolling it back",
+func (c *changes) boot(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.state.Pending; p != nil {
+		c.log.Warn("a pushed model was still waiting for confirmation when zonegate stopped: rolling it back",
 			zap.Int("version", p.Version), zap.Int("back_to", p.Previous))
-		_ = d.store.setState(p.Version, "rolled-back")
+		_ = c.markLocked("zonegate", p.Version, versions.StateRolledBack) // logged and audited
 		if p.Previous > 0 {
-			_ = d.store.setState(p.Previous, "running")
+			_ = c.markLocked("zonegate", p.Previous, versions.StateRunning) // logged and audited
 		}
-		d.state.Current, d.state.Pending = p.Previous, nil
-		if err := d.store.saveState(d.state); err != nil {
-			d.log.Error("cannot save state", zap.Error(err))
+		c.state.Current, c.state.Pending = p.Previous, nil
+		if err := c.store.SaveState(c.state); err != nil {
+			c.log.Error("cannot save state", zap.Error(err))
 		}
-		d.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRolledBack, fmt.Sprintf("model v%d", p.Version), audit.ResultSuccess,
-			d.digestOf(p.Version), d.digestOf(p.Previous), "restart while the change waited for confirmation"))
+		c.rec.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRolledBack, fmt.Sprintf("model v%d", p.Version), audit.ResultSuccess,
+			c.digestOf(p.Version), c.digestOf(p.Previous), "restart while the change waited for confirmation"))
 	}
 	var text []byte
 	var name, comment string
-	if d.set.Model != "" {
+	if c.modelFile != "" {
 		// The model file wins when it was edited since it was last
 		// imported; otherwise the running version (maybe pushed later)
 		// stays.
-		fileText, err := os.ReadFile(d.set.Model)
-		if err != nil && d.state.Current == 0 {
-			d.stayIsland(fmt.Sprintf("model file cannot be read: %v", err))
+		fileText, err := os.ReadFile(c.modelFile)
+		if err != nil && c.state.Current == 0 {
+			c.stayIsland(fmt.Sprintf("model file cannot be read: %v", err))
 			return
 		}
-		if err == nil && fileDigest(fileText) != d.state.ModelFile {
-			if _, lerr := zone.Load(d.set.Model, fileText); lerr != nil && d.state.Current > 0 {
+		if err == nil && fileDigest(fileText) != c.state.ModelFile {
+			if _, lerr := zone.Load(c.modelFile, fileText); lerr != nil && c.state.Current > 0 {
 				// A broken edit of the file must not take the plant down at
 				// the next reboot: the last good version runs, loudly, and
 				// the file is not tried again until it changes.
-				d.log.Error("MODEL FILE REJECTED: it was edited and is invalid; the last good version keeps running",
-					zap.String("file", d.set.Model), zap.Int("version", d.state.Current), zap.String("problems", lerr.Error()))
-				d.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRejected, d.set.Model, audit.ResultFailure, d.digestOf(d.state.Current), "", firstLine(lerr.Error())))
-				d.state.ModelFile = fileDigest(fileText)
-				if err := d.store.saveState(d.state); err != nil {
-					d.log.Error("cannot save state", zap.Error(err))
+				c.log.Error("MODEL FILE REJECTED: it was edited and is invalid; the last good version keeps running",
+					zap.String("file", c.modelFile), zap.Int("version", c.state.Current), zap.String("problems", lerr.Error()))
+				c.rec.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRejected, c.modelFile, audit.ResultFailure, c.digestOf(c.state.Current), "", firstLine(lerr.Error())))
+				c.state.ModelFile = fileDigest(fileText)
+				if err := c.store.SaveState(c.state); err != nil {
+					c.log.Error("cannot save state", zap.Error(err))
 				}
 			} else {
-				text, name, comment = fileText, d.set.Model, "model file "+d.set.Model+" at start"
+				text, name, comment = fileText, c.modelFile, "model file "+c.modelFile+" at start"
 			}
 		}
 	}
 	if text == nil {
-		if d.state.Current == 0 {
-			d.stayIsland("no zone model: give one with --model or push one with `zonegate push`")
+		if c.state.Current == 0 {
+			c.stayIsland("no zone model: give one with --model or push one with `zonegate push`")
 			return
 		}
 		var err error
-		if text, err = d.store.model(d.state.Current); err != nil {
-			d.stayIsland(fmt.Sprintf("running model version %d cannot be read: %v", d.state.Current, err))
+		if text, err = c.store.Model(c.state.Current); err != nil {
+			c.stayIsland(fmt.Sprintf("running model version %d cannot be read: %v", c.state.Current, err))
 			return
 		}
-		name = d.store.modelPath(d.state.Current)
+		name = c.store.ModelPath(c.state.Current)
 	}
 	m, err := zone.Load(name, text)
 	if err != nil {
-		d.stayIsland(fmt.Sprintf("the zone model is invalid: %v", err))
-		d.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRejected, "model", audit.ResultFailure, "", "", firstLine(err.Error())))
+		c.stayIsland(fmt.Sprintf("the zone model is invalid: %v", err))
+		c.rec.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRejected, "model", audit.ResultFailure, "", "", firstLine(err.Error())))
 		return
 	}
-	if err := d.applyLocked(m, d.state.Island); err != nil {
-		d.stayIsland(fmt.Sprintf("the zone model cannot be applied: %v", err))
-		d.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRejected, "model", audit.ResultFailure, "", m.Digest(), firstLine(err.Error())))
+	if err := c.apply(m, c.state.Island); err != nil {
+		c.stayIsland(fmt.Sprintf("the zone model cannot be applied: %v", err))
+		c.rec.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRejected, "model", audit.ResultFailure, "", m.Digest(), firstLine(err.Error())))
 		return
 	}
 	if comment != "" {
-		prev := d.state.Current
-		if prev == 0 || d.digestOf(prev) != m.Digest() {
-			v, err := d.store.add(text, ModelVersion{Digest: m.Digest(), User: "zonegate", Time: d.now(), Comment: comment, State: "running"})
+		prev := c.state.Current
+		if prev == 0 || c.digestOf(prev) != m.Digest() {
+			v, err := c.store.Add(text, ModelVersion{Digest: m.Digest(), User: "zonegate", Time: c.now(), Comment: comment, State: versions.StateRunning})
 			if err != nil {
-				d.log.Error("cannot keep the model version", zap.Error(err))
+				c.log.Error("cannot keep the model version", zap.Error(err))
 			} else {
 				if prev > 0 {
-					_ = d.store.setState(prev, "superseded")
+					_ = c.markLocked("zonegate", prev, versions.StateSuperseded) // logged and audited
 				}
-				d.state.Current = v.Number
+				c.state.Current = v.Number
 			}
 		}
-		d.state.ModelFile = fileDigest(text)
-		if err := d.store.saveState(d.state); err != nil {
-			d.log.Error("cannot save state", zap.Error(err))
+		c.state.ModelFile = fileDigest(text)
+		if err := c.store.SaveState(c.state); err != nil {
+			c.log.Error("cannot save state", zap.Error(err))
 		}
 	}
-	d.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelApplied, fmt.Sprintf("model v%d", d.state.Current), audit.ResultSuccess, "", m.Digest(), "applied at start"))
-	d.log.Info("zone model applied", zap.String("gateway", m.Gateway.Name), zap.Int("version", d.state.Current), zap.String("digest", m.Digest()), zap.Bool("island", d.state.Island))
+	c.rec.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelApplied, fmt.Sprintf("model v%d", c.state.Current), audit.ResultSuccess, "", m.Digest(), "applied at start"))
+	c.log.Info("zone model applied", zap.String("gateway", m.Gateway.Name), zap.Int("version", c.state.Current), zap.String("digest", m.Digest()), zap.Bool("island", c.state.Island))
 }
 
 // stayIsland keeps the fail-close ruleset and says why, loudly.
-func (d *Daemon) stayIsland(why string) {
-	d.islandWhy = why
-	d.log.Error("GATEWAY IN ISLAND MODE: nothing is forwarded between zones", zap.String("reason", why))
+func (c *changes) stayIsland(why string) {
+	c.islandWhy = why
+	c.log.Error("GATEWAY IN ISLAND MODE: nothing is forwarded between zones", zap.String("reason", why))
 }
 
 // fileDigest identifies a model file's exact content.
@@ -156,11 +260,11 @@ func firstLine(s string) string {
 	return line
 }
 
-func (d *Daemon) digestOf(version int) string {
+func (c *changes) digestOf(version int) string {
 	if version == 0 {
 		return ""
 	}
-	v, err := d.store.meta(version)
+	v, err := c.store.Meta(version)
 	if err != nil {
 		return ""
 	}
@@ -175,20 +279,8 @@ func (d *Daemon) applyLocked(m *zone.Model, island bool) error {
 	if err != nil {
 		return err
 	}
-	opt := d.fwOptions(island)
-	rs := firewall.Compile(m, opt)
-	res, err := firewall.Apply(d.cfg.Target, rs)
-	if err != nil {
+	if err := d.applyRulesetLocked(m, island); err != nil {
 		return err
-	}
-	d.expected = firewall.Expected(rs)
-	d.drift.lastGen, _ = firewall.Generation(d.cfg.Target)
-	if res.Changed {
-		if n, err := firewall.FlushDisallowed(d.cfg.Target, m, opt); err != nil {
-			d.log.Warn("stale connections could not be removed", zap.Error(err))
-		} else if n > 0 {
-			d.log.Info("connections no longer allowed were removed", zap.Uint("count", n))
-		}
 	}
 	if island {
 		// No conduit in island mode: the proxy takes no connection and
@@ -202,53 +294,139 @@ func (d *Daemon) applyLocked(m *zone.Model, island bool) error {
 			d.log.Info("Modbus connections no longer allowed were closed", zap.Int("count", n))
 		}
 	}
-	d.running, d.islandWhy = m, ""
-	for _, w := range m.Lint() {
-		d.log.Warn("zone model lint", zap.String("rule", w.Rule), zap.String("warning", w.String()))
+	d.setRunningLocked(m)
+	return nil
+}
+
+// applyRulesetLocked compiles m (in island mode or not), applies it and
+// removes the connections it no longer allows. c.mu must be held.
+func (c *changes) applyRulesetLocked(m *zone.Model, island bool) error {
+	opt := c.options(island)
+	rs := firewall.Compile(m, opt)
+	res, err := c.kernel.Apply(rs)
+	if err != nil {
+		return err
+	}
+	c.expected = firewall.Expected(rs)
+	c.noteGenerationLocked()
+	if res.Changed {
+		if n, err := c.kernel.FlushDisallowed(m, opt); err != nil {
+			c.log.Warn("stale connections could not be removed", zap.Error(err))
+		} else if n > 0 {
+			c.log.Info("connections no longer allowed were removed", zap.Uint("count", n))
+		}
 	}
 	return nil
 }
 
+// setRunningLocked makes m the running model after it was applied.
+func (c *changes) setRunningLocked(m *zone.Model) {
+	c.running, c.islandWhy = m, ""
+	for _, w := range m.Lint() {
+		c.log.Warn("zone model lint", zap.String("rule", w.Rule), zap.String("warning", w.String()))
+	}
+}
+
+// noteGenerationLocked remembers the ruleset generation after an apply,
+// so that the drift watcher reads the table only when it moves again.
+// When it cannot be read, the next drift check reads the table (and finds
+// it intact).
+func (c *changes) noteGenerationLocked() {
+	gen, err := c.kernel.Generation()
+	if err != nil {
+		c.log.Warn("cannot read the ruleset generation after applying; the next drift check reads the whole table", zap.Error(err))
+		c.drift.lastGen, c.drift.genKnown = 0, false
+		return
+	}
+	c.drift.lastGen, c.drift.genKnown = gen, true
+}
+
+// applyFallbackLocked applies a ruleset that belongs to no model (fail
+// close, lockdown) and makes drift repair defend it.
+func (c *changes) applyFallbackLocked(rs *firewall.Ruleset) error {
+	if _, err := c.kernel.Apply(rs); err != nil {
+		return err
+	}
+	c.fallback, c.expected = rs, firewall.Expected(rs)
+	c.noteGenerationLocked()
+	return nil
+}
+
+// failClose installs the boot ruleset: island mode of the last known model
+// (management zones keep access), or with no model at all a ruleset that
+// forwards nothing.
+func (c *changes) failClose(last *zone.Model) error {
+	rs := firewall.Lockdown(c.options(true))
+	if last != nil {
+		rs = firewall.Compile(last, c.options(true))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Drift repair defends the fail-close ruleset too while no model can
+	// be applied.
+	if err := c.applyFallbackLocked(rs); err != nil {
+		return err
+	}
+	c.log.Info("fail-close ruleset in place: nothing is forwarded between zones until the model is applied")
+	return nil
+}
+
 // restoreLocked puts prev back after a failed change (nil: lockdown).
-func (d *Daemon) restoreLocked(prev *zone.Model) {
+func (c *changes) restoreLocked(prev *zone.Model) {
 	if prev != nil {
-		if err := d.applyLocked(prev, d.state.Island); err == nil {
+		if err := c.apply(prev, c.state.Island); err == nil {
 			return
 		}
 	}
-	rs := firewall.Lockdown(d.fwOptions(true))
-	if _, err := firewall.Apply(d.cfg.Target, rs); err != nil {
-		d.log.Error("cannot restore any ruleset", zap.Error(err))
+	rs := firewall.Lockdown(c.options(true))
+	if err := c.applyFallbackLocked(rs); err != nil {
+		c.log.Error("cannot restore any ruleset", zap.Error(err))
+		c.expected, c.fallback = firewall.Expected(rs), rs
 	}
-	d.expected, d.running, d.fallback = firewall.Expected(rs), nil, rs
-	d.stayIsland("the previous model could not be restored")
+	c.running = nil
+	c.stayIsland("the previous model could not be restored")
 }
 
-// auditWritable refuses a change early when its record could not be
-// written anyway.
-func (d *Daemon) auditWritable() error {
-	if d.audit == nil {
-		return errAuditUnavailable
+// markLocked records a version's new state in the history. A failure does
+// not undo the change, which has taken effect, but it is logged, audited,
+// and returned as a *HistoryError for the user who waits for the change.
+func (c *changes) markLocked(actor string, version int, state string) error {
+	err := c.store.SetState(version, state)
+	if err == nil {
+		return nil
 	}
-	if d.audit.Stats().Full {
-		return fmt.Errorf("the audit log is full, so changes are refused: %w", audit.ErrFull)
+	c.log.Error("VERSION HISTORY NOT UPDATED: `zonegate history` shows a wrong state for this version",
+		zap.Int("version", version), zap.String("state", state), zap.Error(err))
+	c.rec.recordBestEffort(audit.Record{Actor: actor, Category: audit.CategoryConfig, Action: audit.ActionHistoryNotUpdated,
+		Object: fmt.Sprintf("model v%d", version), Result: audit.ResultFailure,
+		Details: map[string]string{audit.DetailState: state, audit.DetailReason: truncate(err.Error(), 400)}})
+	return &HistoryError{Version: version, State: state, Err: err}
+}
+
+// saveStateLocked writes the state file; a failure is logged with what
+// it means.
+func (c *changes) saveStateLocked(what string) error {
+	err := c.store.SaveState(c.state)
+	if err != nil {
+		c.log.Error("cannot save state: "+what, zap.Error(err))
+		return fmt.Errorf("cannot save the state file (%s; check that the state directory is writable and not full): %w", what, err)
 	}
 	return nil
 }
 
 // Push validates a model, applies it and, unless confirmWithin is zero,
 // starts the timer after which it rolls back by itself.
-func (d *Daemon) Push(ctx context.Context, actor string, text []byte, comment string, confirmWithin time.Duration) (PushResult, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.state.Pending != nil {
+func (c *changes) Push(ctx context.Context, actor string, text []byte, comment string, confirmWithin time.Duration) (PushResult, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Pending != nil {
 		return PushResult{}, ErrPending
 	}
 	m, err := zone.Load("pushed model", text)
 	if err != nil {
 		var ds zone.Diagnostics
 		if errors.As(err, &ds) {
-			d.recordBestEffort(audit.ConfigChange(actor, audit.ActionModelRejected, "model", audit.ResultFailure, d.runningDigest(), "", firstLine(ds.Error())))
+			c.rec.recordBestEffort(audit.ConfigChange(actor, audit.ActionModelRejected, "model", audit.ResultFailure, c.runningDigest(), "", firstLine(ds.Error())))
 			return PushResult{}, &ModelError{Diagnostics: ds}
 		}
 		return PushResult{}, err
@@ -257,171 +435,192 @@ func (d *Daemon) Push(ctx context.Context, actor string, text []byte, comment st
 	for _, w := range m.Lint() {
 		res.Warnings = append(res.Warnings, w.String())
 	}
-	changes := zone.Diff(d.running, m)
-	for _, c := range changes {
-		res.Diff = append(res.Diff, c.String())
+	changes := zone.Diff(c.running, m)
+	for _, ch := range changes {
+		res.Diff = append(res.Diff, ch.String())
 	}
-	if d.running != nil && d.running.Digest() == m.Digest() {
-		res.Unchanged, res.Version = true, d.state.Current
+	if c.running != nil && c.running.Digest() == m.Digest() {
+		res.Unchanged, res.Version = true, c.state.Current
 		return res, nil
 	}
-	if err := d.auditWritable(); err != nil {
+	if err := c.rec.auditWritable(); err != nil {
 		return res, err
 	}
-	prev, prevVersion := d.running, d.state.Current
-	state := "running"
+	prev, prevVersion := c.running, c.state.Current
+	state := versions.StateRunning
 	if confirmWithin > 0 {
-		state = "pending"
+		state = versions.StatePending
 	}
-	v, err := d.store.add(text, ModelVersion{Digest: m.Digest(), User: actor, Time: d.now(), Comment: comment, State: state})
+	v, err := c.store.Add(text, ModelVersion{Digest: m.Digest(), User: actor, Time: c.now(), Comment: comment, State: state})
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("the model cannot be kept as a new version, so nothing was changed (check that the state directory is writable and not full): %w", err)
 	}
 	res.Version = v.Number
-	if err := d.applyLocked(m, d.state.Island); err != nil {
-		_ = d.store.setState(v.Number, "rejected")
-		d.restoreLocked(prev)
-		d.recordBestEffort(audit.ConfigChange(actor, audit.ActionModelRejected, fmt.Sprintf("model v%d", v.Number), audit.ResultFailure, d.digestOf(prevVersion), m.Digest(), firstLine(err.Error())))
-		return res, fmt.Errorf("the model could not be applied; the previous one is back in place: %w", err)
+	if err := c.apply(m, c.state.Island); err != nil {
+		histErr := c.markLocked(actor, v.Number, versions.StateRejected)
+		c.restoreLocked(prev)
+		c.rec.recordBestEffort(audit.ConfigChange(actor, audit.ActionModelRejected, fmt.Sprintf("model v%d", v.Number), audit.ResultFailure, c.digestOf(prevVersion), m.Digest(), firstLine(err.Error())))
+		return res, errors.Join(fmt.Errorf("the model could not be applied; the previous one is back in place: %w", err), histErr)
 	}
 	summary := zone.DiffSummary(changes)
 	if confirmWithin > 0 {
-		res.Deadline = d.now().Add(confirmWithin)
+		res.Deadline = c.now().Add(confirmWithin)
 		summary += fmt.Sprintf("; rolls back unless confirmed by %s", res.Deadline.UTC().Format(time.RFC3339))
 	}
-	if err := d.record(ctx, audit.ConfigChange(actor, audit.ActionModelApplied, fmt.Sprintf("model v%d", v.Number), audit.ResultSuccess, d.digestOf(prevVersion), m.Digest(), summary)); err != nil {
-		_ = d.store.setState(v.Number, "rejected")
-		d.restoreLocked(prev)
-		return res, err
+	if err := c.rec.record(ctx, audit.ConfigChange(actor, audit.ActionModelApplied, fmt.Sprintf("model v%d", v.Number), audit.ResultSuccess, c.digestOf(prevVersion), m.Digest(), summary)); err != nil {
+		histErr := c.markLocked(actor, v.Number, versions.StateRejected)
+		c.restoreLocked(prev)
+		return res, errors.Join(err, histErr)
 	}
-	d.state.Current = v.Number
+	c.state.Current = v.Number
 	if confirmWithin > 0 {
-		d.state.Pending = &Pending{Version: v.Number, Previous: prevVersion, Deadline: res.Deadline, User: actor}
-		d.startTimerLocked(confirmWithin)
+		c.state.Pending = &Pending{Version: v.Number, Previous: prevVersion, Deadline: res.Deadline, User: actor}
+		c.startTimerLocked(confirmWithin)
 	} else if prevVersion > 0 {
-		_ = d.store.setState(prevVersion, "superseded")
+		if err := c.markLocked(actor, prevVersion, versions.StateSuperseded); err != nil {
+			res.Warnings = append(res.Warnings, err.Error())
+		}
 	}
-	if err := d.store.saveState(d.state); err != nil {
-		d.log.Error("cannot save state: a restart would bring back the previous model", zap.Error(err))
+	if err := c.saveStateLocked("a restart would bring back the previous model"); err != nil {
+		res.Warnings = append(res.Warnings, err.Error())
 	}
-	if err := d.store.prune(d.state.Current, prevVersion); err != nil {
-		d.log.Warn("cannot prune old model versions", zap.Error(err))
+	if err := c.store.Prune(c.state.Current, prevVersion); err != nil {
+		c.log.Warn("cannot prune old model versions", zap.Error(err))
 	}
-	d.log.Info("model pushed", zap.String("user", actor), zap.Int("version", v.Number), zap.String("digest", m.Digest()), zap.String("diff", zone.DiffSummary(changes)), zap.Duration("confirm_within", confirmWithin))
+	c.log.Info("model pushed", zap.String("user", actor), zap.Int("version", v.Number), zap.String("digest", m.Digest()), zap.String("diff", zone.DiffSummary(changes)), zap.Duration("confirm_within", confirmWithin))
 	return res, nil
 }
 
-func (d *Daemon) runningDigest() string {
-	if d.running == nil {
+func (c *changes) runningDigest() string {
+	if c.running == nil {
 		return ""
 	}
-	return d.running.Digest()
+	return c.running.Digest()
 }
 
-func (d *Daemon) startTimerLocked(after time.Duration) {
-	if d.timer != nil {
-		d.timer.Stop()
+// startTimerLocked starts the confirm deadline of the pending change.
+func (c *changes) startTimerLocked(after time.Duration) {
+	c.stopTimerLocked()
+	version := c.state.Pending.Version
+	c.timer = c.clock.AfterFunc(after, func() { c.deadline(version) })
+}
+
+// deadline rolls back the pending change version unless it was confirmed
+// or rolled back in the meantime.
+func (c *changes) deadline(version int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Pending == nil || c.state.Pending.Version != version {
+		return
 	}
-	version := d.state.Pending.Version
-	d.timer = time.AfterFunc(after, func() {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if d.state.Pending == nil || d.state.Pending.Version != version {
-			return
-		}
-		d.log.Warn("the pushed model was not confirmed in time: rolling back", zap.Int("version", version))
-		if err := d.rollbackPendingLocked(context.Background(), "zonegate", "not confirmed before the deadline", false); err != nil {
-			d.log.Error("automatic rollback failed", zap.Error(err))
-		}
-	})
+	c.log.Warn("the pushed model was not confirmed in time: rolling back", zap.Int("version", version))
+	if err := c.rollbackPendingLocked(context.Background(), "zonegate", "not confirmed before the deadline", false); err != nil {
+		c.log.Error("automatic rollback failed", zap.Error(err))
+	}
+}
+
+func (c *changes) stopTimerLocked() {
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+}
+
+// stop ends the confirm timer; a pending change rolls back at the next
+// start.
+func (c *changes) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopTimerLocked()
 }
 
 // Confirm makes the pending model permanent.
-func (d *Daemon) Confirm(ctx context.Context, actor string) (ModelVersion, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	p := d.state.Pending
+func (c *changes) Confirm(ctx context.Context, actor string) (ModelVersion, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.state.Pending
 	if p == nil {
 		return ModelVersion{}, ErrNothingPending
 	}
-	if err := d.record(ctx, audit.ConfigChange(actor, audit.ActionModelConfirmed, fmt.Sprintf("model v%d", p.Version), audit.ResultSuccess,
-		d.digestOf(p.Previous), d.digestOf(p.Version), fmt.Sprintf("pushed by %s", p.User))); err != nil {
+	if err := c.rec.record(ctx, audit.ConfigChange(actor, audit.ActionModelConfirmed, fmt.Sprintf("model v%d", p.Version), audit.ResultSuccess,
+		c.digestOf(p.Previous), c.digestOf(p.Version), fmt.Sprintf("pushed by %s", p.User))); err != nil {
 		return ModelVersion{}, err
 	}
-	if d.timer != nil {
-		d.timer.Stop()
-	}
-	d.state.Pending = nil
-	_ = d.store.setState(p.Version, "running")
+	c.stopTimerLocked()
+	c.state.Pending = nil
+	histErr := c.markLocked(actor, p.Version, versions.StateRunning)
 	if p.Previous > 0 {
-		_ = d.store.setState(p.Previous, "superseded")
+		histErr = errors.Join(histErr, c.markLocked(actor, p.Previous, versions.StateSuperseded))
 	}
-	if err := d.store.saveState(d.state); err != nil {
-		return ModelVersion{}, err
+	if err := c.saveStateLocked("a restart would roll the confirmed model back"); err != nil {
+		return ModelVersion{}, errors.Join(err, histErr)
 	}
-	return d.store.meta(p.Version)
+	v, err := c.store.Meta(p.Version)
+	if err != nil {
+		return v, errors.Join(err, histErr)
+	}
+	v.State = versions.StateRunning // what runs, even when the history could not record it
+	return v, histErr
 }
 
 // rollbackPendingLocked undoes the pending change. A user's rollback is
 // refused when it cannot be audited; the automatic one happens anyway.
-func (d *Daemon) rollbackPendingLocked(ctx context.Context, actor, reason string, mustAudit bool) error {
-	p := d.state.Pending
+func (c *changes) rollbackPendingLocked(ctx context.Context, actor, reason string, mustAudit bool) error {
+	p := c.state.Pending
 	var prev *zone.Model
 	if p.Previous > 0 {
-		text, err := d.store.model(p.Previous)
+		text, err := c.store.Model(p.Previous)
 		if err != nil {
 			return err
 		}
-		if prev, err = zone.Load(d.store.modelPath(p.Previous), text); err != nil {
+		if prev, err = zone.Load(c.store.ModelPath(p.Previous), text); err != nil {
 			return err
 		}
 	}
-	rec := audit.ConfigChange(actor, audit.ActionModelRolledBack, fmt.Sprintf("model v%d", p.Version), audit.ResultSuccess, d.digestOf(p.Version), d.digestOf(p.Previous), reason)
+	rec := audit.ConfigChange(actor, audit.ActionModelRolledBack, fmt.Sprintf("model v%d", p.Version), audit.ResultSuccess, c.digestOf(p.Version), c.digestOf(p.Previous), reason)
 	if mustAudit {
-		if err := d.record(ctx, rec); err != nil {
+		if err := c.rec.record(ctx, rec); err != nil {
 			return err
 		}
 	}
 	if prev != nil {
-		if err := d.applyLocked(prev, d.state.Island); err != nil {
+		if err := c.apply(prev, c.state.Island); err != nil {
 			return fmt.Errorf("cannot re-apply version %d: %w", p.Previous, err)
 		}
 	} else {
-		d.restoreLocked(nil)
-		d.islandWhy = "the first pushed model was rolled back and there is no earlier one"
+		c.restoreLocked(nil)
+		c.islandWhy = "the first pushed model was rolled back and there is no earlier one"
 	}
 	if !mustAudit {
-		d.recordBestEffort(rec)
+		c.rec.recordBestEffort(rec)
 	}
-	if d.timer != nil {
-		d.timer.Stop()
-	}
-	_ = d.store.setState(p.Version, "rolled-back")
+	c.stopTimerLocked()
+	histErr := c.markLocked(actor, p.Version, versions.StateRolledBack)
 	if p.Previous > 0 {
-		_ = d.store.setState(p.Previous, "running")
+		histErr = errors.Join(histErr, c.markLocked(actor, p.Previous, versions.StateRunning))
 	}
-	d.state.Current, d.state.Pending = p.Previous, nil
-	return d.store.saveState(d.state)
+	c.state.Current, c.state.Pending = p.Previous, nil
+	return errors.Join(c.saveStateLocked("a restart would bring back the rolled-back model"), histErr)
 }
 
 // Rollback undoes a pending change, or goes back to an earlier version
 // (version 0: the one before the running one).
-func (d *Daemon) Rollback(ctx context.Context, actor string, version int) (int, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if p := d.state.Pending; p != nil && (version == 0 || version == p.Previous) {
-		return p.Previous, d.rollbackPendingLocked(ctx, actor, "rolled back by "+actor, true)
+func (c *changes) Rollback(ctx context.Context, actor string, version int) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p := c.state.Pending; p != nil && (version == 0 || version == p.Previous) {
+		return p.Previous, c.rollbackPendingLocked(ctx, actor, "rolled back by "+actor, true)
 	}
-	if d.state.Pending != nil {
+	if c.state.Pending != nil {
 		return 0, ErrPending
 	}
 	if version == 0 {
-		vs, err := d.store.versions()
+		vs, err := c.store.Versions()
 		if err != nil {
 			return 0, err
 		}
 		for i := len(vs) - 1; i >= 0; i-- {
-			if vs[i].Number < d.state.Current && (vs[i].State == "superseded" || vs[i].State == "running") {
+			if vs[i].Number < c.state.Current && (vs[i].State == versions.StateSuperseded || vs[i].State == versions.StateRunning) {
 				version = vs[i].Number
 				break
 			}
@@ -430,100 +629,104 @@ func (d *Daemon) Rollback(ctx context.Context, actor string, version int) (int, 
 			return 0, ErrNoPrevious
 		}
 	}
-	if version == d.state.Current {
+	if version == c.state.Current {
 		return version, fmt.Errorf("version %d is already running", version)
 	}
-	text, err := d.store.model(version)
+	text, err := c.store.Model(version)
 	if err != nil {
 		return 0, err
 	}
-	m, err := zone.Load(d.store.modelPath(version), text)
+	m, err := zone.Load(c.store.ModelPath(version), text)
 	if err != nil {
 		return 0, fmt.Errorf("kept version %d no longer loads: %w", version, err)
 	}
-	if err := d.auditWritable(); err != nil {
+	if err := c.rec.auditWritable(); err != nil {
 		return 0, err
 	}
-	prev, prevVersion := d.running, d.state.Current
-	if err := d.applyLocked(m, d.state.Island); err != nil {
-		d.restoreLocked(prev)
+	prev, prevVersion := c.running, c.state.Current
+	if err := c.apply(m, c.state.Island); err != nil {
+		c.restoreLocked(prev)
 		return 0, err
 	}
-	if err := d.record(ctx, audit.ConfigChange(actor, audit.ActionModelRolledBack, fmt.Sprintf("model v%d", prevVersion), audit.ResultSuccess,
-		d.digestOf(prevVersion), m.Digest(), fmt.Sprintf("back to version %d; %s", version, zone.DiffSummary(zone.Diff(prev, m))))); err != nil {
-		d.restoreLocked(prev)
+	if err := c.rec.record(ctx, audit.ConfigChange(actor, audit.ActionModelRolledBack, fmt.Sprintf("model v%d", prevVersion), audit.ResultSuccess,
+		c.digestOf(prevVersion), m.Digest(), fmt.Sprintf("back to version %d; %s", version, zone.DiffSummary(zone.Diff(prev, m))))); err != nil {
+		c.restoreLocked(prev)
 		return 0, err
 	}
+	var histErr error
 	if prevVersion > 0 {
-		_ = d.store.setState(prevVersion, "superseded")
+		histErr = c.markLocked(actor, prevVersion, versions.StateSuperseded)
 	}
-	_ = d.store.setState(version, "running")
-	d.state.Current = version
-	return version, d.store.saveState(d.state)
+	histErr = errors.Join(histErr, c.markLocked(actor, version, versions.StateRunning))
+	c.state.Current = version
+	return version, errors.Join(c.saveStateLocked(fmt.Sprintf("a restart would bring back version %d", prevVersion)), histErr)
 }
 
 // SetIsland turns island mode on or off: no forwarding between zones,
 // management access stays (IEC 62443 SR 5.2).
-func (d *Daemon) SetIsland(ctx context.Context, actor string, on bool) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.state.Island == on {
+func (c *changes) SetIsland(ctx context.Context, actor string, on bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Island == on {
 		return nil
 	}
-	if err := d.auditWritable(); err != nil {
+	if err := c.rec.auditWritable(); err != nil {
 		return err
 	}
 	state := map[bool]string{true: "on", false: "off"}[on]
-	if d.running == nil {
+	if c.running == nil {
 		if !on {
 			return fmt.Errorf("no model is running, so the gateway stays in island mode: push a model first")
 		}
-	} else if err := d.applyLocked(d.running, on); err != nil {
+	} else if err := c.apply(c.running, on); err != nil {
 		return err
 	}
 	rec := audit.Record{Actor: actor, Category: audit.CategoryConfig, Action: audit.ActionIslandMode, Object: "forwarding",
 		Result: audit.ResultSuccess, Details: map[string]string{audit.DetailState: state}}
-	if err := d.record(ctx, rec); err != nil {
-		if d.running != nil {
-			_ = d.applyLocked(d.running, !on)
+	if err := c.rec.record(ctx, rec); err != nil {
+		if c.running != nil {
+			if rerr := c.apply(c.running, !on); rerr != nil {
+				c.log.Error("cannot undo the island mode change that could not be audited", zap.Error(rerr))
+				return errors.Join(err, fmt.Errorf("and the previous mode could not be restored (see `zonegate status`; set island mode again once the audit log works): %w", rerr))
+			}
 		}
 		return err
 	}
-	d.state.Island = on
-	d.log.Warn("island mode "+state, zap.String("user", actor))
-	return d.store.saveState(d.state)
+	c.state.Island = on
+	c.log.Warn("island mode "+state, zap.String("user", actor))
+	return c.saveStateLocked("a restart would bring back the previous island mode")
 }
 
 // ReloadModelFile re-reads the settings' model file (SIGHUP) and applies
 // it as a new, confirmed version when it changed.
-func (d *Daemon) ReloadModelFile(ctx context.Context) error {
-	if d.set.Model == "" {
+func (c *changes) ReloadModelFile(ctx context.Context) error {
+	if c.modelFile == "" {
 		return errors.New("no model file in the settings; push models with `zonegate push`")
 	}
-	text, err := os.ReadFile(d.set.Model)
+	text, err := os.ReadFile(c.modelFile)
 	if err != nil {
 		return err
 	}
-	res, err := d.Push(ctx, "local:SIGHUP", text, "model file "+d.set.Model+" re-read on SIGHUP", 0)
+	res, err := c.Push(ctx, "local:SIGHUP", text, "model file "+c.modelFile+" re-read on SIGHUP", 0)
 	if err != nil {
 		return err
 	}
-	d.mu.Lock()
-	d.state.ModelFile = fileDigest(text)
-	err = d.store.saveState(d.state)
-	d.mu.Unlock()
+	c.mu.Lock()
+	c.state.ModelFile = fileDigest(text)
+	err = c.saveStateLocked("the model file is imported again at the next start")
+	c.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	if res.Unchanged {
-		d.log.Info("model file unchanged", zap.String("digest", res.Digest))
+		c.log.Info("model file unchanged", zap.String("digest", res.Digest))
 	}
 	return nil
 }
 
 // History lists the kept model versions, oldest first.
-func (d *Daemon) History() ([]ModelVersion, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.store.versions()
+func (c *changes) History() ([]ModelVersion, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.store.Versions()
 }

@@ -2,8 +2,11 @@
 // ruleset in the kernel (fail close at boot, island mode, drift repair),
 // runs the Modbus proxy of the inspected conduits, and takes changes from
 // the management API as transactions that undo themselves unless
-// confirmed, each recorded in the audit log. Subpackages hold the zone
-// model (zone), the audit log (audit) and local accounts (auth).
+// confirmed, each recorded in the audit log. The transactions (changes.go)
+// reach the kernel through the Kernel interface and time through an
+// injected clock, so they are tested without root. Subpackages hold the
+// zone model (zone), the audit log (audit), local accounts (auth) and the
+// model versions (versions).
 package gateway
 
 import (
@@ -20,6 +23,7 @@ import (
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/auth"
+	"github.com/zonegate/zonegate/gateway/internal/clock"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/modbus"
 )
@@ -30,22 +34,30 @@ type Config struct {
 	// SettingsPath is the settings file, re-read on SIGHUP; empty when the
 	// settings came from flags only.
 	SettingsPath string
-	Target       firewall.Target
-	Logger       *zap.Logger
+	// Target is the network namespace of the ruleset; Kernel, when set,
+	// is used instead.
+	Target firewall.Target
+	// Kernel is the kernel the ruleset goes to; default
+	// firewall.NewKernel(Target).
+	Kernel Kernel
+	Logger *zap.Logger
 	// ModbusListen overrides where the Modbus proxy listens; default
 	// "[::]:PORT" with the ruleset's proxy port (dual stack).
 	ModbusListen string
-	// Now is the clock; default time.Now.
-	Now func() time.Time
+	// Clock is the time source (confirm deadline, drift polling, account
+	// lockout); default the system clock.
+	Clock clock.Clock
 }
 
 // Daemon applies a zone model and keeps it applied.
 type Daemon struct {
-	cfg   Config
-	set   Settings
-	log   *zap.Logger
-	now   func() time.Time
-	store *store
+	// changes holds the running configuration and its transactions
+	// (Push, Confirm, Rollback, SetIsland, History, drift repair).
+	*changes
+
+	cfg Config
+	set Settings
+	log *zap.Logger
 
 	audit      *audit.Log // nil when the log cannot be opened: changes are then refused
 	stopExport context.CancelFunc
@@ -54,16 +66,6 @@ type Daemon struct {
 
 	policies *modbusPolicies
 	proxy    *modbus.Proxy
-
-	// mu serialises changes to the running configuration.
-	mu        sync.Mutex
-	state     persistentState
-	running   *zone.Model // nil while no model could be applied
-	islandWhy string      // why the gateway is in island mode without being asked to
-	expected  firewall.Fingerprint
-	fallback  *firewall.Ruleset // what drift repair restores while no model runs
-	timer     *time.Timer       // pending confirm deadline
-	drift     driftStats
 }
 
 // New prepares a daemon; Run starts it.
@@ -71,13 +73,19 @@ func New(cfg Config) *Daemon {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
+	}
+	if cfg.Kernel == nil {
+		cfg.Kernel = firewall.NewKernel(cfg.Target)
 	}
 	if cfg.ModbusListen == "" {
 		cfg.ModbusListen = fmt.Sprintf("[::]:%d", cfg.Settings.Firewall.ModbusProxyPort)
 	}
-	return &Daemon{cfg: cfg, set: cfg.Settings, log: cfg.Logger, now: cfg.Now, policies: newModbusPolicies()}
+	d := &Daemon{cfg: cfg, set: cfg.Settings, log: cfg.Logger, policies: newModbusPolicies()}
+	d.changes = newChanges(cfg.Logger, cfg.Clock, cfg.Kernel, d, d.fwOptions(false), cfg.Settings.Model)
+	d.changes.apply = d.applyLocked
+	return d
 }
 
 func (d *Daemon) fwOptions(island bool) firewall.Options {
@@ -92,26 +100,10 @@ func (d *Daemon) fwOptions(island bool) firewall.Options {
 // SIGHUP. The first thing it does is put a fail-close ruleset in place; the
 // ruleset stays in the kernel when Run returns.
 func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
-	st, err := openStore(d.set.StateDir, d.set.Changes.Keep)
-	if err != nil {
+	if err := d.open(ctx); err != nil {
 		return err
 	}
-	d.store = st
-	if d.state, err = st.loadState(); err != nil {
-		return err
-	}
-	last := d.lastKnownModel()
-	if err := d.failClose(last); err != nil {
-		return fmt.Errorf("cannot put the fail-close ruleset in place: %w", err)
-	}
-	d.openAudit(last)
 	defer d.closeAudit()
-	if err := d.openAccounts(last); err != nil {
-		return err
-	}
-	if err := d.auditSettings(ctx, "zonegate", "at start"); err != nil {
-		d.log.Error("settings change not recorded", zap.Error(err))
-	}
 	if err := d.startProxy(); err != nil {
 		return err
 	}
@@ -122,25 +114,49 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		return err
 	}
 	defer api.Close()
-	go d.watchDrift(ctx)
+	go d.watchDrift(ctx, time.Duration(d.set.Firewall.DriftCheck))
 	for {
 		select {
 		case <-ctx.Done():
 			d.log.Info("stopping; the ruleset stays in the kernel")
-			d.mu.Lock()
-			if d.timer != nil {
-				d.timer.Stop() // a pending change rolls back at the next start
-			}
-			d.mu.Unlock()
+			d.stop() // a pending change rolls back at the next start
 			return nil
 		case <-reload:
-			if err := d.ReloadSettings(ctx); err != nil {
-				d.log.Error("settings reload failed; the running settings are unchanged", zap.Error(err))
-			}
-			if err := d.ReloadModelFile(ctx); err != nil {
-				d.log.Error("reload failed; the running ruleset is unchanged", zap.Error(err))
-			}
+			d.reload(ctx)
 		}
+	}
+}
+
+// open does what Run does before the proxy and the API start: it reads
+// the state directory, puts the fail-close ruleset in place, opens the
+// audit log (closeAudit closes it) and the accounts, and records a
+// settings change.
+func (d *Daemon) open(ctx context.Context) error {
+	if err := d.openStore(d.set.StateDir, d.set.Changes.Keep); err != nil {
+		return err
+	}
+	last := d.lastKnownModel()
+	if err := d.failClose(last); err != nil {
+		return fmt.Errorf("cannot put the fail-close ruleset in place: %w", err)
+	}
+	d.openAudit(last)
+	if err := d.openAccounts(last); err != nil {
+		d.closeAudit()
+		return err
+	}
+	if err := d.auditSettings(ctx, "zonegate", "at start"); err != nil {
+		d.log.Error("settings change not recorded", zap.Error(err))
+	}
+	return nil
+}
+
+// reload re-reads the settings and the model file (SIGHUP).
+func (d *Daemon) reload(ctx context.Context) {
+	if err := d.ReloadSettings(ctx); err != nil {
+		d.log.Error("settings reload failed; the running settings are unchanged", zap.Error(err))
+	}
+	if err := d.ReloadModelFile(ctx); err != nil {
+		d.log.Error("reload failed; the running ruleset is unchanged", zap.Error(err))
 	}
 }
 
@@ -148,8 +164,8 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 // model file of the settings; nil when neither loads.
 func (d *Daemon) lastKnownModel() *zone.Model {
 	if d.state.Current > 0 {
-		if text, err := d.store.model(d.state.Current); err == nil {
-			if m, err := zone.Load(d.store.modelPath(d.state.Current), text); err == nil {
+		if text, err := d.store.Model(d.state.Current); err == nil {
+			if m, err := zone.Load(d.store.ModelPath(d.state.Current), text); err == nil {
 				return m
 			}
 		}
@@ -160,25 +176,6 @@ func (d *Daemon) lastKnownModel() *zone.Model {
 		}
 	}
 	return nil
-}
-
-// failClose installs the boot ruleset: island mode of the last known model
-// (management zones keep access), or with no model at all a ruleset that
-// forwards nothing.
-func (d *Daemon) failClose(last *zone.Model) error {
-	rs := firewall.Lockdown(d.fwOptions(true))
-	if last != nil {
-		rs = firewall.Compile(last, d.fwOptions(true))
-	}
-	_, err := firewall.Apply(d.cfg.Target, rs)
-	if err == nil {
-		// Drift repair defends the fail-close ruleset too while no model
-		// can be applied.
-		d.fallback, d.expected = rs, firewall.Expected(rs)
-		d.drift.lastGen, _ = firewall.Generation(d.cfg.Target)
-		d.log.Info("fail-close ruleset in place: nothing is forwarded between zones until the model is applied")
-	}
-	return err
 }
 
 func (d *Daemon) gatewayName(m *zone.Model) string {
@@ -219,10 +216,12 @@ func (d *Daemon) openAudit(last *zone.Model) {
 			continue
 		}
 		d.exported.Add(1)
-		go func() {
+		go func(collector string) {
 			defer d.exported.Done()
-			_ = exp.Run(ctx)
-		}()
+			if err := exp.Run(ctx); err != nil {
+				d.log.Error("syslog export stopped: the records stay in the audit log; restart zonegate to resume the export", zap.String("collector", collector), zap.Error(err))
+			}
+		}(s.Address)
 	}
 	d.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryService, Action: audit.ActionServiceStart,
 		Object: "zonegate", Result: audit.ResultSuccess, Details: map[string]string{"version": Version}})
@@ -258,6 +257,18 @@ func (d *Daemon) record(ctx context.Context, r audit.Record) error {
 	return nil
 }
 
+// auditWritable refuses a change early when its record could not be
+// written anyway.
+func (d *Daemon) auditWritable() error {
+	if d.audit == nil {
+		return errAuditUnavailable
+	}
+	if d.audit.Stats().Full {
+		return fmt.Errorf("the audit log is full, so changes are refused: %w", audit.ErrFull)
+	}
+	return nil
+}
+
 // recordBestEffort writes a record for something that happens anyway
 // (drift repair, automatic rollback, start and stop).
 func (d *Daemon) recordBestEffort(r audit.Record) {
@@ -275,7 +286,7 @@ func (d *Daemon) openAccounts(last *zone.Model) error {
 		Path:   d.accountsPath(),
 		Sink:   auth.SinkFunc(d.accountEvent),
 		Policy: policy,
-		Now:    d.now,
+		Now:    d.clock.Now,
 	})
 	if err != nil {
 		return fmt.Errorf("open accounts: %w", err)

@@ -13,81 +13,81 @@ import (
 // driftStats describes the drift watcher for status.
 type driftStats struct {
 	lastGen  uint32
+	genKnown bool      // false: lastGen could not be read, the next check reads the table
 	Checks   uint64    `json:"checks"`
 	Detected uint64    `json:"detected"`
 	Last     time.Time `json:"last_detected,omitempty"`
 }
 
 // watchDrift notices when table inet zonegate is changed by anything but
-// zonegate (nft by hand, another program): it polls the kernel's ruleset
-// generation, reads the table only when the generation moved, and when the
-// table differs from what zonegate installed it records a security event
-// and restores the expected ruleset.
-func (d *Daemon) watchDrift(ctx context.Context) {
-	every := time.Duration(d.set.Firewall.DriftCheck)
+// zonegate (nft by hand, another program): every interval it polls the
+// kernel's ruleset generation, reads the table only when the generation
+// moved, and when the table differs from what zonegate installed it
+// records a security event and restores the expected ruleset. An interval
+// of zero or less turns the watcher off.
+func (c *changes) watchDrift(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		return
 	}
-	t := time.NewTicker(every)
+	t := c.clock.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			d.checkDrift()
+		case <-t.C():
+			c.checkDrift()
 		}
 	}
 }
 
 // checkDrift runs one drift check.
-func (d *Daemon) checkDrift() {
-	gen, err := firewall.Generation(d.cfg.Target)
+func (c *changes) checkDrift() {
+	gen, err := c.kernel.Generation()
 	if err != nil {
-		d.log.Warn("drift check: cannot read the ruleset generation", zap.Error(err))
+		c.log.Warn("drift check: cannot read the ruleset generation", zap.Error(err))
 		return
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.drift.Checks++
-	if gen == d.drift.lastGen || d.expected == nil {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.drift.Checks++
+	if (c.drift.genKnown && gen == c.drift.lastGen) || c.expected == nil {
 		return
 	}
-	cur, err := firewall.Current(d.cfg.Target)
+	cur, err := c.kernel.Current()
 	if err != nil {
-		d.log.Warn("drift check: cannot read table inet zonegate", zap.Error(err))
+		c.log.Warn("drift check: cannot read table inet zonegate", zap.Error(err))
 		return
 	}
-	if cur.Equal(d.expected) {
-		d.drift.lastGen = gen // another table changed; ours is intact
+	if cur.Equal(c.expected) {
+		c.drift.lastGen, c.drift.genKnown = gen, true // another table changed; ours is intact
 		return
 	}
-	d.drift.Detected++
-	d.drift.Last = d.now()
-	summary := d.expected.Summary(cur)
-	d.log.Warn("DRIFT: table inet zonegate was changed outside zonegate; restoring it",
-		zap.String("summary", summary), zap.String("differences", d.expected.Diff(cur, 6)))
-	d.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryConfig, Action: audit.ActionDriftDetected,
+	c.drift.Detected++
+	c.drift.Last = c.now()
+	summary := c.expected.Summary(cur)
+	c.log.Warn("DRIFT: table inet zonegate was changed outside zonegate; restoring it",
+		zap.String("summary", summary), zap.String("differences", c.expected.Diff(cur, 6)))
+	c.rec.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryConfig, Action: audit.ActionDriftDetected,
 		Object: "table inet zonegate", Result: audit.ResultFailure, Details: map[string]string{
-			audit.DetailDiff: truncate(summary, 900), audit.DetailDigestAfter: d.runningDigest()}})
+			audit.DetailDiff: truncate(summary, 900), audit.DetailDigestAfter: c.runningDigest()}})
 	var restoreErr error
-	if d.running != nil {
-		restoreErr = d.applyLocked(d.running, d.state.Island)
+	if c.running != nil {
+		restoreErr = c.apply(c.running, c.state.Island)
 	} else {
-		rs := d.fallback
+		rs := c.fallback
 		if rs == nil {
-			rs = firewall.Lockdown(d.fwOptions(true))
+			rs = firewall.Lockdown(c.options(true))
 		}
-		_, restoreErr = firewall.Apply(d.cfg.Target, rs)
-		d.drift.lastGen, _ = firewall.Generation(d.cfg.Target)
+		restoreErr = c.applyFallbackLocked(rs)
 	}
 	result := audit.ResultSuccess
 	if restoreErr != nil {
 		result = audit.ResultFailure
-		d.log.Error("drift: restoring the ruleset failed", zap.Error(restoreErr))
+		c.log.Error("drift: restoring the ruleset failed", zap.Error(restoreErr))
 	}
-	d.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryConfig, Action: audit.ActionDriftRestored,
-		Object: "table inet zonegate", Result: result, Details: map[string]string{audit.DetailDigestAfter: d.runningDigest()}})
+	c.rec.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryConfig, Action: audit.ActionDriftRestored,
+		Object: "table inet zonegate", Result: result, Details: map[string]string{audit.DetailDigestAfter: c.runningDigest()}})
 }
 
 func truncate(s string, n int) string {

@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/internal/atomicfile"
 )
 
 // Daemon settings changes are audited like model changes: the effective
@@ -70,6 +71,12 @@ func (d *Daemon) auditSettings(ctx context.Context, actor, note string) error {
 	return writeFileAtomic(d.settingsCopyPath(), now, 0o600)
 }
 
+// writeFileAtomic writes a file so that a crash leaves the old or the new
+// content.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	return atomicfile.Write(path, data, mode, atomicfile.Options{})
+}
+
 // changedKeys lists the YAML keys whose values differ between a and b.
 func changedKeys(prefix string, a, b reflect.Value) []string {
 	if a.Kind() != reflect.Struct {
@@ -108,6 +115,6 @@ func (d *Daemon) ReloadSettings(ctx context.Context) error {
 		d.set = prev
 		return err
 	}
-	d.store.keep = d.set.Changes.Keep
+	d.store.SetKeep(d.set.Changes.Keep)
 	return nil
 }

@@ -55,6 +55,11 @@ const (
 	ActionDriftRestored    Action = "drift-restored"
 	ActionSettingsChanged  Action = "settings-changed"
 	ActionSettingsRejected Action = "settings-rejected"
+	// ActionHistoryNotUpdated records that a change took effect but the
+	// model version history could not be updated to show it; the details
+	// name the state the version should have (DetailState) and why
+	// (DetailReason).
+	ActionHistoryNotUpdated Action = "history-not-updated"
 )
 
 // Service actions.

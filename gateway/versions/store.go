@@ -1,4 +1,11 @@
-package gateway
+// Package versions keeps the zone model versions of a gateway in its state
+// directory: every pushed or imported model with who, when and why, the
+// state of each version (running, pending, superseded, rolled back,
+// rejected), and the small state file that says which version runs,
+// which change waits for confirmation and whether island mode is on.
+// Every file is written atomically: a crash leaves the old or the new
+// content.
+package versions
 
 import (
 	"encoding/json"
@@ -20,11 +27,18 @@ type ModelVersion struct {
 	User    string    `json:"user"`
 	Time    time.Time `json:"time"`
 	Comment string    `json:"comment,omitempty"`
-	// State is "running", "pending" (applied, waiting for confirm),
-	// "superseded", "rolled-back" (a pending change that was undone) or
-	// "rejected" (could not be applied).
+	// State is one of the State* constants.
 	State string `json:"state"`
 }
+
+// The states of a model version.
+const (
+	StateRunning    = "running"     // applied and confirmed
+	StatePending    = "pending"     // applied, waiting for confirmation
+	StateSuperseded = "superseded"  // ran before a later version
+	StateRolledBack = "rolled-back" // a pending change that was undone
+	StateRejected   = "rejected"    // could not be applied
+)
 
 // Pending is a pushed model that undoes itself unless confirmed in time.
 type Pending struct {
@@ -34,8 +48,8 @@ type Pending struct {
 	User     string    `json:"user"`
 }
 
-// persistentState is what must survive a restart besides the versions.
-type persistentState struct {
+// State is what must survive a restart besides the versions.
+type State struct {
 	Current int      `json:"current"`
 	Pending *Pending `json:"pending,omitempty"`
 	Island  bool     `json:"island"`
@@ -44,30 +58,38 @@ type persistentState struct {
 	ModelFile string `json:"model_file,omitempty"`
 }
 
-// store keeps model versions, the running version, a pending change and
-// the island flag in a directory. Every file is written atomically.
-type store struct {
+// Store keeps model versions, the running version, a pending change and
+// the island flag in a directory. It does no locking: its user
+// serialises the changes.
+type Store struct {
 	dir  string
 	keep int
 }
 
-func openStore(dir string, keep int) (*store, error) {
+// Open creates the state directory if needed; keep is how many versions
+// Prune leaves.
+func Open(dir string, keep int) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "models"), 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
 	}
-	return &store{dir: dir, keep: keep}, nil
+	return &Store{dir: dir, keep: keep}, nil
 }
 
-func (s *store) modelPath(n int) string {
+// SetKeep changes how many versions Prune leaves.
+func (s *Store) SetKeep(keep int) { s.keep = keep }
+
+// ModelPath is the file of version n's model text.
+func (s *Store) ModelPath(n int) string {
 	return filepath.Join(s.dir, "models", fmt.Sprintf("v%06d.yaml", n))
 }
-func (s *store) metaPath(n int) string {
+func (s *Store) metaPath(n int) string {
 	return filepath.Join(s.dir, "models", fmt.Sprintf("v%06d.json", n))
 }
-func (s *store) statePath() string { return filepath.Join(s.dir, "state.json") }
+func (s *Store) statePath() string { return filepath.Join(s.dir, "state.json") }
 
-func (s *store) loadState() (persistentState, error) {
-	var st persistentState
+// LoadState reads the state file; the zero State when there is none.
+func (s *Store) LoadState() (State, error) {
+	var st State
 	b, err := os.ReadFile(s.statePath())
 	if errors.Is(err, os.ErrNotExist) {
 		return st, nil
@@ -81,14 +103,18 @@ func (s *store) loadState() (persistentState, error) {
 	return st, nil
 }
 
-func (s *store) saveState(st persistentState) error {
-	b, _ := json.MarshalIndent(st, "", "  ")
+// SaveState writes the state file.
+func (s *Store) SaveState(st State) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode the state: %w", err)
+	}
 	return writeFileAtomic(s.statePath(), b, 0o600)
 }
 
-// add stores a new version and returns its number.
-func (s *store) add(model []byte, v ModelVersion) (ModelVersion, error) {
-	vs, err := s.versions()
+// Add stores a new version and returns its number.
+func (s *Store) Add(model []byte, v ModelVersion) (ModelVersion, error) {
+	vs, err := s.Versions()
 	if err != nil {
 		return v, err
 	}
@@ -96,19 +122,23 @@ func (s *store) add(model []byte, v ModelVersion) (ModelVersion, error) {
 	if len(vs) > 0 {
 		v.Number = vs[len(vs)-1].Number + 1
 	}
-	if err := writeFileAtomic(s.modelPath(v.Number), model, 0o600); err != nil {
+	if err := writeFileAtomic(s.ModelPath(v.Number), model, 0o600); err != nil {
 		return v, err
 	}
 	return v, s.saveMeta(v)
 }
 
-func (s *store) saveMeta(v ModelVersion) error {
-	b, _ := json.MarshalIndent(v, "", "  ")
+func (s *Store) saveMeta(v ModelVersion) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode model version %d: %w", v.Number, err)
+	}
 	return writeFileAtomic(s.metaPath(v.Number), b, 0o600)
 }
 
-func (s *store) setState(n int, state string) error {
-	v, err := s.meta(n)
+// SetState changes the state of version n and nothing else.
+func (s *Store) SetState(n int, state string) error {
+	v, err := s.Meta(n)
 	if err != nil {
 		return err
 	}
@@ -116,25 +146,30 @@ func (s *store) setState(n int, state string) error {
 	return s.saveMeta(v)
 }
 
-func (s *store) meta(n int) (ModelVersion, error) {
+// Meta returns version n without its model.
+func (s *Store) Meta(n int) (ModelVersion, error) {
 	var v ModelVersion
 	b, err := os.ReadFile(s.metaPath(n))
 	if err != nil {
 		return v, fmt.Errorf("model version %d is not kept (see `zonegate history`): %w", n, err)
 	}
-	return v, json.Unmarshal(b, &v)
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, fmt.Errorf("%s is corrupt (%v): restore it from a backup or remove it (the version is then forgotten)", s.metaPath(n), err)
+	}
+	return v, nil
 }
 
-func (s *store) model(n int) ([]byte, error) {
-	b, err := os.ReadFile(s.modelPath(n))
+// Model returns version n's model text.
+func (s *Store) Model(n int) ([]byte, error) {
+	b, err := os.ReadFile(s.ModelPath(n))
 	if err != nil {
 		return nil, fmt.Errorf("model version %d is not kept (see `zonegate history`): %w", n, err)
 	}
 	return b, nil
 }
 
-// versions lists the kept versions, oldest first.
-func (s *store) versions() ([]ModelVersion, error) {
+// Versions lists the kept versions, oldest first.
+func (s *Store) Versions() ([]ModelVersion, error) {
 	entries, err := os.ReadDir(filepath.Join(s.dir, "models"))
 	if err != nil {
 		return nil, fmt.Errorf("list model versions: %w", err)
@@ -145,7 +180,7 @@ func (s *store) versions() ([]ModelVersion, error) {
 		if _, err := fmt.Sscanf(e.Name(), "v%06d.json", &n); err != nil || !strings.HasSuffix(e.Name(), ".json") {
 			continue
 		}
-		v, err := s.meta(n)
+		v, err := s.Meta(n)
 		if err != nil {
 			return nil, err
 		}
@@ -155,9 +190,9 @@ func (s *store) versions() ([]ModelVersion, error) {
 	return out, nil
 }
 
-// prune removes the oldest versions beyond keep, never those in use.
-func (s *store) prune(inUse ...int) error {
-	vs, err := s.versions()
+// Prune removes the oldest versions beyond keep, never those in use.
+func (s *Store) Prune(inUse ...int) error {
+	vs, err := s.Versions()
 	if err != nil {
 		return err
 	}
@@ -169,7 +204,9 @@ func (s *store) prune(inUse ...int) error {
 		if used[vs[i].Number] {
 			continue
 		}
-		_ = os.Remove(s.modelPath(vs[i].Number))
+		if err := os.Remove(s.ModelPath(vs[i].Number)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
 		if err := os.Remove(s.metaPath(vs[i].Number)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}

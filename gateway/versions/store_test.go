@@ -1,4 +1,4 @@
-package gateway
+package versions
 
 import (
 	"encoding/json"
@@ -11,27 +11,27 @@ import (
 	"time"
 )
 
-func mgOpenStore(t *testing.T, keep int) *store {
+func mgOpenStore(t *testing.T, keep int) *Store {
 	t.Helper()
-	s, err := openStore(filepath.Join(t.TempDir(), "state"), keep)
+	s, err := Open(filepath.Join(t.TempDir(), "state"), keep)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func mgAdd(t *testing.T, s *store, text string, v ModelVersion) ModelVersion {
+func mgAdd(t *testing.T, s *Store, text string, v ModelVersion) ModelVersion {
 	t.Helper()
-	got, err := s.add([]byte(text), v)
+	got, err := s.Add([]byte(text), v)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return got
 }
 
-func mgNumbers(t *testing.T, s *store) []int {
+func mgNumbers(t *testing.T, s *Store) []int {
 	t.Helper()
-	vs, err := s.versions()
+	vs, err := s.Versions()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestStoreVersions(t *testing.T) {
 	if got := mgNumbers(t, s); !reflect.DeepEqual(got, []int{1, 2, 3}) {
 		t.Fatalf("versions %v, want 1 2 3 oldest first", got)
 	}
-	m, err := s.meta(2)
+	m, err := s.Meta(2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,16 +65,16 @@ func TestStoreVersions(t *testing.T) {
 	if !reflect.DeepEqual(m, want) {
 		t.Errorf("meta(2) = %+v, want %+v", m, want)
 	}
-	if text, err := s.model(3); err != nil || string(text) != "model three\n" {
+	if text, err := s.Model(3); err != nil || string(text) != "model three\n" {
 		t.Errorf("model(3) = %q %v", text, err)
 	}
-	if err := s.setState(2, "rolled-back"); err != nil {
+	if err := s.SetState(2, "rolled-back"); err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := s.meta(2); m.State != "rolled-back" || m.User != "erin" || m.Digest != "sha256:aa" {
+	if m, _ := s.Meta(2); m.State != "rolled-back" || m.User != "erin" || m.Digest != "sha256:aa" {
 		t.Errorf("after setState: %+v; only the state may change", m)
 	}
-	for _, err := range []error{func() error { _, err := s.meta(9); return err }(), func() error { _, err := s.model(9); return err }(), s.setState(9, "running")} {
+	for _, err := range []error{func() error { _, err := s.Meta(9); return err }(), func() error { _, err := s.Model(9); return err }(), s.SetState(9, "running")} {
 		if err == nil || !strings.Contains(err.Error(), "not kept") {
 			t.Errorf("a missing version: %v, want an error saying it is not kept", err)
 		}
@@ -96,7 +96,7 @@ func TestStoreVersions(t *testing.T) {
 		t.Errorf("after removing version 2 the next number is %d, want 4", v.Number)
 	}
 	for _, n := range []int{1, 3, 4} {
-		for _, p := range []string{s.modelPath(n), s.metaPath(n)} {
+		for _, p := range []string{s.ModelPath(n), s.metaPath(n)} {
 			if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
 				t.Errorf("%s: %v mode %v, want 0600", p, err, fi.Mode().Perm())
 			}
@@ -124,19 +124,19 @@ func TestStorePruneKeepsCurrentAndPrevious(t *testing.T) {
 			for i := 1; i <= tc.versions; i++ {
 				mgAdd(t, s, "model\n", ModelVersion{State: "superseded"})
 			}
-			if err := s.prune(tc.current, tc.prev); err != nil {
+			if err := s.Prune(tc.current, tc.prev); err != nil {
 				t.Fatal(err)
 			}
 			if got := mgNumbers(t, s); !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("after prune(%d, %d) with keep %d: versions %v, want %v", tc.current, tc.prev, tc.keep, got, tc.want)
 			}
 			for _, n := range tc.want {
-				if _, err := s.model(n); err != nil {
+				if _, err := s.Model(n); err != nil {
 					t.Errorf("kept version %d lost its model: %v", n, err)
 				}
 			}
 			for _, n := range tc.removedStillGone {
-				for _, p := range []string{s.modelPath(n), s.metaPath(n)} {
+				for _, p := range []string{s.ModelPath(n), s.metaPath(n)} {
 					if _, err := os.Stat(p); !os.IsNotExist(err) {
 						t.Errorf("pruned version %d left %s (%v)", n, p, err)
 					}
@@ -152,16 +152,16 @@ func TestStorePruneKeepsCurrentAndPrevious(t *testing.T) {
 
 func TestStoreStateFile(t *testing.T) {
 	s := mgOpenStore(t, 20)
-	st, err := s.loadState()
-	if err != nil || !reflect.DeepEqual(st, persistentState{}) {
+	st, err := s.LoadState()
+	if err != nil || !reflect.DeepEqual(st, State{}) {
 		t.Fatalf("a new store's state: %+v %v, want the zero state", st, err)
 	}
-	want := persistentState{Current: 7, Island: true, ModelFile: "abc",
+	want := State{Current: 7, Island: true, ModelFile: "abc",
 		Pending: &Pending{Version: 7, Previous: 6, Deadline: time.Date(2026, 3, 1, 9, 32, 0, 0, time.UTC), User: "erin"}}
-	if err := s.saveState(want); err != nil {
+	if err := s.SaveState(want); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.loadState()
+	got, err := s.LoadState()
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("state round trip: %+v %v, want %+v", got, err, want)
 	}
@@ -173,7 +173,7 @@ func TestStoreStateFile(t *testing.T) {
 	if err := os.WriteFile(s.statePath(), []byte(`{"current": 7, "pend`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.loadState(); err == nil || !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), "remove it") {
+	if _, err := s.LoadState(); err == nil || !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), "remove it") {
 		t.Errorf("a torn state file: %v, want an error calling it corrupt and saying how to recover", err)
 	}
 }
@@ -182,7 +182,7 @@ func TestStoreStateFile(t *testing.T) {
 // it: every read must see one complete version, never a torn or empty file.
 func TestStoreStateAtomic(t *testing.T) {
 	s := mgOpenStore(t, 20)
-	if err := s.saveState(persistentState{Current: 1, ModelFile: "x"}); err != nil {
+	if err := s.SaveState(State{Current: 1, ModelFile: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	const writes = 150
@@ -200,7 +200,7 @@ func TestStoreStateAtomic(t *testing.T) {
 				default:
 				}
 				b, err := os.ReadFile(s.statePath())
-				var st persistentState
+				var st State
 				if err == nil {
 					err = json.Unmarshal(b, &st)
 				}
@@ -214,7 +214,7 @@ func TestStoreStateAtomic(t *testing.T) {
 		}()
 	}
 	for i := 1; i <= writes; i++ {
-		if err := s.saveState(persistentState{Current: i, ModelFile: strings.Repeat("x", i)}); err != nil {
+		if err := s.SaveState(State{Current: i, ModelFile: strings.Repeat("x", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -267,4 +267,53 @@ func mgNoTemps(t *testing.T, dir string) {
 		}
 		return nil
 	})
+}
+
+func TestStoreErrorsSayWhatToDo(t *testing.T) {
+	s := mgOpenStore(t, 2)
+	v := mgAdd(t, s, "model\n", ModelVersion{State: StateRunning})
+	if err := os.WriteFile(s.metaPath(v.Number), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Meta(v.Number); err == nil || !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), "restore it") {
+		t.Errorf("a torn version file: %v, want an error calling it corrupt and saying how to recover", err)
+	}
+	if _, err := s.Versions(); err == nil {
+		t.Error("Versions lists a corrupt version without an error")
+	}
+	if err := s.Prune(); err == nil {
+		t.Error("Prune with a corrupt version succeeded")
+	}
+	if _, err := s.Add([]byte("x"), ModelVersion{}); err == nil {
+		t.Error("Add with a corrupt version succeeded")
+	}
+
+	s = mgOpenStore(t, 5)
+	for i := 0; i < 4; i++ {
+		mgAdd(t, s, "model\n", ModelVersion{State: StateSuperseded})
+	}
+	s.SetKeep(2)
+	if err := s.Prune(4); err != nil {
+		t.Fatal(err)
+	}
+	if got := mgNumbers(t, s); !reflect.DeepEqual(got, []int{3, 4}) {
+		t.Errorf("after SetKeep(2) and Prune: versions %v, want 3 4", got)
+	}
+	// A state directory that cannot be written.
+	if err := os.RemoveAll(s.dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveState(State{Current: 1}); err == nil {
+		t.Error("SaveState into a removed directory succeeded")
+	}
+	if _, err := s.Versions(); err == nil || !strings.Contains(err.Error(), "list model versions") {
+		t.Errorf("Versions of a removed directory: %v", err)
+	}
+	f := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(f, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(filepath.Join(f, "state"), 2); err == nil || !strings.Contains(err.Error(), "create state directory") {
+		t.Errorf("Open below a file: %v", err)
+	}
 }

@@ -148,11 +148,8 @@ func (c *committer) commit() {
 	}
 	for i := range c.data {
 		rec := sanitize(c.data[i])
+		fitData(&rec, func(r *Record) int { return int(c.w.encode(r) - frameOverhead) })
 		n := c.w.encode(&rec)
-		if n-frameOverhead > MaxPayloadBytes {
-			rec.Details = map[string]string{"truncated": "true"}
-			n = c.w.encode(&rec)
-		}
 		if !c.st.fits(int64(len(c.w.buf)), n, false) {
 			c.enterFull(now)
 			c.l.lostRecords(1)

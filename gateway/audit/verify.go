@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
@@ -329,6 +330,9 @@ func (v *verifier) record(fr frame, resync bool) {
 	if fr.kind == kindCheckpoint {
 		v.checkpoint(fr)
 	}
+	if fr.kind == kindRecord && bytes.Contains(fr.payload, cpFailureMark) {
+		v.recordedLoss(fr)
+	}
 	v.checkPoint(fr)
 	if fr.seq == v.wantCP {
 		v.cpSeen = true
@@ -342,6 +346,22 @@ func (v *verifier) record(fr frame, resync bool) {
 	r.Records++
 	v.lastWasCP = fr.kind == kindCheckpoint && v.lastCP == fr.seq-1
 	v.expect, v.prev = fr.seq+1, fr.hash
+}
+
+// cpFailureMark is in the payload of a "failure" record that Open writes
+// when checkpoint.json did not match the segments.
+var cpFailureMark = []byte(`"category":"audit","action":"failure","object":"checkpoint.json"`)
+
+// recordedLoss reports what the log recorded about itself at a start:
+// checkpoint.json was missing or older than the newest checkpoint, so the
+// newest segments were probably removed while zonegate was stopped, and
+// the records after this one may reuse their sequence numbers.
+func (v *verifier) recordedLoss(fr frame) {
+	e, err := decodePayload(fr.payload, fr.seq, fr.hash)
+	if err != nil || e.Category != CategoryAudit || e.Action != ActionFailure || e.Object != checkpointFile {
+		return
+	}
+	v.problem(fr.seq, fr.off, "at a start the log recorded: %s", e.Details[DetailReason])
 }
 
 // suspect is the first sequence number to blame when a signature fails:

@@ -294,3 +294,70 @@ func TestParseSDElementEscapes(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 }
+
+// TestRestartAfterRemovedNewestSegment: the newest segment and
+// checkpoint.json are removed while zonegate is stopped, and zonegate starts
+// again. The log records it at once, so the next checkpoint.json does not
+// cover it up.
+func TestRestartAfterRemovedNewestSegment(t *testing.T) {
+	for _, restoreOld := range []bool{false, true} {
+		t.Run(map[bool]string{false: "checkpoint.json deleted", true: "older checkpoint.json restored"}[restoreOld], func(t *testing.T) {
+			h := newHistoryLog(t)
+			require.NoError(t, os.Remove(h.newest))
+			cp := filepath.Join(h.o.Dir, checkpointFile)
+			require.NoError(t, os.Remove(cp))
+			if restoreOld {
+				require.NoError(t, os.WriteFile(cp, h.oldCP, 0o644))
+			}
+			l := openLog(t, h.o)
+			appendN(t, l, 5)
+			mustClose(t, l)
+
+			fails := readAll(t, h.o.Dir, Filter{Action: ActionFailure})
+			require.Len(t, fails, 1)
+			assert.Equal(t, checkpointFile, fails[0].Object)
+			rep := verify(t, h.o.Dir, VerifyOptions{PublicKey: h.pub})
+			require.False(t, rep.Intact())
+			assert.Contains(t, problems(rep), "at a start the log recorded: checkpoint.json")
+			assert.Equal(t, fails[0].Seq, rep.FirstBad())
+		})
+	}
+}
+
+// TestCrashBetweenCheckpointAndFile: zonegate stopped after a checkpoint
+// record was durable but before checkpoint.json named it. Verify accepts
+// it with a warning, and the next start completes checkpoint.json.
+func TestCrashBetweenCheckpointAndFile(t *testing.T) {
+	o := testOptions(t)
+	o.CheckpointEvery = 20
+	l := openLog(t, o)
+	appendN(t, l, 50)
+	mustClose(t, l) // ends with the close checkpoint
+	cps := readAll(t, o.Dir, Filter{Action: ActionCheckpoint})
+	require.GreaterOrEqual(t, len(cps), 2)
+	prev, err := statementFromDetails(cps[len(cps)-2].Gateway, cps[len(cps)-2].Details)
+	require.NoError(t, err)
+	cp := filepath.Join(o.Dir, checkpointFile)
+	require.NoError(t, writeStatement(cp, &prev))
+
+	rep := verify(t, o.Dir, VerifyOptions{})
+	require.True(t, rep.Intact(), problems(rep))
+	assert.Contains(t, strings.Join(rep.Warnings, "\n"), "one checkpoint behind")
+
+	l = openLog(t, o)
+	got, err := readStatement(cp)
+	require.NoError(t, err)
+	newest, _ := statementFromDetails(cps[len(cps)-1].Gateway, cps[len(cps)-1].Details)
+	assert.Equal(t, newest.Seq, got.Seq, "checkpoint.json completed at start")
+	mustClose(t, l)
+	assert.Empty(t, readAll(t, o.Dir, Filter{Action: ActionFailure}))
+	requireIntact(t, o.Dir)
+
+	// Two checkpoints behind is no crash: refused.
+	cps = readAll(t, o.Dir, Filter{Action: ActionCheckpoint})
+	old, _ := statementFromDetails(cps[len(cps)-3].Gateway, cps[len(cps)-3].Details)
+	require.NoError(t, writeStatement(cp, &old))
+	rep = verify(t, o.Dir, VerifyOptions{})
+	assert.False(t, rep.Intact())
+	assert.Contains(t, problems(rep), "replaced by an older copy")
+}

@@ -35,7 +35,8 @@ type VerifyOptions struct {
 
 // Problem is one integrity failure.
 type Problem struct {
-	// Seq is the first sequence number the problem affects.
+	// Seq is the first sequence number the problem affects; 0 when it is
+	// about no record in particular (a witness that vouches for nothing).
 	Seq     uint64
 	Segment string
 	Offset  int64
@@ -47,6 +48,9 @@ func (p Problem) String() string {
 	where := ""
 	if p.Segment != "" {
 		where = fmt.Sprintf(" (%s offset %d)", p.Segment, p.Offset)
+	}
+	if p.Seq == 0 {
+		return fmt.Sprintf("log%s: %s", where, p.Message)
 	}
 	return fmt.Sprintf("seq %d%s: %s", p.Seq, where, p.Message)
 }
@@ -165,10 +169,8 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 		}
 	}
 	cp, err := readStatement(filepath.Join(dir, checkpointFile))
-	cpBad := err != nil
-	if err != nil {
-		v.problem(1, 0, "checkpoint.json unreadable (%v): the end of the log cannot be checked; verify with a witness (--witness)", err)
-	} else if cp != nil {
+	cpBad, cpErr := err != nil, err
+	if cp != nil {
 		h, err := cp.verify(pub)
 		if err != nil {
 			cpBad = true
@@ -224,6 +226,9 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 		if v.wantCP > v.lastCP && v.wantCP <= last && v.cpSeen {
 			v.lastCP = v.wantCP
 		}
+	}
+	if cpErr != nil {
+		v.problem(last+1, 0, "checkpoint.json unreadable (%v): the end of the log cannot be checked; restore it from a backup or verify with a witness (--witness)", cpErr)
 	}
 	if !cpBad {
 		v.checkNewest(last)

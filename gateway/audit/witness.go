@@ -220,7 +220,7 @@ func (v *verifier) loadWitness(w *Witness) {
 	}
 	v.rep.WitnessSource, v.rep.WitnessSeq = w.Source, best
 	if valid == 0 {
-		v.problem(1, 0, "witness %s holds %d checkpoints, none signed by key %s: it belongs to another gateway or log, or the public key is wrong",
+		v.problem(0, 0, "witness %s holds %d checkpoints, none signed by key %s: it belongs to another gateway or log, or the public key is wrong",
 			w.Source, len(w.Checkpoints), v.rep.PublicKeyID)
 		return
 	}

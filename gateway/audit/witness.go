@@ -63,7 +63,10 @@ type Witness struct {
 
 // LoadWitness reads a witness from path: either a copy of checkpoint.json
 // or a syslog collector's file holding the RFC 5424 messages of the export
-// (one per line, as rsyslog writes %rawmsg%, or octet-counted as sent).
+// (one per line, as rsyslog writes %rawmsg% or RSYSLOG_SyslogProtocol23Format,
+// or octet-counted as sent). The file must keep the structured data: the
+// traditional file formats drop it. Messages of other gateways may be in
+// the same file; Verify uses only checkpoints signed with the log's key.
 func LoadWitness(path string) (*Witness, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {

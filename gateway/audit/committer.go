@@ -31,6 +31,7 @@ type committer struct {
 	refused     []*appendReq // answered at the end of the commit
 	bufData     uint64       // data-plane records in w.buf
 	lostPending uint64       // count carried by a "lost" record in w.buf
+	lostBEPend  uint64       // best-effort count carried by that record
 
 	sinceCP  int // records since the last signed checkpoint
 	lastCP   time.Time
@@ -74,6 +75,7 @@ func (c *committer) run() {
 			fn()
 		case <-ticker.C:
 			now := c.o.Now()
+			c.checkStorage(now)
 			if c.sinceCP > 0 && now.Sub(c.lastCP) >= c.o.CheckpointInterval {
 				c.commit()
 				c.checkpoint(now, "interval")
@@ -121,11 +123,12 @@ func (c *committer) drainAll() {
 // commit writes the collected batch with one write and one fsync.
 func (c *committer) commit() {
 	now := c.o.Now()
-	if len(c.reqs) == 0 && len(c.data) == 0 && (c.l.lost.Load() == 0 || c.st.full) {
+	if len(c.reqs) == 0 && len(c.data) == 0 && (c.l.lost.Load()+c.l.lostBE.Load() == 0 || c.st.full) {
 		return
 	}
 	c.st.refresh()
 	c.checkSpaceBack(now)
+	c.checkWarning(now) // before any refusal: the warning comes first
 	c.maybeLost(now, false)
 	for _, r := range c.reqs {
 		n := c.w.encode(&r.rec)
@@ -148,11 +151,8 @@ func (c *committer) commit() {
 	}
 	for i := range c.data {
 		rec := sanitize(c.data[i])
+		fitData(&rec, func(r *Record) int { return int(c.w.encode(r) - frameOverhead) })
 		n := c.w.encode(&rec)
-		if n-frameOverhead > MaxPayloadBytes {
-			rec.Details = map[string]string{"truncated": "true"}
-			n = c.w.encode(&rec)
-		}
 		if !c.st.fits(int64(len(c.w.buf)), n, false) {
 			c.enterFull(now)
 			c.l.lostRecords(1)
@@ -206,6 +206,7 @@ func (c *committer) flush() error {
 		}
 		c.l.lostRecords(c.bufData)
 		c.l.lost.Add(c.lostPending)
+		c.l.lostBE.Add(c.lostBEPend)
 	} else {
 		c.l.updateStats(c) // before answering, so callers see their own effect
 		for _, a := range c.acks {
@@ -217,7 +218,7 @@ func (c *committer) flush() error {
 		}
 	}
 	clear(c.acks)
-	c.acks, c.bufData, c.lostPending = c.acks[:0], 0, 0
+	c.acks, c.bufData, c.lostPending, c.lostBEPend = c.acks[:0], 0, 0, 0
 	return err
 }
 
@@ -260,7 +261,7 @@ func (c *committer) enterFull(now time.Time) {
 	c.st.full = true
 	c.log.Error("audit log full: configuration and account changes are refused and data-plane records are lost until space is freed",
 		zap.Int64("used", c.st.used), zap.Int64("capacity", c.st.capacity), zap.String("dir", c.st.dir))
-	c.w.add(kindRecord, c.w.internal(now, ActionStorageFull, "log", ResultFailure, map[string]string{
+	c.addNotice(c.w.internal(now, ActionStorageFull, "log", ResultFailure, map[string]string{
 		"used": strconv.FormatInt(c.st.used, 10), "capacity": strconv.FormatInt(c.st.capacity, 10),
 		DetailReason: "configuration changes are refused until space is freed",
 	}))
@@ -273,7 +274,7 @@ func (c *committer) checkSpaceBack(now time.Time) {
 	}
 	c.st.full = false
 	c.log.Info("audit log has space again; configuration changes are accepted", zap.Int64("used", c.st.used), zap.Int64("capacity", c.st.capacity))
-	c.w.add(kindRecord, c.w.internal(now, ActionStorageOK, "log", ResultSuccess, map[string]string{
+	c.addNotice(c.w.internal(now, ActionStorageOK, "log", ResultSuccess, map[string]string{
 		"used": strconv.FormatInt(c.st.used, 10), "capacity": strconv.FormatInt(c.st.capacity, 10),
 	}))
 	c.maybeLost(now, true)
@@ -281,45 +282,87 @@ func (c *committer) checkSpaceBack(now time.Time) {
 
 // maybeLost writes a "lost" record for data-plane records that were
 // dropped, at most once per second (force: now, even from the reserve).
+//
+// DetailCount counts data-plane records; "best_effort" (only when not zero)
+// counts best-effort records (AppendBestEffort, the log's own notices).
 func (c *committer) maybeLost(now time.Time, force bool) {
-	n := c.l.lost.Load()
-	if n == 0 || c.lostPending > 0 || (!force && (c.st.full || now.Sub(c.lastLost) < lostInterval)) {
+	n, m := c.l.lost.Load(), c.l.lostBE.Load()
+	if n+m == 0 || c.lostPending+c.lostBEPend > 0 || (!force && (c.st.full || now.Sub(c.lastLost) < lostInterval)) {
 		return
 	}
-	if c.w.add(kindRecord, c.w.internal(now, ActionLost, "data-plane records", ResultFailure, map[string]string{
+	object, d := "data-plane records", map[string]string{
 		DetailCount:  strconv.FormatUint(n, 10),
 		DetailReason: "queue or storage full",
-	})) == 0 {
+	}
+	if m > 0 {
+		object = "records"
+		d["best_effort"] = strconv.FormatUint(m, 10)
+		d[DetailReason] = "queue or storage full, or log closed"
+	}
+	if c.w.add(kindRecord, c.w.internal(now, ActionLost, object, ResultFailure, d)) == 0 {
 		return
 	}
-	c.l.lost.Add(^(n - 1))
-	c.lostPending = n
+	c.l.lost.Add(-n)
+	c.l.lostBE.Add(-m)
+	c.lostPending, c.lostBEPend = n, m
 	c.lastLost = now
-	c.log.Warn("audit: data-plane records lost", zap.Uint64("count", n))
+	c.log.Warn("audit: records lost", zap.Uint64("data_plane", n), zap.Uint64("best_effort", m))
+}
+
+// addNotice writes one of the log's own notices; if even the reserve has
+// no room for it, it is counted as a lost best-effort record.
+func (c *committer) addNotice(r Record) {
+	if c.w.add(kindRecord, r) == 0 {
+		c.l.lostBestEffort(1)
+	}
 }
 
 // checkWarning writes a storage-warning record when the fill level crosses
 // WarnPercent, and re-arms when it falls 5 points below.
+//
+// The warning is given when the room left for callers' records is no more
+// than it is at WarnPercent of MaxBytes, whichever limit is nearer: MaxBytes
+// or the free space of the filesystem (details "limit": max_size or
+// filesystem). It re-arms when the room grows by 5% of MaxBytes.
 func (c *committer) checkWarning(now time.Time) {
 	if c.st.capacity <= 0 {
 		return
 	}
-	pct := int((c.st.used + int64(len(c.w.buf))) * 100 / c.st.capacity)
+	pending := int64(len(c.w.buf))
+	room, warnRoom := c.st.room(pending), c.st.warnRoom()
 	if c.st.warned {
-		if pct < c.st.warnPct-5 {
+		if room > warnRoom+c.st.maxBytes*5/100 {
 			c.st.warned = false
 		}
 		return
 	}
-	if pct < c.st.warnPct {
+	if room > warnRoom {
 		return
 	}
 	c.st.warned = true
-	c.log.Warn("audit log is filling up; archive and prune it before it is full, or configuration changes will be refused",
-		zap.Int("percent", pct), zap.Int64("used", c.st.used), zap.Int64("capacity", c.st.capacity))
-	c.w.add(kindRecord, c.w.internal(now, ActionStorageWarning, "log", ResultSuccess, map[string]string{
+	pct := int((c.st.used + pending) * 100 / c.st.capacity)
+	msg := "audit log is filling up; archive and prune it before it is full, or configuration changes will be refused"
+	if c.st.fsLimited {
+		msg = "audit log is filling up: the filesystem holding it is running out of space before the audit size limit; " +
+			"free space on it, or archive and prune the log, before configuration changes are refused"
+	}
+	c.log.Warn(msg, zap.Int("percent", pct), zap.Int64("used", c.st.used), zap.Int64("capacity", c.st.capacity),
+		zap.Int64("room", room), zap.String("limit", c.st.limit()))
+	c.addNotice(c.w.internal(now, ActionStorageWarning, "log", ResultSuccess, map[string]string{
 		"percent": strconv.Itoa(pct), "used": strconv.FormatInt(c.st.used, 10), "capacity": strconv.FormatInt(c.st.capacity, 10),
+		"room": strconv.FormatInt(room, 10), "limit": c.st.limit(), "max_bytes": strconv.FormatInt(c.st.maxBytes, 10),
 	}))
+}
+
+// checkStorage runs between commits: it notices a filesystem filling up
+// (other writers) while the log is idle, and warns in time.
+func (c *committer) checkStorage(now time.Time) {
+	c.st.refresh()
+	c.checkWarning(now)
+	if len(c.w.buf) > 0 {
+		c.flush()
+	}
+	c.l.updateStats(c)
 }
 
 // finish commits everything, records losses and closes with a checkpoint.
@@ -338,5 +381,6 @@ func (l *Log) updateStats(c *committer) {
 	s := &l.stats
 	s.Seq, s.Segment, s.Used, s.Capacity, s.Full = c.w.durSeq, c.w.seg, c.st.used, c.st.capacity, c.st.full
 	s.Percent = c.st.percent()
+	s.Limit, s.Room, s.FullReason, s.StorageWarning = c.st.limit(), c.st.room(0), c.st.fullReason(), c.st.warning()
 	l.statsMu.Unlock()
 }

@@ -11,6 +11,12 @@
 // Enqueue, which never blocks: records wait at most Options.CommitDelay in a
 // bounded queue and are written in groups; when the queue or the storage is
 // full they are counted as lost and a "lost" record later says how many.
+// Data-plane records are never refused for their contents: secrets are
+// redacted, and what does not fit is shortened, never dropped silently (the
+// "truncated" detail names every shortened field or detail with its
+// original length). AppendBestEffort is Append for records whose loss must
+// not stop anything (service stop); its failures are counted in
+// Stats.LostBestEffort and in the next "lost" record.
 //
 // # On disk
 //
@@ -58,16 +64,35 @@
 //     machine. Without the private key nobody can rewrite the records they
 //     cover, or truncate the log before the last checkpoint (checkpoint.json
 //     would name a missing record).
-//   - Someone with root on the gateway can read both keys. Against that, only
-//     copies kept elsewhere help: the syslog export (which carries every
-//     record, checkpoints included, with its chain hash) and the public key
-//     kept off the gateway.
+//   - The end of the log: once the log has made a signed checkpoint,
+//     checkpoint.json must exist and name the newest checkpoint in the
+//     segments (one behind only while that checkpoint is the last record: a
+//     crash between the two writes, which the next start completes). A
+//     missing or older checkpoint.json is what removing the newest segment
+//     leaves behind: Verify reports it, and so does the next start, with a
+//     "failure" record that stays in the log. The syslog export cursors in
+//     the directory name records a collector has received: the log must
+//     still hold them.
+//   - Someone who can write the directory can still remove the newest
+//     segments together with checkpoint.json and the cursors, or put back
+//     older copies of all of them, while zonegate is stopped and without
+//     starting it again; someone with root on the gateway can read both
+//     keys and rewrite and re-sign everything. Against that, only copies
+//     kept elsewhere help: the syslog export (which carries every record,
+//     signed checkpoints included, with its chain hash), a copy of
+//     checkpoint.json, and the public key kept off the gateway. Verify with
+//     VerifyOptions.Witness (LoadWitness reads either) fails when the log
+//     ends before a witnessed checkpoint or holds another hash there. See
+//     Witness for what each layer catches.
 //
 // # Storage
 //
 // The segments may use Options.MaxBytes, or less when the filesystem has
-// less room. At Options.WarnPercent a "storage-warning" record and a log
-// line are written once. When callers' records no longer fit (the last
+// less room. A "storage-warning" record and a log line are written once
+// when the room left is no more than at Options.WarnPercent of MaxBytes,
+// whichever limit is nearer: MaxBytes or the filesystem's free space (a
+// small or shared partition); the record and Stats (Limit, Room,
+// StorageWarning, FullReason) say which. When callers' records no longer fit (the last
 // Options.Reserve bytes are kept for the log's own records), Append returns
 // a *FullError (ErrFull), Enqueue counts records as lost, and a
 // "storage-full" record is written. Forwarding is never blocked. Nothing is

@@ -34,10 +34,18 @@ var (
 type FullError struct {
 	Used, Capacity int64
 	Dir            string
+	// Limit is LimitFilesystem when the filesystem ran out of room before
+	// audit.max_size was reached, else LimitMaxSize.
+	Limit string
 }
 
 // Error says how full the log is and what to do.
 func (e *FullError) Error() string {
+	if e.Limit == LimitFilesystem {
+		return fmt.Sprintf("audit log full: the filesystem holding %s has no room left (the log uses %d bytes, below its size limit): "+
+			"configuration and account changes are refused until space is freed; free space on that filesystem, or archive the log "+
+			"(syslog export or a copy of the directory) and run `zonegate audit prune %s --segments N`", e.Dir, e.Used, e.Dir)
+	}
 	return fmt.Sprintf("audit log full (%d of %d bytes usable in %s): configuration and account changes are refused "+
 		"until space is freed; archive the log (syslog export or a copy of the directory), then run "+
 		"`zonegate audit prune %s --segments N` or raise the audit size limit", e.Used, e.Capacity, e.Dir, e.Dir)

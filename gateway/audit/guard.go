@@ -2,6 +2,9 @@ package audit
 
 import (
 	"fmt"
+	"maps"
+	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -56,40 +59,136 @@ func validate(r *Record) error {
 }
 
 // sanitize makes a data-plane record writable instead of refusing it:
-// secret-looking details are redacted, invalid keys dropped, long fields cut.
-// It returns a copy; the caller's map is not modified.
+// secret-looking details are redacted, invalid keys dropped, long fields and
+// values cut. Nothing is cut silently: the DetailTruncated detail lists
+// every shortened field or detail with its original length, and
+// DetailDroppedDetails counts dropped details. It returns a copy; the
+// caller's map is not modified.
 func sanitize(r Record) Record {
+	var cuts cutList
 	if r.Category == "" {
 		r.Category = CategoryModbus
 	}
 	if r.Action == "" {
 		r.Action = "unknown"
 	}
-	r.Actor = cut(r.Actor)
-	r.Object = cut(r.Object)
-	r.Action = Action(cut(string(r.Action)))
-	r.Category = Category(cut(string(r.Category)))
-	r.Result = Result(cut(string(r.Result)))
+	r.Actor = cuts.cut("@actor", r.Actor, maxFieldBytes)
+	r.Object = cuts.cut("@object", r.Object, maxFieldBytes)
+	r.Action = Action(cuts.cut("@action", string(r.Action), maxFieldBytes))
+	r.Category = Category(cuts.cut("@category", string(r.Category), maxFieldBytes))
+	r.Result = Result(cuts.cut("@result", string(r.Result), maxFieldBytes))
+	dropped := 0
 	if len(r.Details) > 0 {
-		d := make(map[string]string, len(r.Details))
-		n := 0
-		for k, v := range r.Details {
-			if n == maxDetails {
-				break
-			}
+		keys := make([]string, 0, len(r.Details))
+		for k := range r.Details {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys) // which details are kept must not depend on map order
+		d := make(map[string]string, min(len(r.Details), maxDetails))
+		for _, k := range keys {
+			v := r.Details[k]
 			switch {
-			case !validKeySyntax(k):
-				// dropped: the key cannot be stored
+			case !validKeySyntax(k) || k == DetailTruncated || k == DetailDroppedDetails || len(d) == maxDetails-2:
+				dropped++ // the key cannot be stored, or is ours, or there are too many
 			case isSecretKey(k) || looksSecret(v):
 				d[k] = redacted
 			default:
-				d[k] = cutTo(v, maxDataValueBytes)
+				d[k] = cuts.cut(k, v, maxDataValueBytes)
 			}
-			n++
 		}
 		r.Details = d
 	}
+	if dropped > 0 {
+		r.Details[DetailDroppedDetails] = strconv.Itoa(dropped)
+	}
+	cuts.note(&r)
 	return r
+}
+
+// cutList remembers what was shortened: name and original length.
+type cutList map[string]int
+
+// cut shortens s to n bytes and notes it under name.
+func (c *cutList) cut(name, s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	if *c == nil {
+		*c = cutList{}
+	}
+	if _, ok := (*c)[name]; !ok {
+		(*c)[name] = len(s)
+	}
+	return cutTo(s, n)
+}
+
+// note writes the list into r's DetailTruncated detail: "name:length,..."
+// sorted by name, where name is a detail key or @actor, @object, ... for
+// the record's fields, and length the original length in bytes.
+func (c cutList) note(r *Record) {
+	if len(c) == 0 {
+		return
+	}
+	names := make([]string, 0, len(c))
+	for k := range c {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for i, k := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k + ":" + strconv.Itoa(c[k]))
+	}
+	if r.Details == nil {
+		r.Details = map[string]string{}
+	}
+	r.Details[DetailTruncated] = b.String()
+}
+
+// fitData shortens a sanitized data-plane record whose encoded payload
+// (size returns its length) exceeds MaxPayloadBytes: the longest detail
+// values are cut to a common length, halved until the record fits, and
+// listed in DetailTruncated; everything else is kept. The record's fields
+// are at most maxFieldBytes each, so emptying the values always fits.
+func fitData(r *Record, size func(*Record) int) {
+	if size(r) <= MaxPayloadBytes {
+		return
+	}
+	cuts := cutList{}
+	if prev := r.Details[DetailTruncated]; prev != "" {
+		for _, item := range strings.Split(prev, ",") {
+			if i := strings.LastIndexByte(item, ':'); i > 0 {
+				if n, err := strconv.Atoi(item[i+1:]); err == nil {
+					cuts[item[:i]] = n
+				}
+			}
+		}
+	}
+	orig := r.Details
+	longest := 0
+	for k, v := range orig {
+		if k != DetailTruncated && k != DetailDroppedDetails {
+			longest = max(longest, len(v))
+		}
+	}
+	for limit := longest / 2; ; limit /= 2 {
+		d := make(map[string]string, len(orig))
+		c := maps.Clone(cuts)
+		for k, v := range orig {
+			if k == DetailTruncated || k == DetailDroppedDetails {
+				d[k] = v
+				continue
+			}
+			d[k] = c.cut(k, v, limit)
+		}
+		r.Details = d
+		c.note(r)
+		if size(r) <= MaxPayloadBytes || limit == 0 {
+			return
+		}
+	}
 }
 
 func cut(s string) string { return cutTo(s, maxFieldBytes) }

@@ -35,7 +35,11 @@ type Log struct {
 
 	lost    atomic.Uint64 // data-plane records lost since the last lost record
 	lostAll atomic.Uint64 // data-plane records lost since Open
-	durable atomic.Uint64
+	// Best-effort records (AppendBestEffort, the log's own notices) that
+	// could not be written: since the last lost record, and since Open.
+	lostBE    atomic.Uint64
+	lostBEAll atomic.Uint64
+	durable   atomic.Uint64
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -55,15 +59,33 @@ type appendReq struct {
 
 // Stats is a snapshot of the log's state.
 type Stats struct {
-	Seq        uint64 // last durable sequence number
-	Segment    uint64 // current segment number
-	Used       int64  // bytes in segment files
-	Capacity   int64  // usable bytes (MaxBytes or less if the filesystem is smaller)
-	Percent    int    // Used/Capacity in percent
-	Full       bool   // configuration changes are being refused
-	Lost       uint64 // data-plane records lost since Open
-	QueueLen   int    // data-plane records waiting
-	Checkpoint uint64 // sequence number covered by the latest signed checkpoint
+	Seq      uint64 // last durable sequence number
+	Segment  uint64 // current segment number
+	Used     int64  // bytes in segment files
+	Capacity int64  // usable bytes (MaxBytes or less if the filesystem is smaller)
+	Percent  int    // Used/Capacity in percent
+	Full     bool   // configuration changes are being refused
+	// FullReason says why (which limit, how much, what to do) while Full.
+	FullReason string
+	// Limit is the limit that bounds the log now: LimitMaxSize, or
+	// LimitFilesystem when the filesystem has less free space than
+	// audit.max_size still allows.
+	Limit string
+	// Room is how many more bytes callers' records may use before they are
+	// refused, under whichever limit comes first.
+	Room int64
+	// StorageWarning is set while the storage warning is active (room left
+	// at or below what WarnPercent of MaxBytes leaves), saying which limit.
+	StorageWarning string
+	Lost           uint64 // data-plane records lost since Open (queue or storage full, log closed)
+	// LostBestEffort counts best-effort records that could not be written
+	// since Open: AppendBestEffort calls that failed (service stop at
+	// shutdown, refused-call records) and the log's own notices
+	// (storage-warning, storage-full, storage-ok) that found no room.
+	// Lost + LostBestEffort is every record lost.
+	LostBestEffort uint64
+	QueueLen       int    // data-plane records waiting
+	Checkpoint     uint64 // sequence number covered by the latest signed checkpoint
 }
 
 // Open opens or creates the audit log in opts.Dir. At first start it creates
@@ -202,6 +224,25 @@ func (l *Log) Enqueue(r Record) bool {
 	}
 }
 
+// AppendBestEffort is Append for records whose loss must not stop
+// anything (service stop at shutdown, records of refused calls): it
+// returns Append's result, and when the record could not be written it
+// counts it in Stats.LostBestEffort and in the next "lost" record (detail
+// "best_effort"), which is written as soon as there is room again, at the
+// latest by Close from the reserve. Log the error too.
+func (l *Log) AppendBestEffort(ctx context.Context, r Record) (uint64, error) {
+	seq, err := l.Append(ctx, r)
+	if err != nil {
+		l.lostBestEffort(1)
+	}
+	return seq, err
+}
+
+func (l *Log) lostBestEffort(n uint64) {
+	l.lostBE.Add(n)
+	l.lostBEAll.Add(n)
+}
+
 func (l *Log) lostRecords(n uint64) {
 	l.lost.Add(n)
 	l.lostAll.Add(n)
@@ -237,6 +278,7 @@ func (l *Log) Stats() Stats {
 	s := l.stats
 	l.statsMu.Unlock()
 	s.Lost = l.lostAll.Load()
+	s.LostBestEffort = l.lostBEAll.Load()
 	s.QueueLen = len(l.data)
 	return s
 }

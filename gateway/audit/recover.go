@@ -61,6 +61,122 @@ type startState struct {
 	corrupt   []string
 	rotateFor string // start a new segment for this reason
 	nextSeg   uint64
+	// cpProblem: checkpoint.json does not match the newest checkpoint in
+	// the segments (see checkCheckpointFile); recorded as a failure.
+	cpProblem string
+}
+
+// cpScan is what the newest segments say about the newest checkpoints.
+type cpScan struct {
+	n           int    // checkpoints found (at most the newest two segments are read)
+	all         bool   // every segment was read
+	cov, prev   uint64 // sequence numbers covered by the newest two
+	rec, last   uint64 // record number of the newest checkpoint; last record of the log
+	unreadable  bool
+	scannedSegs int
+	newest      *Statement // the newest checkpoint's statement
+}
+
+// scanCheckpoints reads the newest segments (at most two) for checkpoints.
+func scanCheckpoints(segs []segInfo) cpScan {
+	var cs cpScan
+	var found []uint64 // covered seqs, newest first
+	var recs []uint64
+	for i := len(segs) - 1; i >= 0 && i >= len(segs)-2 && len(found) < 2; i-- {
+		f, sc, err := openSegment(segs[i].path, nil)
+		if err != nil {
+			cs.unreadable = true
+			return cs
+		}
+		var cov, rec []uint64
+		for {
+			fr, err := sc.next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				var ce *corruptError
+				var te *tornError
+				if errors.As(err, &ce) || errors.As(err, &te) {
+					continue
+				}
+				cs.unreadable = true
+				break
+			}
+			if i == len(segs)-1 {
+				cs.last = fr.seq
+			}
+			if fr.kind != kindCheckpoint {
+				continue
+			}
+			e, err := decodePayload(fr.payload, fr.seq, fr.hash)
+			if err != nil {
+				continue
+			}
+			if st, err := statementFromDetails(e.Gateway, e.Details); err == nil && st.NextSegment == 0 {
+				cov, rec = append(cov, st.Seq), append(rec, fr.seq)
+				if len(found) == 0 {
+					cs.newest = &st // the last one read in the newest segment with any
+				}
+			}
+		}
+		f.Close()
+		cs.scannedSegs++
+		for j := len(cov) - 1; j >= 0 && len(found) < 2; j-- {
+			found, recs = append(found, cov[j]), append(recs, rec[j])
+		}
+	}
+	cs.n, cs.all = len(found), cs.scannedSegs == len(segs)
+	if len(found) > 0 {
+		cs.cov, cs.rec = found[0], recs[0]
+	}
+	if len(found) > 1 {
+		cs.prev = found[1]
+	}
+	return cs
+}
+
+// checkCheckpointFile applies Verify's rule at start-up: once the log has
+// made a signed checkpoint, checkpoint.json must name the newest one (one
+// behind, or missing before the first, only while that checkpoint is the
+// last record: a crash between the two writes; then checkpoint.json is
+// completed from the record). Otherwise the newest segments may have been
+// removed while zonegate was stopped; the start records say so, so that
+// the next checkpoint.json does not silently cover it.
+func checkCheckpointFile(dir string, segs []segInfo) string {
+	cs := scanCheckpoints(segs)
+	if cs.unreadable || cs.n == 0 {
+		return ""
+	}
+	path := filepath.Join(dir, checkpointFile)
+	cp, err := readStatement(path)
+	crash := cs.rec == cs.last
+	complete := func() string {
+		if cs.newest == nil {
+			return ""
+		}
+		if err := writeStatement(path, cs.newest); err != nil {
+			return fmt.Sprintf("checkpoint.json could not be completed after a crash: %v", err)
+		}
+		return ""
+	}
+	switch {
+	case err != nil:
+		return fmt.Sprintf("checkpoint.json unreadable (%v)", err)
+	case cp == nil && crash && cs.n == 1 && cs.all:
+		return complete()
+	case cp != nil && cp.Seq < cs.cov && cp.Seq == cs.prev && crash:
+		return complete()
+	case cp == nil:
+		return fmt.Sprintf("checkpoint.json was missing although the log holds signed checkpoints (the newest over record %d): "+
+			"the newest segments may have been removed; check with `zonegate audit verify --witness`", cs.cov)
+	case cp.Seq >= cs.cov:
+		return ""
+	default:
+		return fmt.Sprintf("checkpoint.json named record %d, older than the newest signed checkpoint in the log (over record %d): "+
+			"it was replaced by an older copy, and the newest segments may have been removed; check with `zonegate audit verify --witness`",
+			cp.Seq, cs.cov)
+	}
 }
 
 // recoverLog prepares w to continue the log in dir: it trims a torn tail,
@@ -84,7 +200,7 @@ func recoverLog(w *writer) (*startState, error) {
 		w.st.used += s.size
 	}
 	last := segs[len(segs)-1]
-	ss := &startState{nextSeg: last.num + 1}
+	ss := &startState{nextSeg: last.num + 1, cpProblem: checkCheckpointFile(w.dir, segs)}
 	t, err := scanSegment(last.path)
 	if err != nil {
 		return nil, fmt.Errorf("audit: read %s: %w", last.path, err)
@@ -171,6 +287,10 @@ func writeStartRecords(w *writer, ss *startState, o *Options) error {
 			o.Logger.Warn(fmt.Sprintf("audit: trimmed %d bytes of torn tail from %s after an unclean shutdown", ss.torn.Len, segName(ss.tornSeg)))
 		}
 		w.add(kindRecord, w.internal(now, ActionRecovered, "log", ResultSuccess, d))
+	}
+	if ss.cpProblem != "" {
+		o.Logger.Error("audit: " + ss.cpProblem)
+		w.add(kindRecord, w.internal(now, ActionFailure, "checkpoint.json", ResultFailure, map[string]string{DetailReason: cutTo(ss.cpProblem, 400)}))
 	}
 	return w.flush()
 }

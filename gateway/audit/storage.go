@@ -1,6 +1,9 @@
 package audit
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var errorsIs = errors.Is
 
@@ -19,6 +22,11 @@ type storage struct {
 
 	used     int64 // bytes in all segment files
 	capacity int64
+	// fsLimited: the filesystem (its free space, or an ENOSPC) limits the
+	// capacity, not maxBytes. fsAvail is its free space at the last
+	// refresh (-1 if unknown).
+	fsLimited bool
+	fsAvail   int64
 
 	warned bool // a storage-warning was written for the current fill level
 	full   bool // callers' records are being refused
@@ -51,17 +59,68 @@ func (s *storage) segmentBytes() int64 { return s.segBytes }
 func (s *storage) refresh() {
 	c := s.maxBytes
 	avail := s.avail()
+	s.fsAvail, s.fsLimited = avail, false
 	if avail >= 0 && s.used+avail < c {
-		c = s.used + avail
+		c, s.fsLimited = s.used+avail, true
 	}
 	if s.enospc {
 		if avail > s.enospcAvail+s.reserve {
 			s.enospc = false
 		} else {
-			c = min(c, s.used)
+			c, s.fsLimited = min(c, s.used), true
 		}
 	}
 	s.capacity = c
+}
+
+// Names of the limit that bounds the log (Stats.Limit).
+const (
+	LimitMaxSize    = "max_size"   // audit.max_size (Options.MaxBytes)
+	LimitFilesystem = "filesystem" // the free space of the filesystem holding the log
+)
+
+func (s *storage) limit() string {
+	if s.fsLimited {
+		return LimitFilesystem
+	}
+	return LimitMaxSize
+}
+
+// room is what callers' records may still use (pending bytes not yet
+// written are counted as used).
+func (s *storage) room(pending int64) int64 {
+	return max(s.capacity-s.reserve-s.used-pending, 0)
+}
+
+// warnRoom is the room left at which the storage warning is given: as much
+// as is left at WarnPercent of MaxBytes. The same rule holds whichever
+// limit comes first, so a filesystem that fills up before MaxBytes (a
+// small partition, other writers) is warned about as early.
+func (s *storage) warnRoom() int64 {
+	return s.maxBytes * int64(100-s.warnPct) / 100
+}
+
+// fullReason says why callers' records are refused ("" when they are not).
+func (s *storage) fullReason() string {
+	if !s.full {
+		return ""
+	}
+	if s.fsLimited {
+		return fmt.Sprintf("the filesystem holding %s is full (%d bytes free, the log uses %d; audit.max_size %d not reached): free space on it, or archive and prune the log",
+			s.dir, max(s.fsAvail, 0), s.used, s.maxBytes)
+	}
+	return fmt.Sprintf("audit.max_size reached (%d of %d bytes): archive and prune the log, or raise audit.max_size", s.used, s.maxBytes)
+}
+
+// warning says why the storage warning is active ("" when it is not).
+func (s *storage) warning() string {
+	if !s.warned {
+		return ""
+	}
+	if s.fsLimited {
+		return fmt.Sprintf("the filesystem holding %s is filling up: %d bytes left for the log before changes are refused", s.dir, s.room(0))
+	}
+	return fmt.Sprintf("the log is filling up: %d bytes left before audit.max_size", s.room(0))
 }
 
 // fits reports whether n more bytes (on top of pending unwritten bytes) may
@@ -83,5 +142,5 @@ func (s *storage) percent() int {
 }
 
 func (s *storage) fullError() error {
-	return &FullError{Used: s.used, Capacity: s.capacity, Dir: s.dir}
+	return &FullError{Used: s.used, Capacity: s.capacity, Dir: s.dir, Limit: s.limit()}
 }

@@ -8,6 +8,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestSyslogFormat(t *testing.T) {
@@ -168,6 +171,15 @@ func testSyslogOutage(t *testing.T, useTLS, anytime bool) {
 			t.Fatalf("after resuming from the cursor, seq %d arrived %d times", seq, got[seq])
 		}
 	}
+
+	// The collector's file is a witness of the log: its checkpoints (and
+	// the export cursor in the directory) agree with the log.
+	mustClose(t, l)
+	w, err := LoadWitness(r.out)
+	require.NoError(t, err)
+	rep := verify(t, o.Dir, VerifyOptions{Witness: w})
+	require.True(t, rep.Intact(), problems(rep))
+	assert.Positive(t, rep.WitnessSeq)
 }
 
 // checkDelivery requires that the collector holds every record 1..last,

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
@@ -24,11 +25,18 @@ type VerifyOptions struct {
 	KeyDir string
 	// SkipHMAC disables the HMAC check even if the key is available.
 	SkipHMAC bool
+	// Witness, if set, holds signed checkpoints kept off the gateway (see
+	// LoadWitness): Verify fails when the log ends before one of them or
+	// holds another hash at its sequence number. Pass PublicKey too: a
+	// witness is only as trustworthy as the key its signatures are checked
+	// with.
+	Witness *Witness
 }
 
 // Problem is one integrity failure.
 type Problem struct {
-	// Seq is the first sequence number the problem affects.
+	// Seq is the first sequence number the problem affects; 0 when it is
+	// about no record in particular (a witness that vouches for nothing).
 	Seq     uint64
 	Segment string
 	Offset  int64
@@ -40,6 +48,9 @@ func (p Problem) String() string {
 	where := ""
 	if p.Segment != "" {
 		where = fmt.Sprintf(" (%s offset %d)", p.Segment, p.Offset)
+	}
+	if p.Seq == 0 {
+		return fmt.Sprintf("log%s: %s", where, p.Message)
 	}
 	return fmt.Sprintf("seq %d%s: %s", p.Seq, where, p.Message)
 }
@@ -56,9 +67,13 @@ type Report struct {
 	HMACChecked      bool
 	PublicKeyID      string
 	PublicKeyFromDir bool // the public key came from the log's own directory
-	Problems         []Problem
-	ProblemsDropped  int // problems beyond the first maxProblems
-	Warnings         []string
+	// WitnessSource and WitnessSeq name the witness checked and the highest
+	// sequence number it vouches for (0 without a witness).
+	WitnessSource   string
+	WitnessSeq      uint64
+	Problems        []Problem
+	ProblemsDropped int // problems beyond the first maxProblems
+	Warnings        []string
 }
 
 // Intact reports whether no problem was found.
@@ -91,6 +106,12 @@ type verifier struct {
 	seg    string
 	// lastWasCP: the last record is a valid checkpoint over its predecessor.
 	lastWasCP bool
+	// The two newest valid checkpoint records in the segments: the
+	// sequence numbers they cover, and the record number of the newest.
+	cpCov, cpCovPrev, cpRec uint64
+	cpReason, cpSeg         string // reason and segment of the newest
+	// points are records that witnesses say the log holds.
+	points map[uint64]*witnessPoint
 }
 
 func (v *verifier) problem(seq uint64, off int64, format string, args ...any) {
@@ -148,15 +169,20 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 		}
 	}
 	cp, err := readStatement(filepath.Join(dir, checkpointFile))
-	if err != nil {
-		rep.Warnings = append(rep.Warnings, "checkpoint.json unreadable: "+err.Error())
-	} else if cp != nil {
+	cpBad, cpErr := err != nil, err
+	if cp != nil {
 		h, err := cp.verify(pub)
 		if err != nil {
+			cpBad = true
 			v.problem(cp.Seq, 0, "checkpoint.json is not validly signed: %v", err)
 		} else {
 			v.wantCP, v.cpHash = cp.Seq, h
 		}
+	}
+
+	v.loadCursors(dir)
+	if opts.Witness != nil {
+		v.loadWitness(opts.Witness)
 	}
 
 	segs, err := listSegments(dir)
@@ -200,9 +226,14 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 		if v.wantCP > v.lastCP && v.wantCP <= last && v.cpSeen {
 			v.lastCP = v.wantCP
 		}
-	} else if rep.Checkpoints > 0 {
-		rep.Warnings = append(rep.Warnings, "checkpoint.json is missing: truncation of the tail cannot be detected from this directory alone")
 	}
+	if cpErr != nil {
+		v.problem(last+1, 0, "checkpoint.json unreadable (%v): the end of the log cannot be checked; restore it from a backup or verify with a witness (--witness)", cpErr)
+	}
+	if !cpBad {
+		v.checkNewest(last)
+	}
+	v.checkPointsAfter(rep.FirstSeq, last)
 	rep.SignedThrough = v.lastCP
 	if last > v.lastCP && !(v.lastWasCP && last == v.lastCP+1) {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d records after the last signed checkpoint (%d) are protected by the hash chain%s only",
@@ -304,6 +335,10 @@ func (v *verifier) record(fr frame, resync bool) {
 	if fr.kind == kindCheckpoint {
 		v.checkpoint(fr)
 	}
+	if fr.kind == kindRecord && bytes.Contains(fr.payload, cpFailureMark) {
+		v.recordedLoss(fr)
+	}
+	v.checkPoint(fr)
 	if fr.seq == v.wantCP {
 		v.cpSeen = true
 		if fr.hash != v.cpHash {
@@ -316,6 +351,22 @@ func (v *verifier) record(fr frame, resync bool) {
 	r.Records++
 	v.lastWasCP = fr.kind == kindCheckpoint && v.lastCP == fr.seq-1
 	v.expect, v.prev = fr.seq+1, fr.hash
+}
+
+// cpFailureMark is in the payload of a "failure" record that Open writes
+// when checkpoint.json did not match the segments.
+var cpFailureMark = []byte(`"category":"audit","action":"failure","object":"checkpoint.json"`)
+
+// recordedLoss reports what the log recorded about itself at a start:
+// checkpoint.json was missing or older than the newest checkpoint, so the
+// newest segments were probably removed while zonegate was stopped, and
+// the records after this one may reuse their sequence numbers.
+func (v *verifier) recordedLoss(fr frame) {
+	e, err := decodePayload(fr.payload, fr.seq, fr.hash)
+	if err != nil || e.Category != CategoryAudit || e.Action != ActionFailure || e.Object != checkpointFile {
+		return
+	}
+	v.problem(fr.seq, fr.off, "at a start the log recorded: %s", e.Details[DetailReason])
 }
 
 // suspect is the first sequence number to blame when a signature fails:
@@ -357,4 +408,41 @@ func (v *verifier) checkpoint(fr frame) {
 	}
 	v.rep.Checkpoints++
 	v.lastCP = s.Seq
+	v.cpCovPrev, v.cpCov, v.cpRec, v.cpReason, v.cpSeg = v.cpCov, s.Seq, fr.seq, e.Details[DetailReason], v.seg
+}
+
+// checkNewest checks what the log proves about its own end: once it has
+// made a signed checkpoint, checkpoint.json must exist and name the newest
+// checkpoint in the segments. zonegate writes checkpoint.json right after
+// each checkpoint record is durable, before anything else, so the only
+// state a crash can leave is checkpoint.json one checkpoint behind (or
+// missing before the first one) while that newest checkpoint is the very
+// last record. Anything else is what removing the newest segment (with
+// checkpoint.json, or with an older copy of it put back) leaves behind.
+func (v *verifier) checkNewest(last uint64) {
+	if v.rep.Checkpoints == 0 {
+		return
+	}
+	crashWindow := v.cpRec == last
+	switch {
+	case v.wantCP == 0 && crashWindow && v.rep.Checkpoints == 1:
+		v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf("checkpoint.json is missing, and the log ends with its first checkpoint (record %d): "+
+			"zonegate stopped before it wrote checkpoint.json; it does so at the next checkpoint", v.cpRec))
+	case v.wantCP == 0:
+		v.problem(last+1, 0, "checkpoint.json is missing although the log holds signed checkpoints (the newest over record %d): "+
+			"it was deleted, as removing the newest segments would require; restore it from a backup or verify with a witness (--witness)", v.cpCov)
+	case v.wantCP >= v.cpCov:
+	case v.wantCP == v.cpCovPrev && crashWindow:
+		v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf("checkpoint.json names record %d, one checkpoint behind the last record (a checkpoint over %d): "+
+			"zonegate stopped between the two writes, or the newest segment was removed and checkpoint.json replaced; a witness (--witness) tells which",
+			v.wantCP, v.cpCov))
+	default:
+		v.problem(last+1, 0, "checkpoint.json names record %d, but the log holds a newer signed checkpoint (over record %d, at %d): "+
+			"checkpoint.json was replaced by an older copy, as removing the newest segments would require (or zonegate could not update it: see its log); "+
+			"verify with a witness (--witness)", v.wantCP, v.cpCov, v.cpRec)
+	}
+	if v.cpRec == last && v.cpReason == "rotation" {
+		v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf("the log ends with the checkpoint that closes %s, but no next segment follows: "+
+			"zonegate stopped while starting it (it continues in this segment at the next start), or the newest segment was removed", v.cpSeg))
+	}
 }

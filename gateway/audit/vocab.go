@@ -138,4 +138,13 @@ const (
 	DetailValues       = "values"
 	DetailMode         = "mode"
 	DetailCount        = "count"
+	// DetailTruncated lists what the log shortened in a data-plane record,
+	// as "name:length,..." (a detail key, or @actor, @object, @action,
+	// @category, @result for the record's fields, with its original length
+	// in bytes). Values are cut to 512 bytes, fields to 256, and the
+	// longest values further when the record would exceed MaxPayloadBytes.
+	DetailTruncated = "truncated"
+	// DetailDroppedDetails counts details of a data-plane record that were
+	// dropped: keys that are not [a-z0-9_]{1,32}, and details beyond 62.
+	DetailDroppedDetails = "dropped_details"
 )

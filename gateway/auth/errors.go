@@ -32,6 +32,11 @@ var (
 	ErrInitialized = errors.New("accounts already exist: log in as an administrator instead of running init")
 	// ErrNotInitialized means there are no accounts yet.
 	ErrNotInitialized = errors.New("no accounts yet: create the first administrator with init")
+	// ErrUnchanged means the request asked for what is already the case
+	// (for example SetRole with the user's current role): nothing was
+	// changed and nothing was written to the audit log. Show it as
+	// "unchanged", not as a failure.
+	ErrUnchanged = errors.New("unchanged: the account already is that way")
 	// ErrLastAdmin means the change would leave no enabled administrator.
 	ErrLastAdmin = errors.New("this is the last enabled administrator: create or enable another admin first")
 	// ErrWeakPassword means the password does not satisfy the policy. The
@@ -59,7 +64,10 @@ var (
 	ErrInvalidHash = errors.New("invalid password hash")
 )
 
-// LockedError is returned by Login while an account is locked.
+// LockedError is returned by Login while an account is locked. Login
+// returns it in the same way, with the same message, for a user name that
+// does not exist but had as many failed logins: the message does not tell
+// whether an account exists.
 type LockedError struct {
 	User string
 	// Until is when the lock ends by itself; zero means only an

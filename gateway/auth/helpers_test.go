@@ -11,8 +11,7 @@ import (
 	"time"
 )
 
-// Small assertion helpers: testify's dependencies are not in go.sum, and
-// this package may not change it.
+// Small assertion helpers of the older tests; new tests use testify.
 
 func must(t *testing.T, err error) {
 	t.Helper()

@@ -17,7 +17,9 @@ const maxClientLen = 128
 // It returns the session token, to be shown once and sent back with every
 // request, and the session's absolute expiry. Errors: ErrBadCredentials
 // (unknown user or wrong password; never says which), a *LockedError
-// (ErrLocked), ErrDisabled (only with the right password), ErrBusy,
+// (ErrLocked; after Policy.LockoutThreshold failures, for an existing
+// account and for a name without an account alike, with the same message),
+// ErrDisabled (only with the right password), ErrBusy,
 // ErrAudit (the sink refused the login-success event: no session without an
 // audit record). Every attempt costs one password hash, whether or not the
 // user exists. Wrong passwords count towards lockout.
@@ -42,6 +44,16 @@ func (m *Manager) Login(ctx context.Context, username, password, client string) 
 				return "", time.Time{}, err
 			}
 		}
+		if ValidateUsername(username) != nil {
+			return fail("unknown user", ErrBadCredentials) // can never be an account: nothing to hide
+		}
+		// Same answers as for an account: locked after as many failures,
+		// with the same message, so that nobody learns which names exist.
+		now := m.now()
+		if le := m.unknown.locked(username, now); le != nil {
+			return fail("unknown user", le)
+		}
+		m.unknown.failed(username, now, &m.policy)
 		return fail("unknown user", ErrBadCredentials)
 	case a.lockedAt(m.now()):
 		if !tooLong {

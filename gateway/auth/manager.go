@@ -44,6 +44,9 @@ type Manager struct {
 	sessMu   sync.Mutex
 	sessions map[tokenKey]*session
 
+	// unknown locks user names without an account like accounts.
+	unknown unknownNames
+
 	// beforeRename is passed to writeFileAtomic (tests simulate crashes).
 	beforeRename func(tmp string) error
 }
@@ -132,7 +135,9 @@ var errNoChange = errors.New("no change")
 // under changeMu it runs fn, refuses changes that would leave no enabled
 // administrator, sends ev to the sink (an error refuses the change), saves
 // the file and publishes the new accounts. fn fills in ev and returns
-// errNoChange when there is nothing to do, or an error to refuse.
+// errNoChange when there is nothing to do (change returns nil), an error
+// wrapping ErrUnchanged when there is nothing to do and the caller must be
+// told so (change returns it, records nothing), or an error to refuse.
 func (m *Manager) change(ctx context.Context, actor string, action Action, target string, fn func(next accounts, ev *Event) error) error {
 	m.changeMu.Lock()
 	defer m.changeMu.Unlock()
@@ -142,6 +147,9 @@ func (m *Manager) change(ctx context.Context, actor string, action Action, targe
 	err := fn(next, &ev)
 	if errors.Is(err, errNoChange) {
 		return nil
+	}
+	if errors.Is(err, ErrUnchanged) {
+		return err // nothing to do and nothing to record
 	}
 	if err == nil && cur.enabledAdmins() > 0 && next.enabledAdmins() == 0 {
 		err = fmt.Errorf("%w (%s)", ErrLastAdmin, target)

@@ -110,14 +110,15 @@ func (m *Manager) EnableUser(ctx context.Context, actor Actor, name string) erro
 
 // SetRole changes a user's role; the user's sessions get the new role at
 // their next request. Needs PermManageUsers; the last enabled
-// administrator cannot be demoted.
+// administrator cannot be demoted. Setting the role the user already has
+// changes and records nothing and returns an error wrapping ErrUnchanged.
 func (m *Manager) SetRole(ctx context.Context, actor Actor, name string, role Role) error {
 	if !role.Valid() {
 		return m.refuse(ctx, actor.Name, ActionRoleChange, loggableName(name), fmt.Errorf("%w (got %d)", ErrInvalidRole, int(role)))
 	}
 	return m.modify(ctx, actor, ActionRoleChange, name, func(_ accounts, a *account, ev *Event) error {
 		if a.Role == role {
-			return errNoChange
+			return fmt.Errorf("%w: %s already has the role %s", ErrUnchanged, a.Name, role)
 		}
 		ev.Detail[DetailOldRole] = a.Role.String()
 		ev.Detail[DetailRole] = role.String()

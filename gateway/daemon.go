@@ -22,6 +22,7 @@ import (
 	"github.com/zonegate/zonegate/gateway/auth"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbusproxy"
 )
 
 // Config is what the daemon needs to run.
@@ -53,7 +54,7 @@ type Daemon struct {
 	accounts   *auth.Manager
 
 	policies *modbusPolicies
-	proxy    *modbus.Proxy
+	proxy    *modbusproxy.Proxy
 
 	// mu serialises changes to the running configuration.
 	mu        sync.Mutex
@@ -301,18 +302,18 @@ func (d *Daemon) startProxy() error {
 	if err != nil {
 		return fmt.Errorf("Modbus proxy cannot listen on %s: %w (is another zonegate running? set firewall.modbus_proxy_port)", d.cfg.ModbusListen, err)
 	}
-	var sink modbus.EventSink = modbus.ZapSink{Log: d.log.Named("modbus")}
+	var sink modbus.EventSink = modbusproxy.ZapSink{Log: d.log.Named("modbus")}
 	if d.audit != nil {
 		sink = auditModbusSink{log: d.audit, also: sink}
 	}
-	proxy, err := modbus.New(modbus.Config{Route: d.policies.route, Sink: sink, Log: d.log.Named("modbus")})
+	proxy, err := modbusproxy.New(modbusproxy.Config{Route: d.policies.route, Sink: sink, Log: d.log.Named("modbus")})
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	d.proxy = proxy
 	go func() {
-		if err := proxy.Serve(ln); err != nil && !errors.Is(err, modbus.ErrProxyClosed) {
+		if err := proxy.Serve(ln); err != nil && !errors.Is(err, modbusproxy.ErrProxyClosed) {
 			d.log.Error("Modbus proxy stopped", zap.Error(err))
 		}
 	}()

@@ -11,6 +11,8 @@ import (
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbusproxy"
+	"github.com/zonegate/zonegate/protocols/origdst"
 )
 
 // modbusPolicies holds one live policy per Modbus-inspected conduit of the
@@ -65,7 +67,7 @@ func (mp *modbusPolicies) install(m *zone.Model, compiled map[string]*modbus.Pol
 
 // disallowed reports the proxy connections the installed model no longer
 // routes the same way (conduit removed, narrowed, or no longer inspected).
-func (mp *modbusPolicies) disallowed(r modbus.Route, client netip.AddrPort) bool {
+func (mp *modbusPolicies) disallowed(r modbusproxy.Route, client netip.AddrPort) bool {
 	mp.mu.RLock()
 	defer mp.mu.RUnlock()
 	if mp.model == nil {
@@ -78,29 +80,29 @@ func (mp *modbusPolicies) disallowed(r modbus.Route, client netip.AddrPort) bool
 
 // route finds, for a connection the ruleset redirected to the proxy, its
 // original destination and the inspected conduit it belongs to.
-func (mp *modbusPolicies) route(c net.Conn) (modbus.Route, error) {
+func (mp *modbusPolicies) route(c net.Conn) (modbusproxy.Route, error) {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
-		return modbus.Route{}, fmt.Errorf("not a TCP connection")
+		return modbusproxy.Route{}, fmt.Errorf("not a TCP connection")
 	}
-	dst, err := modbus.OriginalDestination(tc)
+	dst, err := origdst.OriginalDestination(tc)
 	if err != nil {
-		return modbus.Route{}, fmt.Errorf("original destination: %w", err)
+		return modbusproxy.Route{}, fmt.Errorf("original destination: %w", err)
 	}
 	local := tc.LocalAddr().(*net.TCPAddr).AddrPort()
 	if dst.Addr().Unmap() == local.Addr().Unmap() && dst.Port() == local.Port() {
-		return modbus.Route{}, fmt.Errorf("connection to the proxy port itself, not redirected by the ruleset")
+		return modbusproxy.Route{}, fmt.Errorf("connection to the proxy port itself, not redirected by the ruleset")
 	}
 	src := tc.RemoteAddr().(*net.TCPAddr).AddrPort()
 	flow := firewall.Flow{Proto: unix.IPPROTO_TCP, Src: src.Addr().Unmap(), Dst: dst.Addr().Unmap(), DstPort: dst.Port()}
 	mp.mu.RLock()
 	defer mp.mu.RUnlock()
 	if mp.model == nil {
-		return modbus.Route{}, fmt.Errorf("no Modbus conduit is active (island mode, or no model applied)")
+		return modbusproxy.Route{}, fmt.Errorf("no Modbus conduit is active (island mode, or no model applied)")
 	}
 	cd := firewall.ConduitFor(mp.model, flow, func(c *zone.Conduit) bool { return c.Inspect == zone.InspectModbus })
 	if cd == nil {
-		return modbus.Route{}, fmt.Errorf("no Modbus-inspected conduit allows %s -> %s", src, dst)
+		return modbusproxy.Route{}, fmt.Errorf("no Modbus-inspected conduit allows %s -> %s", src, dst)
 	}
-	return modbus.Route{Upstream: netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port()), Conduit: cd.Name, Policy: mp.policies[cd.Name]}, nil
+	return modbusproxy.Route{Upstream: netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port()), Conduit: cd.Name, Policy: mp.policies[cd.Name]}, nil
 }

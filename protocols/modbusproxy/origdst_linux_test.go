@@ -1,4 +1,4 @@
-package modbus
+package modbusproxy
 
 import (
 	"context"
@@ -13,6 +13,9 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/origdst"
 )
 
 // netnsThread runs functions on one OS thread inside a new network
@@ -88,7 +91,7 @@ func newNetns(t *testing.T) *netnsThread {
 	s, err := ln.Accept()
 	noErr(t, err)
 	defer s.Close()
-	if _, err := OriginalDestination(s.(*net.TCPConn)); errors.Is(err, unix.ENOPROTOOPT) {
+	if _, err := origdst.OriginalDestination(s.(*net.TCPConn)); errors.Is(err, unix.ENOPROTOOPT) {
 		t.Skipf("SO_ORIGINAL_DST is not available here (QEMU user-mode emulation?): %v", err)
 	}
 	return ns
@@ -116,7 +119,7 @@ func TestOriginalDestination(t *testing.T) {
 			s, err := ln.Accept()
 			noErr(t, err)
 			defer s.Close()
-			got, err := OriginalDestination(s.(*net.TCPConn))
+			got, err := origdst.OriginalDestination(s.(*net.TCPConn))
 			noErr(t, err)
 			equal(t, netip.MustParseAddrPort(dst), got)
 			equal(t, uint16(15020), s.LocalAddr().(*net.TCPAddr).AddrPort().Port())
@@ -130,7 +133,7 @@ func TestOriginalDestination(t *testing.T) {
 		s, err := ln.Accept()
 		noErr(t, err)
 		defer s.Close()
-		got, err := OriginalDestination(s.(*net.TCPConn))
+		got, err := origdst.OriginalDestination(s.(*net.TCPConn))
 		t.Logf("not redirected: %v, %v", got, err)
 		// Without NAT the kernel either refuses or reports the real
 		// destination.
@@ -159,13 +162,13 @@ func TestTransparentProxy(t *testing.T) {
 	defer plc.srv.Stop()
 	ns.do(func() { ln, err = net.Listen("tcp", ":15020") })
 	noErr(t, err)
-	pol, err := Compile(proxySpec())
+	pol, err := modbus.Compile(proxySpec())
 	noErr(t, err)
-	live := NewLivePolicy(pol)
+	live := modbus.NewLivePolicy(pol)
 	sink := &recSink{}
 	p, err := New(Config{
 		Route: func(c net.Conn) (Route, error) {
-			dst, err := OriginalDestination(c.(*net.TCPConn))
+			dst, err := origdst.OriginalDestination(c.(*net.TCPConn))
 			return Route{Upstream: dst, Conduit: "transparent", Policy: live}, err
 		},
 		Dial: func(ctx context.Context, network, addr string) (c net.Conn, err error) {
@@ -190,11 +193,11 @@ func TestTransparentProxy(t *testing.T) {
 	ns.do(func() { c, err = net.Dial("tcp", "127.0.0.1:5020") })
 	noErr(t, err)
 	defer c.Close()
-	r := &rawConn{t: t, c: c, fr: NewFramer(c, nil)}
-	equal(t, Frame(adu(1, 1, cat([]byte{3, 4}, be(1007, 1008)))), r.roundTrip(adu(1, 1, pdu(3, 7, 2))))
-	wantException(t, r.roundTrip(adu(2, 1, pdu(6, 50, 1))), 2, 6, ExIllegalDataAddress)
+	r := &rawConn{t: t, c: c, fr: modbus.NewFramer(c, nil)}
+	equal(t, modbus.Frame(adu(1, 1, cat([]byte{3, 4}, be(1007, 1008)))), r.roundTrip(adu(1, 1, pdu(3, 7, 2))))
+	wantException(t, r.roundTrip(adu(2, 1, pdu(6, 50, 1))), 2, 6, modbus.ExIllegalDataAddress)
 	equal(t, int64(1), plc.requests.Load())
-	ev := sink.waitFor(t, "denied", func(ev recEvent) bool { return ev.Kind == EventDenied })
+	ev := sink.waitFor(t, "denied", func(ev recEvent) bool { return ev.Kind == modbus.EventDenied })
 	equal(t, plc.addr, ev.Destination)
 	equal(t, "transparent", ev.Conduit)
 }

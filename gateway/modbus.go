@@ -8,7 +8,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/modbus"
 	"github.com/zonegate/zonegate/protocols/modbusproxy"
@@ -73,8 +72,8 @@ func (mp *modbusPolicies) disallowed(r modbusproxy.Route, client netip.AddrPort)
 	if mp.model == nil {
 		return true
 	}
-	flow := firewall.Flow{Proto: unix.IPPROTO_TCP, Src: client.Addr().Unmap(), Dst: r.Upstream.Addr(), DstPort: r.Upstream.Port()}
-	cd := firewall.ConduitFor(mp.model, flow, func(c *zone.Conduit) bool { return c.Inspect == zone.InspectModbus })
+	flow := zone.Flow{Proto: unix.IPPROTO_TCP, Src: client.Addr().Unmap(), Dst: r.Upstream.Addr(), DstPort: r.Upstream.Port()}
+	cd := mp.model.ConduitFor(flow, func(c *zone.Conduit) bool { return c.Inspect == zone.InspectModbus })
 	return cd == nil || cd.Name != r.Conduit
 }
 
@@ -94,13 +93,13 @@ func (mp *modbusPolicies) route(c net.Conn) (modbusproxy.Route, error) {
 		return modbusproxy.Route{}, fmt.Errorf("connection to the proxy port itself, not redirected by the ruleset")
 	}
 	src := tc.RemoteAddr().(*net.TCPAddr).AddrPort()
-	flow := firewall.Flow{Proto: unix.IPPROTO_TCP, Src: src.Addr().Unmap(), Dst: dst.Addr().Unmap(), DstPort: dst.Port()}
+	flow := zone.Flow{Proto: unix.IPPROTO_TCP, Src: src.Addr().Unmap(), Dst: dst.Addr().Unmap(), DstPort: dst.Port()}
 	mp.mu.RLock()
 	defer mp.mu.RUnlock()
 	if mp.model == nil {
 		return modbusproxy.Route{}, fmt.Errorf("no Modbus conduit is active (island mode, or no model applied)")
 	}
-	cd := firewall.ConduitFor(mp.model, flow, func(c *zone.Conduit) bool { return c.Inspect == zone.InspectModbus })
+	cd := mp.model.ConduitFor(flow, func(c *zone.Conduit) bool { return c.Inspect == zone.InspectModbus })
 	if cd == nil {
 		return modbusproxy.Route{}, fmt.Errorf("no Modbus-inspected conduit allows %s -> %s", src, dst)
 	}

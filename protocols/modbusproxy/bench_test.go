@@ -2,6 +2,7 @@ package modbusproxy
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net/netip"
 	"testing"
@@ -77,7 +78,7 @@ func BenchmarkProxyPipelined(b *testing.B) {
 	}()
 	for range b.N {
 		if _, err := r.fr.Next(); err != nil {
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				b.Fatal("proxy closed the connection")
 			}
 			b.Fatal(err)

@@ -60,7 +60,7 @@ func validate(r *Record) error {
 // It returns a copy; the caller's map is not modified.
 func sanitize(r Record) Record {
 	if r.Category == "" {
-		r.Category = CategoryModbus
+		r.Category = CategoryInspection
 	}
 	if r.Action == "" {
 		r.Action = "unknown"

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zonegate/zonegate/gateway/zone"
+	"github.com/zonegate/zonegate/protocols/inspect"
 )
 
 func TestAllows(t *testing.T) {
@@ -53,4 +54,11 @@ func TestConduitFor(t *testing.T) {
 	require.NotNil(t, c, "a conduit allows the flow")
 	assert.Nil(t, m.ConduitFor(f, func(*zone.Conduit) bool { return false }), "keep rejects every conduit")
 	assert.Equal(t, c, m.ConduitFor(f, func(x *zone.Conduit) bool { return x == c }))
+}
+
+// TestInspectNamesRegistered: every protocol the zone model reads a rules
+// block for is registered, so the firewall and the daemon know it.
+func TestInspectNamesRegistered(t *testing.T) {
+	_, ok := inspect.Lookup(zone.InspectModbus)
+	assert.True(t, ok, "inspect.Lookup(%q)", zone.InspectModbus)
 }

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/proxy"
 )
 
 // Route is where the proxy sends one client connection and under which
@@ -84,8 +85,9 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// ErrProxyClosed is returned by Serve after Shutdown or Close.
-var ErrProxyClosed = errors.New("modbus: proxy closed")
+// ErrProxyClosed is returned by Serve after Shutdown or Close; it is
+// proxy.ErrClosed, so callers of the neutral contract recognise it.
+var ErrProxyClosed = proxy.ErrClosed
 
 // Proxy is a Modbus/TCP deep-inspection proxy. For every client connection
 // it checks each request against the connection's policy, forwards allowed

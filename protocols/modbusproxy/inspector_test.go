@@ -54,7 +54,7 @@ func TestInspector(t *testing.T) {
 		Route: func(net.Conn) (proxy.Route, error) {
 			return proxy.Route{Upstream: plc.addr, Conduit: conduit.Load().(string)}, nil
 		},
-		Sink:  events,
+		Sink: events,
 	})
 	require.NoError(t, err)
 	require.Error(t, p.Install(map[string]proxy.Policy{"scada-to-plc": "not a policy"}), "a policy of another inspector")

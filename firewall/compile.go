@@ -56,17 +56,6 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// ProxyPortOf returns the port the ruleset compiled with opt redirects the
-// connections of inspector to, and whether inspector is registered.
-func (o Options) ProxyPortOf(inspector string) (uint16, bool) {
-	for _, p := range o.withDefaults().Proxies {
-		if p.Inspector == inspector {
-			return p.Port, true
-		}
-	}
-	return 0, false
-}
-
 // Names of the fixed parts of the ruleset.
 const (
 	ChainPrerouting   = "prerouting"

@@ -87,20 +87,24 @@ func compilePolicies(m *zone.Model) (inspectionPolicies, error) {
 	return out, nil
 }
 
-// proxyPorts returns the local port of every inspector's proxy: the
-// settings' firewall.modbus_proxy_port for Modbus, the protocol's default
-// port for the others.
+// proxyPorts returns the local port of every inspector's proxy.
 func proxyPorts(set Settings) []firewall.ProxyPort {
-	var out []firewall.ProxyPort
-	for _, in := range inspectors {
-		p := in.Protocol()
-		port := p.DefaultPort
-		if p.Name == inspect.Modbus.Name && set.Firewall.ModbusProxyPort != 0 {
-			port = set.Firewall.ModbusProxyPort
-		}
-		out = append(out, firewall.ProxyPort{Inspector: p.Name, Port: port})
+	out := make([]firewall.ProxyPort, len(inspectors))
+	for i, in := range inspectors {
+		out[i] = proxyPort(set, in.Protocol())
 	}
 	return out
+}
+
+// proxyPort is the local port of a protocol's proxy: the settings'
+// firewall.modbus_proxy_port for Modbus, the protocol's default port for
+// the others.
+func proxyPort(set Settings, p inspect.Protocol) firewall.ProxyPort {
+	port := p.DefaultPort
+	if p.Name == inspect.Modbus.Name && set.Firewall.ModbusProxyPort != 0 {
+		port = set.Firewall.ModbusProxyPort
+	}
+	return firewall.ProxyPort{Inspector: p.Name, Port: port}
 }
 
 // listenAddress is where the proxy of an inspector listens: dual stack on
@@ -120,8 +124,8 @@ func (d *Daemon) startProxy() error {
 	if d.audit != nil {
 		sink = auditSink{log: d.audit}
 	}
-	for _, pp := range proxyPorts(d.set) {
-		in, _ := inspectorFor(pp.Inspector) // proxyPorts lists registered inspectors only
+	for _, in := range inspectors {
+		pp := proxyPort(d.set, in.Protocol())
 		title := in.Protocol().Title
 		addr := d.listenAddress(pp)
 		ln, err := net.Listen("tcp", addr)

@@ -44,9 +44,8 @@ func (in *inspection) running() []*inspectorProxy {
 
 // inspectorProxy is the running proxy of one inspector.
 type inspectorProxy struct {
-	inspector proxy.Inspector
-	name      string // inspector.Protocol().Name
-	proxy     proxy.Proxy
+	name  string // proxy.Inspector.Protocol().Name
+	proxy proxy.Proxy
 }
 
 // inspectionPolicies are compiled policies: inspector name -> conduit ->
@@ -131,7 +130,11 @@ func (d *Daemon) startProxy() error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			d.stopProxy()
-			return fmt.Errorf("%s proxy cannot listen on %s: %w (is another zonegate running? set firewall.%s_proxy_port)", title, addr, err, pp.Inspector)
+			hint := "is another zonegate or another program using the port?"
+			if pp.Inspector == inspect.Modbus.Name {
+				hint = "is another zonegate running? set firewall.modbus_proxy_port"
+			}
+			return fmt.Errorf("%s proxy cannot listen on %s: %w (%s)", title, addr, err, hint)
 		}
 		log := d.log.Named(pp.Inspector)
 		name := pp.Inspector
@@ -146,7 +149,7 @@ func (d *Daemon) startProxy() error {
 			return fmt.Errorf("start the %s proxy: %w", title, err)
 		}
 		d.inspection.mu.Lock()
-		d.inspection.proxies = append(d.inspection.proxies, &inspectorProxy{inspector: in, name: name, proxy: p})
+		d.inspection.proxies = append(d.inspection.proxies, &inspectorProxy{name: name, proxy: p})
 		d.inspection.mu.Unlock()
 		go func() {
 			if err := p.Serve(ln); err != nil && !errors.Is(err, proxy.ErrClosed) {

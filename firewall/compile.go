@@ -8,23 +8,33 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zonegate/zonegate/gateway/zone"
+	"github.com/zonegate/zonegate/protocols/inspect"
 )
 
 // Options tune the compiled ruleset.
 type Options struct {
-	LogGroup        uint16 // NFLOG group for dropped packets; 0 means DefaultLogGroup
-	LogRate         uint64 // logged drops per second per rule; 0 means DefaultLogRate
-	ModbusProxyPort uint16 // local port of the Modbus proxy; 0 means DefaultModbusProxyPort
+	LogGroup uint16 // NFLOG group for dropped packets; 0 means DefaultLogGroup
+	LogRate  uint64 // logged drops per second per rule; 0 means DefaultLogRate
+	// Proxies says on which local port the proxy of each inspected protocol
+	// listens: the tcp services of a conduit with `inspect: NAME` are
+	// redirected to the port of NAME. A registered protocol without an
+	// entry gets its default port (inspect.Protocol.DefaultPort).
+	Proxies []ProxyPort
 	// Island stops all forwarding between zones (IEC 62443 SR 5.2 island
 	// mode); traffic inside a zone and management access stay.
 	Island bool
 }
 
+// ProxyPort is the local port of one inspected protocol's proxy.
+type ProxyPort struct {
+	Inspector string // inspect.Protocol.Name, the conduits' `inspect:` value
+	Port      uint16
+}
+
 // Defaults of Options.
 const (
-	DefaultLogGroup        = 1
-	DefaultLogRate         = 10
-	DefaultModbusProxyPort = 5020
+	DefaultLogGroup = 1
+	DefaultLogRate  = 10
 )
 
 func (o Options) withDefaults() Options {
@@ -34,9 +44,15 @@ func (o Options) withDefaults() Options {
 	if o.LogRate == 0 {
 		o.LogRate = DefaultLogRate
 	}
-	if o.ModbusProxyPort == 0 {
-		o.ModbusProxyPort = DefaultModbusProxyPort
+	var ports []ProxyPort
+	for _, p := range inspect.Protocols() {
+		port := p.DefaultPort
+		if i := slices.IndexFunc(o.Proxies, func(pp ProxyPort) bool { return pp.Inspector == p.Name }); i >= 0 && o.Proxies[i].Port != 0 {
+			port = o.Proxies[i].Port
+		}
+		ports = append(ports, ProxyPort{Inspector: p.Name, Port: port})
 	}
+	o.Proxies = ports
 	return o
 }
 
@@ -45,10 +61,8 @@ const (
 	ChainPrerouting   = "prerouting"
 	ChainForward      = "forward"
 	ChainInput        = "input"
-	ChainModbusNAT    = "modbus_redirect"
 	MapSpoofCheck     = "spoof_check"
 	MapForwardPairs   = "forward_pairs"
-	MapModbusFrom     = "modbus_from"
 	SetManagementIfs  = "management_ifaces"
 	SetLinkLocal6     = "link_local6"
 	CounterInvalid    = "invalid"
@@ -71,9 +85,19 @@ func netSet(f Family, zoneName string) string {
 	return "net6_" + zoneName
 }
 
-func spoofChain(zoneName string) string  { return "spoof_" + zoneName }
-func pairChain(from, to string) string   { return "fwd_" + from + "_to_" + to }
-func modbusChain(fromZone string) string { return "modbus_" + fromZone }
+func spoofChain(zoneName string) string { return "spoof_" + zoneName }
+func pairChain(from, to string) string  { return "fwd_" + from + "_to_" + to }
+
+// RedirectChain is the nat chain that redirects the connections of an
+// inspected protocol's conduits to its proxy ("modbus_redirect").
+func RedirectChain(inspector string) string { return inspector + "_redirect" }
+
+// RedirectMap is the verdict map of RedirectChain, keyed by input interface
+// ("modbus_from").
+func RedirectMap(inspector string) string { return inspector + "_from" }
+
+// redirectZoneChain holds the redirect rules of the conduits from one zone.
+func redirectZoneChain(inspector, fromZone string) string { return inspector + "_" + fromZone }
 func sortedZones(m *zone.Model) []*zone.Zone {
 	return sortedBy(m.Zones, func(z *zone.Zone) string { return z.Name })
 }
@@ -94,7 +118,9 @@ func Compile(m *zone.Model, opt Options) *Ruleset {
 	c.antiSpoofing()
 	c.forward()
 	c.input()
-	c.modbusRedirect()
+	for _, p := range c.opt.Proxies {
+		c.redirect(p)
+	}
 	slices.Sort(c.rs.Counters)
 	c.rs.Counters = slices.Compact(c.rs.Counters)
 	return c.rs
@@ -231,7 +257,7 @@ func (c *compiler) forward() {
 		for _, p := range order {
 			ch := &Chain{Name: pairChain(p.from, p.to)}
 			for _, cd := range byPair[p] {
-				ch.Rules = append(ch.Rules, c.conduitRules(cd, false)...)
+				ch.Rules = append(ch.Rules, c.conduitRules(cd, 0)...)
 			}
 			if len(ch.Rules) == 0 {
 				continue // only inspected tcp services: they are redirected, never forwarded
@@ -262,7 +288,7 @@ type serviceGroup struct {
 // With redirected set it returns only the tcp services of an inspected
 // conduit (they go to the proxy); otherwise everything that is forwarded.
 func serviceGroups(cd *zone.Conduit, redirected bool) []serviceGroup {
-	inspected := cd.Inspect == zone.InspectModbus
+	inspected := cd.Inspected()
 	var out []serviceGroup
 	for _, p := range []struct {
 		proto zone.Proto
@@ -369,8 +395,10 @@ func (c *compiler) endpoint(f Family, zoneName string, assets []string, dst bool
 
 // conduitRules returns the rules of one conduit: per family and protocol
 // group, source and destination matches, the conduit's counter, and accept
-// (forwarded) or a redirect to the Modbus proxy.
-func (c *compiler) conduitRules(cd *zone.Conduit, redirected bool) []*Rule {
+// (forwarded) or, when redirectPort is not 0, a redirect to the proxy of
+// the conduit's inspected protocol on that port.
+func (c *compiler) conduitRules(cd *zone.Conduit, redirectPort uint16) []*Rule {
+	redirected := redirectPort != 0
 	var out []*Rule
 	for _, f := range []Family{IPv4, IPv6} {
 		src, okSrc := c.endpoint(f, cd.From, cd.FromAssets, false)
@@ -388,7 +416,7 @@ func (c *compiler) conduitRules(cd *zone.Conduit, redirected bool) []*Rule {
 			}
 			stmts = append(stmts, dst, g.stmt, c.counter(ConduitCounter(cd.Name)))
 			if redirected {
-				stmts = append(stmts, Redirect{Port: c.opt.ModbusProxyPort})
+				stmts = append(stmts, Redirect{Port: redirectPort})
 			} else {
 				stmts = append(stmts, Accept)
 			}
@@ -399,7 +427,8 @@ func (c *compiler) conduitRules(cd *zone.Conduit, redirected bool) []*Rule {
 }
 
 // input lets management zones reach the gateway, plus neighbour discovery,
-// ICMP errors and connections redirected to the Modbus proxy.
+// ICMP errors and connections redirected to the proxies of inspected
+// protocols.
 func (c *compiler) input() {
 	in := c.addChain(&Chain{Name: ChainInput, Hook: HookInput, Type: "filter", Priority: 0, Policy: "drop"})
 	nd := []uint8{1, 2, 3, 4, 130, 131, 133, 134, 135, 136, 143}
@@ -414,9 +443,11 @@ func (c *compiler) input() {
 		rule("neighbour discovery, MLD and ICMPv6 errors", MatchICMP{V6: true, Types: nd, Names: ndNames}, Accept),
 		rule("ICMP errors", MatchICMP{Types: []uint8{3, 11, 12}, Names: []string{"destination-unreachable", "time-exceeded", "parameter-problem"}}, Accept),
 	)
-	if c.hasInspected() {
-		in.Rules = append(in.Rules, rule("connections redirected to the Modbus proxy",
-			MatchPorts{Proto: unix.IPPROTO_TCP, Ranges: []PortRange{{c.opt.ModbusProxyPort, c.opt.ModbusProxyPort}}}, MatchCtDNAT{}, Accept))
+	for _, p := range c.opt.Proxies {
+		if c.inspects(p.Inspector) {
+			in.Rules = append(in.Rules, rule("connections redirected to the "+title(p.Inspector)+" proxy",
+				MatchPorts{Proto: unix.IPPROTO_TCP, Ranges: []PortRange{{p.Port, p.Port}}}, MatchCtDNAT{}, Accept))
+		}
 	}
 	mgmt := &Set{Name: SetManagementIfs, Key: KeyIfname}
 	for _, name := range sortedCopy(c.m.Gateway.ManagementZones) {
@@ -432,38 +463,48 @@ func (c *compiler) input() {
 	)
 }
 
-func (c *compiler) hasInspected() bool {
+// inspects reports whether the ruleset redirects connections to the proxy
+// of inspector: some conduit is inspected by it and the gateway is not in
+// island mode.
+func (c *compiler) inspects(inspector string) bool {
 	if c.opt.Island {
 		return false
 	}
-	return slices.ContainsFunc(c.m.Conduits, func(cd *zone.Conduit) bool { return cd.Inspect == zone.InspectModbus })
+	return slices.ContainsFunc(c.m.Conduits, func(cd *zone.Conduit) bool { return cd.Inspect == inspector })
 }
 
-// modbusRedirect sends new connections of inspected conduits to the local
-// Modbus proxy, which reads the original destination and forwards what its
-// policy allows.
-func (c *compiler) modbusRedirect() {
-	if !c.hasInspected() {
+func title(inspector string) string {
+	if p, ok := inspect.Lookup(inspector); ok && p.Title != "" {
+		return p.Title
+	}
+	return inspector
+}
+
+// redirect sends new connections of the conduits inspected by p.Inspector
+// to its local proxy, which reads the original destination and forwards
+// what its policy allows.
+func (c *compiler) redirect(p ProxyPort) {
+	if !c.inspects(p.Inspector) {
 		return
 	}
-	nat := c.addChain(&Chain{Name: ChainModbusNAT, Hook: HookPrerouting, Type: "nat", Priority: -100, Policy: "accept"})
-	nat.Rules = append(nat.Rules, rule("", VmapIfname{Map: MapModbusFrom}))
-	vmap := &Set{Name: MapModbusFrom, Key: KeyIfname, VerdictMap: true}
+	nat := c.addChain(&Chain{Name: RedirectChain(p.Inspector), Hook: HookPrerouting, Type: "nat", Priority: -100, Policy: "accept"})
+	nat.Rules = append(nat.Rules, rule("", VmapIfname{Map: RedirectMap(p.Inspector)}))
+	vmap := &Set{Name: RedirectMap(p.Inspector), Key: KeyIfname, VerdictMap: true}
 	byZone := map[string][]*zone.Conduit{}
 	for _, cd := range sortedBy(c.m.Conduits, func(x *zone.Conduit) string { return x.Name }) {
-		if cd.Inspect == zone.InspectModbus {
+		if cd.Inspect == p.Inspector {
 			byZone[cd.From] = append(byZone[cd.From], cd)
 		}
 	}
 	for _, z := range sortedZones(c.m) {
 		var rules []*Rule
 		for _, cd := range byZone[z.Name] {
-			rules = append(rules, c.conduitRules(cd, true)...)
+			rules = append(rules, c.conduitRules(cd, p.Port)...)
 		}
 		if len(rules) == 0 {
 			continue
 		}
-		ch := c.addChain(&Chain{Name: modbusChain(z.Name), Rules: rules})
+		ch := c.addChain(&Chain{Name: redirectZoneChain(p.Inspector, z.Name), Rules: rules})
 		for _, ifname := range sortedCopy(z.Interfaces) {
 			vmap.Elems = append(vmap.Elems, Elem{Ifnames: []string{ifname}, Verdict: Jump(ch.Name)})
 		}

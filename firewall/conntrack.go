@@ -12,75 +12,6 @@ import (
 	"github.com/zonegate/zonegate/gateway/zone"
 )
 
-// Flow is the original direction of a connection.
-type Flow struct {
-	Proto    uint8 // IPPROTO_*
-	Src, Dst netip.Addr
-	DstPort  uint16 // tcp/udp
-}
-
-// Allows reports whether the model lets the connection through the gateway
-// between two zones: the same decision the compiled ruleset takes for its
-// first packet. Flows inside one zone and flows that touch no zone are not
-// the model's business and are reported as allowed.
-func Allows(m *zone.Model, opt Options, f Flow) bool {
-	from, to := m.ZoneOfAddr(f.Src), m.ZoneOfAddr(f.Dst)
-	if from == nil || to == nil || from == to {
-		return true
-	}
-	return !opt.Island && ConduitFor(m, f, nil) != nil
-}
-
-// ConduitFor returns the first conduit (in name order) among those keep
-// accepts (nil: all) that lets the flow cross from its source zone to its
-// destination zone, or nil.
-func ConduitFor(m *zone.Model, f Flow, keep func(*zone.Conduit) bool) *zone.Conduit {
-	from, to := m.ZoneOfAddr(f.Src), m.ZoneOfAddr(f.Dst)
-	if from == nil || to == nil || from == to {
-		return nil
-	}
-	var found *zone.Conduit
-	for _, c := range m.Conduits {
-		if (keep == nil || keep(c)) && c.From == from.Name && c.To == to.Name && conduitAllows(m, c, f) && (found == nil || c.Name < found.Name) {
-			found = c
-		}
-	}
-	return found
-}
-
-func conduitAllows(m *zone.Model, c *zone.Conduit, f Flow) bool {
-	if !assetsAllow(m, c.FromAssets, f.Src) || !assetsAllow(m, c.ToAssets, f.Dst) {
-		return false
-	}
-	for _, s := range c.Services {
-		switch {
-		case f.Proto == unix.IPPROTO_TCP && s.Proto == zone.TCP,
-			f.Proto == unix.IPPROTO_UDP && s.Proto == zone.UDP:
-			if s.HasPort(f.DstPort) {
-				return true
-			}
-		case f.Proto == unix.IPPROTO_ICMP && s.Proto == zone.ICMP && f.Src.Is4(),
-			f.Proto == unix.IPPROTO_ICMPV6 && s.Proto == zone.ICMPv6 && f.Src.Is6():
-			// conntrack tracks ICMP queries (echo and friends); any ICMP
-			// service of the conduit keeps them.
-			return true
-		}
-	}
-	return false
-}
-
-func assetsAllow(m *zone.Model, assets []string, a netip.Addr) bool {
-	if len(assets) == 0 {
-		return true
-	}
-	for _, name := range assets {
-		if as := m.Asset(name); as != nil && as.Address == a {
-			return true
-		}
-	}
-	return false
-}
-
 // FlushDisallowed deletes the conntrack entries of connections between
 // zones that the model no longer allows, so an established session through
 // a removed or narrowed conduit stops. Connections to or from the gateway's
@@ -106,7 +37,7 @@ func FlushDisallowed(t Target, m *zone.Model, opt Options) (uint, error) {
 		if !ok || local[fl.Src] || local[fl.Dst] {
 			return false
 		}
-		return !Allows(m, opt, fl)
+		return !m.Allows(fl, opt.Island)
 	})
 	var total uint
 	for _, fam := range []netlink.InetFamily{unix.AF_INET, unix.AF_INET6} {
@@ -123,13 +54,13 @@ type flowFilter func(*netlink.ConntrackFlow) bool
 
 func (f flowFilter) MatchConntrackFlow(flow *netlink.ConntrackFlow) bool { return f(flow) }
 
-func flowOf(f *netlink.ConntrackFlow) (Flow, bool) {
+func flowOf(f *netlink.ConntrackFlow) (zone.Flow, bool) {
 	src, ok1 := ipAddr(f.Forward.SrcIP)
 	dst, ok2 := ipAddr(f.Forward.DstIP)
 	if !ok1 || !ok2 {
-		return Flow{}, false
+		return zone.Flow{}, false
 	}
-	return Flow{Proto: f.Forward.Protocol, Src: src, Dst: dst, DstPort: f.Forward.DstPort}, true
+	return zone.Flow{Proto: f.Forward.Protocol, Src: src, Dst: dst, DstPort: f.Forward.DstPort}, true
 }
 
 func ipAddr(ip net.IP) (netip.Addr, bool) {

@@ -212,7 +212,7 @@ func ctBits(key expr.CtKey, mask uint32) []expr.Any {
 }
 
 // MatchCtDNAT matches connections whose destination was rewritten (by our
-// redirect to the Modbus proxy).
+// redirect to the proxy of an inspected protocol).
 type MatchCtDNAT struct{}
 
 func (MatchCtDNAT) text() string { return "ct status dnat" }
@@ -468,7 +468,8 @@ func (m Log) exprs(*ruleCtx) []expr.Any {
 	}}
 }
 
-// Redirect sends the connection to a local port (the Modbus proxy).
+// Redirect sends the connection to a local port (the proxy of an inspected
+// protocol).
 type Redirect struct{ Port uint16 }
 
 func (m Redirect) text() string { return fmt.Sprintf("redirect to :%d", m.Port) }

@@ -22,6 +22,7 @@ import (
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/auth"
 	"github.com/zonegate/zonegate/gateway/zone"
+	"github.com/zonegate/zonegate/protocols/inspect"
 )
 
 // The management API is HTTP with JSON bodies over a Unix socket (mode
@@ -491,9 +492,9 @@ func (d *Daemon) Status() (Status, error) {
 		return st, err
 	}
 	st.Counters = cs
-	if c := d.ModbusCounters(); c != nil {
-		for _, rc := range c.Snapshot().Requests {
-			st.Modbus = append(st.Modbus, ModbusCount{rc.Conduit, int(rc.Function), rc.Verdict.String(), rc.Count})
+	for _, rc := range d.inspection.requests() {
+		if rc.Protocol == inspect.Modbus.Name {
+			st.Modbus = append(st.Modbus, ModbusCount{rc.Conduit, rc.Function, rc.Verdict, rc.Count})
 		}
 	}
 	if d.audit != nil {

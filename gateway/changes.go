@@ -272,8 +272,8 @@ func (c *changes) digestOf(version int) string {
 }
 
 // applyLocked compiles and applies m (in island mode or not), removes
-// connections it no longer allows and hands the Modbus policies to the
-// proxy. d.mu must be held.
+// connections it no longer allows and hands the policies of the inspected
+// conduits to their proxies. d.mu must be held.
 func (d *Daemon) applyLocked(m *zone.Model, island bool) error {
 	policies, err := compilePolicies(m)
 	if err != nil {
@@ -282,18 +282,7 @@ func (d *Daemon) applyLocked(m *zone.Model, island bool) error {
 	if err := d.applyRulesetLocked(m, island); err != nil {
 		return err
 	}
-	if island {
-		// No conduit in island mode: the proxy takes no connection and
-		// drops the ones it has.
-		d.policies.install(nil, nil)
-	} else {
-		d.policies.install(m, policies)
-	}
-	if d.proxy != nil {
-		if n := d.proxy.CloseConns(d.policies.disallowed); n > 0 {
-			d.log.Info("Modbus connections no longer allowed were closed", zap.Int("count", n))
-		}
-	}
+	d.inspection.install(m, island, policies, d.log)
 	d.setRunningLocked(m)
 	return nil
 }

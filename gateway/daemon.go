@@ -1,6 +1,6 @@
 // Package gateway is the zonegate daemon: it keeps the zone model's
 // ruleset in the kernel (fail close at boot, island mode, drift repair),
-// runs the Modbus proxy of the inspected conduits, and takes changes from
+// runs the proxies of the inspected conduits, and takes changes from
 // the management API as transactions that undo themselves unless
 // confirmed, each recorded in the audit log. The transactions (changes.go)
 // reach the kernel through the Kernel interface and time through an
@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"time"
@@ -25,7 +24,6 @@ import (
 	"github.com/zonegate/zonegate/gateway/auth"
 	"github.com/zonegate/zonegate/gateway/internal/clock"
 	"github.com/zonegate/zonegate/gateway/zone"
-	"github.com/zonegate/zonegate/protocols/modbus"
 )
 
 // Config is what the daemon needs to run.
@@ -64,8 +62,7 @@ type Daemon struct {
 	exported   sync.WaitGroup
 	accounts   *auth.Manager
 
-	policies *modbusPolicies
-	proxy    *modbus.Proxy
+	inspection inspection // the proxies of the inspected protocols
 }
 
 // New prepares a daemon; Run starts it.
@@ -82,7 +79,7 @@ func New(cfg Config) *Daemon {
 	if cfg.ModbusListen == "" {
 		cfg.ModbusListen = fmt.Sprintf("[::]:%d", cfg.Settings.Firewall.ModbusProxyPort)
 	}
-	d := &Daemon{cfg: cfg, set: cfg.Settings, log: cfg.Logger, policies: newModbusPolicies()}
+	d := &Daemon{cfg: cfg, set: cfg.Settings, log: cfg.Logger}
 	d.changes = newChanges(cfg.Logger, cfg.Clock, cfg.Kernel, d, d.fwOptions(false), cfg.Settings.Model)
 	d.changes.apply = d.applyLocked
 	return d
@@ -90,9 +87,9 @@ func New(cfg Config) *Daemon {
 
 func (d *Daemon) fwOptions(island bool) firewall.Options {
 	return firewall.Options{
-		Island:          island,
-		ModbusProxyPort: d.set.Firewall.ModbusProxyPort,
-		LogGroup:        d.set.Firewall.LogGroup,
+		Island:   island,
+		Proxies:  proxyPorts(d.set),
+		LogGroup: d.set.Firewall.LogGroup,
 	}
 }
 
@@ -305,45 +302,4 @@ func (d *Daemon) accountsPath() string { return d.set.StateDir + "/accounts.json
 func (d *Daemon) accountEvent(ctx context.Context, ev auth.Event) error {
 	return d.record(ctx, audit.Record{Time: ev.Time, Actor: ev.Actor, Category: audit.CategoryAccount,
 		Action: audit.Action(ev.Action), Object: "user:" + ev.Target, Result: audit.Result(ev.Result), Details: ev.Detail})
-}
-
-func (d *Daemon) startProxy() error {
-	ln, err := net.Listen("tcp", d.cfg.ModbusListen)
-	if err != nil {
-		return fmt.Errorf("Modbus proxy cannot listen on %s: %w (is another zonegate running? set firewall.modbus_proxy_port)", d.cfg.ModbusListen, err)
-	}
-	var sink modbus.EventSink = modbus.ZapSink{Log: d.log.Named("modbus")}
-	if d.audit != nil {
-		sink = auditModbusSink{log: d.audit, also: sink}
-	}
-	proxy, err := modbus.New(modbus.Config{Route: d.policies.route, Sink: sink, Log: d.log.Named("modbus")})
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	d.proxy = proxy
-	go func() {
-		if err := proxy.Serve(ln); err != nil && !errors.Is(err, modbus.ErrProxyClosed) {
-			d.log.Error("Modbus proxy stopped", zap.Error(err))
-		}
-	}()
-	d.log.Info("Modbus proxy listening", zap.String("address", ln.Addr().String()))
-	return nil
-}
-
-func (d *Daemon) stopProxy() {
-	if d.proxy == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = d.proxy.Shutdown(ctx)
-}
-
-// ModbusCounters returns the proxy's counters, or nil before Run.
-func (d *Daemon) ModbusCounters() *modbus.Counters {
-	if d.proxy == nil {
-		return nil
-	}
-	return d.proxy.Counters()
 }

@@ -204,7 +204,7 @@ func TestRun(t *testing.T) {
 	require.NoError(t, os.WriteFile(model, []byte(hModelOpen), 0o600))
 	reload <- struct{}{}
 	reload <- struct{}{} // a reload is done when the next one is taken
-	assert.NotNil(t, d.ModbusCounters(), "the Modbus proxy runs")
+	assert.NotEmpty(t, d.inspection.running(), "the proxies run")
 	cancel()
 	require.NoError(t, <-done)
 	h.d = d

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/auth"
+	"github.com/zonegate/zonegate/protocols/inspect"
 )
 
 // Settings are the daemon's own settings (not the zone model), read from
@@ -85,7 +87,7 @@ func DefaultSettings() Settings {
 	s.Passwords.Argon2.Threads = p.Argon2.Threads
 	s.Changes.ConfirmWithin = Duration(2 * time.Minute)
 	s.Changes.Keep = 20
-	s.Firewall.ModbusProxyPort = firewall.DefaultModbusProxyPort
+	s.Firewall.ModbusProxyPort = inspect.Modbus.DefaultPort
 	s.Firewall.LogGroup = firewall.DefaultLogGroup
 	s.Firewall.DriftCheck = Duration(2 * time.Second)
 	return s
@@ -101,20 +103,13 @@ func LoadSettings(path string) (Settings, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&s); err != nil && !errors.Is(err, errEmptyDoc(err)) {
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file, all defaults
 		return s, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	if s.Model != "" && !filepath.IsAbs(s.Model) {
 		s.Model = filepath.Join(filepath.Dir(path), s.Model)
 	}
 	return s, s.Validate()
-}
-
-func errEmptyDoc(err error) error {
-	if err != nil && err.Error() == "EOF" {
-		return err
-	}
-	return nil
 }
 
 // Validate checks values the defaults cannot fix.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbusproxy"
 )
 
 func init() {
@@ -67,11 +68,11 @@ func runModbusProxy(args []string, stdout, stderr io.Writer) int {
 		return errorf(stderr, "%v", err)
 	}
 	live := modbus.NewLivePolicy(policy)
-	proxy, err := modbus.New(modbus.Config{
-		Route: func(net.Conn) (modbus.Route, error) {
-			return modbus.Route{Upstream: up, Conduit: *conduit, Policy: live}, nil
+	proxy, err := modbusproxy.New(modbusproxy.Config{
+		Route: func(net.Conn) (modbusproxy.Route, error) {
+			return modbusproxy.Route{Upstream: up, Conduit: *conduit, Policy: live}, nil
 		},
-		Sink: modbus.ZapSink{Log: log.Named("modbus")},
+		Sink: modbusproxy.ZapSink{Log: log.Named("modbus")},
 		Log:  log.Named("modbus"),
 	})
 	if err != nil {
@@ -103,7 +104,7 @@ func runModbusProxy(args []string, stdout, stderr io.Writer) int {
 		_ = proxy.Shutdown(sctx)
 	}()
 	log.Info("Modbus proxy listening", zap.String("listen", ln.Addr().String()), zap.String("upstream", up.String()), zap.String("conduit", *conduit))
-	if err := proxy.Serve(ln); err != nil && !errors.Is(err, modbus.ErrProxyClosed) {
+	if err := proxy.Serve(ln); err != nil && !errors.Is(err, modbusproxy.ErrProxyClosed) {
 		return errorf(stderr, "%v", err)
 	}
 	return 0

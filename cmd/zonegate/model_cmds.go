@@ -8,6 +8,7 @@ import (
 
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/zone"
+	"github.com/zonegate/zonegate/protocols/inspect"
 )
 
 func init() {
@@ -96,12 +97,12 @@ type fwFlags struct {
 
 func (f *fwFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.island, "island", false, "island mode: no forwarding between zones, management access stays")
-	fs.UintVar(&f.proxyPort, "modbus-proxy-port", firewall.DefaultModbusProxyPort, "local port the Modbus proxy listens on")
+	fs.UintVar(&f.proxyPort, "modbus-proxy-port", uint(inspect.Modbus.DefaultPort), "local port the Modbus proxy listens on")
 	fs.UintVar(&f.logGroup, "log-group", firewall.DefaultLogGroup, "NFLOG group that receives dropped packets")
 }
 
 func (f *fwFlags) options() firewall.Options {
-	return firewall.Options{Island: f.island, ModbusProxyPort: uint16(f.proxyPort), LogGroup: uint16(f.logGroup)}
+	return firewall.Options{Island: f.island, Proxies: []firewall.ProxyPort{{Inspector: inspect.Modbus.Name, Port: uint16(f.proxyPort)}}, LogGroup: uint16(f.logGroup)}
 }
 
 func runPlan(args []string, stdout, stderr io.Writer) int {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/zone"
+	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/test/lab"
 )
 
@@ -57,7 +58,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 	if port == 0 {
 		port = l.ModbusProxyPort()
 	}
-	want := firewall.Expected(firewall.Compile(m, firewall.Options{ModbusProxyPort: port}))
+	want := firewall.Expected(firewall.Compile(m, firewall.Options{Proxies: []firewall.ProxyPort{{Inspector: inspect.Modbus.Name, Port: port}}}))
 	rulesetState := "model"
 	if !want.Equal(fp) {
 		rulesetState = "differs"

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zonegate/zonegate/firewall"
+	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/test/lab"
 )
 
@@ -25,7 +26,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("run", "MODEL [--prefix P] [--zonegate PATH] [--modbus-proxy-port N]", stderr)
 	prefix := prefixFlag(fs)
 	zgPath := fs.String("zonegate", "", "zonegate binary to run (default: the one next to zonelab, else built from the repository zonelab runs in)")
-	proxyPort := fs.Uint("modbus-proxy-port", firewall.DefaultModbusProxyPort, "`port` of the Modbus proxy, passed to zonegate serve")
+	proxyPort := fs.Uint("modbus-proxy-port", uint(inspect.Modbus.DefaultPort), "`port` of the Modbus proxy, passed to zonegate serve")
 	readyTimeout := fs.Duration("ready-timeout", 30*time.Second, "how long zonegate may take to apply the model")
 	pos, ok := parse(fs, args, 1, 1)
 	if !ok {
@@ -88,7 +89,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	want := firewall.Expected(firewall.Compile(m, firewall.Options{ModbusProxyPort: uint16(*proxyPort)}))
+	want := firewall.Expected(firewall.Compile(m, firewall.Options{Proxies: []firewall.ProxyPort{{Inspector: inspect.Modbus.Name, Port: uint16(*proxyPort)}}}))
 	if err := waitRuleset(ctx, l.Gateway, want, exited, *readyTimeout); err != nil {
 		if !errors.Is(err, errDaemonExited) {
 			stopDaemon()

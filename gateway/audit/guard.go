@@ -67,7 +67,7 @@ func validate(r *Record) error {
 func sanitize(r Record) Record {
 	var cuts cutList
 	if r.Category == "" {
-		r.Category = CategoryModbus
+		r.Category = CategoryInspection
 	}
 	if r.Action == "" {
 		r.Action = "unknown"

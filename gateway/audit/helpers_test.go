@@ -30,8 +30,8 @@ func configRecord(i int) Record {
 }
 
 func dataRecord(i int) Record {
-	return ModbusWrite(ModbusEvent{Source: "198.18.0.10:50122", Destination: "198.18.1.10:502", Conduit: "scada-to-plc",
-		Unit: 1, Function: 16, Addresses: "10-11", Values: []uint16{uint16(i), 7}})
+	return InspectedWrite(InspectedEvent{Protocol: "modbus", Source: "198.18.0.10:50122", Destination: "198.18.1.10:502", Conduit: "scada-to-plc",
+		Details: map[string]string{"unit": "1", "function": "16", "addresses": "10-11", "values": fmt.Sprintf("%d,7", uint16(i))}})
 }
 
 func appendN(t testing.TB, l *Log, n int) []uint64 {

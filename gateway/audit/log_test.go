@@ -40,7 +40,7 @@ func TestAppendReadVerify(t *testing.T) {
 	if got := len(readAll(t, o.Dir, Filter{Category: CategoryConfig})); got != 10 {
 		t.Fatalf("config records: %d", got)
 	}
-	if got := len(readAll(t, o.Dir, Filter{Category: CategoryModbus})); got != 20 {
+	if got := len(readAll(t, o.Dir, Filter{Category: CategoryInspection})); got != 20 {
 		t.Fatalf("modbus records: %d", got)
 	}
 	e := all[1]
@@ -89,11 +89,11 @@ func TestSecretsRefused(t *testing.T) {
 		t.Errorf("oversized record: got %v, want ErrInvalid", err)
 	}
 	// Data-plane records are redacted, not refused.
-	l.Enqueue(Record{Category: CategoryModbus, Action: ActionModbusDenied, Details: map[string]string{"secret": "s3cr3t", "unit": "1"}})
+	l.Enqueue(Record{Category: CategoryInspection, Action: ActionRequestDenied, Details: map[string]string{"secret": "s3cr3t", "unit": "1"}})
 	if err := l.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	es := readAll(t, o.Dir, Filter{Category: CategoryModbus})
+	es := readAll(t, o.Dir, Filter{Category: CategoryInspection})
 	if len(es) != 1 || es[0].Details["secret"] != redacted || es[0].Details["unit"] != "1" {
 		t.Fatalf("data-plane secret not redacted: %+v", es)
 	}
@@ -148,7 +148,7 @@ func TestGroupCommitConcurrent(t *testing.T) {
 			}
 		}
 	}
-	modbus := len(readAll(t, o.Dir, Filter{Category: CategoryModbus}))
+	modbus := len(readAll(t, o.Dir, Filter{Category: CategoryInspection}))
 	if uint64(modbus)+st.Lost != 800 {
 		t.Fatalf("modbus records %d + lost %d != 800", modbus, st.Lost)
 	}

@@ -1,10 +1,6 @@
 package audit
 
-import (
-	"strconv"
-	"strings"
-	"time"
-)
+import "time"
 
 // Record is one audit event as the caller describes it. The log adds the
 // sequence number, boot ID and gateway name.
@@ -58,62 +54,48 @@ func AccountEvent(actor string, action Action, account string, result Result, de
 	return Record{Actor: actor, Category: CategoryAccount, Action: action, Object: "user:" + account, Result: result, Details: details}
 }
 
-// ModbusEvent describes one Modbus request seen by the proxy.
-type ModbusEvent struct {
+// InspectedEvent describes one request of an inspected protocol seen by
+// that protocol's proxy.
+type InspectedEvent struct {
+	Protocol    string // "modbus"
 	Source      string // client address
 	Destination string // original destination address
 	Conduit     string
-	Unit        uint8
-	Function    uint8
-	Addresses   string   // "10-19" (zero-based PDU addresses)
-	Values      []uint16 // written values, if any
-	Reason      string   // why it was denied
-	Monitor     bool     // monitor mode: logged, not enforced
+	Reason      string // why it was denied
+	Monitor     bool   // monitor mode: logged, not enforced
+	// Details are the protocol's own fields (Modbus: unit, function,
+	// addresses, values); keys follow the detail key rules. They cannot
+	// override the fields above.
+	Details map[string]string
 }
 
-// maxValuesInRecord bounds how many written values a record lists.
-const maxValuesInRecord = 64
-
-// ModbusWrite builds the record of an allowed write (a device setting change).
-func ModbusWrite(e ModbusEvent) Record {
-	return modbusRecord(ActionModbusWrite, ResultSuccess, e)
+// InspectedWrite builds the record of an allowed write (a device setting
+// change).
+func InspectedWrite(e InspectedEvent) Record {
+	return inspectedRecord(ActionWriteAllowed, ResultSuccess, e)
 }
 
-// ModbusDenied builds the record of a denied request.
-func ModbusDenied(e ModbusEvent) Record {
-	return modbusRecord(ActionModbusDenied, ResultDenied, e)
+// InspectedDenied builds the record of a denied request.
+func InspectedDenied(e InspectedEvent) Record {
+	return inspectedRecord(ActionRequestDenied, ResultDenied, e)
 }
 
-func modbusRecord(a Action, r Result, e ModbusEvent) Record {
-	d := map[string]string{
-		DetailSource:      e.Source,
-		DetailDestination: e.Destination,
-		DetailConduit:     e.Conduit,
-		DetailUnit:        strconv.Itoa(int(e.Unit)),
-		DetailFunction:    strconv.Itoa(int(e.Function)),
+func inspectedRecord(a Action, r Result, e InspectedEvent) Record {
+	d := make(map[string]string, len(e.Details)+6)
+	for k, v := range e.Details {
+		d[k] = v
 	}
-	if e.Addresses != "" {
-		d[DetailAddresses] = e.Addresses
-	}
-	if len(e.Values) > 0 {
-		var b strings.Builder
-		for i, v := range e.Values {
-			if i == maxValuesInRecord {
-				b.WriteString(",…(" + strconv.Itoa(len(e.Values)) + " values)")
-				break
-			}
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(strconv.Itoa(int(v)))
-		}
-		d[DetailValues] = b.String()
-	}
+	d[DetailProtocol] = e.Protocol
+	d[DetailSource] = e.Source
+	d[DetailDestination] = e.Destination
+	d[DetailConduit] = e.Conduit
+	delete(d, DetailReason)
+	delete(d, DetailMode)
 	if e.Reason != "" {
 		d[DetailReason] = e.Reason
 	}
 	if e.Monitor {
 		d[DetailMode] = "monitor"
 	}
-	return Record{Actor: e.Source, Category: CategoryModbus, Action: a, Object: e.Destination, Result: r, Details: d}
+	return Record{Actor: e.Source, Category: CategoryInspection, Action: a, Object: e.Destination, Result: r, Details: d}
 }

@@ -16,9 +16,14 @@ const (
 	// CategoryAudit covers the audit log's own events (rotation, checkpoints,
 	// storage, failures, recovery). Most are written by this package itself.
 	CategoryAudit Category = "audit"
-	// CategoryModbus covers the Modbus proxy: allowed writes to field devices
-	// (device setting changes) and denied requests. These are data-plane
-	// records: use Log.Enqueue for them.
+	// CategoryInspection covers the proxies of inspected protocols: allowed
+	// writes to field devices (device setting changes) and denied requests,
+	// whatever the protocol; DetailProtocol names it ("modbus"). These are
+	// data-plane records: use Log.Enqueue for them.
+	CategoryInspection Category = "inspection"
+	// CategoryModbus is the category of the Modbus proxy's records written
+	// before CategoryInspection existed. Existing logs keep it (records are
+	// never rewritten); nothing writes it any more.
 	CategoryModbus Category = "modbus"
 )
 
@@ -97,14 +102,15 @@ const (
 	ActionPrune Action = "prune"
 )
 
-// Modbus proxy actions (data plane).
+// Inspection actions (data plane, any inspected protocol; the same strings
+// as the Modbus records of older logs).
 const (
-	// ActionModbusWrite is an allowed write to a field device: a device
+	// ActionWriteAllowed is an allowed write to a field device: a device
 	// setting change that passed the conduit's policy.
-	ActionModbusWrite Action = "write-allowed"
-	// ActionModbusDenied is a request the policy denied (or would have denied
-	// in monitor mode; then DetailMode says "monitor").
-	ActionModbusDenied Action = "request-denied"
+	ActionWriteAllowed Action = "write-allowed"
+	// ActionRequestDenied is a request the policy denied (or would have
+	// denied in monitor mode; then DetailMode says "monitor").
+	ActionRequestDenied Action = "request-denied"
 )
 
 // Result is the outcome of the recorded action.
@@ -132,6 +138,7 @@ const (
 	DetailSource       = "source"
 	DetailDestination  = "destination"
 	DetailConduit      = "conduit"
+	DetailProtocol     = "protocol" // inspected protocol of a data-plane record ("modbus")
 	DetailUnit         = "unit"
 	DetailFunction     = "function"
 	DetailAddresses    = "addresses"

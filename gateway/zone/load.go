@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/modbus"
 )
 
@@ -461,8 +462,8 @@ func (l *loader) conduit(n *yaml.Node) *Conduit {
 			}
 		case "inspect":
 			if s, ok := l.str(v, "inspect"); ok {
-				if s != InspectModbus {
-					l.errorf(posOf(v), "inspect %q is not supported: the only inspection is `inspect: modbus`", s)
+				if _, known := inspect.Lookup(s); !known {
+					l.errorf(posOf(v), "inspect %q is not supported: %s", s, inspectChoices())
 				} else {
 					c.Inspect = s
 				}
@@ -528,6 +529,16 @@ func (l *loader) modbus(n *yaml.Node) *modbus.Spec {
 		}
 	})
 	return spec
+}
+
+// inspectChoices says which `inspect:` values the registered protocols
+// allow.
+func inspectChoices() string {
+	names := inspect.Names()
+	if len(names) == 1 {
+		return "the only inspection is `inspect: " + names[0] + "`"
+	}
+	return "use `inspect: " + strings.Join(names, "` or `inspect: ") + "`"
 }
 
 // modbusRule reads one entry of a modbus allow list.

@@ -101,7 +101,7 @@ type Conduit struct {
 	FromAssets  []string // empty: the whole From zone
 	ToAssets    []string // empty: the whole To zone
 	Services    []Service
-	Inspect     string       // "" or InspectModbus
+	Inspect     string       // "" or the name of a registered protocol (package inspect)
 	Modbus      *modbus.Spec // set when Inspect is InspectModbus
 	at          positions
 }
@@ -109,6 +109,22 @@ type Conduit struct {
 // InspectModbus is the value of `inspect:` that sends a conduit's tcp
 // services through the Modbus proxy.
 const InspectModbus = "modbus"
+
+// Inspected reports whether the conduit's tcp services go through the
+// proxy of an inspected protocol instead of being forwarded.
+func (c *Conduit) Inspected() bool { return c.Inspect != "" }
+
+// InspectRules returns the rules block of the conduit's inspected protocol
+// as plain data for that protocol's inspector (for `inspect: modbus` the
+// *modbus.Spec of the `modbus:` block), or nil when the conduit is not
+// inspected.
+func (c *Conduit) InspectRules() any {
+	switch c.Inspect {
+	case InspectModbus:
+		return c.Modbus
+	}
+	return nil
+}
 
 // positions remembers where each field of an element was written, keyed by
 // a path such as "name" or "networks.1".

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func rng(lo, hi uint16) *Range { return &Range{lo, hi} }
@@ -365,4 +368,16 @@ func TestEvaluateDoesNotAllocate(t *testing.T) {
 		}
 	})
 	equal(t, 0.0, allocs, "allocations")
+}
+
+// TestDenyAllMatchesCompiled: the fail-closed policy of an empty LivePolicy
+// is the one Compile builds for a spec that allows no unit.
+func TestDenyAllMatchesCompiled(t *testing.T) {
+	compiled, err := Compile(Spec{Units: []uint8{}})
+	require.NoError(t, err)
+	assert.Equal(t, compiled, NewLivePolicy(nil).Load())
+	var req Request
+	d := NewLivePolicy(nil).Load().Evaluate(Frame(adu(1, 1, pdu(3, 0, 1))), &req, nil, time.Time{})
+	assert.False(t, d.Forward())
+	assert.Equal(t, ReasonUnitNotAllowed, d.Reason)
 }

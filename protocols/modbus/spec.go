@@ -1,6 +1,9 @@
-// Package modbus implements Modbus/TCP deep inspection: MBAP framing, request
-// sanity checks, a policy of allowed functions, tables, addresses and values,
-// and the proxy that enforces it.
+// Package modbus is the pure Modbus/TCP inspection engine: MBAP framing,
+// request sanity checks, a policy of allowed functions, tables, addresses and
+// values, exception responses, and the event and counter types of a proxy
+// that enforces it. Bytes in, verdict out: it has no sockets, no logger and
+// no allocations on the per-request path (see BenchmarkFrameCheckDecide).
+// The TCP proxy that carries it on connections is package modbusproxy.
 //
 // The package knows nothing about zones. Callers describe what a conduit
 // allows with a Spec (plain data, usually loaded from the zone model by

@@ -7,7 +7,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/zone"
 )
 
@@ -63,7 +62,7 @@ func (l *Lab) Cases() []Case {
 		}
 		seen[key] = true
 		if !c.Spoofed {
-			c.Expect = firewall.Allows(l.Model, firewall.Options{}, c.flow())
+			c.Expect = l.Model.Allows(c.flow(), false)
 		}
 		out = append(out, c)
 	}
@@ -230,8 +229,8 @@ func (l *Lab) pick(zoneName string, assets []string, fam int) (*Host, netip.Addr
 	return h, a, ok
 }
 
-func (c Case) flow() firewall.Flow {
-	f := firewall.Flow{Src: c.SrcAddr, Dst: c.DstAddr, DstPort: c.Port}
+func (c Case) flow() zone.Flow {
+	f := zone.Flow{Src: c.SrcAddr, Dst: c.DstAddr, DstPort: c.Port}
 	switch c.Proto {
 	case zone.TCP:
 		f.Proto = unix.IPPROTO_TCP

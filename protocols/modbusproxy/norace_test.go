@@ -1,5 +1,5 @@
 //go:build !race
 
-package modbus
+package modbusproxy
 
 const raceEnabled = false

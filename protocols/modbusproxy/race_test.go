@@ -1,6 +1,6 @@
 //go:build race
 
-package modbus
+package modbusproxy
 
 // raceEnabled: the race detector allocates on its own.
 const raceEnabled = true

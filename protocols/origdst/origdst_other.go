@@ -1,6 +1,6 @@
 //go:build !linux
 
-package modbus
+package origdst
 
 import (
 	"errors"
@@ -10,5 +10,5 @@ import (
 
 // OriginalDestination needs Linux netfilter; elsewhere it always fails.
 func OriginalDestination(c *net.TCPConn) (netip.AddrPort, error) {
-	return netip.AddrPort{}, errors.New("modbus: original destination needs Linux netfilter (SO_ORIGINAL_DST)")
+	return netip.AddrPort{}, errors.New("original destination needs Linux netfilter (SO_ORIGINAL_DST)")
 }

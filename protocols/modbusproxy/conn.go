@@ -1,4 +1,4 @@
-package modbus
+package modbusproxy
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/zonegate/zonegate/protocols/modbus"
 )
 
 // conn is one client connection. Its reader goroutine (serve) reads,
@@ -21,15 +23,15 @@ type conn struct {
 	c     net.Conn
 	route Route
 	src   netip.AddrPort
-	ctrs  *ConduitCounters
+	ctrs  *modbus.ConduitCounters
 
 	// Reader goroutine only.
-	fr           Framer
+	fr           modbus.Framer
 	rd           clientReader
-	buf          *[DefaultFramerBufferSize]byte
-	req          Request
-	lim          RateLimiter
-	ev           Event
+	buf          *[modbus.DefaultFramerBufferSize]byte
+	req          modbus.Request
+	lim          modbus.RateLimiter
+	ev           modbus.Event
 	partialSince time.Time
 	dialFailed   time.Time // last failed connect to the device
 	dialErr      error
@@ -51,14 +53,14 @@ type slot struct {
 	tid      uint16 // client's transaction id
 	upTID    uint16 // transaction id sent upstream
 	unit     uint8
-	fc       FunctionCode
+	fc       modbus.FunctionCode
 	addr     uint16
 	qty      uint16
 	up       *upstream // nil for local answers
 	ready    bool
 	deadline time.Time
 	n        int
-	buf      [MaxFrameLen]byte
+	buf      [modbus.MaxFrameLen]byte
 }
 
 type slotRing struct{ s []slot }
@@ -66,9 +68,9 @@ type slotRing struct{ s []slot }
 // upstream is one connection to the device.
 type upstream struct {
 	c    net.Conn
-	fr   Framer
-	buf  *[DefaultFramerBufferSize]byte
-	ev   Event
+	fr   modbus.Framer
+	buf  *[modbus.DefaultFramerBufferSize]byte
+	ev   modbus.Event
 	done chan struct{}
 }
 
@@ -102,7 +104,7 @@ func (r *clientReader) Read(b []byte) (int, error) {
 
 // serve runs the reader loop until the connection ends.
 func (c *conn) serve() {
-	c.buf = c.p.bufPool.Get().(*[DefaultFramerBufferSize]byte)
+	c.buf = c.p.bufPool.Get().(*[modbus.DefaultFramerBufferSize]byte)
 	c.rd.c = c
 	c.fr.Reset(&c.rd, c.buf[:])
 	defer c.finish()
@@ -120,7 +122,7 @@ func (c *conn) serve() {
 }
 
 // request handles one frame from the client; false ends the connection.
-func (c *conn) request(f Frame) bool {
+func (c *conn) request(f modbus.Frame) bool {
 	pol := c.route.Policy.Load()
 	now := time.Now()
 	rateNow := now
@@ -130,12 +132,12 @@ func (c *conn) request(f Frame) bool {
 	d := pol.Evaluate(f, &c.req, &c.lim, rateNow)
 	c.ctrs.Request(f.Function(), d.Verdict())
 	if !d.Allowed {
-		c.emit(&c.ev, EventDenied, pol.Mode(), &c.req, d.Reason, d.Exception, nil)
+		c.emit(&c.ev, modbus.EventDenied, pol.Mode(), &c.req, d.Reason, d.Exception, nil)
 	}
 	if d.Forward() {
 		return c.forward(f, pol.Mode(), now)
 	}
-	if pol.OnDeny() == DenyReset {
+	if pol.OnDeny() == modbus.DenyReset {
 		resetConn(c.c)
 		return false
 	}
@@ -143,18 +145,18 @@ func (c *conn) request(f Frame) bool {
 }
 
 // emit fills ev from a request and hands it to the counters and the sink.
-func (c *conn) emit(ev *Event, kind EventKind, mode Mode, req *Request, reason Reason, ex ExceptionCode, err error) {
+func (c *conn) emit(ev *modbus.Event, kind modbus.EventKind, mode modbus.Mode, req *modbus.Request, reason modbus.Reason, ex modbus.ExceptionCode, err error) {
 	c.ctrs.Event(kind)
 	sink := c.p.cfg.Sink
 	if sink == nil {
 		return
 	}
-	*ev = Event{Kind: kind, Time: c.p.now(), Source: c.src, Destination: c.route.Upstream, Conduit: c.route.Conduit,
+	*ev = modbus.Event{Kind: kind, Time: c.p.now(), Source: c.src, Destination: c.route.Upstream, Conduit: c.route.Conduit,
 		Mode: mode, Reason: reason, Exception: ex, Err: err}
-	if req != nil && req.frame != nil {
+	if req != nil && req.Frame() != nil {
 		ev.TransactionID, ev.Unit, ev.Function = req.TransactionID, req.Unit, req.Function
-		ev.Frame = req.frame
-		if req.valid {
+		ev.Frame = req.Frame()
+		if req.Valid() {
 			ev.Address, ev.Quantity, ev.Request = req.Address, req.Quantity, req
 		}
 	}
@@ -162,13 +164,13 @@ func (c *conn) emit(ev *Event, kind EventKind, mode Mode, req *Request, reason R
 }
 
 // emitSlot reports an event about a forwarded request (mu held).
-func (c *conn) emitSlot(ev *Event, kind EventKind, s *slot, reason Reason, ex ExceptionCode, f Frame, err error) {
+func (c *conn) emitSlot(ev *modbus.Event, kind modbus.EventKind, s *slot, reason modbus.Reason, ex modbus.ExceptionCode, f modbus.Frame, err error) {
 	c.ctrs.Event(kind)
 	sink := c.p.cfg.Sink
 	if sink == nil {
 		return
 	}
-	*ev = Event{Kind: kind, Time: c.p.now(), Source: c.src, Destination: c.route.Upstream, Conduit: c.route.Conduit,
+	*ev = modbus.Event{Kind: kind, Time: c.p.now(), Source: c.src, Destination: c.route.Upstream, Conduit: c.route.Conduit,
 		Reason: reason, Exception: ex, Frame: f, Err: err}
 	if s != nil {
 		ev.TransactionID, ev.Unit, ev.Function, ev.Address, ev.Quantity = s.tid, s.unit, s.fc, s.addr, s.qty
@@ -178,10 +180,10 @@ func (c *conn) emitSlot(ev *Event, kind EventKind, s *slot, reason Reason, ex Ex
 
 // readFailed ends the reader loop after a read error.
 func (c *conn) readFailed(err error) {
-	var fe *FrameError
+	var fe *modbus.FrameError
 	switch {
 	case errors.As(err, &fe):
-		c.emit(&c.ev, EventMalformed, c.route.Policy.Load().Mode(), nil, ReasonMalformedFrame, 0, err)
+		c.emit(&c.ev, modbus.EventMalformed, c.route.Policy.Load().Mode(), nil, modbus.ReasonMalformedFrame, 0, err)
 		resetConn(c.c)
 	case errors.Is(err, io.EOF), errors.Is(err, errDraining),
 		c.draining.Load() && errors.Is(err, os.ErrDeadlineExceeded):
@@ -214,7 +216,7 @@ func (c *conn) push() *slot {
 }
 
 // answer queues a local exception response.
-func (c *conn) answer(tid uint16, unit uint8, fc FunctionCode, ex ExceptionCode) bool {
+func (c *conn) answer(tid uint16, unit uint8, fc modbus.FunctionCode, ex modbus.ExceptionCode) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.waitSpace() {
@@ -222,7 +224,7 @@ func (c *conn) answer(tid uint16, unit uint8, fc FunctionCode, ex ExceptionCode)
 	}
 	s := c.push()
 	*s = slot{tid: tid, unit: unit, fc: fc, ready: true}
-	s.n = len(AppendException(s.buf[:0], tid, unit, fc, ex))
+	s.n = len(modbus.AppendException(s.buf[:0], tid, unit, fc, ex))
 	return c.flush() == nil
 }
 
@@ -252,7 +254,7 @@ func (c *conn) flush() error {
 }
 
 // forward sends a request to the device, connecting first if needed.
-func (c *conn) forward(f Frame, mode Mode, now time.Time) bool {
+func (c *conn) forward(f modbus.Frame, mode modbus.Mode, now time.Time) bool {
 	c.mu.Lock()
 	if !c.waitSpace() {
 		c.mu.Unlock()
@@ -268,8 +270,8 @@ func (c *conn) forward(f Frame, mode Mode, now time.Time) bool {
 			c.dialFailed, c.dialErr = now, err
 		}
 		if err != nil {
-			c.emit(&c.ev, EventUpstreamUnreachable, mode, &c.req, ReasonUpstreamDial, ExGatewayPathUnavailable, err)
-			return c.answer(f.TransactionID(), f.Unit(), f.Function(), ExGatewayPathUnavailable)
+			c.emit(&c.ev, modbus.EventUpstreamUnreachable, mode, &c.req, modbus.ReasonUpstreamDial, modbus.ExGatewayPathUnavailable, err)
+			return c.answer(f.TransactionID(), f.Unit(), f.Function(), modbus.ExGatewayPathUnavailable)
 		}
 		c.dialFailed, c.dialErr = time.Time{}, nil
 		c.mu.Lock()
@@ -288,7 +290,7 @@ func (c *conn) forward(f Frame, mode Mode, now time.Time) bool {
 	s := c.push()
 	*s = slot{tid: f.TransactionID(), upTID: c.nextTID, unit: f.Unit(), fc: f.Function(), up: u,
 		deadline: now.Add(c.p.cfg.ResponseTimeout)}
-	if c.req.valid {
+	if c.req.Valid() {
 		s.addr, s.qty = c.req.Address, c.req.Quantity
 	}
 	c.nextTID++
@@ -312,8 +314,8 @@ func (c *conn) forward(f Frame, mode Mode, now time.Time) bool {
 		u.c.Close()
 		return true
 	}
-	if c.req.valid && c.req.IsWrite() {
-		c.emit(&c.ev, EventWrite, mode, &c.req, "", 0, nil)
+	if c.req.Valid() && c.req.IsWrite() {
+		c.emit(&c.ev, modbus.EventWrite, mode, &c.req, "", 0, nil)
 	}
 	return true
 }
@@ -331,7 +333,7 @@ func (c *conn) dial() (*upstream, error) {
 		return nil, err
 	}
 	u := &upstream{c: nc, done: make(chan struct{})}
-	u.buf = c.p.bufPool.Get().(*[DefaultFramerBufferSize]byte)
+	u.buf = c.p.bufPool.Get().(*[modbus.DefaultFramerBufferSize]byte)
 	u.fr.Reset(nc, u.buf[:])
 	return u, nil
 }
@@ -364,15 +366,15 @@ func (c *conn) readUpstream(u *upstream) {
 		if c.up == u {
 			c.up = nil
 		}
-		var fe *FrameError
+		var fe *modbus.FrameError
 		if errors.As(err, &fe) {
-			c.emitSlot(&u.ev, EventMalformed, nil, ReasonMalformedFrame, 0, nil, err)
+			c.emitSlot(&u.ev, modbus.EventMalformed, nil, modbus.ReasonMalformedFrame, 0, nil, err)
 		}
 		for i := 0; i < c.n; i++ {
 			s := &c.ring.s[(c.head+i)%len(c.ring.s)]
 			if s.up == u && !s.ready {
-				c.complete(s, ExGatewayTargetNoResponse)
-				c.emitSlot(&u.ev, EventUpstreamClosed, s, ReasonUpstreamClosed, ExGatewayTargetNoResponse, nil, err)
+				c.complete(s, modbus.ExGatewayTargetNoResponse)
+				c.emitSlot(&u.ev, modbus.EventUpstreamClosed, s, modbus.ReasonUpstreamClosed, modbus.ExGatewayTargetNoResponse, nil, err)
 			}
 		}
 		c.flush()
@@ -382,14 +384,14 @@ func (c *conn) readUpstream(u *upstream) {
 }
 
 // complete answers a forwarded slot with an exception (mu held).
-func (c *conn) complete(s *slot, ex ExceptionCode) {
-	s.n = len(AppendException(s.buf[:0], s.tid, s.unit, s.fc, ex))
+func (c *conn) complete(s *slot, ex modbus.ExceptionCode) {
+	s.n = len(modbus.AppendException(s.buf[:0], s.tid, s.unit, s.fc, ex))
 	s.ready = true
 	c.waiting--
 }
 
 // deliver matches a response to its request (mu held).
-func (c *conn) deliver(u *upstream, f Frame) {
+func (c *conn) deliver(u *upstream, f modbus.Frame) {
 	tid := f.TransactionID()
 	for i := 0; i < c.n; i++ {
 		s := &c.ring.s[(c.head+i)%len(c.ring.s)]
@@ -397,18 +399,18 @@ func (c *conn) deliver(u *upstream, f Frame) {
 			continue
 		}
 		if f.Unit() != s.unit || (f.Function() != s.fc && f.Function() != s.fc|0x80) {
-			c.emitSlot(&u.ev, EventUnsolicited, s, ReasonMismatched, 0, f, nil)
+			c.emitSlot(&u.ev, modbus.EventUnsolicited, s, modbus.ReasonMismatched, 0, f, nil)
 			return
 		}
 		s.n = copy(s.buf[:], f)
-		Frame(s.buf[:s.n]).SetTransactionID(s.tid)
+		modbus.Frame(s.buf[:s.n]).SetTransactionID(s.tid)
 		s.ready = true
 		c.waiting--
 		c.armUpstream(u)
 		c.flush()
 		return
 	}
-	c.emitSlot(&u.ev, EventUnsolicited, nil, ReasonUnsolicited, 0, f, nil)
+	c.emitSlot(&u.ev, modbus.EventUnsolicited, nil, modbus.ReasonUnsolicited, 0, f, nil)
 }
 
 // expire answers the requests whose response time is over (mu held).
@@ -416,8 +418,8 @@ func (c *conn) expire(u *upstream, now time.Time) {
 	for i := 0; i < c.n; i++ {
 		s := &c.ring.s[(c.head+i)%len(c.ring.s)]
 		if s.up == u && !s.ready && !s.deadline.After(now) {
-			c.complete(s, ExGatewayTargetNoResponse)
-			c.emitSlot(&u.ev, EventUpstreamTimeout, s, ReasonUpstreamTimeout, ExGatewayTargetNoResponse, nil, nil)
+			c.complete(s, modbus.ExGatewayTargetNoResponse)
+			c.emitSlot(&u.ev, modbus.EventUpstreamTimeout, s, modbus.ReasonUpstreamTimeout, modbus.ExGatewayTargetNoResponse, nil, nil)
 		}
 	}
 	c.armUpstream(u)

@@ -1,4 +1,4 @@
-package modbus
+package modbusproxy
 
 import (
 	"encoding/binary"
@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zonegate/zonegate/protocols/modbus"
 )
 
 func TestProxyAllowedReadAndWrite(t *testing.T) {
@@ -32,20 +34,22 @@ func TestProxyAllowedReadAndWrite(t *testing.T) {
 	noErr(t, err)
 	equal(t, []byte{0b1000}, coils)
 
-	w := e.sink.waitFor(t, "write", func(ev recEvent) bool { return ev.Kind == EventWrite && ev.Function == FuncWriteMultipleRegisters })
+	w := e.sink.waitFor(t, "write", func(ev recEvent) bool {
+		return ev.Kind == modbus.EventWrite && ev.Function == modbus.FuncWriteMultipleRegisters
+	})
 	equal(t, []uint16{7, 1000}, w.Values)
 	equal(t, uint16(10), w.Address)
 	equal(t, "scada-to-plc", w.Conduit)
 	equal(t, e.plc.addr, w.Destination)
 	equal(t, true, w.Source.Addr().IsLoopback())
 	e.sink.waitFor(t, "coil write", func(ev recEvent) bool {
-		return ev.Kind == EventWrite && ev.Function == FuncWriteSingleCoil && len(ev.Values) == 1 && ev.Values[0] == 1
+		return ev.Kind == modbus.EventWrite && ev.Function == modbus.FuncWriteSingleCoil && len(ev.Values) == 1 && ev.Values[0] == 1
 	})
-	equal(t, 0, e.sink.count(EventDenied))
+	equal(t, 0, e.sink.count(modbus.EventDenied))
 
 	snap := e.proxy.Counters().Snapshot()
-	equal(t, uint64(5), snap.RequestTotal("scada-to-plc", VerdictAllowed))
-	equal(t, uint64(0), snap.RequestTotal("", VerdictDenied))
+	equal(t, uint64(5), snap.RequestTotal("scada-to-plc", modbus.VerdictAllowed))
+	equal(t, uint64(0), snap.RequestTotal("", modbus.VerdictDenied))
 }
 
 func TestProxyDenials(t *testing.T) {
@@ -55,18 +59,18 @@ func TestProxyDenials(t *testing.T) {
 		name   string
 		call   func() error
 		ex     byte
-		reason Reason
+		reason modbus.Reason
 	}{
-		{"write outside address range", func() error { _, err := c.WriteMultipleRegisters(50, 1, be(1)); return err }, 2, ReasonAddressDenied},
-		{"write straddling the range end", func() error { _, err := c.WriteMultipleRegisters(19, 2, be(1, 1)); return err }, 2, ReasonAddressDenied},
-		{"read outside address range", func() error { _, err := c.ReadHoldingRegisters(190, 20); return err }, 2, ReasonAddressDenied},
-		{"value out of range", func() error { _, err := c.WriteSingleRegister(10, 1001); return err }, 3, ReasonValueDenied},
-		{"one value of many out of range", func() error { _, err := c.WriteMultipleRegisters(10, 3, be(1, 5000, 2)); return err }, 3, ReasonValueDenied},
-		{"function not allowed: input registers", func() error { _, err := c.ReadInputRegisters(0, 1); return err }, 1, ReasonFunctionDenied},
-		{"function not allowed: discrete inputs", func() error { _, err := c.ReadDiscreteInputs(0, 1); return err }, 1, ReasonFunctionDenied},
-		{"function not allowed: mask write on a value-limited register", func() error { _, err := c.MaskWriteRegister(10, 0xFFFF, 0); return err }, 3, ReasonMaskWriteDenied},
-		{"function not allowed: fifo", func() error { _, err := c.ReadFIFOQueue(1); return err }, 1, ReasonFunctionDenied},
-		{"unit not allowed", func() error { _, err := e.client(2).ReadHoldingRegisters(0, 1); return err }, 1, ReasonUnitNotAllowed},
+		{"write outside address range", func() error { _, err := c.WriteMultipleRegisters(50, 1, be(1)); return err }, 2, modbus.ReasonAddressDenied},
+		{"write straddling the range end", func() error { _, err := c.WriteMultipleRegisters(19, 2, be(1, 1)); return err }, 2, modbus.ReasonAddressDenied},
+		{"read outside address range", func() error { _, err := c.ReadHoldingRegisters(190, 20); return err }, 2, modbus.ReasonAddressDenied},
+		{"value out of range", func() error { _, err := c.WriteSingleRegister(10, 1001); return err }, 3, modbus.ReasonValueDenied},
+		{"one value of many out of range", func() error { _, err := c.WriteMultipleRegisters(10, 3, be(1, 5000, 2)); return err }, 3, modbus.ReasonValueDenied},
+		{"function not allowed: input registers", func() error { _, err := c.ReadInputRegisters(0, 1); return err }, 1, modbus.ReasonFunctionDenied},
+		{"function not allowed: discrete inputs", func() error { _, err := c.ReadDiscreteInputs(0, 1); return err }, 1, modbus.ReasonFunctionDenied},
+		{"function not allowed: mask write on a value-limited register", func() error { _, err := c.MaskWriteRegister(10, 0xFFFF, 0); return err }, 3, modbus.ReasonMaskWriteDenied},
+		{"function not allowed: fifo", func() error { _, err := c.ReadFIFOQueue(1); return err }, 1, modbus.ReasonFunctionDenied},
+		{"unit not allowed", func() error { _, err := e.client(2).ReadHoldingRegisters(0, 1); return err }, 1, modbus.ReasonUnitNotAllowed},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,7 +78,7 @@ func TestProxyDenials(t *testing.T) {
 			err := tc.call()
 			equal(t, tc.ex, exception(err), "exception (error ", err, ")")
 			equal(t, before, e.plc.requests.Load(), "requests reaching the PLC")
-			e.sink.waitFor(t, "denied", func(ev recEvent) bool { return ev.Kind == EventDenied && ev.Reason == tc.reason })
+			e.sink.waitFor(t, "denied", func(ev recEvent) bool { return ev.Kind == modbus.EventDenied && ev.Reason == tc.reason })
 		})
 	}
 	// The connection survives denials.
@@ -83,8 +87,8 @@ func TestProxyDenials(t *testing.T) {
 	equal(t, int64(1), e.plc.requests.Load())
 	equal(t, int64(0), e.plc.writes.Load())
 	snap := e.proxy.Counters().Snapshot()
-	equal(t, uint64(len(cases)), snap.RequestTotal("scada-to-plc", VerdictDenied))
-	equal(t, uint64(len(cases)), snap.EventTotal("scada-to-plc", EventDenied))
+	equal(t, uint64(len(cases)), snap.RequestTotal("scada-to-plc", modbus.VerdictDenied))
+	equal(t, uint64(len(cases)), snap.EventTotal("scada-to-plc", modbus.EventDenied))
 }
 
 func TestProxySanityDenials(t *testing.T) {
@@ -92,44 +96,46 @@ func TestProxySanityDenials(t *testing.T) {
 	r := e.dialRaw()
 	for i, tc := range []struct {
 		pdu []byte
-		ex  ExceptionCode
+		ex  modbus.ExceptionCode
 	}{
-		{pdu(3, 0, 126), ExIllegalDataValue},
-		{pdu(3, 0, 0), ExIllegalDataValue},
-		{pdu(3, 0xFFFF, 2), ExIllegalDataAddress},
-		{pdu(5, 1, 0x1234), ExIllegalDataValue},
-		{cat(pdu(16, 10, 2), []byte{3}, be(1, 2)), ExIllegalDataValue},
-		{pdu(9), ExIllegalFunction},
-		{pdu(0x90, 0), ExIllegalFunction},
-		{pdu(8, 0x13, 0), ExIllegalFunction},
-		{[]byte{43, 14, 9, 0}, ExIllegalDataValue},
+		{pdu(3, 0, 126), modbus.ExIllegalDataValue},
+		{pdu(3, 0, 0), modbus.ExIllegalDataValue},
+		{pdu(3, 0xFFFF, 2), modbus.ExIllegalDataAddress},
+		{pdu(5, 1, 0x1234), modbus.ExIllegalDataValue},
+		{cat(pdu(16, 10, 2), []byte{3}, be(1, 2)), modbus.ExIllegalDataValue},
+		{pdu(9), modbus.ExIllegalFunction},
+		{pdu(0x90, 0), modbus.ExIllegalFunction},
+		{pdu(8, 0x13, 0), modbus.ExIllegalFunction},
+		{[]byte{43, 14, 9, 0}, modbus.ExIllegalDataValue},
 	} {
 		tid := uint16(100 + i)
-		wantException(t, r.roundTrip(adu(tid, 1, tc.pdu)), tid, FunctionCode(tc.pdu[0]), tc.ex)
+		wantException(t, r.roundTrip(adu(tid, 1, tc.pdu)), tid, modbus.FunctionCode(tc.pdu[0]), tc.ex)
 	}
 	equal(t, int64(0), e.plc.requests.Load())
 }
 
 func TestProxyOnDenyReset(t *testing.T) {
 	spec := proxySpec()
-	spec.OnDeny = DenyReset
+	spec.OnDeny = modbus.DenyReset
 	e := newEnv(t, spec, netip.AddrPort{}, nil)
 	r := e.dialRaw()
 	f := r.roundTrip(adu(1, 1, pdu(3, 0, 2)))
-	equal(t, FuncReadHoldingRegisters, f.Function())
+	equal(t, modbus.FuncReadHoldingRegisters, f.Function())
 	r.write(adu(2, 1, pdu(6, 50, 1)))
 	err := r.expectClosed()
 	if !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("connection closed with %v, want a reset", err)
 	}
 	equal(t, int64(1), e.plc.requests.Load())
-	e.sink.waitFor(t, "denied", func(ev recEvent) bool { return ev.Kind == EventDenied && ev.Reason == ReasonAddressDenied })
+	e.sink.waitFor(t, "denied", func(ev recEvent) bool {
+		return ev.Kind == modbus.EventDenied && ev.Reason == modbus.ReasonAddressDenied
+	})
 	waitUntil(t, "connection gone", func() bool { return e.proxy.ActiveConns() == 0 })
 }
 
 func TestProxyMonitorForwards(t *testing.T) {
 	spec := proxySpec()
-	spec.Mode = ModeMonitor
+	spec.Mode = modbus.ModeMonitor
 	e := newEnv(t, spec, netip.AddrPort{}, nil)
 	c := e.client(1)
 	_, err := c.WriteSingleRegister(50, 4242) // outside the address range
@@ -137,15 +143,17 @@ func TestProxyMonitorForwards(t *testing.T) {
 	equal(t, uint16(4242), e.plc.register(50))
 	_, err = c.ReadInputRegisters(0, 2) // function not allowed
 	noErr(t, err)
-	d := e.sink.waitFor(t, "monitored denial", func(ev recEvent) bool { return ev.Kind == EventDenied && ev.Function == FuncWriteSingleRegister })
-	equal(t, ModeMonitor, d.Mode)
-	equal(t, ReasonAddressDenied, d.Reason)
-	equal(t, ExIllegalDataAddress, d.Exception)
-	e.sink.waitFor(t, "write", func(ev recEvent) bool { return ev.Kind == EventWrite && ev.Address == 50 })
+	d := e.sink.waitFor(t, "monitored denial", func(ev recEvent) bool {
+		return ev.Kind == modbus.EventDenied && ev.Function == modbus.FuncWriteSingleRegister
+	})
+	equal(t, modbus.ModeMonitor, d.Mode)
+	equal(t, modbus.ReasonAddressDenied, d.Reason)
+	equal(t, modbus.ExIllegalDataAddress, d.Exception)
+	e.sink.waitFor(t, "write", func(ev recEvent) bool { return ev.Kind == modbus.EventWrite && ev.Address == 50 })
 	equal(t, int64(2), e.plc.requests.Load())
 	snap := e.proxy.Counters().Snapshot()
-	equal(t, uint64(2), snap.RequestTotal("", VerdictMonitored))
-	equal(t, uint64(0), snap.RequestTotal("", VerdictDenied))
+	equal(t, uint64(2), snap.RequestTotal("", modbus.VerdictMonitored))
+	equal(t, uint64(0), snap.RequestTotal("", modbus.VerdictDenied))
 }
 
 func TestProxyPipelinedInOrder(t *testing.T) {
@@ -171,7 +179,7 @@ func TestProxyPipelinedInOrder(t *testing.T) {
 			equal(t, []byte{3, 4}, []byte(f.PDU()[:2]))
 			equal(t, be(uint16(1100+i), uint16(1101+i)), []byte(f.PDU()[2:]))
 		case 2:
-			wantException(t, f, uint16(i), 4, ExIllegalFunction)
+			wantException(t, f, uint16(i), 4, modbus.ExIllegalFunction)
 		case 3:
 			equal(t, pdu(6, 19, uint16(i)), []byte(f.PDU()))
 		}
@@ -182,7 +190,7 @@ func TestProxyPipelinedInOrder(t *testing.T) {
 func TestProxyOutOfOrderUpstream(t *testing.T) {
 	// A device answering two pipelined requests in reverse order: the
 	// client still gets them in request order.
-	up, _ := scripted(t, func(_ int, c net.Conn, fr *Framer) {
+	up, _ := scripted(t, func(_ int, c net.Conn, fr *modbus.Framer) {
 		for {
 			a, err := fr.Next()
 			if err != nil {
@@ -199,13 +207,13 @@ func TestProxyOutOfOrderUpstream(t *testing.T) {
 	e := newEnv(t, proxySpec(), up, nil)
 	r := e.dialRaw()
 	r.write(adu(7, 1, pdu(3, 1, 1)), adu(8, 1, pdu(3, 2, 1)))
-	equal(t, Frame(adu(7, 1, cat([]byte{3, 2}, be(1)))), r.read())
-	equal(t, Frame(adu(8, 1, cat([]byte{3, 2}, be(2)))), r.read())
+	equal(t, modbus.Frame(adu(7, 1, cat([]byte{3, 2}, be(1)))), r.read())
+	equal(t, modbus.Frame(adu(8, 1, cat([]byte{3, 2}, be(2)))), r.read())
 }
 
 func TestProxyUpstreamTimeout(t *testing.T) {
 	// The device answers every request except those for address 99.
-	up, _ := scripted(t, func(_ int, c net.Conn, fr *Framer) {
+	up, _ := scripted(t, func(_ int, c net.Conn, fr *modbus.Framer) {
 		for {
 			f, err := fr.Next()
 			if err != nil {
@@ -219,13 +227,13 @@ func TestProxyUpstreamTimeout(t *testing.T) {
 	e := newEnv(t, proxySpec(), up, func(c *Config) { c.ResponseTimeout = 200 * time.Millisecond })
 	r := e.dialRaw()
 	r.write(adu(1, 1, pdu(3, 99, 1)), adu(2, 1, pdu(3, 5, 1)))
-	wantException(t, r.read(), 1, 3, ExGatewayTargetNoResponse)
-	equal(t, Frame(adu(2, 1, cat([]byte{3, 2}, be(5)))), r.read())
-	ev := e.sink.waitFor(t, "timeout", func(ev recEvent) bool { return ev.Kind == EventUpstreamTimeout })
+	wantException(t, r.read(), 1, 3, modbus.ExGatewayTargetNoResponse)
+	equal(t, modbus.Frame(adu(2, 1, cat([]byte{3, 2}, be(5)))), r.read())
+	ev := e.sink.waitFor(t, "timeout", func(ev recEvent) bool { return ev.Kind == modbus.EventUpstreamTimeout })
 	equal(t, uint16(99), ev.Address)
-	equal(t, ExGatewayTargetNoResponse, ev.Exception)
+	equal(t, modbus.ExGatewayTargetNoResponse, ev.Exception)
 	// The upstream connection stays usable.
-	equal(t, Frame(adu(3, 1, cat([]byte{3, 2}, be(6)))), r.roundTrip(adu(3, 1, pdu(3, 6, 1))))
+	equal(t, modbus.Frame(adu(3, 1, cat([]byte{3, 2}, be(6)))), r.roundTrip(adu(3, 1, pdu(3, 6, 1))))
 }
 
 func TestProxyUpstreamUnreachable(t *testing.T) {
@@ -235,13 +243,13 @@ func TestProxyUpstreamUnreachable(t *testing.T) {
 	ln.Close()
 	e := newEnv(t, proxySpec(), dead, nil)
 	r := e.dialRaw()
-	wantException(t, r.roundTrip(adu(5, 1, pdu(3, 0, 1))), 5, 3, ExGatewayPathUnavailable)
-	wantException(t, r.roundTrip(adu(6, 1, pdu(3, 0, 1))), 6, 3, ExGatewayPathUnavailable)
-	ev := e.sink.waitFor(t, "unreachable", func(ev recEvent) bool { return ev.Kind == EventUpstreamUnreachable })
+	wantException(t, r.roundTrip(adu(5, 1, pdu(3, 0, 1))), 5, 3, modbus.ExGatewayPathUnavailable)
+	wantException(t, r.roundTrip(adu(6, 1, pdu(3, 0, 1))), 6, 3, modbus.ExGatewayPathUnavailable)
+	ev := e.sink.waitFor(t, "unreachable", func(ev recEvent) bool { return ev.Kind == modbus.EventUpstreamUnreachable })
 	equal(t, true, ev.HasErr)
-	equal(t, ReasonUpstreamDial, ev.Reason)
+	equal(t, modbus.ReasonUpstreamDial, ev.Reason)
 	// Denied requests are still answered by policy, not by 0x0A.
-	wantException(t, r.roundTrip(adu(7, 1, pdu(4, 0, 1))), 7, 4, ExIllegalFunction)
+	wantException(t, r.roundTrip(adu(7, 1, pdu(4, 0, 1))), 7, 4, modbus.ExIllegalFunction)
 
 	// Once the device is up, the same client connection reaches it (after
 	// the redial backoff).
@@ -256,7 +264,7 @@ func TestProxyUpstreamUnreachable(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		fr := NewFramer(c, nil)
+		fr := modbus.NewFramer(c, nil)
 		for {
 			f, err := fr.Next()
 			if err != nil {
@@ -266,14 +274,14 @@ func TestProxyUpstreamUnreachable(t *testing.T) {
 		}
 	}()
 	waitUntil(t, "device reachable through the proxy", func() bool {
-		return r.roundTrip(adu(8, 1, pdu(3, 3, 1))).Function() == FuncReadHoldingRegisters
+		return r.roundTrip(adu(8, 1, pdu(3, 3, 1))).Function() == modbus.FuncReadHoldingRegisters
 	})
 }
 
 func TestProxyUpstreamClosesAndRedials(t *testing.T) {
 	// The first device connection closes on its first request; later ones
 	// answer.
-	up, conns := scripted(t, func(n int, c net.Conn, fr *Framer) {
+	up, conns := scripted(t, func(n int, c net.Conn, fr *modbus.Framer) {
 		for {
 			f, err := fr.Next()
 			if err != nil || n == 1 {
@@ -284,14 +292,14 @@ func TestProxyUpstreamClosesAndRedials(t *testing.T) {
 	})
 	e := newEnv(t, proxySpec(), up, nil)
 	r := e.dialRaw()
-	wantException(t, r.roundTrip(adu(1, 1, pdu(3, 4, 1))), 1, 3, ExGatewayTargetNoResponse)
-	e.sink.waitFor(t, "upstream closed", func(ev recEvent) bool { return ev.Kind == EventUpstreamClosed })
-	equal(t, Frame(adu(2, 1, cat([]byte{3, 2}, be(4)))), r.roundTrip(adu(2, 1, pdu(3, 4, 1))))
+	wantException(t, r.roundTrip(adu(1, 1, pdu(3, 4, 1))), 1, 3, modbus.ExGatewayTargetNoResponse)
+	e.sink.waitFor(t, "upstream closed", func(ev recEvent) bool { return ev.Kind == modbus.EventUpstreamClosed })
+	equal(t, modbus.Frame(adu(2, 1, cat([]byte{3, 2}, be(4)))), r.roundTrip(adu(2, 1, pdu(3, 4, 1))))
 	equal(t, int64(2), conns.Load())
 }
 
 func TestProxyUnsolicitedAndMismatchedResponses(t *testing.T) {
-	up, _ := scripted(t, func(_ int, c net.Conn, fr *Framer) {
+	up, _ := scripted(t, func(_ int, c net.Conn, fr *modbus.Framer) {
 		for {
 			f, err := fr.Next()
 			if err != nil {
@@ -305,20 +313,22 @@ func TestProxyUnsolicitedAndMismatchedResponses(t *testing.T) {
 			case 3: // wrong unit only
 				c.Write(adu(f.TransactionID(), f.Unit()+1, []byte{3, 2, 0, 0}))
 			case 4: // a device exception is passed through
-				c.Write(AppendException(nil, f.TransactionID(), f.Unit(), 3, ExServerDeviceFailure))
+				c.Write(modbus.AppendException(nil, f.TransactionID(), f.Unit(), 3, modbus.ExServerDeviceFailure))
 			}
 		}
 	})
 	e := newEnv(t, proxySpec(), up, func(c *Config) { c.ResponseTimeout = 200 * time.Millisecond })
 	r := e.dialRaw()
-	equal(t, Frame(adu(10, 1, cat([]byte{3, 2}, be(1)))), r.roundTrip(adu(10, 1, pdu(3, 1, 1))))
-	e.sink.waitFor(t, "unsolicited", func(ev recEvent) bool { return ev.Kind == EventUnsolicited && ev.Reason == ReasonUnsolicited })
-	wantException(t, r.roundTrip(adu(11, 1, pdu(3, 2, 1))), 11, 3, ExGatewayTargetNoResponse)
-	wantException(t, r.roundTrip(adu(12, 1, pdu(3, 3, 1))), 12, 3, ExGatewayTargetNoResponse)
-	wantException(t, r.roundTrip(adu(13, 1, pdu(3, 4, 1))), 13, 3, ExServerDeviceFailure)
+	equal(t, modbus.Frame(adu(10, 1, cat([]byte{3, 2}, be(1)))), r.roundTrip(adu(10, 1, pdu(3, 1, 1))))
+	e.sink.waitFor(t, "unsolicited", func(ev recEvent) bool {
+		return ev.Kind == modbus.EventUnsolicited && ev.Reason == modbus.ReasonUnsolicited
+	})
+	wantException(t, r.roundTrip(adu(11, 1, pdu(3, 2, 1))), 11, 3, modbus.ExGatewayTargetNoResponse)
+	wantException(t, r.roundTrip(adu(12, 1, pdu(3, 3, 1))), 12, 3, modbus.ExGatewayTargetNoResponse)
+	wantException(t, r.roundTrip(adu(13, 1, pdu(3, 4, 1))), 13, 3, modbus.ExServerDeviceFailure)
 	mismatched := 0
 	for _, ev := range e.sink.all() {
-		if ev.Kind == EventUnsolicited && ev.Reason == ReasonMismatched {
+		if ev.Kind == modbus.EventUnsolicited && ev.Reason == modbus.ReasonMismatched {
 			mismatched++
 		}
 	}
@@ -326,7 +336,7 @@ func TestProxyUnsolicitedAndMismatchedResponses(t *testing.T) {
 }
 
 func TestProxyMalformedUpstream(t *testing.T) {
-	up, _ := scripted(t, func(_ int, c net.Conn, fr *Framer) {
+	up, _ := scripted(t, func(_ int, c net.Conn, fr *modbus.Framer) {
 		if _, err := fr.Next(); err == nil {
 			c.Write([]byte{0, 1, 0x55, 0x55, 0, 3, 1, 3, 0})
 			time.Sleep(time.Second)
@@ -334,8 +344,8 @@ func TestProxyMalformedUpstream(t *testing.T) {
 	})
 	e := newEnv(t, proxySpec(), up, nil)
 	r := e.dialRaw()
-	wantException(t, r.roundTrip(adu(1, 1, pdu(3, 0, 1))), 1, 3, ExGatewayTargetNoResponse)
-	e.sink.waitFor(t, "malformed upstream", func(ev recEvent) bool { return ev.Kind == EventMalformed })
+	wantException(t, r.roundTrip(adu(1, 1, pdu(3, 0, 1))), 1, 3, modbus.ExGatewayTargetNoResponse)
+	e.sink.waitFor(t, "malformed upstream", func(ev recEvent) bool { return ev.Kind == modbus.EventMalformed })
 }
 
 // goodClient reads through the proxy until stop is closed and reports
@@ -397,15 +407,15 @@ func TestProxyMalformedClients(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			before := e.sink.count(EventMalformed)
+			before := e.sink.count(modbus.EventMalformed)
 			r := e.dialRaw()
 			r.write(tc.stream)
 			for range tc.answers {
-				equal(t, FunctionCode(0x83), r.read().Function())
+				equal(t, modbus.FunctionCode(0x83), r.read().Function())
 			}
 			r.expectClosed()
 			if tc.malformed {
-				waitUntil(t, "malformed event", func() bool { return e.sink.count(EventMalformed) > before })
+				waitUntil(t, "malformed event", func() bool { return e.sink.count(modbus.EventMalformed) > before })
 			}
 		})
 	}
@@ -415,7 +425,7 @@ func TestProxyMalformedClients(t *testing.T) {
 			r.write([]byte{b})
 			time.Sleep(time.Millisecond)
 		}
-		equal(t, Frame(adu(77, 1, cat([]byte{3, 2}, be(1008)))), r.read())
+		equal(t, modbus.Frame(adu(77, 1, cat([]byte{3, 2}, be(1008)))), r.read())
 	})
 	t.Run("10,000 pipelined requests", func(t *testing.T) { pipelined(t, e, 10000) })
 	t.Run("client that never reads", func(t *testing.T) {
@@ -490,7 +500,7 @@ func pipelined(t *testing.T, e *env, n int) {
 			t.Fatalf("response %d has transaction id %d", i, f.TransactionID())
 		}
 		if i%10 == 9 {
-			wantException(t, f, uint16(i), 3, ExIllegalDataAddress)
+			wantException(t, f, uint16(i), 3, modbus.ExIllegalDataAddress)
 		} else if want := adu(uint16(i), 1, cat([]byte{3, 2}, be(uint16(1000+i%100)))); string(f) != string(want) {
 			t.Fatalf("response %d: %x, want %x", i, []byte(f), want)
 		}
@@ -500,7 +510,7 @@ func pipelined(t *testing.T, e *env, n int) {
 func TestProxyWaitForRingSpaceDoesNotExpireWrites(t *testing.T) {
 	// Requests that wait for a free slot longer than the write timeout are
 	// still forwarded: deadlines count from the moment of forwarding.
-	up, _ := scripted(t, func(_ int, c net.Conn, fr *Framer) {
+	up, _ := scripted(t, func(_ int, c net.Conn, fr *modbus.Framer) {
 		for {
 			f, err := fr.Next()
 			if err != nil {
@@ -518,6 +528,6 @@ func TestProxyWaitForRingSpaceDoesNotExpireWrites(t *testing.T) {
 	r := e.dialRaw()
 	r.write(adu(1, 1, pdu(3, 1, 1)), adu(2, 1, pdu(3, 2, 1)), adu(3, 1, pdu(3, 3, 1)))
 	for i := uint16(1); i <= 3; i++ {
-		equal(t, Frame(adu(i, 1, cat([]byte{3, 2}, be(i)))), r.read())
+		equal(t, modbus.Frame(adu(i, 1, cat([]byte{3, 2}, be(i)))), r.read())
 	}
 }

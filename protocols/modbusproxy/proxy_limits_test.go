@@ -1,4 +1,4 @@
-package modbus
+package modbusproxy
 
 import (
 	"context"
@@ -14,17 +14,19 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zonegate/zonegate/protocols/modbus"
 )
 
 func TestProxyPerSourceLimit(t *testing.T) {
 	e := newEnv(t, proxySpec(), netip.AddrPort{}, func(c *Config) { c.MaxConnsPerSource = 2 })
 	a, b := e.dialRaw(), e.dialRaw()
 	for _, r := range []*rawConn{a, b} {
-		equal(t, FuncReadHoldingRegisters, r.roundTrip(adu(1, 1, pdu(3, 0, 1))).Function())
+		equal(t, modbus.FuncReadHoldingRegisters, r.roundTrip(adu(1, 1, pdu(3, 0, 1))).Function())
 	}
 	expectRefused(t, e.addr)
-	ev := e.sink.waitFor(t, "refused", func(ev recEvent) bool { return ev.Kind == EventConnRefused })
-	equal(t, ReasonConnLimitSource, ev.Reason)
+	ev := e.sink.waitFor(t, "refused", func(ev recEvent) bool { return ev.Kind == modbus.EventConnRefused })
+	equal(t, modbus.ReasonConnLimitSource, ev.Reason)
 	equal(t, "scada-to-plc", ev.Conduit)
 	equal(t, int64(2), e.plc.requests.Load())
 
@@ -32,8 +34,8 @@ func TestProxyPerSourceLimit(t *testing.T) {
 	a.c.Close()
 	waitUntil(t, "connection released", func() bool { return e.proxy.ActiveConns() == 1 })
 	d := e.dialRaw()
-	equal(t, FuncReadHoldingRegisters, d.roundTrip(adu(2, 1, pdu(3, 0, 1))).Function())
-	equal(t, uint64(1), e.proxy.Counters().Snapshot().EventTotal("scada-to-plc", EventConnRefused))
+	equal(t, modbus.FuncReadHoldingRegisters, d.roundTrip(adu(2, 1, pdu(3, 0, 1))).Function())
+	equal(t, uint64(1), e.proxy.Counters().Snapshot().EventTotal("scada-to-plc", modbus.EventConnRefused))
 }
 
 // expectRefused checks that the proxy drops a new connection: the connect
@@ -45,7 +47,7 @@ func expectRefused(t *testing.T, addr string) {
 		isErr(t, err, syscall.ECONNRESET, "connect")
 		return
 	}
-	r := &rawConn{t: t, c: c, fr: NewFramer(c, nil)}
+	r := &rawConn{t: t, c: c, fr: modbus.NewFramer(c, nil)}
 	defer c.Close()
 	c.Write(adu(1, 1, pdu(3, 0, 1)))
 	r.expectClosed()
@@ -54,9 +56,9 @@ func expectRefused(t *testing.T, addr string) {
 func TestProxyTotalLimit(t *testing.T) {
 	e := newEnv(t, proxySpec(), netip.AddrPort{}, func(c *Config) { c.MaxConns = 1 })
 	a := e.dialRaw()
-	equal(t, FuncReadHoldingRegisters, a.roundTrip(adu(1, 1, pdu(3, 0, 1))).Function())
+	equal(t, modbus.FuncReadHoldingRegisters, a.roundTrip(adu(1, 1, pdu(3, 0, 1))).Function())
 	expectRefused(t, e.addr)
-	equal(t, ReasonConnLimitTotal, e.sink.waitFor(t, "refused", func(ev recEvent) bool { return ev.Kind == EventConnRefused }).Reason)
+	equal(t, modbus.ReasonConnLimitTotal, e.sink.waitFor(t, "refused", func(ev recEvent) bool { return ev.Kind == modbus.EventConnRefused }).Reason)
 }
 
 func TestProxyIdleAndFrameTimeout(t *testing.T) {
@@ -65,7 +67,7 @@ func TestProxyIdleAndFrameTimeout(t *testing.T) {
 		c.FrameTimeout = 300 * time.Millisecond
 	})
 	idle := e.dialRaw()
-	equal(t, FuncReadHoldingRegisters, idle.roundTrip(adu(1, 1, pdu(3, 0, 1))).Function())
+	equal(t, modbus.FuncReadHoldingRegisters, idle.roundTrip(adu(1, 1, pdu(3, 0, 1))).Function())
 	partial := e.dialRaw()
 	partial.write(adu(2, 1, pdu(3, 0, 1))[:9])
 	isErr(t, idle.expectClosed(), io.EOF, "idle connection")
@@ -82,7 +84,7 @@ func TestProxyTrickleWithinFrameTimeout(t *testing.T) {
 		for _, b := range adu(uint16(i), 1, pdu(3, uint16(i), 1)) {
 			r.write([]byte{b})
 		}
-		equal(t, Frame(adu(uint16(i), 1, cat([]byte{3, 2}, be(uint16(1000+i))))), r.read())
+		equal(t, modbus.Frame(adu(uint16(i), 1, cat([]byte{3, 2}, be(uint16(1000+i))))), r.read())
 	}
 }
 
@@ -92,7 +94,7 @@ func TestProxyPolicySwap(t *testing.T) {
 	_, err := c.WriteSingleRegister(12, 5)
 	noErr(t, err)
 	// Swap to a read-only policy: the same connection gets 01 for writes.
-	ro, err := Compile(Spec{Rules: []Rule{{Access: AccessRead, Table: HoldingRegisters, Addresses: Range{0, 199}}}})
+	ro, err := modbus.Compile(modbus.Spec{Rules: []modbus.Rule{{Access: modbus.AccessRead, Table: modbus.HoldingRegisters, Addresses: modbus.Range{Lo: 0, Hi: 199}}}})
 	noErr(t, err)
 	e.policy.Store(ro)
 	_, err = c.WriteSingleRegister(12, 6)
@@ -102,9 +104,9 @@ func TestProxyPolicySwap(t *testing.T) {
 	equal(t, uint16(5), e.plc.register(12))
 	// And to monitor mode: forwarded again.
 	mon := proxySpec()
-	mon.Mode = ModeMonitor
+	mon.Mode = modbus.ModeMonitor
 	mon.Rules = nil
-	pm, _ := Compile(mon)
+	pm, _ := modbus.Compile(mon)
 	e.policy.Store(pm)
 	_, err = c.WriteSingleRegister(12, 7)
 	noErr(t, err)
@@ -121,16 +123,16 @@ func TestProxyRateLimit(t *testing.T) {
 	})
 	r := e.dialRaw()
 	for i := range 3 {
-		equal(t, FuncReadHoldingRegisters, r.roundTrip(adu(uint16(i), 1, pdu(3, 0, 1))).Function())
+		equal(t, modbus.FuncReadHoldingRegisters, r.roundTrip(adu(uint16(i), 1, pdu(3, 0, 1))).Function())
 	}
-	wantException(t, r.roundTrip(adu(9, 1, pdu(3, 0, 1))), 9, 3, ExServerDeviceBusy)
-	equal(t, ReasonRateLimited, e.sink.waitFor(t, "rate", func(ev recEvent) bool { return ev.Kind == EventDenied }).Reason)
+	wantException(t, r.roundTrip(adu(9, 1, pdu(3, 0, 1))), 9, 3, modbus.ExServerDeviceBusy)
+	equal(t, modbus.ReasonRateLimited, e.sink.waitFor(t, "rate", func(ev recEvent) bool { return ev.Kind == modbus.EventDenied }).Reason)
 	mu.Lock()
 	now = now.Add(time.Second)
 	mu.Unlock()
-	equal(t, FuncReadHoldingRegisters, r.roundTrip(adu(10, 1, pdu(3, 0, 1))).Function())
+	equal(t, modbus.FuncReadHoldingRegisters, r.roundTrip(adu(10, 1, pdu(3, 0, 1))).Function())
 	// Every connection has its own bucket.
-	equal(t, FuncReadHoldingRegisters, e.dialRaw().roundTrip(adu(11, 1, pdu(3, 0, 1))).Function())
+	equal(t, modbus.FuncReadHoldingRegisters, e.dialRaw().roundTrip(adu(11, 1, pdu(3, 0, 1))).Function())
 	equal(t, int64(5), e.plc.requests.Load())
 }
 
@@ -139,14 +141,14 @@ func TestProxyRouteError(t *testing.T) {
 		c.Route = func(net.Conn) (Route, error) { return Route{}, errors.New("no conduit for this destination") }
 	})
 	expectRefused(t, e.addr)
-	ev := e.sink.waitFor(t, "refused", func(ev recEvent) bool { return ev.Kind == EventConnRefused })
-	equal(t, ReasonResolve, ev.Reason)
+	ev := e.sink.waitFor(t, "refused", func(ev recEvent) bool { return ev.Kind == modbus.EventConnRefused })
+	equal(t, modbus.ReasonResolve, ev.Reason)
 	equal(t, true, ev.HasErr)
 }
 
 func TestProxyShutdownDrains(t *testing.T) {
 	release := make(chan struct{})
-	up, _ := scripted(t, func(_ int, c net.Conn, fr *Framer) {
+	up, _ := scripted(t, func(_ int, c net.Conn, fr *modbus.Framer) {
 		for {
 			f, err := fr.Next()
 			if err != nil {
@@ -160,7 +162,7 @@ func TestProxyShutdownDrains(t *testing.T) {
 	r := e.dialRaw()
 	r.write(adu(1, 1, pdu(3, 4, 1)))
 	waitUntil(t, "request forwarded", func() bool {
-		return e.proxy.Counters().Snapshot().RequestTotal("", VerdictAllowed) == 1
+		return e.proxy.Counters().Snapshot().RequestTotal("", modbus.VerdictAllowed) == 1
 	})
 	shut := make(chan error, 1)
 	go func() {
@@ -177,19 +179,19 @@ func TestProxyShutdownDrains(t *testing.T) {
 		return err != nil
 	})
 	close(release)
-	equal(t, Frame(adu(1, 1, cat([]byte{3, 2}, be(4)))), r.read())
+	equal(t, modbus.Frame(adu(1, 1, cat([]byte{3, 2}, be(4)))), r.read())
 	isErr(t, r.expectClosed(), io.EOF)
 	noErr(t, <-shut)
 	isErr(t, <-e.served, ErrProxyClosed)
 }
 
 func TestProxyShutdownDeadline(t *testing.T) {
-	up, _ := scripted(t, func(_ int, c net.Conn, fr *Framer) { fr.Next(); time.Sleep(hang) })
+	up, _ := scripted(t, func(_ int, c net.Conn, fr *modbus.Framer) { fr.Next(); time.Sleep(hang) })
 	e := newEnv(t, proxySpec(), up, func(c *Config) { c.ResponseTimeout = hang })
 	r := e.dialRaw()
 	r.write(adu(1, 1, pdu(3, 4, 1)))
 	waitUntil(t, "request forwarded", func() bool {
-		return e.proxy.Counters().Snapshot().RequestTotal("", VerdictAllowed) == 1
+		return e.proxy.Counters().Snapshot().RequestTotal("", modbus.VerdictAllowed) == 1
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -202,7 +204,7 @@ func TestProxyClose(t *testing.T) {
 	e := newEnv(t, proxySpec(), netip.AddrPort{}, nil)
 	rs := []*rawConn{e.dialRaw(), e.dialRaw(), e.dialRaw()}
 	for _, r := range rs {
-		equal(t, FuncReadHoldingRegisters, r.roundTrip(adu(1, 1, pdu(3, 0, 1))).Function())
+		equal(t, modbus.FuncReadHoldingRegisters, r.roundTrip(adu(1, 1, pdu(3, 0, 1))).Function())
 	}
 	noErr(t, e.proxy.Close())
 	for _, r := range rs {
@@ -228,7 +230,7 @@ func TestProxyMemoryIdleConnections(t *testing.T) {
 		t.Skip("opens 4,000 sockets; skipped with -short")
 	}
 	const n = 1000
-	up, _ := scripted(t, func(_ int, c net.Conn, fr *Framer) {
+	up, _ := scripted(t, func(_ int, c net.Conn, fr *modbus.Framer) {
 		for {
 			f, err := fr.Next()
 			if err != nil {
@@ -289,14 +291,14 @@ func TestProxyNoAllocationsPerRequest(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates: allocation counts are meaningless under -race")
 	}
-	up, _ := scripted(t, func(_ int, c net.Conn, fr *Framer) {
+	up, _ := scripted(t, func(_ int, c net.Conn, fr *modbus.Framer) {
 		resp := adu(0, 1, []byte{3, 2, 0, 42})
 		for {
 			f, err := fr.Next()
 			if err != nil {
 				return
 			}
-			Frame(resp).SetTransactionID(f.TransactionID())
+			modbus.Frame(resp).SetTransactionID(f.TransactionID())
 			if _, err := c.Write(resp); err != nil {
 				return
 			}
@@ -304,7 +306,7 @@ func TestProxyNoAllocationsPerRequest(t *testing.T) {
 	})
 	e := newEnv(t, proxySpec(), up, nil)
 	r := e.dialRaw()
-	req := Frame(adu(1, 1, pdu(3, 0, 1)))
+	req := modbus.Frame(adu(1, 1, pdu(3, 0, 1)))
 	roundTrip := func(i int) {
 		req.SetTransactionID(uint16(i))
 		if _, err := r.c.Write(req); err != nil {

@@ -1,4 +1,4 @@
-package modbus
+package modbusproxy
 
 import (
 	"context"
@@ -7,45 +7,20 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/proxy"
 )
-
-// LivePolicy holds the current Policy of a conduit. The proxy loads it for
-// every request, so Store applies a new policy (for example on SIGHUP) to
-// the next request of every open connection without dropping any. A
-// LivePolicy holding nil denies everything.
-type LivePolicy struct{ p atomic.Pointer[Policy] }
-
-// NewLivePolicy returns a LivePolicy holding p.
-func NewLivePolicy(p *Policy) *LivePolicy {
-	l := &LivePolicy{}
-	l.p.Store(p)
-	return l
-}
-
-// Load returns the current policy, never nil.
-func (l *LivePolicy) Load() *Policy {
-	if p := l.p.Load(); p != nil {
-		return p
-	}
-	return denyAll
-}
-
-// Store replaces the policy.
-func (l *LivePolicy) Store(p *Policy) { l.p.Store(p) }
-
-// denyAll is used when a LivePolicy holds nil: fail closed.
-var denyAll, _ = Compile(Spec{Units: []uint8{}})
 
 // Route is where the proxy sends one client connection and under which
 // rules.
 type Route struct {
 	Upstream netip.AddrPort // the device to connect to
 	Conduit  string         // name for events and counters
-	Policy   *LivePolicy
+	Policy   *modbus.LivePolicy
 }
 
 // Config configures a Proxy. Zero durations and limits take the defaults
@@ -58,10 +33,10 @@ type Config struct {
 	// Required.
 	Route func(client net.Conn) (Route, error)
 	// Sink receives events; nil: events are only counted.
-	Sink EventSink
+	Sink modbus.EventSink
 	// Counters receives the request and event counts; nil: a new set
 	// (see Proxy.Counters).
-	Counters *Counters
+	Counters *modbus.Counters
 	// Dial connects to upstream devices; nil: a net.Dialer.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 	// Log receives operational messages (accept errors); nil: none.
@@ -100,7 +75,7 @@ func (c *Config) setDefaults() {
 	defDur(&c.DialTimeout, 3*time.Second)
 	defDur(&c.WriteTimeout, 10*time.Second)
 	if c.Counters == nil {
-		c.Counters = &Counters{}
+		c.Counters = &modbus.Counters{}
 	}
 	if c.Dial == nil {
 		c.Dial = (&net.Dialer{}).DialContext
@@ -110,8 +85,9 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// ErrProxyClosed is returned by Serve after Shutdown or Close.
-var ErrProxyClosed = errors.New("modbus: proxy closed")
+// ErrProxyClosed is returned by Serve after Shutdown or Close; it is
+// proxy.ErrClosed, so callers of the neutral contract recognise it.
+var ErrProxyClosed = proxy.ErrClosed
 
 // Proxy is a Modbus/TCP deep-inspection proxy. For every client connection
 // it checks each request against the connection's policy, forwards allowed
@@ -134,7 +110,7 @@ type Proxy struct {
 	perSource map[netip.Addr]int
 	wg        sync.WaitGroup
 	refusedEv sync.Mutex // guards refEv
-	refEv     Event
+	refEv     modbus.Event
 }
 
 // New returns a proxy; call Serve to run it.
@@ -145,13 +121,13 @@ func New(cfg Config) (*Proxy, error) {
 	cfg.setDefaults()
 	p := &Proxy{cfg: cfg, listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}, perSource: map[netip.Addr]int{}}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.bufPool.New = func() any { return new([DefaultFramerBufferSize]byte) }
+	p.bufPool.New = func() any { return new([modbus.DefaultFramerBufferSize]byte) }
 	p.slotPool.New = func() any { return &slotRing{s: make([]slot, cfg.MaxOutstanding)} }
 	return p, nil
 }
 
 // Counters returns the proxy's counters.
-func (p *Proxy) Counters() *Counters { return p.cfg.Counters }
+func (p *Proxy) Counters() *modbus.Counters { return p.cfg.Counters }
 
 // ActiveConns returns the number of open client connections.
 func (p *Proxy) ActiveConns() int {
@@ -221,7 +197,7 @@ func (p *Proxy) handle(nc net.Conn) {
 		err = errors.New("route has no policy")
 	}
 	if err != nil {
-		p.refuse(nc, route.Conduit, src, route.Upstream, ReasonResolve, err)
+		p.refuse(nc, route.Conduit, src, route.Upstream, modbus.ReasonResolve, err)
 		return
 	}
 	c := &conn{p: p, c: nc, route: route, src: src, ctrs: p.cfg.Counters.Conduit(route.Conduit)}
@@ -235,11 +211,11 @@ func (p *Proxy) handle(nc net.Conn) {
 		return
 	case len(p.conns) >= p.cfg.MaxConns:
 		p.mu.Unlock()
-		p.refuse(nc, route.Conduit, src, route.Upstream, ReasonConnLimitTotal, nil)
+		p.refuse(nc, route.Conduit, src, route.Upstream, modbus.ReasonConnLimitTotal, nil)
 		return
 	case p.perSource[key] >= p.cfg.MaxConnsPerSource:
 		p.mu.Unlock()
-		p.refuse(nc, route.Conduit, src, route.Upstream, ReasonConnLimitSource, nil)
+		p.refuse(nc, route.Conduit, src, route.Upstream, modbus.ReasonConnLimitSource, nil)
 		return
 	}
 	p.conns[c] = struct{}{}
@@ -258,15 +234,15 @@ func (p *Proxy) handle(nc net.Conn) {
 
 // refuse closes a connection that is not admitted, with a reset so refused
 // floods leave no TIME_WAIT state behind.
-func (p *Proxy) refuse(nc net.Conn, conduit string, src, dst netip.AddrPort, reason Reason, err error) {
+func (p *Proxy) refuse(nc net.Conn, conduit string, src, dst netip.AddrPort, reason modbus.Reason, err error) {
 	resetConn(nc)
-	p.cfg.Counters.Conduit(conduit).Event(EventConnRefused)
+	p.cfg.Counters.Conduit(conduit).Event(modbus.EventConnRefused)
 	if p.cfg.Sink == nil {
 		return
 	}
 	p.refusedEv.Lock()
 	defer p.refusedEv.Unlock()
-	p.refEv = Event{Kind: EventConnRefused, Time: p.now(), Source: src, Destination: dst, Conduit: conduit, Reason: reason, Err: err}
+	p.refEv = modbus.Event{Kind: modbus.EventConnRefused, Time: p.now(), Source: src, Destination: dst, Conduit: conduit, Reason: reason, Err: err}
 	p.cfg.Sink.ModbusEvent(&p.refEv)
 }
 

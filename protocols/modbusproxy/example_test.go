@@ -1,4 +1,4 @@
-package modbus_test
+package modbusproxy_test
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbusproxy"
+	"github.com/zonegate/zonegate/protocols/origdst"
 )
 
 // A gateway in transparent mode: nftables redirects the conduit's Modbus
@@ -28,12 +30,12 @@ func Example() {
 		panic(err)
 	}
 	live := modbus.NewLivePolicy(policy)
-	proxy, err := modbus.New(modbus.Config{
-		Route: func(c net.Conn) (modbus.Route, error) {
-			dst, err := modbus.OriginalDestination(c.(*net.TCPConn))
-			return modbus.Route{Upstream: dst, Conduit: "scada-to-plc", Policy: live}, err
+	proxy, err := modbusproxy.New(modbusproxy.Config{
+		Route: func(c net.Conn) (modbusproxy.Route, error) {
+			dst, err := origdst.OriginalDestination(c.(*net.TCPConn))
+			return modbusproxy.Route{Upstream: dst, Conduit: "scada-to-plc", Policy: live}, err
 		},
-		Sink: modbus.ZapSink{Log: zap.NewExample()},
+		Sink: modbusproxy.ZapSink{Log: zap.NewExample()},
 	})
 	if err != nil {
 		panic(err)

@@ -1,4 +1,4 @@
-package modbus
+package origdst
 
 import (
 	"encoding/binary"
@@ -22,12 +22,12 @@ const ip6tSOOriginalDst = 80
 func OriginalDestination(c *net.TCPConn) (netip.AddrPort, error) {
 	local, ok := c.LocalAddr().(*net.TCPAddr)
 	if !ok {
-		return netip.AddrPort{}, fmt.Errorf("modbus: original destination: local address %v is not TCP", c.LocalAddr())
+		return netip.AddrPort{}, fmt.Errorf("original destination: local address %v is not TCP", c.LocalAddr())
 	}
 	v4 := local.AddrPort().Addr().Unmap().Is4()
 	rc, err := c.SyscallConn()
 	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("modbus: original destination: %w", err)
+		return netip.AddrPort{}, fmt.Errorf("original destination: %w", err)
 	}
 	var dst netip.AddrPort
 	var serr error
@@ -39,10 +39,10 @@ func OriginalDestination(c *net.TCPConn) (netip.AddrPort, error) {
 		}
 	})
 	if cerr != nil {
-		return netip.AddrPort{}, fmt.Errorf("modbus: original destination: %w", cerr)
+		return netip.AddrPort{}, fmt.Errorf("original destination: %w", cerr)
 	}
 	if serr != nil {
-		return netip.AddrPort{}, fmt.Errorf("modbus: original destination of %v -> %v (was the connection redirected by netfilter NAT?): %w", c.RemoteAddr(), c.LocalAddr(), serr)
+		return netip.AddrPort{}, fmt.Errorf("original destination of %v -> %v (was the connection redirected by netfilter NAT?): %w", c.RemoteAddr(), c.LocalAddr(), serr)
 	}
 	return dst, nil
 }

@@ -1,4 +1,4 @@
-package modbus
+package modbusproxy
 
 import (
 	"encoding/binary"
@@ -15,6 +15,8 @@ import (
 
 	gbmodbus "github.com/goburrow/modbus"
 	svmodbus "github.com/simonvetter/modbus"
+
+	"github.com/zonegate/zonegate/protocols/modbus"
 )
 
 // hang is the generous bound that only keeps a broken test from hanging;
@@ -119,14 +121,14 @@ func (p *fakePLC) register(i int) uint16 {
 
 // recEvent is a copy of an Event.
 type recEvent struct {
-	Kind        EventKind
-	Reason      Reason
-	Exception   ExceptionCode
-	Function    FunctionCode
+	Kind        modbus.EventKind
+	Reason      modbus.Reason
+	Exception   modbus.ExceptionCode
+	Function    modbus.FunctionCode
 	Unit        uint8
 	Address     uint16
 	Quantity    uint16
-	Mode        Mode
+	Mode        modbus.Mode
 	Conduit     string
 	Source      netip.AddrPort
 	Destination netip.AddrPort
@@ -140,7 +142,7 @@ type recSink struct {
 	evs []recEvent
 }
 
-func (s *recSink) ModbusEvent(ev *Event) {
+func (s *recSink) ModbusEvent(ev *modbus.Event) {
 	r := recEvent{Kind: ev.Kind, Reason: ev.Reason, Exception: ev.Exception, Function: ev.Function, Unit: ev.Unit,
 		Address: ev.Address, Quantity: ev.Quantity, Mode: ev.Mode, Conduit: ev.Conduit, Source: ev.Source,
 		Destination: ev.Destination, HasErr: ev.Err != nil}
@@ -176,7 +178,7 @@ func (s *recSink) waitFor(t testing.TB, what string, pred func(recEvent) bool) r
 	return recEvent{}
 }
 
-func (s *recSink) count(kind EventKind) int {
+func (s *recSink) count(kind modbus.EventKind) int {
 	n := 0
 	for _, e := range s.all() {
 		if e.Kind == kind {
@@ -191,7 +193,7 @@ type env struct {
 	t        testing.TB
 	proxy    *Proxy
 	addr     string
-	policy   *LivePolicy
+	policy   *modbus.LivePolicy
 	sink     *recSink
 	plc      *fakePLC
 	upstream netip.AddrPort
@@ -199,7 +201,7 @@ type env struct {
 }
 
 // newEnv starts a proxy for spec in front of upstream (zero: a new fake PLC).
-func newEnv(t testing.TB, spec Spec, upstream netip.AddrPort, tweak func(*Config)) *env {
+func newEnv(t testing.TB, spec modbus.Spec, upstream netip.AddrPort, tweak func(*Config)) *env {
 	t.Helper()
 	e := &env{t: t, sink: &recSink{}, served: make(chan error, 1)}
 	if !upstream.IsValid() {
@@ -207,11 +209,11 @@ func newEnv(t testing.TB, spec Spec, upstream netip.AddrPort, tweak func(*Config
 		upstream = e.plc.addr
 	}
 	e.upstream = upstream
-	pol, err := Compile(spec)
+	pol, err := modbus.Compile(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.policy = NewLivePolicy(pol)
+	e.policy = modbus.NewLivePolicy(pol)
 	cfg := Config{
 		Route: func(net.Conn) (Route, error) {
 			return Route{Upstream: upstream, Conduit: "scada-to-plc", Policy: e.policy}, nil
@@ -265,7 +267,7 @@ func exception(err error) byte {
 type rawConn struct {
 	t  testing.TB
 	c  net.Conn
-	fr *Framer
+	fr *modbus.Framer
 }
 
 func (e *env) dialRaw() *rawConn { return dialRaw(e.t, e.addr) }
@@ -277,7 +279,7 @@ func dialRaw(t testing.TB, addr string) *rawConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &rawConn{t: t, c: c, fr: NewFramer(c, nil)}
+	return &rawConn{t: t, c: c, fr: modbus.NewFramer(c, nil)}
 }
 
 func (r *rawConn) write(frames ...[]byte) {
@@ -288,17 +290,17 @@ func (r *rawConn) write(frames ...[]byte) {
 	}
 }
 
-func (r *rawConn) read() Frame {
+func (r *rawConn) read() modbus.Frame {
 	r.t.Helper()
 	r.c.SetReadDeadline(time.Now().Add(hang))
 	f, err := r.fr.Next()
 	if err != nil {
 		r.t.Fatalf("reading a response: %v", err)
 	}
-	return Frame(append([]byte(nil), f...))
+	return modbus.Frame(append([]byte(nil), f...))
 }
 
-func (r *rawConn) roundTrip(frame []byte) Frame {
+func (r *rawConn) roundTrip(frame []byte) modbus.Frame {
 	r.t.Helper()
 	r.write(frame)
 	return r.read()
@@ -324,9 +326,9 @@ func isTimeout(err error) bool {
 }
 
 // wantException checks that f is exception ex for request tid/fc.
-func wantException(t testing.TB, f Frame, tid uint16, fc FunctionCode, ex ExceptionCode) {
+func wantException(t testing.TB, f modbus.Frame, tid uint16, fc modbus.FunctionCode, ex modbus.ExceptionCode) {
 	t.Helper()
-	want := Frame(AppendException(nil, tid, f.Unit(), fc, ex))
+	want := modbus.Frame(modbus.AppendException(nil, tid, f.Unit(), fc, ex))
 	if string(f) != string(want) {
 		t.Fatalf("got frame %x, want exception %v %x", []byte(f), ex, []byte(want))
 	}
@@ -334,7 +336,7 @@ func wantException(t testing.TB, f Frame, tid uint16, fc FunctionCode, ex Except
 
 // scripted starts a raw upstream whose connections are served by handle;
 // it returns the address and a counter of accepted connections.
-func scripted(t testing.TB, handle func(n int, c net.Conn, fr *Framer)) (netip.AddrPort, *atomic.Int64) {
+func scripted(t testing.TB, handle func(n int, c net.Conn, fr *modbus.Framer)) (netip.AddrPort, *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -352,7 +354,7 @@ func scripted(t testing.TB, handle func(n int, c net.Conn, fr *Framer)) (netip.A
 			n := int(count.Add(1))
 			go func() {
 				defer c.Close()
-				handle(n, c, NewFramer(c, nil))
+				handle(n, c, modbus.NewFramer(c, nil))
 			}()
 		}
 	}()
@@ -365,7 +367,7 @@ func scripted(t testing.TB, handle func(n int, c net.Conn, fr *Framer)) (netip.A
 
 // readResponse builds the response of a device to an FC 3 request: quantity
 // registers holding their address.
-func readResponse(req Frame) []byte {
+func readResponse(req modbus.Frame) []byte {
 	addr, qty := binary.BigEndian.Uint16(req[8:]), binary.BigEndian.Uint16(req[10:])
 	data := []byte{req[7], byte(2 * qty)}
 	for i := range qty {
@@ -375,14 +377,14 @@ func readResponse(req Frame) []byte {
 }
 
 // proxySpec is the policy of most proxy tests.
-func proxySpec() Spec {
-	return Spec{
+func proxySpec() modbus.Spec {
+	return modbus.Spec{
 		Units: []uint8{1},
-		Rules: []Rule{
-			{Access: AccessRead, Table: HoldingRegisters, Addresses: Range{0, 199}},
-			{Access: AccessWrite, Table: HoldingRegisters, Addresses: Range{10, 19}, Values: rng(0, 1000)},
-			{Access: AccessRead, Table: Coils, Addresses: Range{0, 15}},
-			{Access: AccessWrite, Table: Coils, Addresses: Range{0, 7}},
+		Rules: []modbus.Rule{
+			{Access: modbus.AccessRead, Table: modbus.HoldingRegisters, Addresses: modbus.Range{Lo: 0, Hi: 199}},
+			{Access: modbus.AccessWrite, Table: modbus.HoldingRegisters, Addresses: modbus.Range{Lo: 10, Hi: 19}, Values: rng(0, 1000)},
+			{Access: modbus.AccessRead, Table: modbus.Coils, Addresses: modbus.Range{Lo: 0, Hi: 15}},
+			{Access: modbus.AccessWrite, Table: modbus.Coils, Addresses: modbus.Range{Lo: 0, Hi: 7}},
 		},
 	}
 }

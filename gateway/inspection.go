@@ -1,0 +1,278 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/zonegate/zonegate/firewall"
+	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/zone"
+	"github.com/zonegate/zonegate/protocols/inspect"
+	"github.com/zonegate/zonegate/protocols/modbusproxy"
+	"github.com/zonegate/zonegate/protocols/origdst"
+	"github.com/zonegate/zonegate/protocols/proxy"
+)
+
+// inspectors are the inspected protocols this daemon runs, one proxy each.
+// A new protocol registers its proxy.Inspector here (and its name in
+// package inspect).
+var inspectors = []proxy.Inspector{modbusproxy.Inspector{}}
+
+// inspection runs the proxy of every inspector, routes the connections the
+// ruleset redirects to them by the applied model, installs the policies of
+// the inspected conduits on every apply and closes the connections a
+// change no longer allows.
+type inspection struct {
+	mu      sync.RWMutex
+	model   *zone.Model       // nil while no conduit is active (island mode, nothing applied)
+	proxies []*inspectorProxy // started by startProxy
+}
+
+// running returns the running proxies.
+func (in *inspection) running() []*inspectorProxy {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	return in.proxies
+}
+
+// inspectorProxy is the running proxy of one inspector.
+type inspectorProxy struct {
+	name  string // proxy.Inspector.Protocol().Name
+	proxy proxy.Proxy
+}
+
+// inspectionPolicies are compiled policies: inspector name -> conduit ->
+// policy.
+type inspectionPolicies map[string]map[string]proxy.Policy
+
+// inspectorFor returns the registered inspector called name.
+func inspectorFor(name string) (proxy.Inspector, bool) {
+	for _, in := range inspectors {
+		if in.Protocol().Name == name {
+			return in, true
+		}
+	}
+	return nil, false
+}
+
+// compilePolicies builds the policies of every inspected conduit of m
+// without installing them, so a bad model fails before anything changes.
+func compilePolicies(m *zone.Model) (inspectionPolicies, error) {
+	out := inspectionPolicies{}
+	for _, in := range inspectors {
+		out[in.Protocol().Name] = map[string]proxy.Policy{}
+	}
+	for _, c := range m.Conduits {
+		if !c.Inspected() {
+			continue
+		}
+		in, ok := inspectorFor(c.Inspect)
+		if !ok {
+			return nil, fmt.Errorf("conduit %s: `inspect: %s` has no inspector in this build of zonegate: remove the inspection or install a build that has it", c.Name, c.Inspect)
+		}
+		p, err := in.Compile(c.InspectRules())
+		if err != nil {
+			return nil, fmt.Errorf("conduit %s: %s policy: %w", c.Name, c.Inspect, err)
+		}
+		out[c.Inspect][c.Name] = p
+	}
+	return out, nil
+}
+
+// proxyPorts returns the local port of every inspector's proxy.
+func proxyPorts(set Settings) []firewall.ProxyPort {
+	out := make([]firewall.ProxyPort, len(inspectors))
+	for i, in := range inspectors {
+		out[i] = proxyPort(set, in.Protocol())
+	}
+	return out
+}
+
+// proxyPort is the local port of a protocol's proxy: the settings'
+// firewall.modbus_proxy_port for Modbus, the protocol's default port for
+// the others.
+func proxyPort(set Settings, p inspect.Protocol) firewall.ProxyPort {
+	port := p.DefaultPort
+	if p.Name == inspect.Modbus.Name && set.Firewall.ModbusProxyPort != 0 {
+		port = set.Firewall.ModbusProxyPort
+	}
+	return firewall.ProxyPort{Inspector: p.Name, Port: port}
+}
+
+// listenAddress is where the proxy of an inspector listens: dual stack on
+// its port, or Config.ModbusListen for Modbus when set.
+func (d *Daemon) listenAddress(pp firewall.ProxyPort) string {
+	if pp.Inspector == inspect.Modbus.Name && d.cfg.ModbusListen != "" {
+		return d.cfg.ModbusListen
+	}
+	return fmt.Sprintf("[::]:%d", pp.Port)
+}
+
+// startProxy starts the proxy of every registered inspector. Its data-plane
+// events go to the daemon log and, when the audit log is open, to the
+// audit log.
+func (d *Daemon) startProxy() error {
+	var sink inspect.Sink
+	if d.audit != nil {
+		sink = auditSink{log: d.audit}
+	}
+	for _, in := range inspectors {
+		pp := proxyPort(d.set, in.Protocol())
+		title := in.Protocol().Title
+		addr := d.listenAddress(pp)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			d.stopProxy()
+			hint := "is another zonegate or another program using the port?"
+			if pp.Inspector == inspect.Modbus.Name {
+				hint = "is another zonegate running? set firewall.modbus_proxy_port"
+			}
+			return fmt.Errorf("%s proxy cannot listen on %s: %w (%s)", title, addr, err, hint)
+		}
+		log := d.log.Named(pp.Inspector)
+		name := pp.Inspector
+		p, err := in.NewProxy(proxy.Config{
+			Route: func(c net.Conn) (proxy.Route, error) { return d.inspection.route(name, title, c) },
+			Sink:  sink,
+			Log:   log,
+		})
+		if err != nil {
+			ln.Close()
+			d.stopProxy()
+			return fmt.Errorf("start the %s proxy: %w", title, err)
+		}
+		d.inspection.mu.Lock()
+		d.inspection.proxies = append(d.inspection.proxies, &inspectorProxy{name: name, proxy: p})
+		d.inspection.mu.Unlock()
+		go func() {
+			if err := p.Serve(ln); err != nil && !errors.Is(err, proxy.ErrClosed) {
+				log.Error(title+" proxy stopped: inspected connections are refused until zonegate restarts", zap.Error(err))
+			}
+		}()
+		log.Info(title+" proxy listening", zap.String("address", ln.Addr().String()))
+	}
+	return nil
+}
+
+// stopProxy shuts every proxy down, giving open connections five seconds
+// to receive the answers of the requests already read.
+func (d *Daemon) stopProxy() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d.inspection.mu.Lock()
+	proxies := d.inspection.proxies
+	d.inspection.proxies = nil
+	d.inspection.mu.Unlock()
+	for _, ip := range proxies {
+		if err := ip.proxy.Shutdown(ctx); err != nil {
+			d.log.Warn("proxy connections closed before their requests were answered", zap.String("inspector", ip.name), zap.Error(err))
+		}
+	}
+}
+
+// install makes m and its compiled policies the ones the proxies use, and
+// closes the connections the proxies hold that m no longer routes the same
+// way. In island mode there is no conduit: the proxies take no connection
+// and drop the ones they have.
+func (in *inspection) install(m *zone.Model, island bool, compiled inspectionPolicies, log *zap.Logger) {
+	if island {
+		m = nil
+	}
+	in.mu.Lock()
+	in.model = m
+	in.mu.Unlock()
+	for _, ip := range in.running() {
+		policies := compiled[ip.name]
+		if m == nil {
+			policies = nil
+		}
+		if err := ip.proxy.Install(policies); err != nil {
+			// A policy compiled by another inspector: a bug, not a model
+			// problem. The proxy keeps its previous policies; the
+			// connections the model no longer allows are closed below.
+			log.Error("proxy policies not installed", zap.String("inspector", ip.name), zap.Error(err))
+		}
+		if n := ip.proxy.CloseConns(func(r proxy.Route, client netip.AddrPort) bool { return in.disallowed(ip.name, r, client) }); n > 0 {
+			log.Info("inspected connections no longer allowed were closed", zap.String("inspector", ip.name), zap.Int("count", n))
+		}
+	}
+}
+
+// disallowed reports the proxy connections the installed model no longer
+// routes the same way (conduit removed, narrowed, or no longer inspected
+// by this inspector).
+func (in *inspection) disallowed(name string, r proxy.Route, client netip.AddrPort) bool {
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	if in.model == nil {
+		return true
+	}
+	flow := zone.Flow{Proto: zone.IPProtoTCP, Src: client.Addr().Unmap(), Dst: r.Upstream.Addr(), DstPort: r.Upstream.Port()}
+	cd := in.model.ConduitFor(flow, func(c *zone.Conduit) bool { return c.Inspect == name })
+	return cd == nil || cd.Name != r.Conduit
+}
+
+// route finds, for a connection the ruleset redirected to the proxy of
+// inspector name, its original destination and the conduit it belongs to.
+func (in *inspection) route(name, title string, c net.Conn) (proxy.Route, error) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return proxy.Route{}, fmt.Errorf("not a TCP connection")
+	}
+	dst, err := origdst.OriginalDestination(tc)
+	if err != nil {
+		return proxy.Route{}, fmt.Errorf("original destination: %w", err)
+	}
+	local := tc.LocalAddr().(*net.TCPAddr).AddrPort()
+	if dst.Addr().Unmap() == local.Addr().Unmap() && dst.Port() == local.Port() {
+		return proxy.Route{}, fmt.Errorf("connection to the proxy port itself, not redirected by the ruleset")
+	}
+	src := tc.RemoteAddr().(*net.TCPAddr).AddrPort()
+	flow := zone.Flow{Proto: zone.IPProtoTCP, Src: src.Addr().Unmap(), Dst: dst.Addr().Unmap(), DstPort: dst.Port()}
+	in.mu.RLock()
+	defer in.mu.RUnlock()
+	if in.model == nil {
+		return proxy.Route{}, fmt.Errorf("no %s conduit is active (island mode, or no model applied)", title)
+	}
+	cd := in.model.ConduitFor(flow, func(c *zone.Conduit) bool { return c.Inspect == name })
+	if cd == nil {
+		return proxy.Route{}, fmt.Errorf("no %s-inspected conduit allows %s -> %s", title, src, dst)
+	}
+	return proxy.Route{Upstream: netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port()), Conduit: cd.Name}, nil
+}
+
+// requests returns the request counters of every proxy.
+func (in *inspection) requests() []inspect.RequestCount {
+	var out []inspect.RequestCount
+	for _, ip := range in.running() {
+		out = append(out, ip.proxy.Requests()...)
+	}
+	return out
+}
+
+// auditSink records the proxies' allowed writes (device setting changes)
+// and denied requests in the audit log without blocking the hot path.
+type auditSink struct{ log *audit.Log }
+
+func (s auditSink) InspectedEvent(ev inspect.Event) {
+	e := audit.InspectedEvent{Protocol: ev.Protocol, Source: ev.Source.String(), Destination: ev.Destination.String(),
+		Conduit: ev.Conduit, Reason: ev.Reason, Monitor: ev.Monitor, Details: ev.Details}
+	var rec audit.Record
+	switch ev.Kind {
+	case inspect.Write:
+		rec = audit.InspectedWrite(e)
+	case inspect.Denied:
+		rec = audit.InspectedDenied(e)
+	default:
+		return
+	}
+	rec.Time = ev.Time
+	s.log.Enqueue(rec) // never blocks; a full queue is counted as lost
+}

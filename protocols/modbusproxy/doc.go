@@ -1,0 +1,11 @@
+// Package modbusproxy carries the Modbus inspection engine (package modbus)
+// on TCP connections: it accepts client connections (usually redirected to
+// it by the gateway's nftables ruleset), checks every request against the
+// connection's live policy, forwards allowed requests over its own
+// connection to the device, answers denied ones with an exception or a
+// reset, and reports events to a sink. It enforces connection limits and
+// timeouts, and closes connections a reload no longer allows (CloseConns).
+//
+// Inspector adapts the proxy to the protocol-neutral contract of package
+// inspect, which is how the gateway daemon runs it.
+package modbusproxy

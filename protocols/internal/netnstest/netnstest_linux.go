@@ -9,7 +9,6 @@ package netnstest
 import (
 	"errors"
 	"net"
-	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zonegate/zonegate/protocols/origdst"
+	"github.com/zonegate/zonegate/test/prereq"
 )
 
 // Thread runs functions on one OS thread inside a new network
@@ -44,13 +44,9 @@ table inet zgtest {
 // SO_ORIGINAL_DST under emulation).
 func New(t *testing.T) *Thread {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("SO_ORIGINAL_DST test needs root to create a network namespace with an nftables redirect; run as root")
-	}
-	nft, err := exec.LookPath("nft")
-	if err != nil {
-		t.Skip("SO_ORIGINAL_DST test needs the nft command (Debian package nftables)")
-	}
+	prereq.Netns(t)
+	nft := prereq.Command(t, "nft", "nftables")
+	var err error
 	ns := &Thread{work: make(chan func())}
 	ready := make(chan error)
 	go func() {

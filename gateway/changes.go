@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zonegate/zonegate/firewall"
+	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/zone"
 )
@@ -36,14 +37,7 @@ func (e *ModelError) Error() string {
 }
 
 // PushResult says what a push did.
-type PushResult struct {
-	Version   int       `json:"version"`
-	Digest    string    `json:"digest"`
-	Unchanged bool      `json:"unchanged,omitempty"`
-	Diff      []string  `json:"diff"`
-	Deadline  time.Time `json:"deadline,omitempty"` // zero when confirmed at once
-	Warnings  []string  `json:"warnings,omitempty"`
-}
+type PushResult = api.PushResult
 
 // boot brings the model up after the fail-close ruleset: a change still
 // pending from before the restart rolls back, then the running version (or

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/audit"
 )
 
@@ -53,7 +54,7 @@ func mgNewAPI(t *testing.T) *mgAPI {
 	return &mgAPI{t: t, d: d, h: d.apiHandler()}
 }
 
-func (a *mgAPI) do(method, path, token, body string) (int, apiError) {
+func (a *mgAPI) do(method, path, token, body string) (int, api.Error) {
 	a.t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	if body == "" {
@@ -64,9 +65,9 @@ func (a *mgAPI) do(method, path, token, body string) (int, apiError) {
 	}
 	rec := httptest.NewRecorder()
 	a.h.ServeHTTP(rec, req)
-	var e apiError
+	var e api.Error
 	if rec.Code >= 300 && rec.Code != http.StatusNotFound && rec.Code != http.StatusMethodNotAllowed {
-		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error == "" {
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Message == "" {
 			a.t.Errorf("%s %s: %d answer is no JSON error: %q", method, path, rec.Code, rec.Body)
 		}
 	}
@@ -104,8 +105,8 @@ func TestAPIStatusCodes(t *testing.T) {
 	const adminPW, viewerPW, opPW = "Quartz-Meadow-Lantern-81", "Maple-Orbit-Glacier-39", "Velvet-Comet-Tundra-64"
 
 	// Before init: no token, unknown endpoints, bad bodies.
-	if code, e := a.do("GET", "/v1/status", "", ""); code != http.StatusUnauthorized || !strings.Contains(e.Error, "log in") {
-		t.Errorf("status without a token: %d %q", code, e.Error)
+	if code, e := a.do("GET", "/v1/status", "", ""); code != http.StatusUnauthorized || !strings.Contains(e.Message, "log in") {
+		t.Errorf("status without a token: %d %q", code, e.Message)
 	}
 	for _, p := range []string{"/v1/nope", "/v1", "/status"} {
 		if code, _ := a.do("GET", p, "", ""); code != http.StatusNotFound {
@@ -117,8 +118,8 @@ func TestAPIStatusCodes(t *testing.T) {
 			t.Errorf("init with %s: %d, want 400", body, code)
 		}
 	}
-	if code, e := a.do("POST", "/v1/init", "", `{"user":"admin","password":"short"}`); code != http.StatusBadRequest || !strings.Contains(e.Error, "shorter") {
-		t.Errorf("init with a weak password: %d %q, want 400 naming the rule", code, e.Error)
+	if code, e := a.do("POST", "/v1/init", "", `{"user":"admin","password":"short"}`); code != http.StatusBadRequest || !strings.Contains(e.Message, "shorter") {
+		t.Errorf("init with a weak password: %d %q, want 400 naming the rule", code, e.Message)
 	}
 	if code, _ := a.do("POST", "/v1/init", "", `{"user":"admin","password":"`+adminPW+`"}`); code != http.StatusCreated {
 		t.Fatalf("init: %d", code)
@@ -132,7 +133,7 @@ func TestAPIStatusCodes(t *testing.T) {
 	admin := a.login("admin", adminPW)
 
 	// An invalid model is refused with its FILE:LINE:COLUMN diagnostics.
-	body, _ := json.Marshal(pushRequest{Model: mgInvalidModel, ConfirmWithin: "0"})
+	body, _ := json.Marshal(api.PushRequest{Model: mgInvalidModel, ConfirmWithin: "0"})
 	code, e := a.do("POST", "/v1/push", admin, string(body))
 	if code != http.StatusUnprocessableEntity || len(e.Diagnostics) != 1 || !strings.HasPrefix(e.Diagnostics[0], "pushed model:14:9: ") {
 		t.Errorf("push of an invalid model: %d %+v, want 422 with pushed model:14:9", code, e)
@@ -149,8 +150,8 @@ func TestAPIStatusCodes(t *testing.T) {
 	a.d.mu.Lock()
 	a.d.state.Pending = &Pending{Version: 2, Previous: 1, User: "erin"}
 	a.d.mu.Unlock()
-	if code, e := a.do("POST", "/v1/push", admin, string(body)); code != http.StatusConflict || !strings.Contains(e.Error, "waiting for confirmation") {
-		t.Errorf("push while another waits: %d %q, want 409", code, e.Error)
+	if code, e := a.do("POST", "/v1/push", admin, string(body)); code != http.StatusConflict || !strings.Contains(e.Message, "waiting for confirmation") {
+		t.Errorf("push while another waits: %d %q, want 409", code, e.Message)
 	}
 	a.d.mu.Lock()
 	a.d.state.Pending = nil
@@ -159,25 +160,25 @@ func TestAPIStatusCodes(t *testing.T) {
 	// Roles: a viewer may not push; a user who must change the password
 	// is told so, not that the role is missing.
 	for _, u := range []struct{ name, role, pw string }{{"vera", "viewer", viewerPW}, {"oscar", "operator", opPW}} {
-		b, _ := json.Marshal(userRequest{Name: u.name, Role: u.role, Password: u.pw, MustChange: u.name == "oscar"})
+		b, _ := json.Marshal(api.UserRequest{Name: u.name, Role: u.role, Password: u.pw, MustChange: u.name == "oscar"})
 		if code, e := a.do("POST", "/v1/users", admin, string(b)); code != http.StatusCreated {
-			t.Fatalf("add %s: %d %q", u.name, code, e.Error)
+			t.Fatalf("add %s: %d %q", u.name, code, e.Message)
 		}
 	}
 	vera := a.login("vera", viewerPW)
-	if code, e := a.do("POST", "/v1/push", vera, string(body)); code != http.StatusForbidden || !strings.Contains(e.Error, "vera is viewer") {
-		t.Errorf("viewer push: %d %q, want 403 naming the role", code, e.Error)
+	if code, e := a.do("POST", "/v1/push", vera, string(body)); code != http.StatusForbidden || !strings.Contains(e.Message, "vera is viewer") {
+		t.Errorf("viewer push: %d %q, want 403 naming the role", code, e.Message)
 	}
-	b, _ := json.Marshal(userRequest{Name: "zed", Role: "admin", Password: "Fresh-Willow-Canyon-73"})
+	b, _ := json.Marshal(api.UserRequest{Name: "zed", Role: "admin", Password: "Fresh-Willow-Canyon-73"})
 	if code, _ := a.do("POST", "/v1/users", vera, string(b)); code != http.StatusForbidden {
 		t.Errorf("viewer adds a user: %d, want 403", code)
 	}
 	oscar := a.login("oscar", opPW)
-	if code, e := a.do("POST", "/v1/confirm", oscar, ""); code != http.StatusForbidden || !strings.Contains(e.Error, "must be changed") {
-		t.Errorf("operator who must change the password confirms: %d %q, want 403 saying the password must be changed", code, e.Error)
+	if code, e := a.do("POST", "/v1/confirm", oscar, ""); code != http.StatusForbidden || !strings.Contains(e.Message, "must be changed") {
+		t.Errorf("operator who must change the password confirms: %d %q, want 403 saying the password must be changed", code, e.Message)
 	}
 	if code, e := a.do("POST", "/v1/users/nobody/unlock", admin, ""); code != http.StatusNotFound {
-		t.Errorf("unlock of an unknown user: %d %q, want 404", code, e.Error)
+		t.Errorf("unlock of an unknown user: %d %q, want 404", code, e.Message)
 	}
 
 	var denied []string

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zonegate/zonegate/gateway"
+	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/zone"
 )
 
@@ -367,7 +368,7 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	if code != 0 {
 		return code
 	}
-	var st gateway.Status
+	var st api.Status
 	if err := c.call("GET", "/v1/status", nil, &st); err != nil {
 		return errorf(stderr, "%v", err)
 	}

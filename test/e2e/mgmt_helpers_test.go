@@ -27,7 +27,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zonegate/zonegate/gateway"
+	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/test/lab"
 )
 
@@ -394,10 +394,10 @@ func (d *mgDaemon) api(t *testing.T, method, path, token, body string) (int, []b
 }
 
 // status is `zonegate status --json` as user.
-func (d *mgDaemon) status(t *testing.T, user string) gateway.Status {
+func (d *mgDaemon) status(t *testing.T, user string) api.Status {
 	t.Helper()
 	out := d.mustCLI(t, user, "", "status", "--json")
-	var st gateway.Status
+	var st api.Status
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
@@ -405,7 +405,7 @@ func (d *mgDaemon) status(t *testing.T, user string) gateway.Status {
 }
 
 // waitStatus polls the status until ok says yes (timeout against hangs).
-func (d *mgDaemon) waitStatus(t *testing.T, user, what string, timeout time.Duration, ok func(gateway.Status) bool) gateway.Status {
+func (d *mgDaemon) waitStatus(t *testing.T, user, what string, timeout time.Duration, ok func(api.Status) bool) api.Status {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

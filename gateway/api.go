@@ -12,7 +12,6 @@ import (
 	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/httpapi"
-	"github.com/zonegate/zonegate/gateway/zone"
 )
 
 // The management API is HTTP with JSON bodies over a Unix socket; package
@@ -25,13 +24,12 @@ func (d *Daemon) serveAPI() (io.Closer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return httpapi.Start(httpapi.Config{Socket: d.set.API.Socket, GID: gid, Backend: apiBackend{d}, Accounts: d.accounts,
-		MaxModel: zone.MaxFileSize * 2, Log: d.log})
+	return httpapi.Start(httpapi.Config{Socket: d.set.API.Socket, GID: gid, Backend: apiBackend{d}, Accounts: d.accounts, Log: d.log})
 }
 
 // apiHandler is the API's handler without a socket (tests).
 func (d *Daemon) apiHandler() http.Handler {
-	return httpapi.Handler(apiBackend{d}, d.accounts, zone.MaxFileSize*2)
+	return httpapi.Handler(apiBackend{d}, d.accounts)
 }
 
 // apiBackend gives the API the daemon's change transactions and status,

@@ -20,6 +20,7 @@ import (
 	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/auth"
+	"github.com/zonegate/zonegate/gateway/zone"
 )
 
 // Backend is what the API needs from the daemon. Errors that are an
@@ -59,24 +60,23 @@ type Accounts interface {
 // MaxConfirmWithin bounds the confirm window a push may ask for.
 const MaxConfirmWithin = 24 * time.Hour
 
-// Body limits of the requests.
+// Body limits of the requests: a push carries a model file as a JSON
+// string, which may take up to twice its size.
 const (
 	limitSmall       = 1 << 10
 	limitCredentials = 8 << 10
+	limitPush        = zone.MaxFileSize * 2
 )
 
 // server routes the API's calls to a Backend and Accounts.
 type server struct {
 	b        Backend
 	accounts Accounts
-	// maxModel bounds the body of a push.
-	maxModel int64
 }
 
-// Handler returns the API's HTTP handler. maxModel bounds the body of a
-// push in bytes.
-func Handler(b Backend, accounts Accounts, maxModel int64) http.Handler {
-	s := &server{b: b, accounts: accounts, maxModel: maxModel}
+// Handler returns the API's HTTP handler.
+func Handler(b Backend, accounts Accounts) http.Handler {
+	s := &server{b: b, accounts: accounts}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+api.PathInit, s.hInit)
 	mux.HandleFunc("POST "+api.PathLogin, s.hLogin)
@@ -221,7 +221,7 @@ func (s *server) hLogout(w http.ResponseWriter, r *http.Request, sess auth.Sessi
 
 func (s *server) hPush(w http.ResponseWriter, r *http.Request, sess auth.Session) {
 	var req api.PushRequest
-	if err := decode(r, s.maxModel, &req); err != nil {
+	if err := decode(r, limitPush, &req); err != nil {
 		fail(w, err)
 		return
 	}

@@ -145,7 +145,7 @@ type harness struct {
 func newHarness(t *testing.T) *harness {
 	b := &fakeBackend{within: 2 * time.Minute}
 	acc := newFakeAccounts()
-	return &harness{t: t, b: b, acc: acc, h: Handler(b, acc, 1<<20)}
+	return &harness{t: t, b: b, acc: acc, h: Handler(b, acc)}
 }
 
 // do serves one request and returns the status and the body.
@@ -299,7 +299,7 @@ func TestClientOverSocket(t *testing.T) {
 	sock := filepath.Join(dir, "api.sock")
 	b := &fakeBackend{within: time.Minute}
 	acc := newFakeAccounts()
-	srv, err := Start(Config{Socket: sock, GID: -1, Backend: b, Accounts: acc, MaxModel: 1 << 20})
+	srv, err := Start(Config{Socket: sock, GID: -1, Backend: b, Accounts: acc})
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close() })
 

@@ -24,8 +24,6 @@ type Config struct {
 	GID      int
 	Backend  Backend
 	Accounts Accounts
-	// MaxModel bounds the body of a push in bytes.
-	MaxModel int64
 	Log      *zap.Logger
 }
 
@@ -73,7 +71,7 @@ func Start(cfg Config) (io.Closer, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := NewServer(Handler(cfg.Backend, cfg.Accounts, cfg.MaxModel))
+	srv := NewServer(Handler(cfg.Backend, cfg.Accounts))
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("management API stopped", zap.Error(err))

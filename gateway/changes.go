@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zonegate/zonegate/firewall"
+	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/internal/clock"
 	"github.com/zonegate/zonegate/gateway/versions"
@@ -140,14 +141,7 @@ func (e *HistoryError) Error() string {
 func (e *HistoryError) Unwrap() error { return e.Err }
 
 // PushResult says what a push did.
-type PushResult struct {
-	Version   int       `json:"version"`
-	Digest    string    `json:"digest"`
-	Unchanged bool      `json:"unchanged,omitempty"`
-	Diff      []string  `json:"diff"`
-	Deadline  time.Time `json:"deadline,omitempty"` // zero when confirmed at once
-	Warnings  []string  `json:"warnings,omitempty"`
-}
+type PushResult = api.PushResult
 
 // boot brings the model up after the fail-close ruleset: a change still
 // pending from before the restart rolls back, then the running version (or

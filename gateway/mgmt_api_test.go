@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/audit"
 )
 
@@ -43,17 +47,13 @@ func mgNewAPI(t *testing.T) *mgAPI {
 	s.StateDir = t.TempDir()
 	d := New(Config{Settings: s})
 	d.openAudit(nil)
-	if d.audit == nil {
-		t.Fatal("the audit log did not open")
-	}
-	if err := d.openAccounts(nil); err != nil {
-		t.Fatal(err)
-	}
+	require.NotNil(t, d.audit, "the audit log did not open")
+	require.NoError(t, d.openAccounts(nil))
 	t.Cleanup(d.closeAudit)
 	return &mgAPI{t: t, d: d, h: d.apiHandler()}
 }
 
-func (a *mgAPI) do(method, path, token, body string) (int, apiError) {
+func (a *mgAPI) do(method, path, token, body string) (int, api.Error) {
 	a.t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	if body == "" {
@@ -64,11 +64,10 @@ func (a *mgAPI) do(method, path, token, body string) (int, apiError) {
 	}
 	rec := httptest.NewRecorder()
 	a.h.ServeHTTP(rec, req)
-	var e apiError
+	var e api.Error
 	if rec.Code >= 300 && rec.Code != http.StatusNotFound && rec.Code != http.StatusMethodNotAllowed {
-		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error == "" {
-			a.t.Errorf("%s %s: %d answer is no JSON error: %q", method, path, rec.Code, rec.Body)
-		}
+		err := json.Unmarshal(rec.Body.Bytes(), &e)
+		assert.True(a.t, err == nil && e.Message != "", "%s %s: %d answer is no JSON error: %q", method, path, rec.Code, rec.Body)
 	}
 	return rec.Code, e
 }
@@ -78,24 +77,20 @@ func (a *mgAPI) login(user, pw string) string {
 	req := httptest.NewRequest("POST", "/v1/login", strings.NewReader(`{"user":"`+user+`","password":"`+pw+`"}`))
 	rec := httptest.NewRecorder()
 	a.h.ServeHTTP(rec, req)
-	var out struct {
-		Token string `json:"token"`
-	}
-	if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &out) != nil || out.Token == "" {
-		a.t.Fatalf("login %s: %d %s", user, rec.Code, rec.Body)
-	}
+	var out api.LoginResult
+	require.Equal(a.t, http.StatusOK, rec.Code, "login %s: %s", user, rec.Body)
+	require.NoError(a.t, json.Unmarshal(rec.Body.Bytes(), &out))
+	require.NotEmpty(a.t, out.Token, "login %s", user)
 	return out.Token
 }
 
 func (a *mgAPI) records() []audit.Entry {
 	a.t.Helper()
 	var out []audit.Entry
-	if err := audit.Read(a.d.set.AuditDir(), audit.Filter{}, func(e audit.Entry) error {
+	require.NoError(a.t, audit.Read(a.d.set.AuditDir(), audit.Filter{}, func(e audit.Entry) error {
 		out = append(out, e)
 		return nil
-	}); err != nil {
-		a.t.Fatal(err)
-	}
+	}))
 	return out
 }
 
@@ -104,54 +99,48 @@ func TestAPIStatusCodes(t *testing.T) {
 	const adminPW, viewerPW, opPW = "Quartz-Meadow-Lantern-81", "Maple-Orbit-Glacier-39", "Velvet-Comet-Tundra-64"
 
 	// Before init: no token, unknown endpoints, bad bodies.
-	if code, e := a.do("GET", "/v1/status", "", ""); code != http.StatusUnauthorized || !strings.Contains(e.Error, "log in") {
-		t.Errorf("status without a token: %d %q", code, e.Error)
-	}
+	code, e := a.do("GET", "/v1/status", "", "")
+	assert.Equal(t, http.StatusUnauthorized, code, "status without a token")
+	assert.Contains(t, e.Message, "log in", "status without a token")
 	for _, p := range []string{"/v1/nope", "/v1", "/status"} {
-		if code, _ := a.do("GET", p, "", ""); code != http.StatusNotFound {
-			t.Errorf("GET %s: %d, want 404", p, code)
-		}
+		code, _ := a.do("GET", p, "", "")
+		assert.Equal(t, http.StatusNotFound, code, "GET %s", p)
 	}
 	for _, body := range []string{`{`, `{"user":"admin","password":"x","role":"admin"}`, `"admin"`} {
-		if code, _ := a.do("POST", "/v1/init", "", body); code != http.StatusBadRequest {
-			t.Errorf("init with %s: %d, want 400", body, code)
-		}
+		code, _ := a.do("POST", "/v1/init", "", body)
+		assert.Equal(t, http.StatusBadRequest, code, "init with %s", body)
 	}
-	if code, e := a.do("POST", "/v1/init", "", `{"user":"admin","password":"short"}`); code != http.StatusBadRequest || !strings.Contains(e.Error, "shorter") {
-		t.Errorf("init with a weak password: %d %q, want 400 naming the rule", code, e.Error)
-	}
-	if code, _ := a.do("POST", "/v1/init", "", `{"user":"admin","password":"`+adminPW+`"}`); code != http.StatusCreated {
-		t.Fatalf("init: %d", code)
-	}
-	if code, _ := a.do("POST", "/v1/init", "", `{"user":"other","password":"`+adminPW+`x"}`); code != http.StatusConflict {
-		t.Errorf("second init: %d, want 409", code)
-	}
-	if code, _ := a.do("POST", "/v1/login", "", `{"user":"admin","password":"wrong-but-long-enough"}`); code != http.StatusUnauthorized {
-		t.Errorf("login with a wrong password: %d, want 401", code)
-	}
+	code, e = a.do("POST", "/v1/init", "", `{"user":"admin","password":"short"}`)
+	assert.Equal(t, http.StatusBadRequest, code, "init with a weak password")
+	assert.Contains(t, e.Message, "shorter", "init with a weak password names the rule")
+	code, _ = a.do("POST", "/v1/init", "", `{"user":"admin","password":"`+adminPW+`"}`)
+	require.Equal(t, http.StatusCreated, code, "init")
+	code, _ = a.do("POST", "/v1/init", "", `{"user":"other","password":"`+adminPW+`x"}`)
+	assert.Equal(t, http.StatusConflict, code, "second init")
+	code, _ = a.do("POST", "/v1/login", "", `{"user":"admin","password":"wrong-but-long-enough"}`)
+	assert.Equal(t, http.StatusUnauthorized, code, "login with a wrong password")
 	admin := a.login("admin", adminPW)
 
 	// An invalid model is refused with its FILE:LINE:COLUMN diagnostics.
-	body, _ := json.Marshal(pushRequest{Model: mgInvalidModel, ConfirmWithin: "0"})
-	code, e := a.do("POST", "/v1/push", admin, string(body))
-	if code != http.StatusUnprocessableEntity || len(e.Diagnostics) != 1 || !strings.HasPrefix(e.Diagnostics[0], "pushed model:14:9: ") {
-		t.Errorf("push of an invalid model: %d %+v, want 422 with pushed model:14:9", code, e)
+	body, _ := json.Marshal(api.PushRequest{Model: mgInvalidModel, ConfirmWithin: "0"})
+	code, e = a.do("POST", "/v1/push", admin, string(body))
+	assert.Equal(t, http.StatusUnprocessableEntity, code, "push of an invalid model")
+	if assert.Len(t, e.Diagnostics, 1, "push of an invalid model") {
+		assert.True(t, strings.HasPrefix(e.Diagnostics[0], "pushed model:14:9: "), "diagnostic %q, want pushed model:14:9", e.Diagnostics[0])
 	}
 	for _, b := range []string{`{"model": 1}`, `{"model": "x", "confirm_within": "2 minutes"}`, `{"model": "x", "confirm_within": "25h"}`, `{"model": "x", "force": true}`} {
-		if code, _ := a.do("POST", "/v1/push", admin, b); code != http.StatusBadRequest {
-			t.Errorf("push %s: %d, want 400", b, code)
-		}
+		code, _ := a.do("POST", "/v1/push", admin, b)
+		assert.Equal(t, http.StatusBadRequest, code, "push %s", b)
 	}
-	if code, _ := a.do("GET", "/v1/push", admin, ""); code != http.StatusMethodNotAllowed {
-		t.Errorf("GET /v1/push: %d, want 405", code)
-	}
+	code, _ = a.do("GET", "/v1/push", admin, "")
+	assert.Equal(t, http.StatusMethodNotAllowed, code, "GET /v1/push")
 	// While a push waits for confirmation another one is refused.
 	a.d.mu.Lock()
 	a.d.state.Pending = &Pending{Version: 2, Previous: 1, User: "erin"}
 	a.d.mu.Unlock()
-	if code, e := a.do("POST", "/v1/push", admin, string(body)); code != http.StatusConflict || !strings.Contains(e.Error, "waiting for confirmation") {
-		t.Errorf("push while another waits: %d %q, want 409", code, e.Error)
-	}
+	code, e = a.do("POST", "/v1/push", admin, string(body))
+	assert.Equal(t, http.StatusConflict, code, "push while another waits")
+	assert.Contains(t, e.Message, "waiting for confirmation", "push while another waits")
 	a.d.mu.Lock()
 	a.d.state.Pending = nil
 	a.d.mu.Unlock()
@@ -159,26 +148,23 @@ func TestAPIStatusCodes(t *testing.T) {
 	// Roles: a viewer may not push; a user who must change the password
 	// is told so, not that the role is missing.
 	for _, u := range []struct{ name, role, pw string }{{"vera", "viewer", viewerPW}, {"oscar", "operator", opPW}} {
-		b, _ := json.Marshal(userRequest{Name: u.name, Role: u.role, Password: u.pw, MustChange: u.name == "oscar"})
-		if code, e := a.do("POST", "/v1/users", admin, string(b)); code != http.StatusCreated {
-			t.Fatalf("add %s: %d %q", u.name, code, e.Error)
-		}
+		b, _ := json.Marshal(api.UserRequest{Name: u.name, Role: u.role, Password: u.pw, MustChange: u.name == "oscar"})
+		code, e := a.do("POST", "/v1/users", admin, string(b))
+		require.Equal(t, http.StatusCreated, code, "add %s: %s", u.name, e.Message)
 	}
 	vera := a.login("vera", viewerPW)
-	if code, e := a.do("POST", "/v1/push", vera, string(body)); code != http.StatusForbidden || !strings.Contains(e.Error, "vera is viewer") {
-		t.Errorf("viewer push: %d %q, want 403 naming the role", code, e.Error)
-	}
-	b, _ := json.Marshal(userRequest{Name: "zed", Role: "admin", Password: "Fresh-Willow-Canyon-73"})
-	if code, _ := a.do("POST", "/v1/users", vera, string(b)); code != http.StatusForbidden {
-		t.Errorf("viewer adds a user: %d, want 403", code)
-	}
+	code, e = a.do("POST", "/v1/push", vera, string(body))
+	assert.Equal(t, http.StatusForbidden, code, "viewer push")
+	assert.Contains(t, e.Message, "vera is viewer", "viewer push names the role")
+	b, _ := json.Marshal(api.UserRequest{Name: "zed", Role: "admin", Password: "Fresh-Willow-Canyon-73"})
+	code, _ = a.do("POST", "/v1/users", vera, string(b))
+	assert.Equal(t, http.StatusForbidden, code, "viewer adds a user")
 	oscar := a.login("oscar", opPW)
-	if code, e := a.do("POST", "/v1/confirm", oscar, ""); code != http.StatusForbidden || !strings.Contains(e.Error, "must be changed") {
-		t.Errorf("operator who must change the password confirms: %d %q, want 403 saying the password must be changed", code, e.Error)
-	}
-	if code, e := a.do("POST", "/v1/users/nobody/unlock", admin, ""); code != http.StatusNotFound {
-		t.Errorf("unlock of an unknown user: %d %q, want 404", code, e.Error)
-	}
+	code, e = a.do("POST", "/v1/confirm", oscar, "")
+	assert.Equal(t, http.StatusForbidden, code, "operator who must change the password confirms")
+	assert.Contains(t, e.Message, "must be changed", "operator who must change the password confirms")
+	code, e = a.do("POST", "/v1/users/nobody/unlock", admin, "")
+	assert.Equal(t, http.StatusNotFound, code, "unlock of an unknown user: %q", e.Message)
 
 	var denied []string
 	rejected := 0
@@ -190,11 +176,6 @@ func TestAPIStatusCodes(t *testing.T) {
 			rejected++
 		}
 	}
-	want := []string{"vera config/push-model /v1/push", "vera account/create user:zed", "oscar config/confirm /v1/confirm"}
-	if strings.Join(denied, "; ") != strings.Join(want, "; ") {
-		t.Errorf("denied records:\n%s\nwant:\n%s", strings.Join(denied, "\n"), strings.Join(want, "\n"))
-	}
-	if rejected != 1 {
-		t.Errorf("%d model-rejected records by admin, want 1", rejected)
-	}
+	assert.Equal(t, []string{"vera config/push-model /v1/push", "vera account/create user:zed", "oscar config/confirm /v1/confirm"}, denied, "denied records")
+	assert.Equal(t, 1, rejected, "model-rejected records by admin")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -103,7 +104,8 @@ func LoadSettings(path string) (Settings, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file, all defaults
+	// An empty file decodes to io.EOF: it means all defaults.
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
 		return s, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	if s.Model != "" && !filepath.IsAbs(s.Model) {
@@ -120,6 +122,9 @@ func (s *Settings) Validate() error {
 	}
 	if s.API.Socket == "" {
 		errs = append(errs, "api.socket must name the management socket")
+	}
+	if _, err := s.APIGroupID(); err != nil {
+		errs = append(errs, err.Error())
 	}
 	if s.Audit.WarnPercent < 1 || s.Audit.WarnPercent > 100 {
 		errs = append(errs, "audit.warn_percent must be 1-100")
@@ -141,6 +146,22 @@ func (s *Settings) Validate() error {
 		return fmt.Errorf("invalid settings: %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// APIGroupID is the numeric id of api.group, or -1 when it is empty.
+func (s *Settings) APIGroupID() (int, error) {
+	if s.API.Group == "" {
+		return -1, nil
+	}
+	g, err := user.LookupGroup(s.API.Group)
+	if err != nil {
+		return -1, fmt.Errorf("api.group %q is not a group of this system: create it (groupadd %s) or leave api.group empty", s.API.Group, s.API.Group)
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	if err != nil || gid < 0 {
+		return -1, fmt.Errorf("api.group %q has the group id %q, which is not a number: pick a group with a numeric id", s.API.Group, g.Gid)
+	}
+	return gid, nil
 }
 
 // AuditDir is where the audit log lives.

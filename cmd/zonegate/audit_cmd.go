@@ -3,115 +3,85 @@ package main
 import (
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/zonegate/zonegate/cmd/internal/cli"
 	"github.com/zonegate/zonegate/gateway/audit"
 )
 
-const auditUsage = `usage: zonegate audit SUBCOMMAND DIR [flags]
-
-subcommands:
-  verify DIR [--pubkey FILE] [--hmac-key FILE] [--keys DIR] [--no-hmac]
-        check the log offline; exit 0 only if it is intact, 1 if not
-  show DIR [--since T] [--until T] [--category C] [--action A] [--json]
-        print records as a table or as JSON lines (T: RFC 3339 time,
-        a date 2006-01-02, or a duration such as 24h meaning "ago")
-  key DIR [--keys DIR] [--out FILE]
-        print the Ed25519 public key that verifies the log's checkpoints;
-        keep a copy off the gateway and pass it to verify --pubkey
-  prune DIR --segments N [--keys DIR]
-        remove the N oldest segments after archiving them (zonegate must
-        not be running); a signed statement records the new start
-`
-
-// runAudit implements `zonegate audit`.
-func runAudit(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, auditUsage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	switch args[0] {
-	case "verify":
-		return auditVerify(args[1:], stdout, stderr)
-	case "show":
-		return auditShow(args[1:], stdout, stderr)
-	case "key":
-		return auditKey(args[1:], stdout, stderr)
-	case "prune":
-		return auditPrune(args[1:], stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "zonegate audit: unknown subcommand %q\n\n%s", args[0], auditUsage)
-	return 2
+// auditCmd is `zonegate audit`: tools that work offline on a copy of the
+// log. Failures exit 2, and verify exits 1 for a log that is not intact.
+func auditCmd() *cobra.Command {
+	cmd := cli.Group(&cobra.Command{
+		Use:   "audit verify|show|key|prune DIR",
+		Short: "audit log tools: verify, show, key, prune (work offline on a copy of the log)",
+	})
+	cmd.AddCommand(auditVerifyCmd(), auditShowCmd(), auditKeyCmd(), auditPruneCmd())
+	return cmd
 }
 
-// auditParse parses flags that may come before or after the one DIR argument.
-func auditParse(fs *flag.FlagSet, args []string, stderr io.Writer) (string, bool) {
-	fs.SetOutput(stderr)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return "", false
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+// auditDir checks the one DIR argument of the audit commands.
+func auditDir(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return cli.Usagef("zonegate audit %s: want exactly one log directory, got %d arguments", cmd.Name(), len(args))
 	}
-	if len(pos) != 1 {
-		fmt.Fprintf(stderr, "zonegate audit %s: want exactly one log directory, got %d arguments\n", fs.Name(), len(pos))
-		return "", false
-	}
-	return pos[0], true
+	return nil
 }
 
-func auditFail(stderr io.Writer, format string, args ...any) int {
-	fmt.Fprintf(stderr, "zonegate audit: "+format+"\n", args...)
-	return 2
+func auditFail(format string, args ...any) error {
+	return cli.Errorf(cli.ExitUsage, "zonegate audit: "+format, args...)
 }
 
-func auditVerify(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	pubFile := fs.String("pubkey", "", "trusted copy of the public key (from `zonegate audit key`)")
-	hmacFile := fs.String("hmac-key", "", "HMAC key file (default: DIR/keys/hmac.key if readable)")
-	keyDir := fs.String("keys", "", "key directory (default DIR/keys)")
-	noHMAC := fs.Bool("no-hmac", false, "do not check HMACs even if the key is available")
-	dir, ok := auditParse(fs, args, stderr)
-	if !ok {
-		return 2
+func auditVerifyCmd() *cobra.Command {
+	var pubFile, hmacFile, keyDir string
+	var noHMAC bool
+	cmd := &cobra.Command{
+		Use:   "verify DIR [--pubkey FILE] [--hmac-key FILE] [--keys DIR] [--no-hmac]",
+		Short: "check the log offline; exit 0 only if it is intact, 1 if not",
+		Args:  auditDir,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return auditVerify(cmd.OutOrStdout(), args[0], pubFile, hmacFile, keyDir, noHMAC)
+		},
 	}
-	opts := audit.VerifyOptions{KeyDir: *keyDir, SkipHMAC: *noHMAC}
-	if *pubFile != "" {
-		b, err := os.ReadFile(*pubFile)
+	fs := cmd.Flags()
+	fs.StringVar(&pubFile, "pubkey", "", "trusted copy of the public key (from \"zonegate audit key\")")
+	fs.StringVar(&hmacFile, "hmac-key", "", "HMAC key file (default: DIR/keys/hmac.key if readable)")
+	fs.StringVar(&keyDir, "keys", "", "key directory (default DIR/keys)")
+	fs.BoolVar(&noHMAC, "no-hmac", false, "do not check HMACs even if the key is available")
+	return cmd
+}
+
+func auditVerify(stdout io.Writer, dir, pubFile, hmacFile, keyDir string, noHMAC bool) error {
+	opts := audit.VerifyOptions{KeyDir: keyDir, SkipHMAC: noHMAC}
+	if pubFile != "" {
+		b, err := os.ReadFile(pubFile)
 		if err != nil {
-			return auditFail(stderr, "%v", err)
+			return auditFail("%v", err)
 		}
 		if opts.PublicKey, err = audit.ParsePublicKey(b); err != nil {
-			return auditFail(stderr, "%s: %v", *pubFile, err)
+			return auditFail("%s: %v", pubFile, err)
 		}
 	}
-	if *hmacFile != "" {
-		b, err := os.ReadFile(*hmacFile)
+	if hmacFile != "" {
+		b, err := os.ReadFile(hmacFile)
 		if err != nil {
-			return auditFail(stderr, "%v", err)
+			return auditFail("%v", err)
 		}
 		k, err := hex.DecodeString(strings.TrimSpace(string(b)))
 		if err != nil || len(k) != 32 {
-			return auditFail(stderr, "%s: want 32 bytes as hex", *hmacFile)
+			return auditFail("%s: want 32 bytes as hex", hmacFile)
 		}
 		opts.HMACKey = k
 	}
 	rep, err := audit.Verify(dir, opts)
 	if err != nil {
-		return auditFail(stderr, "%v", err)
+		return auditFail("%v", err)
 	}
 	fmt.Fprintf(stdout, "audit log %s: %d segments, records %d to %d (%d records)\n", dir, rep.Segments, rep.FirstSeq, rep.LastSeq, rep.Records)
 	src := "given with --pubkey"
@@ -133,7 +103,7 @@ func auditVerify(args []string, stdout, stderr io.Writer) int {
 	}
 	if rep.Intact() {
 		fmt.Fprintln(stdout, "result: INTACT")
-		return 0
+		return nil
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintln(stdout, "PROBLEM: "+p.String())
@@ -142,31 +112,48 @@ func auditVerify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "(%d more problems not shown)\n", rep.ProblemsDropped)
 	}
 	fmt.Fprintf(stdout, "result: NOT INTACT; first bad sequence number: %d\n", rep.FirstBad())
-	return 1
+	return cli.Exit(cli.ExitFailure)
 }
 
-func auditShow(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("show", flag.ContinueOnError)
-	since := fs.String("since", "", "only records at or after this time")
-	until := fs.String("until", "", "only records before this time")
-	cat := fs.String("category", "", "only this category (account, config, service, audit, modbus)")
-	act := fs.String("action", "", "only this action")
-	asJSON := fs.Bool("json", false, "print JSON lines instead of a table")
-	dir, ok := auditParse(fs, args, stderr)
-	if !ok {
-		return 2
+// auditShowFlags are the filters of audit show.
+type auditShowFlags struct {
+	since, until, category, action string
+	json                           bool
+}
+
+func auditShowCmd() *cobra.Command {
+	var f auditShowFlags
+	cmd := &cobra.Command{
+		Use:   "show DIR [--since T] [--until T] [--category C] [--action A] [--json]",
+		Short: "print records as a table or as JSON lines",
+		Long: `Print records as a table or as JSON lines. T is an RFC 3339 time, a date 2006-01-02,
+or a duration such as 24h meaning "ago".`,
+		Args: auditDir,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return auditShow(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], f)
+		},
 	}
-	f := audit.Filter{Category: audit.Category(*cat), Action: audit.Action(*act)}
+	fs := cmd.Flags()
+	fs.StringVar(&f.since, "since", "", "only records at or after this time")
+	fs.StringVar(&f.until, "until", "", "only records before this time")
+	fs.StringVar(&f.category, "category", "", "only this category (account, config, service, audit, modbus)")
+	fs.StringVar(&f.action, "action", "", "only this action")
+	fs.BoolVar(&f.json, "json", false, "print JSON lines instead of a table")
+	return cmd
+}
+
+func auditShow(stdout, stderr io.Writer, dir string, fl auditShowFlags) error {
+	f := audit.Filter{Category: audit.Category(fl.category), Action: audit.Action(fl.action)}
 	var err error
-	if f.Since, err = auditTime(*since); err != nil {
-		return auditFail(stderr, "--since: %v", err)
+	if f.Since, err = auditTime(fl.since); err != nil {
+		return auditFail("--since: %v", err)
 	}
-	if f.Until, err = auditTime(*until); err != nil {
-		return auditFail(stderr, "--until: %v", err)
+	if f.Until, err = auditTime(fl.until); err != nil {
+		return auditFail("--until: %v", err)
 	}
 	var table *audit.TableWriter
 	write := func(e audit.Entry) error { return audit.WriteJSONLine(stdout, e) }
-	if !*asJSON {
+	if !fl.json {
 		table = audit.NewTableWriter(stdout)
 		write = table.Write
 	}
@@ -176,12 +163,12 @@ func auditShow(args []string, stdout, stderr io.Writer) int {
 	}
 	if errors.Is(err, audit.ErrDamaged) {
 		fmt.Fprintln(stderr, "zonegate audit: warning: "+err.Error())
-		return 1
+		return cli.Exit(cli.ExitFailure)
 	}
 	if err != nil {
-		return auditFail(stderr, "%v", err)
+		return auditFail("%v", err)
 	}
-	return 0
+	return nil
 }
 
 // auditTime parses an RFC 3339 time, a date, or a duration meaning "ago".
@@ -201,48 +188,69 @@ func auditTime(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q: want an RFC 3339 time, a date (2006-01-02) or a duration (24h)", s)
 }
 
-func auditKey(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("key", flag.ContinueOnError)
-	keyDir := fs.String("keys", "", "key directory (default DIR/keys)")
-	out := fs.String("out", "", "also write the public key to this file")
-	dir, ok := auditParse(fs, args, stderr)
-	if !ok {
-		return 2
+func auditKeyCmd() *cobra.Command {
+	var keyDir, out string
+	cmd := &cobra.Command{
+		Use:   "key DIR [--keys DIR] [--out FILE]",
+		Short: "print the Ed25519 public key that verifies the log's checkpoints",
+		Long: `Print the Ed25519 public key that verifies the log's checkpoints; keep a copy off the
+gateway and pass it to verify --pubkey.`,
+		Args: auditDir,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return auditKey(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], keyDir, out)
+		},
 	}
-	if *keyDir == "" {
-		*keyDir = audit.DefaultKeyDir(dir)
+	cmd.Flags().StringVar(&keyDir, "keys", "", "key directory (default DIR/keys)")
+	cmd.Flags().StringVar(&out, "out", "", "also write the public key to this file")
+	return cmd
+}
+
+func auditKey(stdout, stderr io.Writer, dir, keyDir, out string) error {
+	if keyDir == "" {
+		keyDir = audit.DefaultKeyDir(dir)
 	}
-	pub, err := audit.LoadPublicKey(*keyDir)
+	pub, err := audit.LoadPublicKey(keyDir)
 	if err != nil {
-		return auditFail(stderr, "%v (the key is created when zonegate first opens the log)", err)
+		return auditFail("%v (the key is created when zonegate first opens the log)", err)
 	}
 	line := audit.FormatPublicKey(pub)
 	fmt.Fprintln(stdout, line)
 	fmt.Fprintf(stderr, "key id %s; keep a copy off the gateway and verify with `zonegate audit verify DIR --pubkey FILE`\n", audit.KeyID(pub))
-	if *out != "" {
-		if err := os.WriteFile(*out, []byte(line+"\n"), 0o644); err != nil {
-			return auditFail(stderr, "%v", err)
+	if out != "" {
+		if err := os.WriteFile(out, []byte(line+"\n"), 0o644); err != nil {
+			return auditFail("%v", err)
 		}
 	}
-	return 0
+	return nil
 }
 
-func auditPrune(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
-	n := fs.Int("segments", 0, "number of oldest segments to remove")
-	keyDir := fs.String("keys", "", "key directory (default DIR/keys)")
-	dir, ok := auditParse(fs, args, stderr)
-	if !ok {
-		return 2
+func auditPruneCmd() *cobra.Command {
+	var n int
+	var keyDir string
+	cmd := &cobra.Command{
+		Use:   "prune DIR --segments N [--keys DIR]",
+		Short: "remove the N oldest segments after archiving them (zonegate must not be running)",
+		Long: `Remove the N oldest segments after archiving them (zonegate must not be running); a
+signed statement records the new start of the log.`,
+		Args: auditDir,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return auditPrune(cmd.OutOrStdout(), args[0], keyDir, n)
+		},
 	}
-	if *n <= 0 {
-		return auditFail(stderr, "prune: --segments N is required (N > 0)")
+	cmd.Flags().IntVar(&n, "segments", 0, "number of oldest segments to remove")
+	cmd.Flags().StringVar(&keyDir, "keys", "", "key directory (default DIR/keys)")
+	return cmd
+}
+
+func auditPrune(stdout io.Writer, dir, keyDir string, n int) error {
+	if n <= 0 {
+		return auditFail("prune: --segments N is required (N > 0)")
 	}
-	res, err := audit.PruneDir(dir, *keyDir, *n)
+	res, err := audit.PruneDir(dir, keyDir, n)
 	if err != nil {
-		return auditFail(stderr, "prune: %v", err)
+		return auditFail("prune: %v", err)
 	}
 	fmt.Fprintf(stdout, "removed %d segments (%d bytes): %s\nthe log now starts after record %d (signed prune statement in %s/pruned.json)\n",
 		len(res.Removed), res.Bytes, strings.Join(res.Removed, ", "), res.Statement.Seq, dir)
-	return 0
+	return nil
 }

@@ -2,107 +2,28 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
+
+	"github.com/zonegate/zonegate/gateway/api"
 )
 
-// defaultSocket is where `zonegate serve` listens unless configured.
-const defaultSocket = "/run/zonegate/api.sock"
-
-// apiClient talks to the daemon's management API over its Unix socket.
-type apiClient struct {
-	socket string
-	token  string
-	http   *http.Client
-}
-
 // socketFlag adds --socket; the default comes from ZONEGATE_SOCKET.
-func socketFlag(fs *flag.FlagSet) *string {
+func socketFlag(cmd *cobra.Command) *string {
 	def := os.Getenv("ZONEGATE_SOCKET")
 	if def == "" {
-		def = defaultSocket
+		def = api.DefaultSocket
 	}
-	return fs.String("socket", def, "management API socket of zonegate serve (or set ZONEGATE_SOCKET)")
-}
-
-func newClient(socket string) *apiClient {
-	return &apiClient{socket: socket, http: &http.Client{
-		Timeout: 2 * time.Minute,
-		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		}},
-	}}
-}
-
-// apiError is an error answer of the API.
-type apiError struct {
-	Status      int
-	Message     string   `json:"error"`
-	Diagnostics []string `json:"diagnostics"`
-}
-
-func (e *apiError) Error() string {
-	msg := e.Message
-	if len(e.Diagnostics) > 0 {
-		msg += "\n" + strings.Join(e.Diagnostics, "\n")
-	}
-	return msg
-}
-
-// call sends a request and decodes the JSON answer into out (if not nil).
-func (c *apiClient) call(method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, "http://zonegate"+path, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach zonegate at %s: %v (is `zonegate serve` running? pick the socket with --socket or ZONEGATE_SOCKET)", c.socket, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		e := &apiError{Status: resp.StatusCode}
-		if json.Unmarshal(data, e) != nil || e.Message == "" {
-			e.Message = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
-		}
-		return e
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
+	return cmd.Flags().String("socket", def, "management API socket of zonegate serve (or set ZONEGATE_SOCKET)")
 }
 
 // session is what `zonegate login` keeps for the next commands.
@@ -166,24 +87,17 @@ func loadSession() (session, error) {
 
 // authedClient returns a client with the saved session's token. The
 // socket flag wins when given explicitly.
-func authedClient(socket string, socketSet bool) (*apiClient, error) {
+func authedClient(cmd *cobra.Command, socket string) (*api.Client, error) {
 	s, err := loadSession()
 	if err != nil {
 		return nil, err
 	}
-	if !socketSet && os.Getenv("ZONEGATE_SOCKET") == "" && s.Socket != "" {
+	if !cmd.Flags().Changed("socket") && os.Getenv("ZONEGATE_SOCKET") == "" && s.Socket != "" {
 		socket = s.Socket
 	}
-	c := newClient(socket)
-	c.token = s.Token
+	c := api.NewClient(socket)
+	c.Token = s.Token
 	return c, nil
-}
-
-// flagSet reports whether a flag was given on the command line.
-func flagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
 
 // readPassword prompts on the terminal without echo, or reads one line
@@ -217,7 +131,7 @@ func readLine(f *os.File) (string, error) {
 		stdinReader = bufio.NewReader(f)
 	}
 	line, err := stdinReader.ReadString('\n')
-	if err != nil && (err != io.EOF || line == "") {
+	if err != nil && (!errors.Is(err, io.EOF) || line == "") {
 		return "", fmt.Errorf("read password: %w", err)
 	}
 	return strings.TrimRight(line, "\r\n"), nil

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,74 +11,29 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zonegate/zonegate/cmd/internal/cli"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/gateway/zone/zonedoc"
 )
 
-// The drawing and report commands are cobra commands; until the root
-// command is converted to cobra they are registered into the hand-written
-// dispatcher through runCobra. Exit codes: 0 done, 1 invalid model or
-// nothing could be written, 2 usage error.
+// The drawing and report commands. Exit codes: 0 done, 1 invalid model
+// or nothing could be written, 2 usage error.
 
-func init() {
-	register("diagram", "draw the zone model as a zone and conduit diagram (svg, dot, mermaid)", runCobra(newDiagramCmd))
-	register("report", "write the zone and conduit documentation report (html, markdown)", runCobra(newReportCmd))
-}
+func usageError(format string, args ...any) error { return cli.Usagef(format, args...) }
 
-// exitError is an error that ends a command with a given exit code.
-// Printed is set when the command has already told the user what went
-// wrong (the model's diagnostics), so nothing more is printed.
-type exitError struct {
-	code    int
-	err     error
-	printed bool
-}
+func failure(format string, args ...any) error { return cli.Errorf(cli.ExitFailure, format, args...) }
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func usageError(format string, args ...any) error {
-	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
-}
-
-func failure(format string, args ...any) error {
-	return &exitError{code: 1, err: fmt.Errorf(format, args...)}
-}
-
-// exitCode maps the error a command returned to its exit code: errors of
-// its own carry their code; anything else comes from cobra parsing flags
-// and arguments, a usage error.
+// exitCode is the exit code cli.Run gives for the error a command
+// returned: its own code, or a usage error for cobra's flag errors.
 func exitCode(err error) int {
-	var ee *exitError
+	var ee *cli.ExitError
 	switch {
 	case err == nil:
-		return 0
+		return cli.ExitOK
 	case errors.As(err, &ee):
-		return ee.code
+		return ee.Code
 	}
-	return 2
-}
-
-// runCobra adapts a cobra command to the dispatcher: it runs the command
-// on args, prints its error (with the usage for usage errors) and returns
-// the exit code.
-func runCobra(newCmd func() *cobra.Command) func(args []string, stdout, stderr io.Writer) int {
-	return func(args []string, stdout, stderr io.Writer) int {
-		c := newCmd()
-		c.SetArgs(args)
-		c.SetOut(stdout)
-		c.SetErr(stderr)
-		err := c.Execute()
-		code := exitCode(err)
-		var ee *exitError
-		if err != nil && !(errors.As(err, &ee) && ee.printed) {
-			fmt.Fprintf(stderr, "zonegate %s: %v\n", c.Name(), err)
-			if code == 2 {
-				fmt.Fprintf(stderr, "\n%s", c.UsageString())
-			}
-		}
-		return code
-	}
+	return cli.ExitUsage
 }
 
 // modelArg checks for exactly one MODEL argument.
@@ -118,7 +72,7 @@ func loadDocModel(cmd *cobra.Command, path string) (*zone.Model, error) {
 		w := cmd.ErrOrStderr()
 		fmt.Fprintln(w, ds.Error())
 		fmt.Fprintf(w, "%s: %d error(s); nothing was written: fix the model (zonegate check %s) and run again\n", path, len(ds), path)
-		return nil, &exitError{code: 1, err: err, printed: true}
+		return nil, cli.Exit(cli.ExitFailure) // the diagnostics are printed
 	}
 	return nil, failure("%v", err)
 }
@@ -154,7 +108,18 @@ func writeOutput(cmd *cobra.Command, path string, data []byte) error {
 	return nil
 }
 
-func flagErrorIsUsage(_ *cobra.Command, err error) error { return usageError("%v", err) }
+// named puts the command's path before the message of an error, as the
+// other commands' messages have it ("zonegate report: ...").
+func named(run func(*cobra.Command, []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		err := run(cmd, args)
+		var ee *cli.ExitError
+		if errors.As(err, &ee) && ee.Message != "" && !strings.HasPrefix(ee.Message, cmd.CommandPath()+": ") {
+			ee.Message = cmd.CommandPath() + ": " + ee.Message
+		}
+		return err
+	}
+}
 
 func newDiagramCmd() *cobra.Command {
 	var format, out string
@@ -174,10 +139,10 @@ always gives the same bytes.
 Exit status: 0 written, 1 invalid model (FILE:LINE:COLUMN errors as from
 zonegate check; nothing is written) or output not writable, 2 usage error.`,
 		Example:       "  zonegate diagram configs/example-factory.yaml --out zones.svg\n  zonegate diagram --format mermaid configs/example-factory.yaml",
-		Args:          modelArg,
+		Args:          named(modelArg),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: named(func(cmd *cobra.Command, args []string) error {
 			f, err := checkFormat(format, zonedoc.DiagramFormats)
 			if err != nil {
 				return err
@@ -188,9 +153,8 @@ zonegate check; nothing is written) or output not writable, 2 usage error.`,
 			}
 			data, _ := zonedoc.Diagram(m, f, zonedoc.DiagramOptions{})
 			return writeOutput(cmd, out, data)
-		},
+		}),
 	}
-	cmd.SetFlagErrorFunc(flagErrorIsUsage)
 	cmd.Flags().StringVarP(&format, "format", "f", string(zonedoc.FormatSVG), "output format: "+formatNames(zonedoc.DiagramFormats))
 	cmd.Flags().StringVarP(&out, "out", "o", "", "write to `FILE` instead of stdout")
 	return cmd
@@ -216,10 +180,10 @@ the same file gives the same report.
 Exit status: 0 written, 1 invalid model (FILE:LINE:COLUMN errors as from
 zonegate check; nothing is written) or output not writable, 2 usage error.`,
 		Example:       "  zonegate report configs/example-factory.yaml --out line3-zones.html\n  zonegate report --format markdown --date 2026-12-01 configs/example-factory.yaml",
-		Args:          modelArg,
+		Args:          named(modelArg),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: named(func(cmd *cobra.Command, args []string) error {
 			f, err := checkFormat(format, zonedoc.ReportFormats)
 			if err != nil {
 				return err
@@ -243,9 +207,8 @@ zonegate check; nothing is written) or output not writable, 2 usage error.`,
 			}
 			data, _ := zonedoc.Report(m, f, zonedoc.ReportOptions{Date: day})
 			return writeOutput(cmd, out, data)
-		},
+		}),
 	}
-	cmd.SetFlagErrorFunc(flagErrorIsUsage)
 	cmd.Flags().StringVarP(&format, "format", "f", string(zonedoc.FormatHTML), "output format: "+formatNames(zonedoc.ReportFormats))
 	cmd.Flags().StringVarP(&out, "out", "o", "", "write to `FILE` instead of stdout")
 	cmd.Flags().StringVar(&date, "date", "", "date printed in the report, `YYYY-MM-DD` (default: the model file's modification time)")

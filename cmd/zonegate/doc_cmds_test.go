@@ -15,8 +15,6 @@ import (
 	"github.com/zonegate/zonegate/gateway/zone/zonedoc"
 )
 
-const exampleModel = "../../configs/example-factory.yaml"
-
 // zg runs the CLI through the dispatcher as main does.
 func zg(args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer

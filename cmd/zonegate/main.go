@@ -1,15 +1,18 @@
 // Command zonegate is the firmware service of an industrial zone gateway:
-// it checks a zone model, plans and applies its nftables ruleset, and runs
-// the daemon. Each subcommand parses its flags and calls the packages that
-// do the work.
+// it checks a zone model, plans and applies its nftables ruleset, runs the
+// daemon, manages a running daemon over its API and reads the audit log.
+// Each command parses its flags (cobra) and calls the packages that do the
+// work.
 package main
 
 import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zonegate/zonegate/cmd/internal/cli"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -18,61 +21,61 @@ var (
 	commit  = "unknown"
 )
 
-type command struct {
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) int
-}
-
-var commands = map[string]command{}
-
-func register(name, summary string, run func(args []string, stdout, stderr io.Writer) int) {
-	commands[name] = command{summary: summary, run: run}
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: zonegate COMMAND [ARGS]\n\ncommands:\n")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-14s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintf(w, "\nRun `zonegate COMMAND -h` for the flags of a command.\n")
-}
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run executes the command line args and returns the exit code: 0, 1 when
+// the command failed, 2 for a usage error.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout)
-		if len(args) == 0 {
-			return 2
+	return cli.Run(newRoot(stdout, stderr), args)
+}
+
+// newRoot builds the command tree.
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "zonegate",
+		Short: "zone gateway: zone model -> nftables, Modbus inspection, audit log",
+		Long: `zonegate turns one declarative zone model into an nftables ruleset (deny by default
+between zones, allow by exception through conduits), a Modbus/TCP inspection proxy and an
+audit trail of every account and setting change.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Without a command: the help, and exit 2 as before.
+			_ = cmd.Help()
+			return cli.Exit(cli.ExitUsage)
+		},
+	}
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return cli.Usagef("zonegate: unknown command %q (see `zonegate --help`)", args[0])
 		}
-		return 0
+		return nil
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "zonegate: unknown command %q\n\n", args[0])
-		usage(stderr)
-		return 2
+	root.AddGroup(&cobra.Group{ID: "model", Title: "Zone model:"},
+		&cobra.Group{ID: "daemon", Title: "Daemon:"},
+		&cobra.Group{ID: "manage", Title: "Managing a running daemon:"})
+	add := func(group string, cmds ...*cobra.Command) {
+		for _, c := range cmds {
+			c.GroupID = group
+			root.AddCommand(c)
+		}
 	}
-	return cmd.run(args[1:], stdout, stderr)
+	add("model", checkCmd(), planCmd(), applyCmd(), newDiagramCmd(), newReportCmd())
+	add("daemon", serveCmd(), modbusProxyCmd())
+	add("manage", loginCmd(), logoutCmd(), userCmd(), pushCmd(), confirmCmd(), rollbackCmd(), historyCmd(), islandCmd(), statusCmd())
+	root.AddCommand(auditCmd(), versionCmd())
+	cli.Prepare(root, stdout, stderr)
+	return root
 }
 
-func init() {
-	register("audit", "audit log tools: verify, show, key, prune (work offline on a copy of the log)", runAudit)
-	register("version", "print version, commit and architecture", func(args []string, stdout, _ io.Writer) int {
-		fmt.Fprintf(stdout, "zonegate %s (commit %s, %s)\n", version, buildCommit(commit, buildSettings()), platform())
-		return 0
-	})
-}
-
-func errorf(stderr io.Writer, format string, args ...any) int {
-	msg := fmt.Sprintf(format, args...)
-	fmt.Fprintln(stderr, "zonegate: "+strings.TrimSpace(msg))
-	return 1
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "print version, commit and architecture",
+		Args:  cli.Args(0, 0, ""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(cmd.OutOrStdout(), "zonegate %s (commit %s, %s)\n", version, buildCommit(commit, buildSettings()), platform())
+			return nil
+		},
+	}
 }

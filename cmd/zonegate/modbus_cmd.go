@@ -12,16 +12,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/zonegate/zonegate/cmd/internal/cli"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/modbus"
 	"github.com/zonegate/zonegate/protocols/modbusproxy"
 )
-
-func init() {
-	register("modbus-proxy", "run one Modbus proxy with a conduit's policy (explicit mode)", runModbusProxy)
-}
 
 // conduitPolicy loads the model and compiles the named conduit's policy.
 func conduitPolicy(modelPath, conduit string) (*modbus.Policy, error) {
@@ -39,48 +37,58 @@ func conduitPolicy(modelPath, conduit string) (*modbus.Policy, error) {
 	return modbus.Compile(*c.Modbus)
 }
 
-func runModbusProxy(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("modbus-proxy", "--listen ADDR --upstream ADDR --model FILE --conduit NAME", stderr)
-	listen := fs.String("listen", "", "address to accept Modbus/TCP clients on, e.g. 0.0.0.0:502")
-	upstream := fs.String("upstream", "", "address of the device (PLC), e.g. 192.168.20.10:502")
-	modelPath := fs.String("model", "", "zone model holding the conduit")
-	conduit := fs.String("conduit", "", "conduit whose modbus block is the policy")
-	debug := fs.Bool("debug", false, "log debug messages")
-	if err := fs.Parse(args); err != nil {
-		return 2
+func modbusProxyCmd() *cobra.Command {
+	var listen, upstream, modelPath, conduit string
+	var debug bool
+	cmd := &cobra.Command{
+		Use:   "modbus-proxy --listen ADDR --upstream ADDR --model FILE --conduit NAME",
+		Short: "run one Modbus proxy with a conduit's policy (explicit mode)",
+		Args:  cli.Args(0, 0, ""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if listen == "" || upstream == "" || modelPath == "" || conduit == "" {
+				return cli.Usagef("zonegate modbus-proxy: --listen, --upstream, --model and --conduit are all required")
+			}
+			return runModbusProxy(listen, upstream, modelPath, conduit, debug, cmd.ErrOrStderr())
+		},
 	}
-	if *listen == "" || *upstream == "" || *modelPath == "" || *conduit == "" || fs.NArg() != 0 {
-		fs.Usage()
-		return 2
-	}
-	up, err := netip.ParseAddrPort(*upstream)
+	fs := cmd.Flags()
+	fs.StringVar(&listen, "listen", "", "address to accept Modbus/TCP clients on, e.g. 0.0.0.0:502")
+	fs.StringVar(&upstream, "upstream", "", "address of the device (PLC), e.g. 192.168.20.10:502")
+	fs.StringVar(&modelPath, "model", "", "zone model holding the conduit")
+	fs.StringVar(&conduit, "conduit", "", "conduit whose modbus block is the policy")
+	fs.BoolVar(&debug, "debug", false, "log debug messages")
+	return cmd
+}
+
+func runModbusProxy(listen, upstream, modelPath, conduit string, debug bool, stderr io.Writer) error {
+	up, err := netip.ParseAddrPort(upstream)
 	if err != nil {
-		return errorf(stderr, "--upstream %q must be ADDRESS:PORT, e.g. 192.168.20.10:502", *upstream)
+		return fmt.Errorf("--upstream %q must be ADDRESS:PORT, e.g. 192.168.20.10:502", upstream)
 	}
-	log := newLogger(stderr, *debug)
+	log := newLogger(stderr, debug)
 	defer log.Sync()
-	policy, err := conduitPolicy(*modelPath, *conduit)
+	policy, err := conduitPolicy(modelPath, conduit)
 	if err != nil {
 		var ds zone.Diagnostics
 		if errors.As(err, &ds) {
 			fmt.Fprintln(stderr, ds.Error())
 		}
-		return errorf(stderr, "%v", err)
+		return err
 	}
 	live := modbus.NewLivePolicy(policy)
 	proxy, err := modbusproxy.New(modbusproxy.Config{
 		Route: func(net.Conn) (modbusproxy.Route, error) {
-			return modbusproxy.Route{Upstream: up, Conduit: *conduit, Policy: live}, nil
+			return modbusproxy.Route{Upstream: up, Conduit: conduit, Policy: live}, nil
 		},
 		Sink: modbusproxy.ZapSink{Log: log.Named("modbus")},
 		Log:  log.Named("modbus"),
 	})
 	if err != nil {
-		return errorf(stderr, "%v", err)
+		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return errorf(stderr, "listen on %s: %v", *listen, err)
+		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -88,13 +96,13 @@ func runModbusProxy(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
 		for range hup {
-			p, err := conduitPolicy(*modelPath, *conduit)
+			p, err := conduitPolicy(modelPath, conduit)
 			if err != nil {
 				log.Error("reload failed; the running policy is unchanged", zap.Error(err))
 				continue
 			}
 			live.Store(p)
-			log.Info("policy reloaded", zap.String("conduit", *conduit))
+			log.Info("policy reloaded", zap.String("conduit", conduit))
 		}
 	}()
 	go func() {
@@ -103,9 +111,9 @@ func runModbusProxy(args []string, stdout, stderr io.Writer) int {
 		defer cancel()
 		_ = proxy.Shutdown(sctx)
 	}()
-	log.Info("Modbus proxy listening", zap.String("listen", ln.Addr().String()), zap.String("upstream", up.String()), zap.String("conduit", *conduit))
+	log.Info("Modbus proxy listening", zap.String("listen", ln.Addr().String()), zap.String("upstream", up.String()), zap.String("conduit", conduit))
 	if err := proxy.Serve(ln); err != nil && !errors.Is(err, modbusproxy.ErrProxyClosed) {
-		return errorf(stderr, "%v", err)
+		return err
 	}
-	return 0
+	return nil
 }

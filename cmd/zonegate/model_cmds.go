@@ -2,166 +2,151 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/zonegate/zonegate/cmd/internal/cli"
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/inspect"
 )
 
-func init() {
-	register("check", "validate and lint a zone model: exit 0 when valid, 1 when not", runCheck)
-	register("plan", "print the nft script a zone model compiles to", runPlan)
-	register("apply", "apply a zone model's ruleset to this network namespace", runApply)
-}
-
-func newFlags(name, args string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: zonegate %s %s\n", name, args)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseWithFile parses flags that may come before or after the one FILE argument.
-func parseWithFile(fs *flag.FlagSet, args []string) (string, bool) {
-	if err := fs.Parse(args); err != nil {
-		return "", false
-	}
-	rest := fs.Args()
-	if len(rest) >= 1 {
-		if err := fs.Parse(rest[1:]); err != nil {
-			return "", false
-		}
-		if len(fs.Args()) == 0 {
-			return rest[0], true
-		}
-	}
-	fs.Usage()
-	return "", false
-}
-
-// loadModel loads a model and prints its problems as FILE:LINE:COLUMN lines.
-func loadModel(path string, stderr io.Writer) (*zone.Model, bool) {
+// loadModel loads a model and prints its problems as FILE:LINE:COLUMN
+// lines; the error it returns has been reported already (exit 1).
+func loadModel(path string, stderr io.Writer) (*zone.Model, error) {
 	m, err := zone.LoadFile(path)
 	if err != nil {
 		var ds zone.Diagnostics
 		if errors.As(err, &ds) {
 			fmt.Fprintln(stderr, ds.Error())
 			fmt.Fprintf(stderr, "%s: %d error(s); nothing was applied\n", path, len(ds))
-		} else {
-			fmt.Fprintf(stderr, "zonegate: %v\n", err)
+			return nil, cli.Exit(cli.ExitFailure)
 		}
-		return nil, false
+		return nil, err
 	}
-	return m, true
+	return m, nil
 }
 
-func runCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("check", "[--strict] [--canonical] FILE", stderr)
-	strict := fs.Bool("strict", false, "treat lint warnings as errors")
-	canonical := fs.Bool("canonical", false, "print the canonical form of the model")
-	path, ok := parseWithFile(fs, args)
-	if !ok {
-		return 2
+func checkCmd() *cobra.Command {
+	var strict, canonical bool
+	cmd := &cobra.Command{
+		Use:   "check [--strict] [--canonical] FILE",
+		Short: "validate and lint a zone model: exit 0 when valid, 1 when not",
+		Args:  cli.Args(1, 1, "the zone model FILE is"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			path := args[0]
+			m, err := loadModel(path, stderr)
+			if err != nil {
+				return err
+			}
+			warnings := m.Lint()
+			for _, w := range warnings {
+				fmt.Fprintln(stderr, w.String())
+			}
+			if canonical {
+				_, _ = stdout.Write(m.Canonical())
+			}
+			fmt.Fprintf(stdout, "%s: valid: %d zones, %d assets, %d conduits, %d warning(s), digest %s\n",
+				path, len(m.Zones), len(m.Assets), len(m.Conduits), len(warnings), m.Digest())
+			if strict && len(warnings) > 0 {
+				return cli.Errorf(cli.ExitFailure, "%s: --strict: %d warning(s) count as errors", path, len(warnings))
+			}
+			return nil
+		},
 	}
-	m, ok := loadModel(path, stderr)
-	if !ok {
-		return 1
-	}
-	warnings := m.Lint()
-	for _, w := range warnings {
-		fmt.Fprintln(stderr, w.String())
-	}
-	if *canonical {
-		stdout.Write(m.Canonical())
-	}
-	fmt.Fprintf(stdout, "%s: valid: %d zones, %d assets, %d conduits, %d warning(s), digest %s\n",
-		path, len(m.Zones), len(m.Assets), len(m.Conduits), len(warnings), m.Digest())
-	if *strict && len(warnings) > 0 {
-		fmt.Fprintf(stderr, "%s: --strict: %d warning(s) count as errors\n", path, len(warnings))
-		return 1
-	}
-	return 0
+	cmd.Flags().BoolVar(&strict, "strict", false, "treat lint warnings as errors")
+	cmd.Flags().BoolVar(&canonical, "canonical", false, "print the canonical form of the model")
+	return cmd
 }
 
+// fwFlags are the ruleset options of plan and apply.
 type fwFlags struct {
 	island    bool
-	proxyPort uint
-	logGroup  uint
+	proxyPort uint16
+	logGroup  uint16
 }
 
-func (f *fwFlags) register(fs *flag.FlagSet) {
+func (f *fwFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.island, "island", false, "island mode: no forwarding between zones, management access stays")
-	fs.UintVar(&f.proxyPort, "modbus-proxy-port", uint(inspect.Modbus.DefaultPort), "local port the Modbus proxy listens on")
-	fs.UintVar(&f.logGroup, "log-group", firewall.DefaultLogGroup, "NFLOG group that receives dropped packets")
+	fs.Uint16Var(&f.proxyPort, "modbus-proxy-port", inspect.Modbus.DefaultPort, "local port the Modbus proxy listens on")
+	fs.Uint16Var(&f.logGroup, "log-group", firewall.DefaultLogGroup, "NFLOG group that receives dropped packets")
 }
 
 func (f *fwFlags) options() firewall.Options {
-	return firewall.Options{Island: f.island, Proxies: []firewall.ProxyPort{{Inspector: inspect.Modbus.Name, Port: uint16(f.proxyPort)}}, LogGroup: uint16(f.logGroup)}
+	return firewall.Options{Island: f.island, Proxies: []firewall.ProxyPort{{Inspector: inspect.Modbus.Name, Port: f.proxyPort}}, LogGroup: f.logGroup}
 }
 
-func runPlan(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("plan", "[--island] [--modbus-proxy-port N] [--log-group N] FILE", stderr)
+func planCmd() *cobra.Command {
 	var ff fwFlags
-	ff.register(fs)
-	path, ok := parseWithFile(fs, args)
-	if !ok {
-		return 2
+	cmd := &cobra.Command{
+		Use:   "plan [--island] [--modbus-proxy-port N] [--log-group N] FILE",
+		Short: "print the nft script a zone model compiles to",
+		Args:  cli.Args(1, 1, "the zone model FILE is"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := args[0]
+			m, err := loadModel(path, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			rs := firewall.Compile(m, ff.options())
+			err = firewall.Render(cmd.OutOrStdout(), rs,
+				fmt.Sprintf("zonegate plan for gateway %s", m.Gateway.Name),
+				fmt.Sprintf("model %s, digest %s", path, m.Digest()),
+				"load with `nft -f` or `zonegate apply`: both replace table inet zonegate atomically")
+			if err != nil {
+				return fmt.Errorf("write plan: %w", err)
+			}
+			return nil
+		},
 	}
-	m, ok := loadModel(path, stderr)
-	if !ok {
-		return 1
-	}
-	rs := firewall.Compile(m, ff.options())
-	err := firewall.Render(stdout, rs,
-		fmt.Sprintf("zonegate plan for gateway %s", m.Gateway.Name),
-		fmt.Sprintf("model %s, digest %s", path, m.Digest()),
-		"load with `nft -f` or `zonegate apply`: both replace table inet zonegate atomically")
-	if err != nil {
-		return errorf(stderr, "write plan: %v", err)
-	}
-	return 0
+	ff.register(cmd.Flags())
+	return cmd
 }
 
-func runApply(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("apply", "[--netns NAME] [--island] [--modbus-proxy-port N] [--log-group N] FILE", stderr)
+func applyCmd() *cobra.Command {
 	var ff fwFlags
-	ff.register(fs)
-	netnsName := fs.String("netns", "", "apply inside the named network namespace (/run/netns/NAME) instead of this one")
-	path, ok := parseWithFile(fs, args)
-	if !ok {
-		return 2
+	var netnsName string
+	cmd := &cobra.Command{
+		Use:   "apply [--netns NAME] [--island] [--modbus-proxy-port N] [--log-group N] FILE",
+		Short: "apply a zone model's ruleset to this network namespace",
+		Args:  cli.Args(1, 1, "the zone model FILE is"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			path := args[0]
+			m, err := loadModel(path, stderr)
+			if err != nil {
+				return err
+			}
+			target, closeNS, err := openTarget(netnsName)
+			if err != nil {
+				return err
+			}
+			defer closeNS()
+			opt := ff.options()
+			res, err := firewall.Apply(target, firewall.Compile(m, opt))
+			if err != nil {
+				return err
+			}
+			if !res.Changed {
+				fmt.Fprintf(stdout, "%s: unchanged: table inet %s already holds this model (%s)\n", path, firewall.TableName, m.Digest())
+				return nil
+			}
+			n, err := firewall.FlushDisallowed(target, m, opt)
+			if err != nil {
+				fmt.Fprintf(stderr, "zonegate: warning: ruleset applied, but stale connections could not be removed: %v\n", err)
+			}
+			fmt.Fprintf(stdout, "%s: applied %d rules in %d sets and maps to table inet %s (%s); %d connection(s) no longer allowed were removed\n",
+				path, res.Rules, res.Sets, firewall.TableName, m.Digest(), n)
+			return nil
+		},
 	}
-	m, ok := loadModel(path, stderr)
-	if !ok {
-		return 1
-	}
-	target, closeNS, err := openTarget(*netnsName)
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	defer closeNS()
-	opt := ff.options()
-	res, err := firewall.Apply(target, firewall.Compile(m, opt))
-	if err != nil {
-		return errorf(stderr, "%v", err)
-	}
-	if !res.Changed {
-		fmt.Fprintf(stdout, "%s: unchanged: table inet %s already holds this model (%s)\n", path, firewall.TableName, m.Digest())
-		return 0
-	}
-	n, err := firewall.FlushDisallowed(target, m, opt)
-	if err != nil {
-		fmt.Fprintf(stderr, "zonegate: warning: ruleset applied, but stale connections could not be removed: %v\n", err)
-	}
-	fmt.Fprintf(stdout, "%s: applied %d rules in %d sets and maps to table inet %s (%s); %d connection(s) no longer allowed were removed\n",
-		path, res.Rules, res.Sets, firewall.TableName, m.Digest(), n)
-	return 0
+	ff.register(cmd.Flags())
+	cmd.Flags().StringVar(&netnsName, "netns", "", "apply inside the named network namespace (/run/netns/NAME) instead of this one")
+	return cmd
 }
 
 // openTarget opens a named network namespace, or the current one.

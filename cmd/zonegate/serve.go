@@ -8,15 +8,13 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/zonegate/zonegate/cmd/internal/cli"
 	"github.com/zonegate/zonegate/gateway"
 )
-
-func init() {
-	register("serve", "run the daemon: fail close, apply the model, Modbus proxy, management API", runServe)
-}
 
 func newLogger(stderr io.Writer, debug bool) *zap.Logger {
 	level := zapcore.InfoLevel
@@ -30,48 +28,64 @@ func newLogger(stderr io.Writer, debug bool) *zap.Logger {
 	return zap.New(core)
 }
 
-func runServe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("serve", "[--config FILE] [--model FILE] [--state-dir DIR] [--socket PATH] [--modbus-proxy-port N] [--log-group N]", stderr)
-	configPath := fs.String("config", "", "daemon settings file (see configs/zonegate.yaml)")
-	modelPath := fs.String("model", "", "zone model file (overrides the settings' model)")
-	stateDir := fs.String("state-dir", "", "state directory: model versions, accounts, audit log (overrides the settings)")
-	socket := fs.String("socket", "", "management API socket (overrides the settings)")
-	proxyPort := fs.Uint("modbus-proxy-port", 0, "local port of the Modbus proxy (overrides the settings)")
-	logGroup := fs.Uint("log-group", 0, "NFLOG group for dropped packets (overrides the settings)")
-	debugLog := fs.Bool("debug", false, "log debug messages")
-	if err := fs.Parse(args); err != nil {
-		return 2
+// serveFlags are the flags of serve.
+type serveFlags struct {
+	config, model, stateDir, socket string
+	proxyPort, logGroup             uint16
+	debug                           bool
+}
+
+func serveCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve [--config FILE] [--model FILE] [--state-dir DIR] [--socket PATH] [--modbus-proxy-port N] [--log-group N]",
+		Short: "run the daemon: fail close, apply the model, Modbus proxy, management API",
+		Args:  cli.Args(0, 0, ""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.config == "" && f.model == "" {
+				return cli.Usagef("zonegate serve: give the daemon settings (--config FILE) or a zone model (--model FILE)")
+			}
+			return runServe(f, cmd.ErrOrStderr())
+		},
 	}
-	if fs.NArg() != 0 || (*configPath == "" && *modelPath == "") {
-		fs.Usage()
-		return 2
-	}
+	fs := cmd.Flags()
+	fs.StringVar(&f.config, "config", "", "daemon settings file (see configs/zonegate.yaml)")
+	fs.StringVar(&f.model, "model", "", "zone model file (overrides the settings' model)")
+	fs.StringVar(&f.stateDir, "state-dir", "", "state directory: model versions, accounts, audit log (overrides the settings)")
+	fs.StringVar(&f.socket, "socket", "", "management API socket (overrides the settings)")
+	fs.Uint16Var(&f.proxyPort, "modbus-proxy-port", 0, "local port of the Modbus proxy (overrides the settings)")
+	fs.Uint16Var(&f.logGroup, "log-group", 0, "NFLOG group for dropped packets (overrides the settings)")
+	fs.BoolVar(&f.debug, "debug", false, "log debug messages")
+	return cmd
+}
+
+func runServe(f serveFlags, stderr io.Writer) error {
 	set := gateway.DefaultSettings()
-	if *configPath != "" {
+	if f.config != "" {
 		var err error
-		if set, err = gateway.LoadSettings(*configPath); err != nil {
-			return errorf(stderr, "%v", err)
+		if set, err = gateway.LoadSettings(f.config); err != nil {
+			return err
 		}
 	}
-	if *modelPath != "" {
-		set.Model = *modelPath
+	if f.model != "" {
+		set.Model = f.model
 	}
-	if *stateDir != "" {
-		set.StateDir = *stateDir
+	if f.stateDir != "" {
+		set.StateDir = f.stateDir
 	}
-	if *socket != "" {
-		set.API.Socket = *socket
+	if f.socket != "" {
+		set.API.Socket = f.socket
 	}
-	if *proxyPort != 0 {
-		set.Firewall.ModbusProxyPort = uint16(*proxyPort)
+	if f.proxyPort != 0 {
+		set.Firewall.ModbusProxyPort = f.proxyPort
 	}
-	if *logGroup != 0 {
-		set.Firewall.LogGroup = uint16(*logGroup)
+	if f.logGroup != 0 {
+		set.Firewall.LogGroup = f.logGroup
 	}
 	if err := set.Validate(); err != nil {
-		return errorf(stderr, "%v", err)
+		return err
 	}
-	log := newLogger(stderr, *debugLog)
+	log := newLogger(stderr, f.debug)
 	defer log.Sync()
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
 		// Password hashing allocates 19 MiB per hash; on a small board the
@@ -94,12 +108,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}()
 
 	gateway.Version = version
-	d := gateway.New(gateway.Config{Settings: set, SettingsPath: *configPath, Logger: log})
+	d := gateway.New(gateway.Config{Settings: set, SettingsPath: f.config, Logger: log})
 	log.Info("zonegate starting", zap.String("version", version), zap.String("model", set.Model),
 		zap.String("state_dir", set.StateDir), zap.String("socket", set.API.Socket), zap.Int("pid", os.Getpid()))
 	if err := d.Run(ctx, reload); err != nil {
 		log.Error("zonegate cannot start", zap.Error(err))
-		return 1
+		return cli.Exit(cli.ExitFailure)
 	}
-	return 0
+	return nil
 }

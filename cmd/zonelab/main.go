@@ -9,12 +9,15 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/zonegate/zonegate/cmd/internal/cli"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/test/lab"
 )
@@ -27,91 +30,51 @@ const (
 	exitSetup    = 3 // the lab could not be built, found or removed
 )
 
-type command struct {
-	args, summary string
-	run           func(args []string, stdout, stderr io.Writer) int
-}
-
-var commands = []struct {
-	name string
-	command
-}{
-	{"up", command{"MODEL [--prefix P]", "build the namespace lab of a zone model", runUp}},
-	{"run", command{"MODEL [--prefix P] [--zonegate PATH]", "build the lab, run `zonegate serve` in its gateway until Ctrl-C, then remove it", runRun}},
-	{"probe", command{"MODEL [--json] [--prefix P] [--timeout D] [--parallel N]", "send real traffic through a running lab and compare with the model", runProbe}},
-	{"down", command{"[MODEL] [--prefix P]", "remove a lab, also one left behind by a crash", runDown}},
-	{"gen", command{"--zones N", "print a generated zone model with N zones (for scale runs)", runGen}},
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintf(w, "usage: zonelab COMMAND [ARGS]   (as root)\n\ncommands:\n")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-6s %-58s\n         %s\n", c.name, c.args, c.summary)
-	}
-	fmt.Fprintf(w, "\nA typical session:  zonelab run configs/example-factory.yaml   (in one terminal)\n")
-	fmt.Fprintf(w, "                    zonelab probe configs/example-factory.yaml (in another)\n")
-	fmt.Fprintf(w, "\nprobe exits 0 when every case matches the model, 1 on a mismatch; all commands exit 2 on\n")
-	fmt.Fprintf(w, "bad arguments and 3 when the lab cannot be built, found or removed.\n")
-	fmt.Fprintf(w, "Run `zonelab COMMAND -h` for the flags of a command.\n")
-}
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// run executes the command line args and returns the exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
-	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			return c.run(args[1:], stdout, stderr)
-		}
-	}
-	fmt.Fprintf(stderr, "zonelab: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return exitUsage
+	return cli.Run(newRoot(stdout, stderr), args)
 }
 
-func newFlags(name, args string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: zonelab %s %s\n", name, args)
-		fs.PrintDefaults()
+// newRoot builds the command tree.
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "zonelab",
+		Short: "testers' tool: a namespace lab from a zone model, probed with real traffic (as root)",
+		Long: `zonelab turns a zone model into a lab of network namespaces and proves with real packets
+that the gateway lets through exactly what the model says.
+
+A typical session:  zonelab run configs/example-factory.yaml   (in one terminal)
+                    zonelab probe configs/example-factory.yaml (in another)
+
+probe exits 0 when every case matches the model, 1 on a mismatch; all commands exit 2 on
+bad arguments and 3 when the lab cannot be built, found or removed.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return cli.Usagef("zonelab: unknown command %q (see `zonelab --help`)", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Without a command: the help, and exit 2 as before.
+			_ = cmd.Help()
+			return cli.Exit(exitUsage)
+		},
 	}
-	return fs
+	root.AddCommand(upCmd(), runCmd(), probeCmd(), downCmd(), genCmd())
+	cli.Prepare(root, stdout, stderr)
+	return root
 }
 
-// parse parses flags that may come before or after the positional
-// arguments, and checks that there are between min and max of those.
-func parse(fs *flag.FlagSet, args []string, min, max int) ([]string, bool) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, false
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+// exit turns an exit code into the error that ends a command with it.
+func exit(code int) error {
+	if code == exitOK {
+		return nil
 	}
-	switch {
-	case len(pos) < min:
-		fmt.Fprintf(fs.Output(), "zonelab %s: the zone model file is missing\n", fs.Name())
-	case len(pos) > max:
-		fmt.Fprintf(fs.Output(), "zonelab %s: unexpected argument(s): %s\n", fs.Name(), strings.Join(pos[max:], " "))
-	default:
-		return pos, true
-	}
-	fs.Usage()
-	return nil, false
+	return cli.Exit(code)
 }
 
 // loadModel loads a zone model and prints its problems as
@@ -157,8 +120,8 @@ func needRoot(stderr io.Writer) bool {
 	return false
 }
 
-func prefixFlag(fs *flag.FlagSet) *string {
-	return fs.String("prefix", lab.DefaultPrefix, "lab prefix: every namespace of the lab is named PREFIX-...; pick another one to run two labs side by side")
+func prefixFlag(fs *pflag.FlagSet, p *string) {
+	fs.StringVar(p, "prefix", lab.DefaultPrefix, "lab prefix: every namespace of the lab is named PREFIX-...; pick another one to run two labs side by side")
 }
 
 func errorf(stderr io.Writer, code int, format string, args ...any) int {
@@ -166,16 +129,21 @@ func errorf(stderr io.Writer, code int, format string, args ...any) int {
 	return code
 }
 
-func runGen(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("gen", "--zones N", stderr)
-	n := fs.Int("zones", 10, "number of zones")
-	if _, ok := parse(fs, args, 0, 0); !ok {
-		return exitUsage
+func genCmd() *cobra.Command {
+	var n int
+	cmd := &cobra.Command{
+		Use:   "gen --zones N",
+		Short: "print a generated zone model with N zones (for scale runs)",
+		Args:  cli.Args(0, 0, ""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := lab.ScaleModel(n)
+			if err != nil {
+				return exit(errorf(cmd.ErrOrStderr(), exitUsage, "%v", err))
+			}
+			_, err = cmd.OutOrStdout().Write(b)
+			return err
+		},
 	}
-	b, err := lab.ScaleModel(*n)
-	if err != nil {
-		return errorf(stderr, exitUsage, "%v", err)
-	}
-	stdout.Write(b)
-	return exitOK
+	cmd.Flags().IntVar(&n, "zones", 10, "number of zones")
+	return cmd
 }

@@ -11,6 +11,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/zonegate/zonegate/cmd/internal/cli"
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/inspect"
@@ -28,33 +31,55 @@ type probeReport struct {
 	Results []lab.Row   `json:"results"`
 }
 
-func runProbe(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("probe", "MODEL [--json] [--prefix P] [--timeout D] [--parallel N] [--wait D]", stderr)
-	prefix := prefixFlag(fs)
-	asJSON := fs.Bool("json", false, "print machine-readable results")
-	timeout := fs.Duration("timeout", time.Second, "per case: how long to wait for an answer (a dropped case costs this long)")
-	parallel := fs.Int("parallel", 128, "cases in flight at once")
-	wait := fs.Duration("wait", 0, "wait up to `duration` for the lab and its zonegate ruleset to appear (for scripts that start zonelab run in the background)")
-	proxyPort := fs.Uint("modbus-proxy-port", 0, "the gateway's Modbus proxy port (default: read from the gateway's ruleset, else 5020)")
-	pos, ok := parse(fs, args, 1, 1)
-	if !ok {
-		return exitUsage
+// probeOpts are the flags of probe.
+type probeOpts struct {
+	prefix        string
+	json          bool
+	timeout, wait time.Duration
+	parallel      int
+	proxyPort     uint16
+}
+
+func probeCmd() *cobra.Command {
+	var o probeOpts
+	cmd := &cobra.Command{
+		Use:   "probe MODEL [--json] [--prefix P] [--timeout D] [--parallel N] [--wait D]",
+		Short: "send real traffic through a running lab and compare with the model",
+		Long: `Send real traffic through a running lab: every conduit service (expect pass) and the
+reverse direction, the neighbouring port, every zone pair without a conduit, a spoofed source,
+IPv6 (expect drop); for Modbus conduits an allowed read and a denied write. Exit 1 on a mismatch.`,
+		Args: cli.Args(1, 1, "the zone MODEL file is"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return exit(runProbe(o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
-	if *timeout <= 0 || *parallel <= 0 || *proxyPort > 65535 {
-		return errorf(stderr, exitUsage, "--timeout and --parallel must be positive, --modbus-proxy-port at most 65535")
+	fs := cmd.Flags()
+	prefixFlag(fs, &o.prefix)
+	fs.BoolVar(&o.json, "json", false, "print machine-readable results")
+	fs.DurationVar(&o.timeout, "timeout", time.Second, "per case: how long to wait for an answer (a dropped case costs this long)")
+	fs.IntVar(&o.parallel, "parallel", 128, "cases in flight at once")
+	fs.DurationVar(&o.wait, "wait", 0, "wait up to `duration` for the lab and its zonegate ruleset to appear (for scripts that start zonelab run in the background)")
+	fs.Uint16Var(&o.proxyPort, "modbus-proxy-port", 0, "the gateway's Modbus proxy port (default: read from the gateway's ruleset, else 5020)")
+	return cmd
+}
+
+func runProbe(o probeOpts, model string, stdout, stderr io.Writer) int {
+	pos := []string{model}
+	if o.timeout <= 0 || o.parallel <= 0 {
+		return errorf(stderr, exitUsage, "--timeout and --parallel must be positive")
 	}
-	m, code := prepare(pos[0], *prefix, stderr)
+	m, code := prepare(pos[0], o.prefix, stderr)
 	if m == nil {
 		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	l, fp, err := attach(ctx, m, *prefix, *wait)
+	l, fp, err := attach(ctx, m, o.prefix, o.wait)
 	if err != nil {
 		return errorf(stderr, exitSetup, "%v", err)
 	}
-	port := uint16(*proxyPort)
+	port := o.proxyPort
 	if port == 0 {
 		port = l.ModbusProxyPort()
 	}
@@ -68,13 +93,13 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 	}
 
 	start := time.Now()
-	results, err := l.Probe(ctx, l.Cases(), lab.ProbeOptions{Timeout: *timeout, Parallel: *parallel, ProxyPort: port})
+	results, err := l.Probe(ctx, l.Cases(), lab.ProbeOptions{Timeout: o.timeout, Parallel: o.parallel, ProxyPort: port})
 	elapsed := time.Since(start)
 	if err != nil {
 		return errorf(stderr, exitSetup, "probe: %v", err)
 	}
 	sum := lab.Summarize(results, elapsed)
-	if *asJSON {
+	if o.json {
 		rep := probeReport{Model: pos[0], Digest: m.Digest(), Prefix: l.Prefix, Gateway: l.Gateway, Ruleset: rulesetState, Summary: sum}
 		for _, r := range results {
 			rep.Results = append(rep.Results, r.Row())

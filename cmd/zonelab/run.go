@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/zonegate/zonegate/cmd/internal/cli"
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/test/lab"
@@ -22,34 +25,51 @@ import (
 // modulePath identifies this repository when zonelab builds zonegate.
 const modulePath = "github.com/zonegate/zonegate"
 
-func runRun(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("run", "MODEL [--prefix P] [--zonegate PATH] [--modbus-proxy-port N]", stderr)
-	prefix := prefixFlag(fs)
-	zgPath := fs.String("zonegate", "", "zonegate binary to run (default: the one next to zonelab, else built from the repository zonelab runs in)")
-	proxyPort := fs.Uint("modbus-proxy-port", uint(inspect.Modbus.DefaultPort), "`port` of the Modbus proxy, passed to zonegate serve")
-	readyTimeout := fs.Duration("ready-timeout", 30*time.Second, "how long zonegate may take to apply the model")
-	pos, ok := parse(fs, args, 1, 1)
-	if !ok {
-		return exitUsage
+// runOpts are the flags of run.
+type runOpts struct {
+	prefix, zonegate string
+	proxyPort        uint16
+	readyTimeout     time.Duration
+}
+
+func runCmd() *cobra.Command {
+	var o runOpts
+	cmd := &cobra.Command{
+		Use:   "run MODEL [--prefix P] [--zonegate PATH] [--modbus-proxy-port N]",
+		Short: "build the lab, run `zonegate serve` in its gateway until Ctrl-C, then remove it",
+		Args:  cli.Args(1, 1, "the zone MODEL file is"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return exit(runRun(o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr()))
+		},
 	}
+	fs := cmd.Flags()
+	prefixFlag(fs, &o.prefix)
+	fs.StringVar(&o.zonegate, "zonegate", "", "zonegate binary to run (default: the one next to zonelab, else built from the repository zonelab runs in)")
+	fs.Uint16Var(&o.proxyPort, "modbus-proxy-port", inspect.Modbus.DefaultPort, "`port` of the Modbus proxy, passed to zonegate serve")
+	fs.DurationVar(&o.readyTimeout, "ready-timeout", 30*time.Second, "how long zonegate may take to apply the model")
+	return cmd
+}
+
+func runRun(o runOpts, model string, stdout, stderr io.Writer) int {
+	pos := []string{model}
 	modelPath, err := filepath.Abs(pos[0])
 	if err != nil {
 		return errorf(stderr, exitUsage, "%v", err)
 	}
-	m, code := prepare(pos[0], *prefix, stderr)
+	m, code := prepare(pos[0], o.prefix, stderr)
 	if m == nil {
 		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	zonegate, cleanup, err := findZonegate(*zgPath, stdout)
+	zonegate, cleanup, err := findZonegate(o.zonegate, stdout)
 	if err != nil {
 		return errorf(stderr, exitSetup, "%v", err)
 	}
 	defer cleanup()
 
-	l, code := buildLab(ctx, m, *prefix, stdout, stderr)
+	l, code := buildLab(ctx, m, o.prefix, stdout, stderr)
 	if l == nil {
 		return code
 	}
@@ -65,7 +85,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	// log) and its API socket under /run, apart from a real gateway's.
 	stateDir := lab.StateDir(l.Prefix)
 	_ = os.RemoveAll(stateDir)
-	cmd := lab.Command(l.Gateway, zonegate, "serve", "--model", modelPath, "--modbus-proxy-port", strconv.FormatUint(uint64(*proxyPort), 10),
+	cmd := lab.Command(l.Gateway, zonegate, "serve", "--model", modelPath, "--modbus-proxy-port", strconv.FormatUint(uint64(o.proxyPort), 10),
 		"--state-dir", stateDir, "--socket", filepath.Join(stateDir, "api.sock"))
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	// Its own process group: Ctrl-C reaches zonelab only, which stops the
@@ -89,8 +109,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	want := firewall.Expected(firewall.Compile(m, firewall.Options{Proxies: []firewall.ProxyPort{{Inspector: inspect.Modbus.Name, Port: uint16(*proxyPort)}}}))
-	if err := waitRuleset(ctx, l.Gateway, want, exited, *readyTimeout); err != nil {
+	want := firewall.Expected(firewall.Compile(m, firewall.Options{Proxies: []firewall.ProxyPort{{Inspector: inspect.Modbus.Name, Port: o.proxyPort}}}))
+	if err := waitRuleset(ctx, l.Gateway, want, exited, o.readyTimeout); err != nil {
 		if !errors.Is(err, errDaemonExited) {
 			stopDaemon()
 		}

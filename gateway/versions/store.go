@@ -15,21 +15,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
+	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/internal/atomicfile"
 )
 
-// ModelVersion is one model version kept in the state directory.
-type ModelVersion struct {
-	Number  int       `json:"version"`
-	Digest  string    `json:"digest"`
-	User    string    `json:"user"`
-	Time    time.Time `json:"time"`
-	Comment string    `json:"comment,omitempty"`
-	// State is one of the State* constants.
-	State string `json:"state"`
-}
+// ModelVersion is one model version kept in the state directory; its
+// JSON form is the API's (history, confirm) and the version's meta file.
+type ModelVersion = api.ModelVersion
 
 // The states of a model version.
 const (
@@ -41,12 +34,7 @@ const (
 )
 
 // Pending is a pushed model that undoes itself unless confirmed in time.
-type Pending struct {
-	Version  int       `json:"version"`
-	Previous int       `json:"previous"` // 0: there was no model before
-	Deadline time.Time `json:"deadline"`
-	User     string    `json:"user"`
-}
+type Pending = api.Pending
 
 // State is what must survive a restart besides the versions.
 type State struct {

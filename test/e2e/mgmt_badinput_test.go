@@ -60,15 +60,9 @@ func TestMgmtBadInput(t *testing.T) {
 		if code != http.StatusUnprocessableEntity {
 			t.Fatalf("POST /v1/push of an invalid model: %d %s; want 422", code, resp)
 		}
-		var e struct {
-			Error       string   `json:"error"`
-			Diagnostics []string `json:"diagnostics"`
-		}
-		if err := json.Unmarshal(resp, &e); err != nil {
-			t.Fatalf("the refusal is no JSON error: %v %s", err, resp)
-		}
-		if !strings.Contains(e.Error, "2 error(s)") || !strings.Contains(e.Error, "nothing was changed") {
-			t.Errorf("error %q does not count the errors or say nothing changed", e.Error)
+		e := mgAPIError(t, resp)
+		if !strings.Contains(e.Message, "2 error(s)") || !strings.Contains(e.Message, "nothing was changed") {
+			t.Errorf("error %q does not count the errors or say nothing changed", e.Message)
 		}
 		if len(e.Diagnostics) != 2 || !strings.HasPrefix(e.Diagnostics[0], "pushed model:17:11: ") || !strings.HasPrefix(e.Diagnostics[1], "pushed model:18:9: ") ||
 			!strings.Contains(e.Diagnostics[0], `"nowhere"`) || !strings.Contains(e.Diagnostics[1], `"elsewhere"`) {
@@ -100,12 +94,7 @@ func TestMgmtBadInput(t *testing.T) {
 				t.Errorf("%s %s %s: %d %s; want 400", tc.method, tc.path, tc.body, code, resp)
 				continue
 			}
-			var e struct {
-				Error string `json:"error"`
-			}
-			if json.Unmarshal(resp, &e) != nil || e.Error == "" {
-				t.Errorf("%s %s: the 400 answer is no JSON error: %s", tc.method, tc.path, resp)
-			}
+			mgAPIError(t, resp)
 		}
 		unchanged("after malformed requests")
 	})

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zonegate/zonegate/gateway"
+	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/test/lab"
 )
 
@@ -49,7 +49,7 @@ func TestMgmtChanges(t *testing.T) {
 			t.Fatalf("tcp/7000 does not pass while the pushed model (which opens it) waits for confirmation\n%s", mgRuleset(t, l.Gateway))
 		}
 
-		st = d.waitStatus(t, "erin", "automatic rollback of version 2", 60*time.Second, func(st gateway.Status) bool { return st.Pending == nil })
+		st = d.waitStatus(t, "erin", "automatic rollback of version 2", 60*time.Second, func(st api.Status) bool { return st.Pending == nil })
 		if st.Version != 1 {
 			t.Errorf("after the deadline the running version is %d, want 1", st.Version)
 		}
@@ -275,7 +275,7 @@ func TestMgmtChanges(t *testing.T) {
 			// The daemon may repair the table before nft could list it:
 			// the drift counter shows that it noticed.
 			mgNft(t, l.Gateway, tc.nft...)
-			st := d.waitStatus(t, "admin", tc.name+": drift counted", 30*time.Second, func(st gateway.Status) bool { return st.Drift.Detected >= uint64(i+1) })
+			st := d.waitStatus(t, "admin", tc.name+": drift counted", 30*time.Second, func(st api.Status) bool { return st.Drift.Detected >= uint64(i+1) })
 			mgWaitRuleset(t, l.Gateway, want, tc.name, d)
 			if st.Drift.Detected != uint64(i+1) {
 				t.Errorf("%s: status counts %d drifts, want %d", tc.name, st.Drift.Detected, i+1)

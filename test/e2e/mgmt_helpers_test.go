@@ -12,9 +12,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -29,7 +29,7 @@ import (
 
 	"github.com/zonegate/zonegate/test/prereq"
 
-	"github.com/zonegate/zonegate/gateway"
+	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/test/lab"
 )
 
@@ -220,6 +220,8 @@ func (d *mgDaemon) start(t *testing.T) {
 		_ = d.cmd.Wait()
 		close(done)
 	}()
+	c := api.NewClient(d.Socket)
+	defer c.Close()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
@@ -227,7 +229,8 @@ func (d *mgDaemon) start(t *testing.T) {
 			t.Fatalf("zonegate serve ended before its API answered (%v):\n%s", d.cmd.ProcessState, d.log)
 		default:
 		}
-		if code, _ := d.api(t, "GET", "/v1/status", "", ""); code == http.StatusUnauthorized {
+		var ae *api.Error
+		if _, err := c.Status(context.Background()); errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -360,14 +363,11 @@ func (d *mgDaemon) token(t *testing.T, user string) string {
 
 // api sends one HTTP request over the socket (token "" sends none) and
 // returns the status and body; status 0 when the socket does not answer.
+// The body is raw so that tests can send what no client would.
 func (d *mgDaemon) api(t *testing.T, method, path, token, body string) (int, []byte) {
 	t.Helper()
-	c := &http.Client{Timeout: time.Minute, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var dl net.Dialer
-			return dl.DialContext(ctx, "unix", d.Socket)
-		}}}
-	defer c.CloseIdleConnections()
+	c := api.NewClient(d.Socket)
+	defer c.Close()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -382,7 +382,7 @@ func (d *mgDaemon) api(t *testing.T, method, path, token, body string) (int, []b
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.Do(req)
+	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return 0, nil
 	}
@@ -391,11 +391,21 @@ func (d *mgDaemon) api(t *testing.T, method, path, token, body string) (int, []b
 	return resp.StatusCode, b
 }
 
+// mgAPIError decodes an error answer of the API.
+func mgAPIError(t *testing.T, body []byte) api.Error {
+	t.Helper()
+	var e api.Error
+	if err := json.Unmarshal(body, &e); err != nil || e.Message == "" {
+		t.Errorf("the answer is no JSON error of the API: %v %s", err, body)
+	}
+	return e
+}
+
 // status is `zonegate status --json` as user.
-func (d *mgDaemon) status(t *testing.T, user string) gateway.Status {
+func (d *mgDaemon) status(t *testing.T, user string) api.Status {
 	t.Helper()
 	out := d.mustCLI(t, user, "", "status", "--json")
-	var st gateway.Status
+	var st api.Status
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("status --json: %v\n%s", err, out)
 	}
@@ -403,7 +413,7 @@ func (d *mgDaemon) status(t *testing.T, user string) gateway.Status {
 }
 
 // waitStatus polls the status until ok says yes (timeout against hangs).
-func (d *mgDaemon) waitStatus(t *testing.T, user, what string, timeout time.Duration, ok func(gateway.Status) bool) gateway.Status {
+func (d *mgDaemon) waitStatus(t *testing.T, user, what string, timeout time.Duration, ok func(api.Status) bool) api.Status {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

@@ -41,7 +41,7 @@ func TestOversizedDataRecordKeepsWhatFits(t *testing.T) {
 	require.NoError(t, l.Flush(context.Background()))
 	mustClose(t, l)
 
-	es := readAll(t, o.Dir, Filter{Category: CategoryModbus})
+	es := readAll(t, o.Dir, Filter{Category: CategoryInspection})
 	require.Len(t, es, 1)
 	e := es[0]
 	// The small details are kept whole.
@@ -74,7 +74,7 @@ func TestDataRecordWithinLimitsIsNotNoted(t *testing.T) {
 
 func TestFitDataEscapedValues(t *testing.T) {
 	// Control characters take six bytes each in JSON: the cut must still fit.
-	r := sanitize(Record{Category: CategoryModbus, Action: "x", Details: map[string]string{}})
+	r := sanitize(Record{Category: CategoryInspection, Action: "x", Details: map[string]string{}})
 	for i := 0; i < 30; i++ {
 		r.Details["k"+strconv.Itoa(i)] = strings.Repeat("\x01", 500)
 	}

@@ -477,9 +477,7 @@ func printAuditStatus(w io.Writer, a *api.AuditStats) {
 	}
 	limit := a.Limit
 	switch limit {
-	case "":
-		limit = "audit.max_size"
-	case "max_size":
+	case "", "max_size":
 		limit = "audit.max_size"
 	case "filesystem":
 		limit = "free space on the filesystem"

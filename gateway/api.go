@@ -73,6 +73,15 @@ func (b apiBackend) ConfirmWithin() time.Duration {
 
 func (b apiBackend) Refused(rec audit.Record) { b.d.recordBestEffort(rec) }
 
+func (b apiBackend) Unauthenticated(peer httpapi.PeerCred, route, why string) {
+	b.d.unauth.note(peer, route, why)
+}
+
+func (b apiBackend) RunningModel() (api.RunningModel, error) {
+	m, err := b.d.RunningModel()
+	return m, apiError(err)
+}
+
 // apiError gives the daemon's own errors their API status; other errors
 // (accounts, audit log) are mapped by httpapi.
 func apiError(err error) error {
@@ -89,10 +98,29 @@ func apiError(err error) error {
 		return e
 	case errors.Is(err, ErrPending), errors.Is(err, ErrNothingPending), errors.Is(err, ErrNoPrevious):
 		return &api.Error{Status: http.StatusConflict, Message: err.Error()}
+	case errors.Is(err, errNoModel):
+		return &api.Error{Status: http.StatusNotFound, Message: err.Error()}
 	case errors.Is(err, errAuditUnavailable):
 		return &api.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
 	return err
+}
+
+// errNoModel answers GET /v1/model while no model version runs.
+var errNoModel = errors.New("no model version runs (island mode): push one with `zonegate push FILE`")
+
+// RunningModel returns the running model version's text.
+func (d *Daemon) RunningModel() (api.RunningModel, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state.Current == 0 || d.running == nil {
+		return api.RunningModel{}, errNoModel
+	}
+	text, err := d.store.Model(d.state.Current)
+	if err != nil {
+		return api.RunningModel{}, fmt.Errorf("read model version %d from the state directory: %w", d.state.Current, err)
+	}
+	return api.RunningModel{Version: d.state.Current, Digest: d.running.Digest(), Model: string(text)}, nil
 }
 
 // Status reports the running configuration and the counters.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -409,7 +410,7 @@ func (c *changes) Push(ctx context.Context, actor string, text []byte, comment s
 	if err != nil {
 		var ds zone.Diagnostics
 		if errors.As(err, &ds) {
-			c.rec.recordBestEffort(audit.ConfigChange(actor, audit.ActionModelRejected, "model", audit.ResultFailure, c.runningDigest(), "", firstLine(ds.Error())))
+			c.rec.recordBestEffort(withComment(audit.ConfigChange(actor, audit.ActionModelRejected, "model", audit.ResultFailure, c.runningDigest(), "", firstLine(ds.Error())), comment))
 			return PushResult{}, &ModelError{Diagnostics: ds}
 		}
 		return PushResult{}, err
@@ -442,7 +443,7 @@ func (c *changes) Push(ctx context.Context, actor string, text []byte, comment s
 	if err := c.apply(m, c.state.Island); err != nil {
 		histErr := c.markLocked(actor, v.Number, versions.StateRejected)
 		c.restoreLocked(prev)
-		c.rec.recordBestEffort(audit.ConfigChange(actor, audit.ActionModelRejected, fmt.Sprintf("model v%d", v.Number), audit.ResultFailure, c.digestOf(prevVersion), m.Digest(), firstLine(err.Error())))
+		c.rec.recordBestEffort(withComment(audit.ConfigChange(actor, audit.ActionModelRejected, fmt.Sprintf("model v%d", v.Number), audit.ResultFailure, c.digestOf(prevVersion), m.Digest(), firstLine(err.Error())), comment))
 		return res, errors.Join(fmt.Errorf("the model could not be applied; the previous one is back in place: %w", err), histErr)
 	}
 	summary := zone.DiffSummary(changes)
@@ -450,7 +451,7 @@ func (c *changes) Push(ctx context.Context, actor string, text []byte, comment s
 		res.Deadline = c.now().Add(confirmWithin)
 		summary += fmt.Sprintf("; rolls back unless confirmed by %s", res.Deadline.UTC().Format(time.RFC3339))
 	}
-	if err := c.rec.record(ctx, audit.ConfigChange(actor, audit.ActionModelApplied, fmt.Sprintf("model v%d", v.Number), audit.ResultSuccess, c.digestOf(prevVersion), m.Digest(), summary)); err != nil {
+	if err := c.rec.record(ctx, withComment(audit.ConfigChange(actor, audit.ActionModelApplied, fmt.Sprintf("model v%d", v.Number), audit.ResultSuccess, c.digestOf(prevVersion), m.Digest(), summary), comment)); err != nil {
 		histErr := c.markLocked(actor, v.Number, versions.StateRejected)
 		c.restoreLocked(prev)
 		return res, errors.Join(err, histErr)
@@ -472,6 +473,28 @@ func (c *changes) Push(ctx context.Context, actor string, text []byte, comment s
 	}
 	c.log.Info("model pushed", zap.String("user", actor), zap.Int("version", v.Number), zap.String("digest", m.Digest()), zap.String("diff", zone.DiffSummary(changes)), zap.Duration("confirm_within", confirmWithin))
 	return res, nil
+}
+
+// maxCommentBytes bounds the push comment in an audit record (a record
+// has at most audit.MaxPayloadBytes); the history keeps it whole.
+const maxCommentBytes = 1024
+
+// withComment puts the operator's push comment into r's details, cut to
+// maxCommentBytes at a UTF-8 boundary with a note saying so.
+func withComment(r audit.Record, comment string) audit.Record {
+	comment = strings.TrimSpace(comment)
+	if comment == "" {
+		return r
+	}
+	if len(comment) > maxCommentBytes {
+		n := maxCommentBytes
+		for n > 0 && !utf8.RuneStart(comment[n]) {
+			n--
+		}
+		comment = fmt.Sprintf("%s… [cut from %d bytes; the whole comment is in `zonegate history`]", comment[:n], len(comment))
+	}
+	r.Details[audit.DetailComment] = comment
+	return r
 }
 
 func (c *changes) runningDigest() string {

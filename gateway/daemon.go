@@ -63,6 +63,8 @@ type Daemon struct {
 	accounts   *auth.Manager
 
 	inspection inspection // the proxies of the inspected protocols
+
+	unauth *unauthCalls // API calls refused with 401, aggregated for the log
 }
 
 // New prepares a daemon; Run starts it.
@@ -82,6 +84,7 @@ func New(cfg Config) *Daemon {
 	d := &Daemon{cfg: cfg, set: cfg.Settings, log: cfg.Logger}
 	d.changes = newChanges(cfg.Logger, cfg.Clock, cfg.Kernel, d, d.fwOptions(false), cfg.Settings.Model)
 	d.changes.apply = d.applyLocked
+	d.unauth = newUnauthCalls(cfg.Clock, unauthInterval, d.recordBestEffort)
 	return d
 }
 
@@ -225,6 +228,7 @@ func (d *Daemon) openAudit(last *zone.Model) {
 }
 
 func (d *Daemon) closeAudit() {
+	d.unauth.close() // its records go before the stop record
 	if d.audit == nil {
 		return
 	}
@@ -267,11 +271,17 @@ func (d *Daemon) auditWritable() error {
 }
 
 // recordBestEffort writes a record for something that happens anyway
-// (drift repair, automatic rollback, start and stop).
+// (drift repair, automatic rollback, start and stop, refused calls)
+// with AppendBestEffort: a record that cannot be written is counted in
+// the log's LostBestEffort and its next "lost" record.
 func (d *Daemon) recordBestEffort(r audit.Record) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := d.record(ctx, r); err != nil {
+	err := errAuditUnavailable
+	if d.audit != nil {
+		_, err = d.audit.AppendBestEffort(ctx, r)
+	}
+	if err != nil {
 		d.log.Error("audit record lost", zap.String("action", string(r.Action)), zap.Error(err))
 	}
 }

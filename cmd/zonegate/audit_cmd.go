@@ -39,14 +39,22 @@ func auditFail(format string, args ...any) error {
 }
 
 func auditVerifyCmd() *cobra.Command {
-	var pubFile, hmacFile, keyDir string
+	var pubFile, hmacFile, keyDir, witness string
 	var noHMAC bool
 	cmd := &cobra.Command{
-		Use:   "verify DIR [--pubkey FILE] [--hmac-key FILE] [--keys DIR] [--no-hmac]",
+		Use:   "verify DIR [--pubkey FILE] [--witness FILE] [--hmac-key FILE] [--keys DIR] [--no-hmac]",
 		Short: "check the log offline; exit 0 only if it is intact, 1 if not",
-		Args:  auditDir,
+		Long: `Check the log offline; exit 0 only if it is intact, 1 if not, 2 if it cannot be checked.
+
+--witness FILE is a copy kept off the gateway: a checkpoint.json copied earlier, or a
+syslog collector's file of the exported messages with their structured data (rsyslog
+%rawmsg%). The log must reach every signed checkpoint in it with the same hash: this
+catches newest segments removed together with checkpoint.json and the cursors, which
+the log alone cannot show. Pass --pubkey too, so that the witness's signatures are
+checked with a key kept off the gateway.`,
+		Args: auditDir,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return auditVerify(cmd.OutOrStdout(), args[0], pubFile, hmacFile, keyDir, noHMAC)
+			return auditVerify(cmd.OutOrStdout(), args[0], pubFile, hmacFile, keyDir, witness, noHMAC)
 		},
 	}
 	fs := cmd.Flags()
@@ -54,11 +62,19 @@ func auditVerifyCmd() *cobra.Command {
 	fs.StringVar(&hmacFile, "hmac-key", "", "HMAC key file (default: DIR/keys/hmac.key if readable)")
 	fs.StringVar(&keyDir, "keys", "", "key directory (default DIR/keys)")
 	fs.BoolVar(&noHMAC, "no-hmac", false, "do not check HMACs even if the key is available")
+	fs.StringVar(&witness, "witness", "", "copy of checkpoint.json or a syslog collector's `FILE` kept off the gateway; the log must reach its signed checkpoints")
 	return cmd
 }
 
-func auditVerify(stdout io.Writer, dir, pubFile, hmacFile, keyDir string, noHMAC bool) error {
+func auditVerify(stdout io.Writer, dir, pubFile, hmacFile, keyDir, witness string, noHMAC bool) error {
 	opts := audit.VerifyOptions{KeyDir: keyDir, SkipHMAC: noHMAC}
+	if witness != "" {
+		w, err := audit.LoadWitness(witness)
+		if err != nil {
+			return auditFail("--witness: %v", err)
+		}
+		opts.Witness = w
+	}
 	if pubFile != "" {
 		b, err := os.ReadFile(pubFile)
 		if err != nil {
@@ -92,6 +108,9 @@ func auditVerify(stdout io.Writer, dir, pubFile, hmacFile, keyDir string, noHMAC
 		rep.Checkpoints, rep.SignedThrough, rep.PublicKeyID, src)
 	if rep.PrunedThrough > 0 {
 		fmt.Fprintf(stdout, "pruned: records up to %d were removed with a signed prune statement\n", rep.PrunedThrough)
+	}
+	if rep.WitnessSeq > 0 {
+		fmt.Fprintf(stdout, "witness %s: signed checkpoints up to record %d checked\n", rep.WitnessSource, rep.WitnessSeq)
 	}
 	if rep.HMACChecked {
 		fmt.Fprintln(stdout, "HMAC: checked for every record")

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -12,8 +13,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zonegate/zonegate/cmd/internal/cli"
+	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/zone"
+	"github.com/zonegate/zonegate/gateway/zone/zonedoc"
 )
 
 // The client commands talk to `zonegate serve` over its API socket with
@@ -89,13 +92,23 @@ func userCmd() *cobra.Command {
 	done := func(cmd *cobra.Command) {
 		fmt.Fprintf(cmd.OutOrStdout(), "user %s: done\n", cmd.Name())
 	}
+	// acted prints what a user action did: "unchanged" when the account
+	// already was that way (nothing recorded), else "done".
+	acted := func(cmd *cobra.Command, res api.UserActionResult) {
+		if res.Unchanged {
+			fmt.Fprintf(cmd.OutOrStdout(), "user %s: unchanged (%s already is that way; nothing was recorded)\n", cmd.Name(), res.User)
+			return
+		}
+		done(cmd)
+	}
 	simple := func(action, short string) *cobra.Command {
 		return clientCmd(&cobra.Command{Use: action + " NAME", Short: short, Args: cli.Args(1, 1, "NAME is")},
 			func(cmd *cobra.Command, c *api.Client, args []string) error {
-				if err := c.UserAction(cmd.Context(), args[0], action, nil); err != nil {
+				res, err := c.UserAction(cmd.Context(), args[0], action, nil)
+				if err != nil {
 					return err
 				}
-				done(cmd)
+				acted(cmd, res)
 				return nil
 			})
 	}
@@ -129,10 +142,11 @@ func userCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		if err := c.UserAction(cmd.Context(), args[0], api.ActionReset, &api.UserRequest{Password: pw, MustChange: resetMustChange}); err != nil {
+		res, err := c.UserAction(cmd.Context(), args[0], api.ActionReset, &api.UserRequest{Password: pw, MustChange: resetMustChange})
+		if err != nil {
 			return err
 		}
-		done(cmd)
+		acted(cmd, res)
 		return nil
 	})
 	reset.Flags().BoolVar(&resetMustChange, "must-change", false, "the user must change the password at the next login")
@@ -180,10 +194,11 @@ func userCmd() *cobra.Command {
 		Short: "give an account another role (viewer | operator | engineer | admin)",
 		Args:  cli.Args(2, 2, "NAME and ROLE are"),
 	}, func(cmd *cobra.Command, c *api.Client, args []string) error {
-		if err := c.UserAction(cmd.Context(), args[0], api.ActionRole, &api.UserRequest{Role: args[1]}); err != nil {
+		res, err := c.UserAction(cmd.Context(), args[0], api.ActionRole, &api.UserRequest{Role: args[1]})
+		if err != nil {
 			return err
 		}
-		done(cmd)
+		acted(cmd, res)
 		return nil
 	})
 
@@ -372,12 +387,27 @@ func islandCmd() *cobra.Command {
 }
 
 func statusCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, diagram bool
+	var format, out string
 	cmd := clientCmd(&cobra.Command{
-		Use:   "status [--json]",
+		Use:   "status [--json] [--diagram [--format svg|dot|mermaid] [--out FILE]]",
 		Short: "model version and digest, pending confirm, island mode, counters",
-		Args:  cli.Args(0, 0, ""),
+		Long: `Show the model version and digest, a pending confirm, island mode, the audit log and
+the counters.
+
+--diagram draws the running model instead, as "zonegate diagram" does, with each
+conduit's live counter (packets and bytes it has let through) on its arrow: a
+conduit at 0 has carried nothing; packets between zones without a conduit are
+counted in dropped_forward.`,
+		Example: "  zonegate status\n  zonegate status --diagram --out zones.svg\n  zonegate status --diagram --format dot | dot -Tpdf > zones.pdf",
+		Args:    cli.Args(0, 0, ""),
 	}, func(cmd *cobra.Command, c *api.Client, _ []string) error {
+		if diagram {
+			return statusDiagram(cmd, c, format, out)
+		}
+		if cmd.Flags().Changed("format") || cmd.Flags().Changed("out") {
+			return cli.Usagef("--format and --out go with --diagram")
+		}
 		st, err := c.Status(cmd.Context())
 		if err != nil {
 			return err
@@ -392,7 +422,100 @@ func statusCmd() *cobra.Command {
 		return nil
 	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	cmd.Flags().BoolVar(&diagram, "diagram", false, "draw the running model with the conduits' live counters")
+	cmd.Flags().StringVarP(&format, "format", "f", string(zonedoc.FormatSVG), "drawing format with --diagram: "+formatNames(zonedoc.DiagramFormats))
+	cmd.Flags().StringVarP(&out, "out", "o", "", "with --diagram: write to `FILE` instead of stdout")
 	return cmd
+}
+
+// statusDiagram draws the running model with the conduits' counters.
+func statusDiagram(cmd *cobra.Command, c *api.Client, format, out string) error {
+	f, err := checkFormat(format, zonedoc.DiagramFormats)
+	if err != nil {
+		return err
+	}
+	rm, err := c.Model(cmd.Context())
+	if err != nil {
+		return err
+	}
+	m, err := zone.Load(fmt.Sprintf("running model v%d", rm.Version), []byte(rm.Model))
+	if err != nil {
+		return fmt.Errorf("the running model v%d does not load here (is this zonegate another version than the daemon?): %w", rm.Version, err)
+	}
+	st, err := c.Status(cmd.Context())
+	if err != nil {
+		return err
+	}
+	if st.Digest != rm.Digest {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: the model changed while drawing (v%d, now v%d): run again for matching counters\n", rm.Version, st.Version)
+	}
+	data, _ := zonedoc.Diagram(m, f, zonedoc.DiagramOptions{Counters: conduitCounters(m, st.Counters)})
+	return writeOutput(cmd, out, data)
+}
+
+// conduitCounters picks the conduits' named counters (conduit_NAME) from
+// the status counters.
+func conduitCounters(m *zone.Model, cs []api.Counter) map[string]zonedoc.Counter {
+	byName := make(map[string]api.Counter, len(cs))
+	for _, c := range cs {
+		byName[c.Name] = c
+	}
+	out := map[string]zonedoc.Counter{}
+	for _, cd := range m.Conduits {
+		if c, ok := byName[firewall.ConduitCounter(cd.Name)]; ok {
+			out[cd.Name] = zonedoc.Counter{Packets: c.Packets, Bytes: c.Bytes}
+		}
+	}
+	return out
+}
+
+// printAuditStatus writes the audit lines of `zonegate status`.
+func printAuditStatus(w io.Writer, a *api.AuditStats) {
+	if a == nil {
+		fmt.Fprintf(w, "audit:     UNAVAILABLE: changes are refused\n")
+		return
+	}
+	limit := a.Limit
+	switch limit {
+	case "", "max_size":
+		limit = "audit.max_size"
+	case "filesystem":
+		limit = "free space on the filesystem"
+	}
+	fmt.Fprintf(w, "audit:     %d records, %d%% of %s used, %s room left (bounded by %s)\n",
+		a.Seq, a.Percent, byteCount(a.Capacity), byteCount(a.Room), limit)
+	if a.Full {
+		why := a.FullReason
+		if why == "" {
+			why = "no room for records"
+		}
+		fmt.Fprintf(w, "audit:     FULL, configuration and account changes are refused: %s\n", why)
+	}
+	if a.StorageWarning != "" {
+		fmt.Fprintf(w, "audit:     warning: %s\n", a.StorageWarning)
+	}
+	if lost := a.Lost + a.LostBestEffort; lost > 0 {
+		fmt.Fprintf(w, "audit:     %d records LOST since start (%d data-plane, %d best-effort)\n", lost, a.Lost, a.LostBestEffort)
+	} else {
+		fmt.Fprintf(w, "audit:     no records lost since start\n")
+	}
+}
+
+// byteCount is n bytes in words: "512 bytes", "3.4 MiB".
+func byteCount(n int64) string {
+	if n < 0 {
+		n = 0
+	}
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	div, exp := int64(unit), 0
+	for v := n / unit; v >= unit && exp < 4; v /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
 }
 
 func printStatus(cmd *cobra.Command, st api.Status) {
@@ -407,11 +530,7 @@ func printStatus(cmd *cobra.Command, st api.Status) {
 	}
 	fmt.Fprintf(stdout, "island:    %s\n", island)
 	fmt.Fprintf(stdout, "drift:     %d detected and repaired (%d checks)\n", st.Drift.Detected, st.Drift.Checks)
-	if st.Audit != nil {
-		fmt.Fprintf(stdout, "audit:     %d records, %d%% full, %d lost\n", st.Audit.Seq, st.Audit.Percent, st.Audit.Lost)
-	} else {
-		fmt.Fprintf(stdout, "audit:     UNAVAILABLE: changes are refused\n")
-	}
+	printAuditStatus(stdout, st.Audit)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "COUNTER\tPACKETS\tBYTES\t")
 	for _, cv := range st.Counters {

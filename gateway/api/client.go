@@ -172,13 +172,23 @@ func (c *Client) DeleteUser(ctx context.Context, name string) error {
 }
 
 // UserAction runs one of the Action* constants on an account; req is nil
-// for disable, enable and unlock.
-func (c *Client) UserAction(ctx context.Context, name, action string, req *UserRequest) error {
+// for disable, enable and unlock. The result says whether the account
+// was already that way (Unchanged).
+func (c *Client) UserAction(ctx context.Context, name, action string, req *UserRequest) (UserActionResult, error) {
 	var in any
 	if req != nil {
 		in = req
 	}
-	return c.Do(ctx, http.MethodPost, UserPath(name)+"/"+url.PathEscape(action), in, nil)
+	var out UserActionResult
+	err := c.Do(ctx, http.MethodPost, UserPath(name)+"/"+url.PathEscape(action), in, &out)
+	return out, err
+}
+
+// Model returns the running model version's text.
+func (c *Client) Model(ctx context.Context) (RunningModel, error) {
+	var out RunningModel
+	err := c.Do(ctx, http.MethodGet, PathModel, nil, &out)
+	return out, err
 }
 
 // UserPath is the path of one account.

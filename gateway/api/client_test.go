@@ -39,10 +39,12 @@ func TestClientSendsAndDecodes(t *testing.T) {
 		assert.Equal(t, "Bearer tok", r.Header.Get("Authorization"))
 		assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"user":"vera","done":"role"}`))
+		_, _ = w.Write([]byte(`{"user":"vera","done":"role","unchanged":true}`))
 	})
 	c.Token = "tok"
-	require.NoError(t, c.UserAction(context.Background(), "vera", ActionRole, &UserRequest{Role: "operator"}))
+	res, err := c.UserAction(context.Background(), "vera", ActionRole, &UserRequest{Role: "operator"})
+	require.NoError(t, err)
+	assert.Equal(t, UserActionResult{User: "vera", Done: "role", Unchanged: true}, res)
 }
 
 func TestClientErrors(t *testing.T) {

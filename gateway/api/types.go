@@ -20,6 +20,7 @@ const (
 	PathLogout   = "/v1/logout"   // POST -> LogoutResult
 	PathStatus   = "/v1/status"   // GET -> Status
 	PathHistory  = "/v1/history"  // GET -> []ModelVersion
+	PathModel    = "/v1/model"    // GET -> RunningModel (404 while no model runs)
 	PathPush     = "/v1/push"     // POST PushRequest -> PushResult
 	PathConfirm  = "/v1/confirm"  // POST -> ModelVersion
 	PathRollback = "/v1/rollback" // POST RollbackRequest -> RollbackResult
@@ -170,6 +171,16 @@ type DeleteResult struct {
 type UserActionResult struct {
 	User string `json:"user"`
 	Done string `json:"done"`
+	// Unchanged is true when the account already was that way (a role
+	// change to the role it has): nothing changed, nothing was recorded.
+	Unchanged bool `json:"unchanged,omitempty"`
+}
+
+// RunningModel is the running model version's text (GET /v1/model).
+type RunningModel struct {
+	Version int    `json:"version"`
+	Digest  string `json:"digest"`
+	Model   string `json:"model"` // the YAML as pushed
 }
 
 // Status is what `zonegate status` shows.

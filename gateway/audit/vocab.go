@@ -43,6 +43,10 @@ const (
 	ActionLoginFailure   Action = "login-failure"
 	ActionLockout        Action = "lockout"
 	ActionUnlock         Action = "unlock"
+	// ActionUnauthenticated records management API calls refused for want
+	// of a valid session (HTTP 401), aggregated per peer uid and route
+	// over an interval: DetailCount calls, the first and last time.
+	ActionUnauthenticated Action = "unauthenticated"
 )
 
 // Configuration actions.
@@ -145,6 +149,7 @@ const (
 	DetailValues       = "values"
 	DetailMode         = "mode"
 	DetailCount        = "count"
+	DetailComment      = "comment" // the operator's comment on a change (push --comment)
 	// DetailTruncated lists what the log shortened in a data-plane record,
 	// as "name:length,..." (a detail key, or @actor, @object, @action,
 	// @category, @result for the record's fields, with its original length

@@ -37,6 +37,13 @@ type Backend interface {
 	ConfirmWithin() time.Duration
 	// Refused records, best effort, a call refused for lack of permission.
 	Refused(rec audit.Record)
+	// Unauthenticated reports a call refused with 401 (no token, bad or
+	// expired token): peer is the socket's client, route the API route
+	// ("GET /v1/status", never the raw path), why the reason. It must not
+	// block: the daemon aggregates these and records them later.
+	Unauthenticated(peer PeerCred, route, why string)
+	// RunningModel is the text of the running model version.
+	RunningModel() (api.RunningModel, error)
 }
 
 // Accounts is what the API needs from the local accounts; *auth.Manager
@@ -83,6 +90,7 @@ func Handler(b Backend, accounts Accounts) http.Handler {
 	mux.HandleFunc("POST "+api.PathLogout, s.authed("", s.hLogout))
 	mux.HandleFunc("GET "+api.PathStatus, s.authed(auth.PermViewStatus, s.hStatus))
 	mux.HandleFunc("GET "+api.PathHistory, s.authed(auth.PermViewStatus, s.hHistory))
+	mux.HandleFunc("GET "+api.PathModel, s.authed(auth.PermViewStatus, s.hModel))
 	mux.HandleFunc("POST "+api.PathPush, s.authed(auth.PermPushModel, s.hPush))
 	mux.HandleFunc("POST "+api.PathConfirm, s.authed(auth.PermConfirm, s.hConfirm))
 	mux.HandleFunc("POST "+api.PathRollback, s.authed(auth.PermRollback, s.hRollback))
@@ -161,12 +169,17 @@ func (s *server) authed(perm auth.Permission, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token, ok := bearer(r)
 		if !ok {
+			s.b.Unauthenticated(PeerOf(r), route(r), "no token")
 			fail(w, fmt.Errorf("%w: log in first with `zonegate login`", auth.ErrInvalidSession))
 			return
 		}
 		sess, err := s.accounts.Authenticate(token)
 		if err != nil {
-			fail(w, fmt.Errorf("%w (log in again with `zonegate login`)", err))
+			err = fmt.Errorf("%w (log in again with `zonegate login`)", err)
+			if StatusOf(err) == http.StatusUnauthorized {
+				s.b.Unauthenticated(PeerOf(r), route(r), "invalid or expired token")
+			}
+			fail(w, err)
 			return
 		}
 		if perm != "" && !sess.Can(perm) {
@@ -181,6 +194,16 @@ func (s *server) authed(perm auth.Permission, h handler) http.HandlerFunc {
 		}
 		h(w, r, sess)
 	}
+}
+
+// route is the API route a request matched ("POST /v1/users/{name}/{action}"):
+// it names the call without the caller's own text, so records of refused
+// calls aggregate per route.
+func route(r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	return r.Method + " (unrouted)"
 }
 
 func (s *server) hInit(w http.ResponseWriter, r *http.Request) {
@@ -287,6 +310,15 @@ func (s *server) hHistory(w http.ResponseWriter, r *http.Request, _ auth.Session
 	writeJSON(w, http.StatusOK, vs)
 }
 
+func (s *server) hModel(w http.ResponseWriter, r *http.Request, _ auth.Session) {
+	m, err := s.b.RunningModel()
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
 func (s *server) hStatus(w http.ResponseWriter, r *http.Request, _ auth.Session) {
 	st, err := s.b.Status()
 	if err != nil {
@@ -378,9 +410,10 @@ func (s *server) hUserAction(w http.ResponseWriter, r *http.Request, sess auth.S
 	default:
 		err = fmt.Errorf("%w: unknown user action %q (disable, enable, unlock, role, reset)", errBadRequest, action)
 	}
-	if err != nil {
+	unchanged := errors.Is(err, auth.ErrUnchanged)
+	if err != nil && !unchanged {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, api.UserActionResult{User: name, Done: action})
+	writeJSON(w, http.StatusOK, api.UserActionResult{User: name, Done: action, Unchanged: unchanged})
 }

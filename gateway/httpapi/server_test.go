@@ -30,6 +30,8 @@ type fakeBackend struct {
 	err     error // returned by every call when set
 	within  time.Duration
 	refused []audit.Record
+	unauth  []string // "uid pid route why" of Unauthenticated
+	model   api.RunningModel
 }
 
 func (f *fakeBackend) call(format string, args ...any) error {
@@ -70,6 +72,16 @@ func (f *fakeBackend) Refused(rec audit.Record) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.refused = append(f.refused, rec)
+}
+
+func (f *fakeBackend) Unauthenticated(peer PeerCred, route, why string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.unauth = append(f.unauth, fmt.Sprintf("%d %d %s %s", peer.UID, peer.PID, route, why))
+}
+
+func (f *fakeBackend) RunningModel() (api.RunningModel, error) {
+	return f.model, f.call("model")
 }
 
 func (f *fakeBackend) takeCalls() []string {
@@ -131,6 +143,11 @@ func (a *fakeAccounts) SetRole(_ context.Context, actor auth.Actor, name string,
 	return nil
 }
 
+// ErrUnchanged for a role change to the role the user has.
+func (a *fakeAccounts) EnableUser(_ context.Context, actor auth.Actor, name string) error {
+	return fmt.Errorf("%w: %s is enabled", auth.ErrUnchanged, name)
+}
+
 func (a *fakeAccounts) DeleteUser(_ context.Context, actor auth.Actor, name string) error {
 	return fmt.Errorf("delete %s: %w", name, auth.ErrNoUser)
 }
@@ -165,6 +182,7 @@ func (h *harness) do(method, path, token, body string) (int, []byte) {
 
 func TestCallsReachTheBackend(t *testing.T) {
 	h := newHarness(t)
+	h.b.model = api.RunningModel{Version: 3, Digest: "sha256:cd", Model: "version: 1\n"}
 	for _, tc := range []struct {
 		method, path, token, body string
 		want                      int
@@ -179,6 +197,7 @@ func TestCallsReachTheBackend(t *testing.T) {
 		{"POST", "/v1/confirm", "tok-admin", "", 200, "confirm ada", `"state":"running"`},
 		{"POST", "/v1/rollback", "tok-admin", `{"version":1}`, 200, "rollback ada 1", `{"version":1}`},
 		{"POST", "/v1/island", "tok-admin", `{"on":true}`, 200, "island ada true", `{"island":true}`},
+		{"GET", "/v1/model", "tok-viewer", "", 200, "model", `"model":"version: 1\n"`},
 	} {
 		code, body := h.do(tc.method, tc.path, tc.token, tc.body)
 		assert.Equal(t, tc.want, code, "%s %s %s: %s", tc.method, tc.path, tc.body, body)
@@ -223,6 +242,19 @@ func TestRefusedRequests(t *testing.T) {
 	assert.Equal(t, "/v1/push", h.b.refused[0].Object)
 	assert.Equal(t, audit.ResultDenied, h.b.refused[0].Result)
 	assert.Equal(t, "oscar", h.b.refused[1].Actor)
+	// Calls without a valid session are reported by route, not by the
+	// raw path; a failed login is not (the accounts record it).
+	assert.Equal(t, []string{"-1 -1 GET /v1/status no token", "-1 -1 GET /v1/status invalid or expired token"}, h.b.unauth,
+		"calls refused with 401 reach Unauthenticated")
+	h.b.unauth = nil
+	for _, p := range []string{"/v1/users/a/disable", "/v1/users/b/enable"} {
+		code, _ := h.do("POST", p, "", "")
+		assert.Equal(t, http.StatusUnauthorized, code, p)
+	}
+	code, _ := h.do("GET", "/v1/model", "", "")
+	assert.Equal(t, http.StatusUnauthorized, code, "model without a token")
+	assert.Equal(t, []string{"-1 -1 POST /v1/users/{name}/{action} no token", "-1 -1 POST /v1/users/{name}/{action} no token",
+		"-1 -1 GET /v1/model no token"}, h.b.unauth, "the route names the call without the caller's text")
 
 	for _, tc := range []struct {
 		method, path string
@@ -287,6 +319,9 @@ func TestUsersAndAccountCalls(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code, "%s", body)
 	code, _ = h.do("POST", "/v1/users/vera/role", "tok-admin", `{"role":"overlord"}`)
 	assert.Equal(t, http.StatusBadRequest, code)
+	code, body = h.do("POST", "/v1/users/vera/enable", "tok-admin", "")
+	assert.Equal(t, http.StatusOK, code, "nothing to do is a success: %s", body)
+	assert.JSONEq(t, `{"user":"vera","done":"enable","unchanged":true}`, string(body))
 	assert.Equal(t, []string{"init ada", "ada disable vera", "ada role vera operator"}, h.acc.calls)
 }
 
@@ -317,6 +352,8 @@ func TestClientOverSocket(t *testing.T) {
 	require.ErrorAs(t, err, &ae)
 	assert.Equal(t, http.StatusUnauthorized, ae.Status)
 	assert.Contains(t, ae.Message, "log in first")
+	assert.Equal(t, []string{fmt.Sprintf("%d %d GET /v1/status no token", os.Getuid(), os.Getpid())}, b.unauth,
+		"a call without a session is reported with the peer's socket credentials")
 
 	login, err := c.Login(ctx, "eng", "right")
 	require.NoError(t, err)

@@ -96,29 +96,50 @@ func NewServer(h http.Handler) *http.Server {
 	}
 }
 
-// peerOf names the local process at the other end of the socket.
-func peerOf(c net.Conn) string {
+// PeerCred is the socket credentials of the client of a request: the
+// user and process at the other end of the Unix socket. UID and PID are
+// -1 when they are unknown (not a Unix socket).
+type PeerCred struct {
+	UID int
+	PID int
+}
+
+// String names the peer as audit records show it ("local uid=U pid=P").
+func (p PeerCred) String() string {
+	if p.UID < 0 {
+		return "local"
+	}
+	return fmt.Sprintf("local uid=%d pid=%d", p.UID, p.PID)
+}
+
+var unknownPeer = PeerCred{UID: -1, PID: -1}
+
+// peerOf reads the socket credentials of the process at the other end.
+func peerOf(c net.Conn) PeerCred {
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
-		return "local"
+		return unknownPeer
 	}
 	raw, err := uc.SyscallConn()
 	if err != nil {
-		return "local"
+		return unknownPeer
 	}
 	var cred *unix.Ucred
 	cerr := raw.Control(func(fd uintptr) { cred, err = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
 	if cerr != nil || err != nil || cred == nil {
-		return "local"
+		return unknownPeer
 	}
-	return fmt.Sprintf("local uid=%d pid=%d", cred.Uid, cred.Pid)
+	return PeerCred{UID: int(cred.Uid), PID: int(cred.Pid)}
+}
+
+// PeerOf is the socket credentials of the client of a request.
+func PeerOf(r *http.Request) PeerCred {
+	if p, ok := r.Context().Value(peerKey).(PeerCred); ok {
+		return p
+	}
+	return unknownPeer
 }
 
 // Peer names the client of a request ("local uid=U pid=P"), as audit
 // records show it.
-func Peer(r *http.Request) string {
-	if p, ok := r.Context().Value(peerKey).(string); ok {
-		return p
-	}
-	return "local"
-}
+func Peer(r *http.Request) string { return PeerOf(r).String() }

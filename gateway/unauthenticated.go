@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/httpapi"
+	"github.com/zonegate/zonegate/gateway/internal/clock"
+)
+
+// API calls refused with 401 (no token, bad or expired token) are
+// recorded, but a script that knocks a thousand times a second must not
+// fill the audit log: the calls are counted per (peer uid, API route) and
+// written as one "unauthenticated" record per key and interval, with the
+// count and the times of the first and the last call. A call only
+// updates a map; the records are written from a timer (or at shutdown)
+// with AppendBestEffort, so a refused call never waits for the log.
+
+// unauthInterval is how long refused calls of one key are gathered into
+// one record.
+const unauthInterval = 60 * time.Second
+
+// unauthMaxKeys bounds the keys of one interval; calls of further keys
+// are counted together under unauthOverflow.
+const unauthMaxKeys = 256
+
+// unauthOverflow is the key that gathers calls once unauthMaxKeys keys
+// are open.
+var unauthOverflow = unauthKey{uid: -2, route: "*"}
+
+// Detail keys of the unauthenticated records besides audit's.
+const (
+	detailUID   = "uid"   // the peer's user id from the socket credentials
+	detailPID   = "pid"   // the process id of the first refused call
+	detailFirst = "first" // time of the first refused call of the interval
+	detailLast  = "last"  // time of the last one
+)
+
+type unauthKey struct {
+	uid   int
+	route string
+}
+
+type unauthCount struct {
+	count       uint64
+	first, last time.Time
+	pid         int // of the first call
+	why         string
+}
+
+// unauthCalls aggregates refused calls and writes their records.
+type unauthCalls struct {
+	clk      clock.Clock
+	interval time.Duration
+	write    func(audit.Record)
+
+	mu     sync.Mutex
+	open   map[unauthKey]*unauthCount
+	order  []unauthKey // keys in the order of their first call
+	timer  clock.Timer
+	closed bool
+}
+
+func newUnauthCalls(clk clock.Clock, interval time.Duration, write func(audit.Record)) *unauthCalls {
+	return &unauthCalls{clk: clk, interval: interval, write: write}
+}
+
+// note counts one refused call. The first call after a quiet interval
+// starts the timer that writes the records when the interval ends.
+func (u *unauthCalls) note(peer httpapi.PeerCred, route, why string) {
+	now := u.clk.Now()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.closed {
+		return
+	}
+	if u.open == nil {
+		u.open = map[unauthKey]*unauthCount{}
+	}
+	k := unauthKey{uid: peer.UID, route: route}
+	c := u.open[k]
+	if c == nil && len(u.open) >= unauthMaxKeys {
+		k = unauthOverflow
+		c = u.open[k]
+	}
+	if c == nil {
+		c = &unauthCount{first: now, pid: peer.PID}
+		u.open[k] = c
+		u.order = append(u.order, k)
+	}
+	c.count++
+	c.last, c.why = now, why
+	if u.timer == nil {
+		u.timer = u.clk.AfterFunc(u.interval, u.flush)
+	}
+}
+
+// flush writes the records of the open interval.
+func (u *unauthCalls) flush() {
+	u.mu.Lock()
+	open, order := u.open, u.order
+	u.open, u.order = nil, nil
+	if u.timer != nil {
+		u.timer.Stop()
+		u.timer = nil
+	}
+	u.mu.Unlock()
+	for _, k := range order {
+		u.write(unauthRecord(k, open[k]))
+	}
+}
+
+// close writes what is open and ignores later calls (shutdown).
+func (u *unauthCalls) close() {
+	u.mu.Lock()
+	u.closed = true
+	u.mu.Unlock()
+	u.flush()
+}
+
+// unauthRecord is the record of one key's refused calls.
+func unauthRecord(k unauthKey, c *unauthCount) audit.Record {
+	peer := httpapi.PeerCred{UID: k.uid, PID: c.pid}
+	uid, pid := "unknown", "unknown"
+	if k.uid >= 0 {
+		uid, pid = strconv.Itoa(k.uid), strconv.Itoa(c.pid)
+	}
+	if k == unauthOverflow {
+		uid, pid = "many", "many"
+		peer = httpapi.PeerCred{UID: -1}
+	}
+	return audit.Record{Time: c.last, Actor: peer.String(), Category: audit.CategoryAccount, Action: audit.ActionUnauthenticated,
+		Object: k.route, Result: audit.ResultDenied, Details: map[string]string{
+			detailUID:          uid,
+			detailPID:          pid,
+			audit.DetailCount:  strconv.FormatUint(c.count, 10),
+			detailFirst:        c.first.UTC().Format(time.RFC3339Nano),
+			detailLast:         c.last.UTC().Format(time.RFC3339Nano),
+			audit.DetailReason: c.why,
+		}}
+}

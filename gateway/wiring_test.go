@@ -1,0 +1,227 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zonegate/zonegate/gateway/api"
+	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/httpapi"
+)
+
+// The promises of the audit log that the daemon keeps: calls without a
+// session are recorded (aggregated), the push comment is in the record,
+// best-effort records are counted when lost, the API's account answers
+// tell nothing about which names exist. Fake kernel, fake clock.
+
+// hCall serves one request on the daemon's API handler.
+func (h *harness) hCall(method, path, token, body string) (int, string) {
+	h.t.Helper()
+	var req *http.Request
+	if body == "" {
+		req = httptest.NewRequest(method, path, nil)
+	} else {
+		req = httptest.NewRequest(method, path, strings.NewReader(body))
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	h.d.apiHandler().ServeHTTP(rec, req)
+	return rec.Code, rec.Body.String()
+}
+
+// unauthSummary is "object count uid reason" of each unauthenticated record.
+func (h *harness) unauthSummary() []string {
+	var out []string
+	for _, e := range h.entries(audit.ActionUnauthenticated) {
+		assert.Equal(h.t, audit.CategoryAccount, e.Category)
+		assert.Equal(h.t, audit.ResultDenied, e.Result)
+		out = append(out, fmt.Sprintf("%s %s %s %s", e.Object, e.Details[audit.DetailCount], e.Details[detailUID], e.Details[audit.DetailReason]))
+	}
+	return out
+}
+
+func TestUnauthenticatedCallsAreAggregated(t *testing.T) {
+	h := newHarness(t)
+	for i := 0; i < 50; i++ {
+		code, _ := h.hCall("GET", "/v1/status", "", "")
+		require.Equal(t, http.StatusUnauthorized, code)
+	}
+	h.clk.Advance(10 * time.Second)
+	for i := 0; i < 10; i++ {
+		code, _ := h.hCall("GET", "/v1/status", "not-a-token", "")
+		require.Equal(t, http.StatusUnauthorized, code)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		code, _ := h.hCall("POST", "/v1/users/"+name+"/disable", "", "")
+		require.Equal(t, http.StatusUnauthorized, code)
+	}
+	assert.Empty(t, h.unauthSummary(), "nothing is written before the interval ends")
+	h.clk.Advance(unauthInterval - 10*time.Second - time.Nanosecond)
+	assert.Empty(t, h.unauthSummary(), "nothing is written before the interval ends")
+	h.clk.Advance(time.Nanosecond)
+	assert.Equal(t, []string{
+		"GET /v1/status 60 unknown invalid or expired token",
+		"POST /v1/users/{name}/{action} 3 unknown no token",
+	}, h.unauthSummary(), "one record per route and interval, with the count")
+	e := h.entries(audit.ActionUnauthenticated)[0]
+	assert.Equal(t, hStart.Format(time.RFC3339Nano), e.Details[detailFirst], "first call")
+	assert.Equal(t, hStart.Add(10*time.Second).Format(time.RFC3339Nano), e.Details[detailLast], "last call")
+
+	// A quiet interval writes nothing; the next call starts a new one.
+	h.clk.Advance(5 * unauthInterval)
+	assert.Len(t, h.unauthSummary(), 2)
+	h.d.unauth.note(httpapi.PeerCred{UID: 1000, PID: 4242}, "GET /v1/history", "no token")
+	h.d.unauth.note(httpapi.PeerCred{UID: 1001, PID: 17}, "GET /v1/history", "no token")
+	h.d.unauth.note(httpapi.PeerCred{UID: 1000, PID: 4243}, "GET /v1/history", "no token")
+	h.clk.Advance(unauthInterval)
+	got := h.entries(audit.ActionUnauthenticated)
+	require.Len(t, got, 4, "one record per uid")
+	assert.Equal(t, map[string]string{"uid": "1000", "pid": "4242", "count": "2", "reason": "no token",
+		"first": got[2].Details["first"], "last": got[2].Details["last"]}, got[2].Details)
+	assert.Equal(t, "local uid=1000 pid=4242", got[2].Actor, "the actor is the peer")
+	assert.Equal(t, "1001", got[3].Details[detailUID])
+	assert.Equal(t, uint64(0), h.d.audit.Stats().LostBestEffort)
+}
+
+func TestUnauthenticatedKeysAreBounded(t *testing.T) {
+	h := newHarness(t)
+	for i := 0; i < unauthMaxKeys+40; i++ {
+		h.d.unauth.note(httpapi.PeerCred{UID: 1000 + i, PID: 1}, "GET /v1/status", "no token")
+	}
+	h.clk.Advance(unauthInterval)
+	got := h.entries(audit.ActionUnauthenticated)
+	require.Len(t, got, unauthMaxKeys+1, "the keys of an interval are bounded")
+	last := got[len(got)-1]
+	assert.Equal(t, "*", last.Object)
+	assert.Equal(t, "40", last.Details[audit.DetailCount], "the calls beyond the bound are counted together")
+	assert.Equal(t, "many", last.Details[detailUID])
+}
+
+func TestUnauthenticatedCallsAreWrittenAtShutdown(t *testing.T) {
+	h := newHarness(t)
+	code, _ := h.hCall("GET", "/v1/history", "", "")
+	require.Equal(t, http.StatusUnauthorized, code)
+	h.restart()
+	assert.Equal(t, []string{"GET /v1/history 1 unknown no token"}, h.unauthSummary(), "closing the log writes the open interval")
+	var actions []audit.Action
+	require.NoError(t, audit.Read(h.set.AuditDir(), audit.Filter{}, func(e audit.Entry) error {
+		if e.Action == audit.ActionUnauthenticated || e.Action == audit.ActionServiceStop {
+			actions = append(actions, e.Action)
+		}
+		return nil
+	}))
+	assert.Equal(t, []audit.Action{audit.ActionUnauthenticated, audit.ActionServiceStop}, actions, "refused calls come before the stop record")
+}
+
+func TestPushCommentIsInTheAuditRecord(t *testing.T) {
+	h := newHarness(t)
+	h.push(hModelBase, 0)
+	applied := h.entries(audit.ActionModelApplied)
+	require.NotEmpty(t, applied)
+	assert.Equal(t, "test push", applied[len(applied)-1].Details[audit.DetailComment])
+
+	long := strings.Repeat("é", 3000) // 6000 bytes
+	_, err := h.d.Push(h.ctx, "erin", []byte(hModelOpen), long, 0)
+	require.NoError(t, err, "a long comment does not refuse the push")
+	applied = h.entries(audit.ActionModelApplied)
+	c := applied[len(applied)-1].Details[audit.DetailComment]
+	assert.Less(t, len(c), maxCommentBytes+200, "the comment is cut in the record")
+	assert.True(t, strings.HasPrefix(c, strings.Repeat("é", 100)), "the cut keeps whole characters")
+	assert.Contains(t, c, "cut from 6000 bytes")
+	vs, err := h.d.History()
+	require.NoError(t, err)
+	assert.Equal(t, long, vs[len(vs)-1].Comment, "the history keeps the whole comment")
+
+	_, err = h.d.Push(h.ctx, "erin", []byte("version: 1\nzones: [\n"), "broken on purpose", 0)
+	require.Error(t, err)
+	rejected := h.entries(audit.ActionModelRejected)
+	require.NotEmpty(t, rejected)
+	assert.Equal(t, "broken on purpose", rejected[len(rejected)-1].Details[audit.DetailComment])
+}
+
+func TestStopRecordLossIsCounted(t *testing.T) {
+	h := newHarness(t)
+	require.NoError(t, h.d.audit.Close())
+	h.d.closeAudit()
+	assert.Equal(t, uint64(1), h.d.audit.Stats().LostBestEffort, "the stop record that could not be written is counted")
+	assert.True(t, h.logged("audit record lost"))
+}
+
+func TestRunningModelAnswer(t *testing.T) {
+	h := newHarness(t)
+	b := apiBackend{h.d}
+	_, err := b.RunningModel()
+	var ae *api.Error
+	require.ErrorAs(t, err, &ae, "no model runs")
+	assert.Equal(t, http.StatusNotFound, ae.Status)
+	res := h.push(hModelBase, 0)
+	m, err := b.RunningModel()
+	require.NoError(t, err)
+	assert.Equal(t, api.RunningModel{Version: res.Version, Digest: res.Digest, Model: hModelBase}, m)
+}
+
+// TestAccountAnswers: a role change to the role the user has is a
+// success that says "unchanged" and records nothing; a locked name gets
+// the same answer whether or not it has an account.
+func TestAccountAnswers(t *testing.T) {
+	h := newHarness(t)
+	const adminPW, veraPW = "Quartz-Meadow-Lantern-81", "Maple-Orbit-Glacier-39"
+	require.NoError(t, h.d.accounts.Init(h.ctx, "admin", adminPW))
+	login := func(user, pw string) (int, string) {
+		b, _ := json.Marshal(api.Credentials{User: user, Password: pw})
+		return h.hCall("POST", "/v1/login", "", string(b))
+	}
+	code, body := login("admin", adminPW)
+	require.Equal(t, http.StatusOK, code, body)
+	var lr api.LoginResult
+	require.NoError(t, json.Unmarshal([]byte(body), &lr))
+	b, _ := json.Marshal(api.UserRequest{Name: "vera", Role: "viewer", Password: veraPW})
+	code, body = h.hCall("POST", "/v1/users", lr.Token, string(b))
+	require.Equal(t, http.StatusCreated, code, body)
+
+	roleChanges := len(h.entries(audit.ActionRoleChange))
+	code, body = h.hCall("POST", "/v1/users/vera/role", lr.Token, `{"role":"viewer"}`)
+	assert.Equal(t, http.StatusOK, code, body)
+	assert.JSONEq(t, `{"user":"vera","done":"role","unchanged":true}`, body)
+	assert.Len(t, h.entries(audit.ActionRoleChange), roleChanges, "nothing is recorded")
+	code, body = h.hCall("POST", "/v1/users/vera/role", lr.Token, `{"role":"operator"}`)
+	assert.Equal(t, http.StatusOK, code, body)
+	assert.JSONEq(t, `{"user":"vera","done":"role"}`, body)
+
+	// Fail both names until they are locked: the same number of tries,
+	// then the same status and the same text (but the name).
+	lockOut := func(user string) (tries int, code int, msg string) {
+		for tries = 1; tries <= 50; tries++ {
+			code, body := login(user, "Wrong-Password-Every-Time-1")
+			if code != http.StatusUnauthorized {
+				var e api.Error
+				require.NoError(t, json.Unmarshal([]byte(body), &e), body)
+				return tries, code, e.Message
+			}
+		}
+		t.Fatalf("%s was never locked", user)
+		return
+	}
+	tv, cv, mv := lockOut("vera")
+	tn, cn, mn := lockOut("nobody")
+	assert.Equal(t, tv, tn, "tries until locked")
+	assert.Equal(t, http.StatusForbidden, cv)
+	assert.Equal(t, cv, cn, "status of a locked account and a locked unknown name")
+	assert.Equal(t, mv, strings.ReplaceAll(mn, "nobody", "vera"), "text of a locked account and a locked unknown name")
+	// The right password does not tell either.
+	code, body = login("vera", veraPW)
+	assert.Equal(t, cv, code, body)
+	var e api.Error
+	require.NoError(t, json.Unmarshal([]byte(body), &e))
+	assert.Equal(t, mv, e.Message)
+}

@@ -63,6 +63,8 @@ type Daemon struct {
 	accounts   *auth.Manager
 
 	inspection inspection // the proxies of the inspected protocols
+
+	metrics daemonMetrics // the Prometheus endpoint (metrics.go)
 }
 
 // New prepares a daemon; Run starts it.
@@ -111,6 +113,11 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		return err
 	}
 	defer api.Close()
+	stopMetrics, err := d.serveMetrics()
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	go d.watchDrift(ctx, time.Duration(d.set.Firewall.DriftCheck))
 	for {
 		select {

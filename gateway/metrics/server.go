@@ -114,7 +114,11 @@ func (l zapErrorLog) Println(v ...any) {
 // CheckListen checks the syntax of a metrics.listen address: an IP
 // address (or nothing, for every address) and a port. Whether the address
 // can be bound shows only at start (Listen).
-func CheckListen(addr string) error {
+func CheckListen(addr string) error { return checkListen(addr, false) }
+
+// checkListen is CheckListen; with anyPort, port 0 (any free port, for
+// tests) passes.
+func checkListen(addr string, anyPort bool) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("metrics.listen %q is not ADDRESS:PORT: write an address of this gateway's management interface and a port, e.g. 198.18.60.1:%d or [fd00:60::1]:%d", addr, DefaultPort, DefaultPort)
@@ -124,16 +128,16 @@ func CheckListen(addr string) error {
 			return fmt.Errorf("metrics.listen %q: %q is not an IP address: write the address of this gateway's management interface, not a host name", addr, host)
 		}
 	}
-	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || (p == 0 && !anyPort) {
 		return fmt.Errorf("metrics.listen %q: the port must be 1-65535, e.g. %d", addr, DefaultPort)
 	}
 	return nil
 }
 
 // Listen binds addr for the metrics server. Its errors say what to change
-// in metrics.listen.
+// in metrics.listen. Port 0 picks a free port (tests).
 func Listen(addr string) (net.Listener, error) {
-	if err := CheckListen(addr); err != nil {
+	if err := checkListen(addr, true); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", addr)

@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zonegate/zonegate/test/lab"
+)
+
+// TestMgmtMetrics runs zonegate serve with metrics.listen on the gateway's
+// address in the management zone, scrapes /metrics from the management
+// zone's host, sends traffic through the conduit and sees its counter
+// move. A host in a zone that is not a management zone cannot reach the
+// endpoint: the ruleset drops it.
+func TestMgmtMetrics(t *testing.T) {
+	mgRequire(t)
+	t.Parallel()
+	bin := mgBuild(t)
+	l := upLab(t, loadModelText(t, mgModelOpen), "zgmtr")
+	tr := mgServe(t, l, "ops", "cell", 7000, 7001)
+	listen := netip.AddrPortFrom(mgGatewayAddr(t, l, "ops"), 9469)
+	d := mgStartDaemon(t, bin, l.Gateway, mgSettings("metrics:", "  listen: "+listen.String()), mgModelBase)
+
+	ops := mtClient(l.Zones["ops"].NS)
+	url := "http://" + listen.String() + "/metrics"
+	conduit := `zonegate_conduit_packets_total{conduit="ops-to-cell",from="ops",to="cell"}`
+
+	before := mtScrape(t, ops, url)
+	for _, name := range []string{"zonegate_build_info", "zonegate_model_info", "zonegate_island", "zonegate_audit_used_ratio",
+		"zonegate_drift_checks_total", "zonegate_dropped_packets_total", "go_goroutines", "process_resident_memory_bytes"} {
+		assert.Contains(t, before, name, "series in a live scrape")
+	}
+	assert.Equal(t, dto.MetricType_COUNTER, before["zonegate_conduit_packets_total"].GetType())
+	start := mtValue(before, conduit)
+
+	const flows = 3
+	for i := range flows {
+		require.True(t, tr.passes(7001, mgWait(true)), "flow %d ops -> cell tcp/7001 through the conduit", i)
+	}
+	after := mtScrape(t, ops, url)
+	assert.GreaterOrEqual(t, mtValue(after, conduit), start+flows, "the conduit's counter counts the new flows\n%s", mgTail(d.log.String(), 10))
+	assert.Equal(t, `version="1"`, mtLabel(after, "zonegate_model_info", "version"))
+
+	resp, err := ops.Get("http://" + listen.String() + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "only /metrics is served")
+
+	cell := mtClient(l.Zones["cell"].NS)
+	cell.Timeout = 2 * time.Second
+	if resp, err := cell.Get(url); err == nil {
+		resp.Body.Close()
+		t.Errorf("a host in zone cell (not a management zone) scraped the gateway: %s", resp.Status)
+	}
+}
+
+// mtClient is an HTTP client whose connections start in namespace ns.
+func mtClient(ns string) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			timeout := 10 * time.Second
+			if dl, ok := ctx.Deadline(); ok {
+				timeout = time.Until(dl)
+			}
+			return lab.Dial(ns, network, addr, timeout)
+		},
+	}}
+}
+
+// mtScrape gets and parses /metrics.
+func mtScrape(t *testing.T, c *http.Client, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := c.Get(url)
+	require.NoError(t, err, "scrape %s from the management zone", url)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
+	require.NoError(t, err)
+	return mfs
+}
+
+// mtValue is the value of the series `name{k="v",...}` (0 when absent).
+func mtValue(mfs map[string]*dto.MetricFamily, series string) float64 {
+	name := series[:strings.IndexByte(series, '{')]
+	mf := mfs[name]
+	if mf == nil {
+		return 0
+	}
+	for _, m := range mf.Metric {
+		var ls []string
+		for _, l := range m.Label {
+			ls = append(ls, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+		}
+		if name+"{"+strings.Join(ls, ",")+"}" == series {
+			return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return 0
+}
+
+// mtLabel is `label="value"` of the first series of a family.
+func mtLabel(mfs map[string]*dto.MetricFamily, name, label string) string {
+	mf := mfs[name]
+	if mf == nil || len(mf.Metric) == 0 {
+		return ""
+	}
+	for _, l := range mf.Metric[0].Label {
+		if l.GetName() == label {
+			return fmt.Sprintf("%s=%q", label, l.GetValue())
+		}
+	}
+	return ""
+}

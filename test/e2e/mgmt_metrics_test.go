@@ -67,6 +67,49 @@ func TestMgmtMetrics(t *testing.T) {
 	}
 }
 
+// TestModbusMetrics scrapes /metrics inside the gateway's namespace
+// (127.0.0.1: loopback is always accepted) while Modbus clients hold
+// connections through an enforcing and a monitoring conduit: the
+// requests by function and verdict, the denials by reason, the open
+// connections and the redirected flows show.
+func TestModbusMetrics(t *testing.T) {
+	mgRequire(t)
+	t.Parallel()
+	bin := mgBuild(t)
+	l := upLab(t, loadModelText(t, mbModel), "zgmtm")
+	mbStartGoPLC(t, l.Assets["plc-go"].NS, mbPLCGo+":502")
+	mbStartGoPLC(t, l.Assets["plc-mon"].NS, mbPLCMon+":502")
+	d := mgStartDaemon(t, bin, l.Gateway, mgSettings("metrics:", "  listen: 127.0.0.1:9469"), mbModel)
+	scada := l.Assets["scada"].NS
+
+	enf := mbDial(t, scada, mbPLCGo+":502")
+	if pdu, err := enf.do(1, mbReadHR(0, 10)...); err != nil || mbException(pdu) != 0 {
+		t.Fatalf("read through conduit enforce-exc: % x %v\n%s", pdu, err, mgTail(d.log.String(), 10))
+	}
+	mbExpectException(t, "write register 25 through enforce-exc", enf, 2, mbWriteHR(25, 7)...)
+	mon := mbDial(t, scada, mbPLCMon+":502")
+	if pdu, err := mon.do(1, mbWriteHR(5, 1)...); err != nil || mbException(pdu) != 0 {
+		t.Errorf("a write through conduit monitor is forwarded: % x %v", pdu, err)
+	}
+
+	mfs := mtScrape(t, mtClient(l.Gateway), "http://127.0.0.1:9469/metrics")
+	for series, atLeast := range map[string]float64{
+		`zonegate_inspected_requests_total{conduit="enforce-exc",function="3",protocol="modbus",verdict="allowed"}`:               1,
+		`zonegate_inspected_requests_total{conduit="enforce-exc",function="6",protocol="modbus",verdict="denied"}`:                1,
+		`zonegate_inspected_requests_total{conduit="monitor",function="6",protocol="modbus",verdict="monitored"}`:                 1,
+		`zonegate_inspected_denials_total{conduit="enforce-exc",protocol="modbus",reason="address_not_allowed",verdict="denied"}`: 1,
+		`zonegate_inspected_denials_total{conduit="monitor",protocol="modbus",reason="function_not_allowed",verdict="monitored"}`: 1,
+		`zonegate_inspected_connections{protocol="modbus"}`:                                                                       2,
+		`zonegate_conduit_packets_total{conduit="enforce-exc",from="ops",to="plant"}`:                                             1,
+		`zonegate_conduit_packets_total{conduit="monitor",from="ops",to="plant"}`:                                                 1,
+	} {
+		assert.GreaterOrEqual(t, mtValue(mfs, series), atLeast, series)
+	}
+	if t.Failed() {
+		t.Logf("zonegate_inspected_denials_total: %v", mfs["zonegate_inspected_denials_total"])
+	}
+}
+
 // mtClient is an HTTP client whose connections start in namespace ns.
 func mtClient(ns string) *http.Client {
 	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{

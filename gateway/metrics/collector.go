@@ -150,7 +150,7 @@ var (
 		"Checks of the ruleset generation for changes made outside zonegate.",
 		nil, nil)
 	descDriftDetected = prometheus.NewDesc("zonegate_drift_detected_total",
-		"Times table inet zonegate was found changed outside zonegate and restored (zonegate_drift_repairs_total would count the same).",
+		"Times table inet zonegate was found changed outside zonegate; each time zonegate restores it (a failed restore is logged and audited).",
 		nil, nil)
 	descDriftLast = prometheus.NewDesc("zonegate_drift_last_detected_timestamp_seconds",
 		"Unix time of the last drift detected; absent when none since the start.",

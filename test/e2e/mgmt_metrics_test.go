@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -170,4 +172,56 @@ func mtLabel(mfs map[string]*dto.MetricFamily, name, label string) string {
 		}
 	}
 	return ""
+}
+
+// TestMgmtMetricsBadListen: zonegate serve refuses to start with a
+// metrics.listen it cannot use, and says what to change.
+func TestMgmtMetricsBadListen(t *testing.T) {
+	mgRequire(t)
+	t.Parallel()
+	bin := mgBuild(t)
+	ns := mgNamespace(t, "zgmtb")
+	// With lo down, Linux lets a bare namespace bind any address.
+	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("ip -n %s link set lo up: %v: %s", ns, err, out)
+	}
+	for listen, want := range map[string]string{
+		// In the benchmarking range, on no interface of the namespace.
+		"198.19.255.254:9469": "not on any interface of this gateway",
+		"localhost:9469":      "not an IP address",
+	} {
+		dir := mgTempDir(t)
+		config := dir + "/zonegate.yaml"
+		mgWrite(t, config, mgSettings("metrics:", "  listen: "+listen))
+		cmd := lab.Command(ns, bin, "serve", "--config", config, "--state-dir", dir+"/state", "--socket", dir+"/api.sock")
+		out, listening := mtRunUntil(t, cmd, `"metrics listening"`)
+		if listening {
+			t.Errorf("metrics.listen %s: zonegate serve started its metrics server:\n%s", listen, out)
+			continue
+		}
+		assert.Contains(t, out, "metrics.listen", listen)
+		assert.Contains(t, out, want, listen)
+	}
+}
+
+// mtRunUntil runs cmd until it exits or prints a line containing
+// marker (then it is killed); it returns the output and whether the
+// marker came.
+func mtRunUntil(t *testing.T, cmd *exec.Cmd, marker string) (string, bool) {
+	t.Helper()
+	r, w := io.Pipe()
+	cmd.Stdout, cmd.Stderr = w, w
+	require.NoError(t, cmd.Start())
+	go func() { w.CloseWithError(cmd.Wait()) }()
+	var out strings.Builder
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		out.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), marker) {
+			_ = cmd.Process.Kill()
+			_, _ = io.Copy(io.Discard, r)
+			return out.String(), true
+		}
+	}
+	return out.String(), false
 }

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zonegate/zonegate/firewall"
+	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/protocols/inspect"
 )
 
@@ -123,4 +124,32 @@ func TestDenialCountingDoesNotAllocate(t *testing.T) {
 	ds := c.snapshot()
 	require.Len(t, ds, 1)
 	assert.Equal(t, uint64(1+1+100), ds[0].Count, "the first, the warm-up run of AllocsPerRun and 100 runs")
+}
+
+// TestReloadDoesNotRebindMetrics: a SIGHUP that changes metrics.listen is
+// audited, but the server keeps its address until the next start.
+func TestReloadDoesNotRebindMetrics(t *testing.T) {
+	h := newHarness(t)
+	h.d.set.Metrics.Listen = "127.0.0.1:0"
+	stop, err := h.d.serveMetrics()
+	require.NoError(t, err)
+	defer stop()
+	addr := h.d.metrics.server.Addr().String()
+
+	path := filepath.Join(t.TempDir(), "zonegate.yaml")
+	h.d.cfg.SettingsPath = path
+	require.NoError(t, os.WriteFile(path, []byte("metrics:\n  listen: 127.0.0.1:9469\n"), 0o600))
+	require.NoError(t, h.d.ReloadSettings(h.ctx))
+	changed := h.entries(audit.ActionSettingsChanged)
+	require.NotEmpty(t, changed)
+	assert.Contains(t, changed[len(changed)-1].Details[audit.DetailDiff], "metrics.listen")
+	assert.Contains(t, changed[len(changed)-1].Details[audit.DetailDiff], "metrics.* at the next start")
+	assert.Equal(t, addr, h.d.metrics.server.Addr().String(), "no re-bind on SIGHUP")
+	resp, err := http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "still served on the old address")
+
+	require.NoError(t, os.WriteFile(path, []byte("metrics:\n  listen: nowhere\n"), 0o600))
+	assert.ErrorContains(t, h.d.ReloadSettings(h.ctx), "metrics.listen")
 }

@@ -64,7 +64,8 @@ type Daemon struct {
 
 	inspection inspection // the proxies of the inspected protocols
 
-	unauth *unauthCalls // API calls refused with 401, aggregated for the log
+	unauth  *unauthCalls  // API calls refused with 401, aggregated for the log
+	metrics daemonMetrics // the Prometheus endpoint (metrics.go)
 }
 
 // New prepares a daemon; Run starts it.
@@ -114,6 +115,11 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		return err
 	}
 	defer api.Close()
+	stopMetrics, err := d.serveMetrics()
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	go d.watchDrift(ctx, time.Duration(d.set.Firewall.DriftCheck))
 	for {
 		select {

@@ -123,6 +123,7 @@ func (d *Daemon) startProxy() error {
 	if d.audit != nil {
 		sink = auditSink{log: d.audit}
 	}
+	sink = d.metrics.denials.sink(sink) // denials by reason for the metrics
 	for _, in := range inspectors {
 		pp := proxyPort(d.set, in.Protocol())
 		title := in.Protocol().Title

@@ -17,6 +17,7 @@ import (
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/auth"
+	"github.com/zonegate/zonegate/gateway/metrics"
 	"github.com/zonegate/zonegate/protocols/inspect"
 )
 
@@ -67,6 +68,12 @@ type Settings struct {
 		// DriftCheck is how often the ruleset generation is polled.
 		DriftCheck Duration `yaml:"drift_check"`
 	} `yaml:"firewall"`
+	Metrics struct {
+		// Listen is the address of the Prometheus endpoint (plain HTTP,
+		// /metrics only), e.g. 198.18.60.1:9469 on the management
+		// interface; empty: off.
+		Listen string `yaml:"listen"`
+	} `yaml:"metrics"`
 }
 
 // DefaultSettings returns the settings used when no file is given.
@@ -141,6 +148,11 @@ func (s *Settings) Validate() error {
 	}
 	if s.Firewall.ModbusProxyPort == 0 {
 		errs = append(errs, "firewall.modbus_proxy_port must be 1-65535")
+	}
+	if s.Metrics.Listen != "" {
+		if err := metrics.CheckListen(s.Metrics.Listen); err != nil {
+			errs = append(errs, err.Error())
+		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid settings: %s", strings.Join(errs, "; "))

@@ -111,7 +111,8 @@ func (d *Daemon) ReloadSettings(ctx context.Context) error {
 	defer d.mu.Unlock()
 	prev := d.set
 	d.set.Changes, d.set.Audit, d.set.Passwords = s.Changes, s.Audit, s.Passwords
-	if err := d.auditSettings(ctx, "local:SIGHUP", "changes.* apply now; audit.* and passwords.* at the next start"); err != nil {
+	d.set.Metrics = s.Metrics // audited; the server keeps its address until the next start
+	if err := d.auditSettings(ctx, "local:SIGHUP", "changes.* apply now; audit.*, passwords.* and metrics.* at the next start"); err != nil {
 		d.set = prev
 		return err
 	}

@@ -108,6 +108,7 @@ func runServe(f serveFlags, stderr io.Writer) error {
 	}()
 
 	gateway.Version = version
+	gateway.Commit = buildCommit(commit, buildSettings())
 	d := gateway.New(gateway.Config{Settings: set, SettingsPath: f.config, Logger: log})
 	log.Info("zonegate starting", zap.String("version", version), zap.String("model", set.Model),
 		zap.String("state_dir", set.StateDir), zap.String("socket", set.API.Socket), zap.Int("pid", os.Getpid()))

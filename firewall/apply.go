@@ -95,7 +95,15 @@ type Result struct {
 }
 
 // Expected returns the fingerprint of what applying rs installs.
-func Expected(rs *Ruleset) Fingerprint { return toKernel(rs).fingerprint() }
+func Expected(rs *Ruleset) Fingerprint {
+	k := toKernel(rs)
+	if _, err := k.batch(); err != nil {
+		// Apply refuses such a ruleset before sending anything; no
+		// kernel table has this fingerprint.
+		return Fingerprint{"invalid ruleset: " + err.Error()}
+	}
+	return k.fingerprint()
+}
 
 // Current reads table inet zonegate and returns its fingerprint; nil when
 // the table does not exist.
@@ -105,7 +113,16 @@ func Current(t Target) (Fingerprint, error) {
 		return nil, err
 	}
 	defer conn.CloseLasting()
-	k, err := readTable(conn)
+	raw, err := t.rawConn()
+	if err != nil {
+		return nil, err
+	}
+	defer raw.Close()
+	return current(conn, raw)
+}
+
+func current(conn *nftables.Conn, raw *rawConn) (Fingerprint, error) {
+	k, err := readTable(conn, raw)
 	if errors.Is(err, errNoTable) {
 		return nil, nil
 	}
@@ -122,29 +139,34 @@ func Current(t Target) (Fingerprint, error) {
 func Apply(t Target, rs *Ruleset) (Result, error) {
 	want := toKernel(rs)
 	res := Result{Rules: len(want.rules), Sets: len(want.sets)}
+	msgs, err := want.batch()
+	if err != nil {
+		// Nothing has been sent: the batch is only marshalled here.
+		return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
+	}
 	wantFP := want.fingerprint()
 	conn, err := t.conn()
 	if err != nil {
 		return res, err
 	}
 	defer conn.CloseLasting()
-	if same, err := holds(conn, wantFP); err != nil {
+	raw, err := t.rawConn()
+	if err != nil {
+		return res, err
+	}
+	defer raw.Close()
+	if same, err := holds(conn, raw, wantFP); err != nil {
 		return res, fmt.Errorf("read the current ruleset before applying: %w", err)
 	} else if same {
 		return res, nil
 	}
-	if err := want.queue(conn); err != nil {
-		// The failed message was not queued: flushing would send half a
-		// ruleset. Drop the connection; nothing has been sent.
-		return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
-	}
-	flushErr := conn.Flush()
+	flushErr := raw.sendBatch(msgs)
 	if flushErr != nil && !errors.Is(flushErr, syscall.ENOBUFS) {
 		return res, fmt.Errorf("apply table inet %s (the transaction was rejected, the previous ruleset is still in place): %w", TableName, flushErr)
 	}
 	// ENOBUFS means the kernel may have committed without our reading its
 	// answer: the read-back decides.
-	got, err := Current(t)
+	got, err := current(conn, raw)
 	if err != nil {
 		return res, fmt.Errorf("read table inet %s back after applying: %w", TableName, err)
 	}
@@ -172,9 +194,8 @@ func Remove(t Target) error {
 }
 
 // holds reports whether the kernel already has exactly the ruleset of
-// fingerprint want. Rules are only read when everything else matches: they
-// cost one netlink dump per chain.
-func holds(conn *nftables.Conn, want Fingerprint) (bool, error) {
+// fingerprint want. Rules are only read when everything else matches.
+func holds(conn *nftables.Conn, raw *rawConn, want Fingerprint) (bool, error) {
 	k, anon, err := readStructure(conn)
 	if errors.Is(err, errNoTable) {
 		return false, nil
@@ -185,7 +206,7 @@ func holds(conn *nftables.Conn, want Fingerprint) (bool, error) {
 	if !k.fingerprint().Equal(want.structure()) {
 		return false, nil
 	}
-	if err := readRules(conn, k, anon); err != nil {
+	if err := readRules(raw, k, anon); err != nil {
 		return false, err
 	}
 	return k.fingerprint().Equal(want), nil

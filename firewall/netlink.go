@@ -1,10 +1,15 @@
 package firewall
 
 import (
+	"encoding/binary"
+	"fmt"
+
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // kernelRuleset is a Ruleset translated into google/nftables objects, the
@@ -27,6 +32,7 @@ type kernelRule struct {
 	exprs    []expr.Any
 	userData []byte
 	anon     []anonSet
+	line     string // normalised netlink form of the rule (see ruleNormaliser)
 }
 
 func newTable() *nftables.Table {
@@ -167,3 +173,49 @@ func (k *kernelRuleset) queue(conn *nftables.Conn) error {
 	}
 	return nil
 }
+
+// batch marshals the whole table's batch (see queue) and fills in the
+// normalised line of every rule from the marshalled messages, so that the
+// fingerprint describes exactly the bytes that are sent.
+func (k *kernelRuleset) batch() ([]netlink.Message, error) {
+	msgs, err := capture(k.queue)
+	if err != nil {
+		return nil, err
+	}
+	anon := map[uint32]string{}
+	for _, r := range k.rules {
+		for _, a := range r.anon {
+			anon[a.set.ID] = anonLine(a)
+		}
+	}
+	n := &ruleNormaliser{anon: func(_ string, id []byte) (string, bool) {
+		if len(id) != 4 {
+			return "", false
+		}
+		d, ok := anon[binary.BigEndian.Uint32(id)]
+		return d, ok
+	}}
+	i := 0
+	for _, m := range msgs {
+		if m.Header.Type != newRuleType || len(m.Data) < 4 {
+			continue
+		}
+		if i >= len(k.rules) {
+			return nil, fmt.Errorf("the marshalled batch has more rules than the ruleset")
+		}
+		rm, err := parseRuleMsg(m.Data[4:])
+		if err != nil {
+			return nil, err
+		}
+		if k.rules[i].line, err = n.line(rm.exprs, rm.userData); err != nil {
+			return nil, fmt.Errorf("rule %d of chain %s: %w", i, rm.chain, err)
+		}
+		i++
+	}
+	if i != len(k.rules) {
+		return nil, fmt.Errorf("the marshalled batch has %d rules, the ruleset %d", i, len(k.rules))
+	}
+	return msgs, nil
+}
+
+var newRuleType = netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_NEWRULE)

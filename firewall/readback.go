@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 
@@ -164,7 +163,7 @@ func (k *kernelRuleset) fingerprint() Fingerprint {
 	for _, name := range names {
 		fp = append(fp, chainLine(byName[name]))
 		for _, r := range rulesOf[name] {
-			fp = append(fp, fmt.Sprintf("rule %s %s", name, ruleLine(r)))
+			fp = append(fp, "rule "+name+" "+r.line)
 		}
 	}
 	return fp
@@ -220,67 +219,8 @@ func chainLine(ch *nftables.Chain) string {
 	return fmt.Sprintf("chain %s type=%s hook=%d prio=%d policy=%s", ch.Name, ch.Type, *ch.Hooknum, prio, pol)
 }
 
-func ruleLine(r kernelRule) string {
-	parts := make([]string, 0, len(r.exprs)+1)
-	anon := map[*expr.Lookup]string{}
-	for _, a := range r.anon {
-		anon[a.lookup] = anonLine(a)
-	}
-	for _, e := range r.exprs {
-		if l, ok := e.(*expr.Lookup); ok {
-			set := l.SetName
-			if desc, ok := anon[l]; ok {
-				set = desc
-			}
-			parts = append(parts, fmt.Sprintf("lookup(sreg=%d dreg=%d/%v inv=%v set=%s)", l.SourceRegister, l.DestRegister, l.IsDestRegSet, l.Invert, set))
-			continue
-		}
-		if r, ok := e.(*expr.Redir); ok && r.RegisterProtoMax == r.RegisterProtoMin {
-			// The kernel reports max = min when only min was sent (as nft does).
-			n := *r
-			n.RegisterProtoMax = 0
-			e = &n
-		}
-		parts = append(parts, exprLine(e))
-	}
-	if len(r.userData) > 0 {
-		parts = append(parts, "userdata="+hex.EncodeToString(r.userData))
-	}
-	return strings.Join(parts, " ")
-}
-
 func anonLine(a anonSet) string {
 	return "anon:" + setLine(&nftables.Set{KeyType: a.set.KeyType, Interval: a.set.Interval}, a.elems)
-}
-
-// exprLine prints an expression's fields, skipping those the kernel fills
-// in on its own.
-func exprLine(e expr.Any) string {
-	switch x := e.(type) {
-	case *expr.Meta:
-		return fmt.Sprintf("meta(%d %v %d)", x.Key, x.SourceRegister, x.Register)
-	case *expr.Cmp:
-		return fmt.Sprintf("cmp(%d %d %x)", x.Op, x.Register, x.Data)
-	case *expr.Payload:
-		if x.OperationType == expr.PayloadLoad && x.CsumType == 0 && x.CsumFlags == 0 {
-			return fmt.Sprintf("payload(%d %d %d %d)", x.DestRegister, x.Base, x.Offset, x.Len)
-		}
-	case *expr.Objref:
-		return fmt.Sprintf("objref(%d %s)", x.Type, x.Name)
-	case *expr.Verdict:
-		return "verdict(" + verdictLine(x) + ")"
-	}
-	v := reflect.Indirect(reflect.ValueOf(e))
-	var b strings.Builder
-	b.WriteString(v.Type().Name() + "(")
-	for i := 0; i < v.NumField(); i++ {
-		f := v.Type().Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		fmt.Fprintf(&b, "%s=%v ", f.Name, v.Field(i).Interface())
-	}
-	return strings.TrimSpace(b.String()) + ")"
 }
 
 // decodeVerdicts fills VerdictData of map elements: google/nftables v0.3.0
@@ -316,13 +256,14 @@ func decodeVerdicts(elems []nftables.SetElement) error {
 // errNoTable reports that table inet zonegate does not exist.
 var errNoTable = errors.New("table inet zonegate does not exist")
 
-// readTable reads table inet zonegate back from the kernel, rules included.
-func readTable(conn *nftables.Conn) (*kernelRuleset, error) {
+// readTable reads table inet zonegate back from the kernel, rules included
+// (the structure over conn, the rules in one dump over raw).
+func readTable(conn *nftables.Conn, raw *rawConn) (*kernelRuleset, error) {
 	k, anon, err := readStructure(conn)
 	if err != nil {
 		return nil, err
 	}
-	return k, readRules(conn, k, anon)
+	return k, readRules(raw, k, anon)
 }
 
 // readStructure reads everything but the rules: counters, sets with their
@@ -381,26 +322,17 @@ func readStructure(conn *nftables.Conn) (*kernelRuleset, map[string]anonSet, err
 	return k, anonByName, nil
 }
 
-// readRules reads the rules of every chain of k (one dump per chain: the
-// library cannot dump a whole table's rules at once).
-func readRules(conn *nftables.Conn, k *kernelRuleset, anonByName map[string]anonSet) error {
-	for _, ch := range k.chains {
-		rules, err := conn.GetRules(k.table, ch)
-		if err != nil {
-			return fmt.Errorf("list rules of chain %s: %w", ch.Name, err)
-		}
-		for _, r := range rules {
-			kr := kernelRule{chain: ch.Name, exprs: r.Exprs, userData: r.UserData}
-			for _, e := range r.Exprs {
-				if l, ok := e.(*expr.Lookup); ok {
-					if a, ok := anonByName[l.SetName]; ok {
-						a.lookup = l
-						kr.anon = append(kr.anon, a)
-					}
-				}
-			}
-			k.rules = append(k.rules, kr)
-		}
+// readRules reads the rules of all chains of k in one dump and keeps them
+// in their normalised netlink form (see ruleNormaliser).
+func readRules(raw *rawConn, k *kernelRuleset, anonByName map[string]anonSet) error {
+	desc := map[string]string{}
+	for name, a := range anonByName {
+		desc[name] = anonLine(a)
 	}
+	rules, err := dumpRules(raw, func(name string, _ []byte) (string, bool) { d, ok := desc[name]; return d, ok })
+	if err != nil {
+		return err
+	}
+	k.rules = rules
 	return nil
 }

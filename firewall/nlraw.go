@@ -1,0 +1,184 @@
+package firewall
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// rawConn is a netfilter netlink socket used without google/nftables: to
+// send a whole batch with one acknowledgement and to dump all rules of
+// the table in one request. It reads whole datagrams into one reused
+// buffer instead of peeking at each message.
+type rawConn struct {
+	nl  *netlink.Conn
+	rc  syscall.RawConn
+	seq uint32
+	buf []byte
+}
+
+// rawReadTimeout bounds the wait for the kernel's answer: the kernel
+// processes a batch inside sendmsg, so answers are queued by the time it
+// returns; the bound only protects against a lost acknowledgement.
+const rawReadTimeout = 60 * time.Second
+
+func (t Target) rawConn() (*rawConn, error) {
+	if err := t.usable(); err != nil {
+		return nil, err
+	}
+	nl, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: t.fd()})
+	if err != nil {
+		return nil, fmt.Errorf("open nftables netlink socket: %w", err)
+	}
+	rc, err := nl.SyscallConn()
+	if err != nil {
+		nl.Close()
+		return nil, fmt.Errorf("open nftables netlink socket: %w", err)
+	}
+	c := &rawConn{nl: nl, rc: rc, seq: uint32(time.Now().Unix()), buf: make([]byte, 1<<20)}
+	// Large buffers: the forced variants need CAP_NET_ADMIN and ignore
+	// net.core.[rw]mem_max; without it fall back to the capped ones.
+	_ = rc.Control(func(fd uintptr) {
+		for _, o := range [][2]int{{unix.SO_SNDBUFFORCE, unix.SO_SNDBUF}, {unix.SO_RCVBUFFORCE, unix.SO_RCVBUF}} {
+			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[0], socketBuffer) != nil {
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[1], socketBuffer)
+			}
+		}
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_NETLINK, unix.NETLINK_EXT_ACK, 1)
+	})
+	return c, nil
+}
+
+func (c *rawConn) Close() error { return c.nl.Close() }
+
+func (c *rawConn) nextSeq() uint32 {
+	c.seq++
+	return c.seq
+}
+
+// send writes b (one or more netlink messages) in one sendmsg.
+func (c *rawConn) send(b []byte) error {
+	var serr error
+	err := c.rc.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), b, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		return !errors.Is(serr, unix.EAGAIN)
+	})
+	if err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("sendmsg of %d bytes: %w", len(b), serr)
+	}
+	return nil
+}
+
+// recv reads one datagram and calls fn for every netlink message in it.
+// fn returns false to stop after this datagram.
+func (c *rawConn) recv(fn func(h unix.NlMsghdr, data []byte) (more bool, err error)) (bool, error) {
+	_ = c.nl.SetReadDeadline(time.Now().Add(rawReadTimeout))
+	var n int
+	var rerr error
+	err := c.rc.Read(func(fd uintptr) bool {
+		n, _, rerr = unix.Recvfrom(int(fd), c.buf, 0)
+		return !errors.Is(rerr, unix.EAGAIN)
+	})
+	if err != nil {
+		return false, fmt.Errorf("recvmsg: %w", err)
+	}
+	if rerr != nil {
+		return false, fmt.Errorf("recvmsg: %w", rerr)
+	}
+	b := c.buf[:n]
+	more := true
+	for len(b) >= unix.NLMSG_HDRLEN {
+		var h unix.NlMsghdr
+		h.Len = binary.NativeEndian.Uint32(b[0:4])
+		h.Type = binary.NativeEndian.Uint16(b[4:6])
+		h.Flags = binary.NativeEndian.Uint16(b[6:8])
+		h.Seq = binary.NativeEndian.Uint32(b[8:12])
+		h.Pid = binary.NativeEndian.Uint32(b[12:16])
+		if h.Len < unix.NLMSG_HDRLEN || int(h.Len) > len(b) {
+			return false, fmt.Errorf("malformed netlink message of %d bytes in a datagram of %d", h.Len, n)
+		}
+		m, err := fn(h, b[unix.NLMSG_HDRLEN:h.Len])
+		if err != nil {
+			return false, err
+		}
+		more = more && m
+		b = b[min(len(b), nlAlign(int(h.Len))):]
+	}
+	return more, nil
+}
+
+func nlAlign(n int) int { return (n + 3) &^ 3 }
+
+// appendMsg appends one netlink message with the given header fields.
+func appendMsg(b []byte, typ, flags uint16, seq uint32, data []byte) []byte {
+	b = binary.NativeEndian.AppendUint32(b, uint32(unix.NLMSG_HDRLEN+len(data)))
+	b = binary.NativeEndian.AppendUint16(b, typ)
+	b = binary.NativeEndian.AppendUint16(b, flags)
+	b = binary.NativeEndian.AppendUint32(b, seq)
+	b = binary.NativeEndian.AppendUint32(b, 0)
+	b = append(b, data...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// nlError decodes the errno of an NLMSG_ERROR message (0 is an ack) and
+// the sequence number of the request it answers.
+func nlError(data []byte) (errno syscall.Errno, seq uint32, ok bool) {
+	if len(data) < 4+unix.NLMSG_HDRLEN {
+		return 0, 0, false
+	}
+	code := int32(binary.NativeEndian.Uint32(data[0:4]))
+	return syscall.Errno(-code), binary.NativeEndian.Uint32(data[4+8 : 4+12]), true
+}
+
+// dump sends one NLM_F_DUMP request and calls fn with the attributes of
+// every answer (after struct nfgenmsg) until the dump is done.
+func (c *rawConn) dump(msgType uint16, family byte, attrs []byte, fn func(attrs []byte) error) error {
+	seq := c.nextSeq()
+	data := append([]byte{family, unix.NFNETLINK_V0, 0, 0}, attrs...)
+	req := appendMsg(nil, uint16(unix.NFNL_SUBSYS_NFTABLES<<8)|msgType, unix.NLM_F_REQUEST|unix.NLM_F_DUMP, seq, data)
+	if err := c.send(req); err != nil {
+		return err
+	}
+	for done := false; !done; {
+		_, err := c.recv(func(h unix.NlMsghdr, data []byte) (bool, error) {
+			if h.Seq != seq {
+				return true, nil // a late answer to an earlier request
+			}
+			switch h.Type {
+			case unix.NLMSG_DONE:
+				done = true
+				if len(data) >= 4 {
+					if code := int32(binary.NativeEndian.Uint32(data)); code < 0 {
+						return false, syscall.Errno(-code)
+					}
+				}
+				return false, nil
+			case unix.NLMSG_ERROR:
+				if errno, _, ok := nlError(data); ok && errno != 0 {
+					return false, errno
+				}
+				done = true
+				return false, nil
+			}
+			if len(data) < 4 {
+				return true, nil
+			}
+			return true, fn(data[4:])
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

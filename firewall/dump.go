@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,7 +50,8 @@ func attrs(b []byte, out []attr) ([]attr, bool) {
 
 // ruleNormaliser writes normalised rule lines; it reuses its buffers.
 type ruleNormaliser struct {
-	out []byte
+	out     []byte
+	scratch [][]attr // attribute lists by nesting depth
 	// anon returns the description of an anonymous set by the name or
 	// the batch ID (NFTA_LOOKUP_SET_ID, nil after the apply) the lookup
 	// uses: before the apply every anonymous set is called "__set%d" and
@@ -62,7 +62,7 @@ type ruleNormaliser struct {
 // line returns the normalised text of one rule's expressions and user data.
 func (n *ruleNormaliser) line(exprs, userData []byte) (string, error) {
 	n.out = n.out[:0]
-	list, ok := attrs(exprs, nil)
+	list, ok := n.attrs(0, exprs)
 	if !ok {
 		return "", fmt.Errorf("malformed rule expressions")
 	}
@@ -81,8 +81,18 @@ func (n *ruleNormaliser) line(exprs, userData []byte) (string, error) {
 	return string(n.out), nil
 }
 
+// attrs splits b into the scratch list of the given depth.
+func (n *ruleNormaliser) attrs(depth int, b []byte) ([]attr, bool) {
+	for len(n.scratch) <= depth {
+		n.scratch = append(n.scratch, make([]attr, 0, 16))
+	}
+	list, ok := attrs(b, n.scratch[depth][:0])
+	n.scratch[depth] = list[:0]
+	return list, ok
+}
+
 func (n *ruleNormaliser) expr(b []byte) error {
-	fields, ok := attrs(b, nil)
+	fields, ok := n.attrs(1, b)
 	if !ok {
 		return fmt.Errorf("malformed expression")
 	}
@@ -96,7 +106,7 @@ func (n *ruleNormaliser) expr(b []byte) error {
 		}
 	}
 	n.out = append(n.out, name...)
-	da, ok := attrs(data, nil)
+	da, ok := n.attrs(2, data)
 	if !ok {
 		return fmt.Errorf("malformed data of expression %s", name)
 	}
@@ -109,7 +119,7 @@ func (n *ruleNormaliser) expr(b []byte) error {
 		}
 	}
 	da = normaliseExpr(string(name), da)
-	slices.SortStableFunc(da, func(a, b attr) int { return int(a.typ) - int(b.typ) })
+	sortAttrs(da)
 	n.out = append(n.out, '(')
 	for i, a := range da {
 		if i > 0 {
@@ -124,29 +134,40 @@ func (n *ruleNormaliser) expr(b []byte) error {
 			n.out = append(n.out, set...)
 			continue
 		}
-		n.value(a)
+		n.value(a, 3)
 	}
 	n.out = append(n.out, ')')
 	return nil
 }
 
-// value writes TYPE=HEX, or TYPE{...} for a nested attribute list.
-func (n *ruleNormaliser) value(a attr) {
+// value writes TYPE=HEX, or TYPE{...} for a nested attribute list; depth
+// selects the scratch list for the nested attributes.
+func (n *ruleNormaliser) value(a attr, depth int) {
 	n.out = appendUint(n.out, uint64(a.typ))
-	if nested, ok := attrs(a.val, nil); ok && len(nested) > 0 {
-		slices.SortStableFunc(nested, func(x, y attr) int { return int(x.typ) - int(y.typ) })
+	if nested, ok := n.attrs(depth, a.val); ok && len(nested) > 0 {
+		sortAttrs(nested)
 		n.out = append(n.out, '{')
 		for i, c := range nested {
 			if i > 0 {
 				n.out = append(n.out, ' ')
 			}
-			n.value(c)
+			n.value(c, depth+1)
 		}
 		n.out = append(n.out, '}')
 		return
 	}
 	n.out = append(n.out, '=')
 	n.out = hex.AppendEncode(n.out, a.val)
+}
+
+// sortAttrs sorts a short attribute list by type, stably (insertion sort:
+// lists have a handful of attributes and are mostly sorted already).
+func sortAttrs(l []attr) {
+	for i := 1; i < len(l); i++ {
+		for j := i; j > 0 && l[j].typ < l[j-1].typ; j-- {
+			l[j], l[j-1] = l[j-1], l[j]
+		}
+	}
 }
 
 func appendUint(b []byte, v uint64) []byte {

@@ -3,6 +3,7 @@ package firewall
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -134,8 +135,10 @@ func kernelElems(s *Set) []nftables.SetElement {
 // length is 16 bits in google/nftables v0.3.0).
 const elementBatch = 512
 
-// queue adds the whole table to conn's batch: create (so the delete cannot
-// fail), delete, then create with every object. Nothing is sent until Flush.
+// queue adds the whole table but its rules to conn's batch: create (so the
+// delete cannot fail), delete, then create with every object, the
+// anonymous sets of the rules last; batch appends the rules. Nothing is
+// sent until Flush.
 // After an error the Conn must be thrown away: the failed message was not
 // queued and the batch is incomplete.
 func (k *kernelRuleset) queue(conn *nftables.Conn) error {
@@ -146,9 +149,8 @@ func (k *kernelRuleset) queue(conn *nftables.Conn) error {
 		conn.AddObj(&nftables.CounterObj{Table: k.table, Name: name})
 	}
 	// Chains come before sets: verdict map elements jump to them.
-	chains := map[string]*nftables.Chain{}
 	for _, ch := range k.chains {
-		chains[ch.Name] = conn.AddChain(ch)
+		conn.AddChain(ch)
 	}
 	for _, s := range k.sets {
 		if err := conn.AddSet(s.set, nil); err != nil {
@@ -169,19 +171,32 @@ func (k *kernelRuleset) queue(conn *nftables.Conn) error {
 			}
 			a.lookup.SetName, a.lookup.SetID = a.set.Name, a.set.ID
 		}
-		conn.AddRule(&nftables.Rule{Table: k.table, Chain: chains[r.chain], Exprs: r.exprs, UserData: r.userData})
 	}
 	return nil
 }
 
-// batch marshals the whole table's batch (see queue) and fills in the
-// normalised line of every rule from the marshalled messages, so that the
-// fingerprint describes exactly the bytes that are sent.
+// batch marshals the whole table's batch (see queue; the rules are
+// marshalled by appendRuleMsg) and fills in the normalised line of every
+// rule from the marshalled messages, so that the fingerprint describes
+// exactly the bytes that are sent.
 func (k *kernelRuleset) batch() ([]netlink.Message, error) {
 	msgs, err := capture(k.queue)
 	if err != nil {
 		return nil, err
 	}
+	if len(msgs) < 2 {
+		return nil, fmt.Errorf("the marshalled batch has no begin and end")
+	}
+	buf := make([]byte, 0, 512*len(k.rules))
+	ends := make([]int, len(k.rules))
+	for i := range k.rules {
+		if buf, err = appendRuleMsg(buf, &k.rules[i]); err != nil {
+			return nil, fmt.Errorf("rule %d of chain %s: %w", i, k.rules[i].chain, err)
+		}
+		ends[i] = len(buf)
+	}
+	end := msgs[len(msgs)-1]
+	msgs = slices.Grow(msgs[:len(msgs)-1], len(k.rules)+1)
 	anon := map[uint32]string{}
 	for _, r := range k.rules {
 		for _, a := range r.anon {
@@ -195,27 +210,23 @@ func (k *kernelRuleset) batch() ([]netlink.Message, error) {
 		d, ok := anon[binary.BigEndian.Uint32(id)]
 		return d, ok
 	}}
-	i := 0
-	for _, m := range msgs {
-		if m.Header.Type != newRuleType || len(m.Data) < 4 {
-			continue
-		}
-		if i >= len(k.rules) {
-			return nil, fmt.Errorf("the marshalled batch has more rules than the ruleset")
-		}
-		rm, err := parseRuleMsg(m.Data[4:])
+	start := 0
+	for i := range k.rules {
+		data := buf[start:ends[i]:ends[i]]
+		start = ends[i]
+		msgs = append(msgs, netlink.Message{
+			Header: netlink.Header{Type: newRuleType, Flags: netlink.Request | netlink.Create | unix.NLM_F_APPEND},
+			Data:   data,
+		})
+		rm, err := parseRuleMsg(data[4:])
 		if err != nil {
 			return nil, err
 		}
 		if k.rules[i].line, err = n.line(rm.exprs, rm.userData); err != nil {
 			return nil, fmt.Errorf("rule %d of chain %s: %w", i, rm.chain, err)
 		}
-		i++
 	}
-	if i != len(k.rules) {
-		return nil, fmt.Errorf("the marshalled batch has %d rules, the ruleset %d", i, len(k.rules))
-	}
-	return msgs, nil
+	return append(msgs, end), nil
 }
 
 var newRuleType = netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_NEWRULE)

@@ -256,14 +256,48 @@ func decodeVerdicts(elems []nftables.SetElement) error {
 // errNoTable reports that table inet zonegate does not exist.
 var errNoTable = errors.New("table inet zonegate does not exist")
 
-// readTable reads table inet zonegate back from the kernel, rules included
-// (the structure over conn, the rules in one dump over raw).
+// readTable reads table inet zonegate back from the kernel, rules included:
+// the structure over conn while the rules are dumped over raw.
 func readTable(conn *nftables.Conn, raw *rawConn) (*kernelRuleset, error) {
-	k, anon, err := readStructure(conn)
+	type structure struct {
+		k    *kernelRuleset
+		anon map[string]anonSet
+		err  error
+	}
+	done := make(chan structure, 1)
+	go func() {
+		k, anon, err := readStructure(conn)
+		done <- structure{k, anon, err}
+	}()
+	var st *structure
+	wait := func() *structure {
+		if st == nil {
+			s := <-done
+			st = &s
+		}
+		return st
+	}
+	desc := map[string]string{}
+	rules, err := dumpRules(raw, func(name string, _ []byte) (string, bool) {
+		// Anonymous sets are known once the structure is read.
+		if d, ok := desc[name]; ok {
+			return d, true
+		}
+		a, ok := wait().anon[name]
+		if !ok {
+			return "", false
+		}
+		desc[name] = anonLine(a)
+		return desc[name], true
+	})
+	if s := wait(); s.err != nil {
+		return nil, s.err
+	}
 	if err != nil {
 		return nil, err
 	}
-	return k, readRules(raw, k, anon)
+	wait().k.rules = rules
+	return wait().k, nil
 }
 
 // readStructure reads everything but the rules: counters, sets with their

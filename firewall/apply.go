@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 
 	"github.com/google/nftables"
@@ -144,7 +145,11 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 		// Nothing has been sent: the batch is only marshalled here.
 		return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
 	}
-	wantFP := want.fingerprint()
+	// The expected fingerprint is only needed to compare: it is computed
+	// while the current table is read and the batch is sent.
+	fpDone := make(chan Fingerprint, 1)
+	go func() { fpDone <- want.fingerprint() }()
+	expected := sync.OnceValue(func() Fingerprint { return <-fpDone })
 	conn, err := t.conn()
 	if err != nil {
 		return res, err
@@ -155,7 +160,7 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 		return res, err
 	}
 	defer raw.Close()
-	if same, err := holds(conn, raw, wantFP); err != nil {
+	if same, err := holds(conn, raw, expected); err != nil {
 		return res, fmt.Errorf("read the current ruleset before applying: %w", err)
 	} else if same {
 		return res, nil
@@ -170,8 +175,8 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("read table inet %s back after applying: %w", TableName, err)
 	}
-	if !got.Equal(wantFP) {
-		return res, fmt.Errorf("table inet %s in the kernel is not what was applied (flush error: %v); differences:\n%s", TableName, flushErr, wantFP.Diff(got, 20))
+	if !got.Equal(expected()) {
+		return res, fmt.Errorf("table inet %s in the kernel is not what was applied (flush error: %v); differences:\n%s", TableName, flushErr, expected().Diff(got, 20))
 	}
 	res.Changed = true
 	return res, nil
@@ -194,8 +199,8 @@ func Remove(t Target) error {
 }
 
 // holds reports whether the kernel already has exactly the ruleset of
-// fingerprint want. Rules are only read when everything else matches.
-func holds(conn *nftables.Conn, raw *rawConn, want Fingerprint) (bool, error) {
+// fingerprint want(). Rules are only read when everything else matches.
+func holds(conn *nftables.Conn, raw *rawConn, wantFP func() Fingerprint) (bool, error) {
 	k, anon, err := readStructure(conn)
 	if errors.Is(err, errNoTable) {
 		return false, nil
@@ -203,6 +208,7 @@ func holds(conn *nftables.Conn, raw *rawConn, want Fingerprint) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	want := wantFP()
 	if !k.fingerprint().Equal(want.structure()) {
 		return false, nil
 	}

@@ -77,23 +77,40 @@ func (c *rawConn) send(b []byte) error {
 	return nil
 }
 
-// recv reads one datagram and calls fn for every netlink message in it.
-// fn returns false to stop after this datagram.
-func (c *rawConn) recv(fn func(h unix.NlMsghdr, data []byte) (more bool, err error)) (bool, error) {
+// read reads one datagram into b and returns its length; a datagram
+// longer than b is an error, not silently cut.
+func (c *rawConn) read(b []byte) (int, error) {
 	_ = c.nl.SetReadDeadline(time.Now().Add(rawReadTimeout))
 	var n int
 	var rerr error
 	err := c.rc.Read(func(fd uintptr) bool {
-		n, _, rerr = unix.Recvfrom(int(fd), c.buf, 0)
+		n, _, rerr = unix.Recvfrom(int(fd), b, unix.MSG_TRUNC)
 		return !errors.Is(rerr, unix.EAGAIN)
 	})
 	if err != nil {
-		return false, fmt.Errorf("recvmsg: %w", err)
+		return 0, fmt.Errorf("recvmsg: %w", err)
 	}
 	if rerr != nil {
-		return false, fmt.Errorf("recvmsg: %w", rerr)
+		return 0, fmt.Errorf("recvmsg: %w", rerr)
 	}
-	b := c.buf[:n]
+	if n > len(b) {
+		return 0, fmt.Errorf("recvmsg: a datagram of %d bytes does not fit the buffer of %d", n, len(b))
+	}
+	return n, nil
+}
+
+// recv reads one datagram and calls fn for every netlink message in it.
+func (c *rawConn) recv(fn func(h unix.NlMsghdr, data []byte) (more bool, err error)) (bool, error) {
+	n, err := c.read(c.buf)
+	if err != nil {
+		return false, err
+	}
+	return eachMsg(c.buf[:n], fn)
+}
+
+// eachMsg calls fn for every netlink message in the datagram b.
+func eachMsg(b []byte, fn func(h unix.NlMsghdr, data []byte) (more bool, err error)) (bool, error) {
+	n := len(b)
 	more := true
 	for len(b) >= unix.NLMSG_HDRLEN {
 		var h unix.NlMsghdr
@@ -142,7 +159,9 @@ func nlError(data []byte) (errno syscall.Errno, seq uint32, ok bool) {
 }
 
 // dump sends one NLM_F_DUMP request and calls fn with the attributes of
-// every answer (after struct nfgenmsg) until the dump is done.
+// every answer (after struct nfgenmsg) until the dump is done. One
+// goroutine reads datagrams (the kernel fills each inside recvmsg) while
+// this one decodes the previous ones.
 func (c *rawConn) dump(msgType uint16, family byte, attrs []byte, fn func(attrs []byte) error) error {
 	seq := c.nextSeq()
 	data := append([]byte{family, unix.NFNETLINK_V0, 0, 0}, attrs...)
@@ -150,35 +169,69 @@ func (c *rawConn) dump(msgType uint16, family byte, attrs []byte, fn func(attrs 
 	if err := c.send(req); err != nil {
 		return err
 	}
-	for done := false; !done; {
-		_, err := c.recv(func(h unix.NlMsghdr, data []byte) (bool, error) {
-			if h.Seq != seq {
-				return true, nil // a late answer to an earlier request
-			}
-			switch h.Type {
-			case unix.NLMSG_DONE:
-				done = true
-				if len(data) >= 4 {
-					if code := int32(binary.NativeEndian.Uint32(data)); code < 0 {
-						return false, syscall.Errno(-code)
-					}
-				}
-				return false, nil
-			case unix.NLMSG_ERROR:
-				if errno, _, ok := nlError(data); ok && errno != 0 {
-					return false, errno
-				}
-				done = true
-				return false, nil
-			}
-			if len(data) < 4 {
-				return true, nil
-			}
-			return true, fn(data[4:])
-		})
-		if err != nil {
-			return err
-		}
+	const nbufs = 4
+	free := make(chan []byte, nbufs)
+	for i := 0; i < nbufs; i++ {
+		free <- make([]byte, 256<<10)
 	}
-	return nil
+	type chunk struct {
+		b   []byte
+		err error
+	}
+	chunks := make(chan chunk, nbufs)
+	go func() {
+		defer close(chunks)
+		for {
+			b := <-free
+			n, err := c.read(b)
+			if err != nil {
+				chunks <- chunk{err: err}
+				return
+			}
+			last := false
+			_, _ = eachMsg(b[:n], func(h unix.NlMsghdr, _ []byte) (bool, error) {
+				if h.Seq == seq && (h.Type == unix.NLMSG_DONE || h.Type == unix.NLMSG_ERROR) {
+					last = true
+				}
+				return true, nil
+			})
+			chunks <- chunk{b: b[:n]}
+			if last {
+				return
+			}
+		}
+	}()
+	var firstErr error
+	for ch := range chunks {
+		if ch.err != nil {
+			return ch.err // the reader has stopped
+		}
+		if firstErr == nil {
+			_, firstErr = eachMsg(ch.b, func(h unix.NlMsghdr, data []byte) (bool, error) {
+				if h.Seq != seq {
+					return true, nil // a late answer to an earlier request
+				}
+				switch h.Type {
+				case unix.NLMSG_DONE:
+					if len(data) >= 4 {
+						if code := int32(binary.NativeEndian.Uint32(data)); code < 0 {
+							return false, syscall.Errno(-code)
+						}
+					}
+					return false, nil
+				case unix.NLMSG_ERROR:
+					if errno, _, ok := nlError(data); ok && errno != 0 {
+						return false, errno
+					}
+					return false, nil
+				}
+				if len(data) < 4 {
+					return true, nil
+				}
+				return true, fn(data[4:])
+			})
+		}
+		free <- ch.b[:cap(ch.b)]
+	}
+	return firstErr
 }

@@ -140,6 +140,9 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
+	// The digest is only printed: compute it while the ruleset is applied.
+	digest := make(chan string, 1)
+	go func() { digest <- m.Digest() }()
 	target, closeNS, err := openTarget(*netnsName)
 	if err != nil {
 		return errorf(stderr, "%v", err)
@@ -151,7 +154,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		return errorf(stderr, "%v", err)
 	}
 	if !res.Changed {
-		fmt.Fprintf(stdout, "%s: unchanged: table inet %s already holds this model (%s)\n", path, firewall.TableName, m.Digest())
+		fmt.Fprintf(stdout, "%s: unchanged: table inet %s already holds this model (%s)\n", path, firewall.TableName, <-digest)
 		return 0
 	}
 	n, err := firewall.FlushDisallowed(target, m, opt)
@@ -159,7 +162,7 @@ func runApply(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "zonegate: warning: ruleset applied, but stale connections could not be removed: %v\n", err)
 	}
 	fmt.Fprintf(stdout, "%s: applied %d rules in %d sets and maps to table inet %s (%s); %d connection(s) no longer allowed were removed\n",
-		path, res.Rules, res.Sets, firewall.TableName, m.Digest(), n)
+		path, res.Rules, res.Sets, firewall.TableName, <-digest, n)
 	return 0
 }
 

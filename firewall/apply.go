@@ -98,7 +98,11 @@ type Result struct {
 // Expected returns the fingerprint of what applying rs installs.
 func Expected(rs *Ruleset) Fingerprint {
 	k := toKernel(rs)
-	if _, err := k.batch(); err != nil {
+	msgs, err := k.batch()
+	if err == nil {
+		err = k.ruleLines(msgs)
+	}
+	if err != nil {
 		// Apply refuses such a ruleset before sending anything; no
 		// kernel table has this fingerprint.
 		return Fingerprint{"invalid ruleset: " + err.Error()}
@@ -147,9 +151,19 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 	}
 	// The expected fingerprint is only needed to compare: it is computed
 	// while the current table is read and the batch is sent.
-	fpDone := make(chan Fingerprint, 1)
-	go func() { fpDone <- want.fingerprint() }()
-	expected := sync.OnceValue(func() Fingerprint { return <-fpDone })
+	type fp struct {
+		fp  Fingerprint
+		err error
+	}
+	fpDone := make(chan fp, 1)
+	go func() {
+		if err := want.ruleLines(msgs); err != nil {
+			fpDone <- fp{err: err}
+			return
+		}
+		fpDone <- fp{fp: want.fingerprint()}
+	}()
+	expected := sync.OnceValues(func() (Fingerprint, error) { f := <-fpDone; return f.fp, f.err })
 	conn, err := t.conn()
 	if err != nil {
 		return res, err
@@ -175,8 +189,12 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("read table inet %s back after applying: %w", TableName, err)
 	}
-	if !got.Equal(expected()) {
-		return res, fmt.Errorf("table inet %s in the kernel is not what was applied (flush error: %v); differences:\n%s", TableName, flushErr, expected().Diff(got, 20))
+	wantFP, err := expected()
+	if err != nil {
+		return res, fmt.Errorf("describe the applied ruleset (a zonegate bug; re-apply to be sure of the kernel's table): %w", err)
+	}
+	if !got.Equal(wantFP) {
+		return res, fmt.Errorf("table inet %s in the kernel is not what was applied (flush error: %v); differences:\n%s", TableName, flushErr, wantFP.Diff(got, 20))
 	}
 	res.Changed = true
 	return res, nil
@@ -200,7 +218,7 @@ func Remove(t Target) error {
 
 // holds reports whether the kernel already has exactly the ruleset of
 // fingerprint want(). Rules are only read when everything else matches.
-func holds(conn *nftables.Conn, raw *rawConn, wantFP func() Fingerprint) (bool, error) {
+func holds(conn *nftables.Conn, raw *rawConn, wantFP func() (Fingerprint, error)) (bool, error) {
 	k, anon, err := readStructure(conn)
 	if errors.Is(err, errNoTable) {
 		return false, nil
@@ -208,7 +226,10 @@ func holds(conn *nftables.Conn, raw *rawConn, wantFP func() Fingerprint) (bool, 
 	if err != nil {
 		return false, err
 	}
-	want := wantFP()
+	want, err := wantFP()
+	if err != nil {
+		return false, err
+	}
 	if !k.fingerprint().Equal(want.structure()) {
 		return false, nil
 	}

@@ -176,9 +176,8 @@ func (k *kernelRuleset) queue(conn *nftables.Conn) error {
 }
 
 // batch marshals the whole table's batch (see queue; the rules are
-// marshalled by appendRuleMsg) and fills in the normalised line of every
-// rule from the marshalled messages, so that the fingerprint describes
-// exactly the bytes that are sent.
+// marshalled by appendRuleMsg). Call ruleLines with the result before
+// fingerprint.
 func (k *kernelRuleset) batch() ([]netlink.Message, error) {
 	msgs, err := capture(k.queue)
 	if err != nil {
@@ -197,6 +196,21 @@ func (k *kernelRuleset) batch() ([]netlink.Message, error) {
 	}
 	end := msgs[len(msgs)-1]
 	msgs = slices.Grow(msgs[:len(msgs)-1], len(k.rules)+1)
+	start := 0
+	for i := range k.rules {
+		msgs = append(msgs, netlink.Message{
+			Header: netlink.Header{Type: newRuleType, Flags: netlink.Request | netlink.Create | unix.NLM_F_APPEND},
+			Data:   buf[start:ends[i]:ends[i]],
+		})
+		start = ends[i]
+	}
+	return append(msgs, end), nil
+}
+
+// ruleLines fills in the normalised line of every rule from the rule
+// messages of its batch, so that the fingerprint describes exactly the
+// bytes that are sent.
+func (k *kernelRuleset) ruleLines(msgs []netlink.Message) error {
 	anon := map[uint32]string{}
 	for _, r := range k.rules {
 		for _, a := range r.anon {
@@ -210,23 +224,27 @@ func (k *kernelRuleset) batch() ([]netlink.Message, error) {
 		d, ok := anon[binary.BigEndian.Uint32(id)]
 		return d, ok
 	}}
-	start := 0
-	for i := range k.rules {
-		data := buf[start:ends[i]:ends[i]]
-		start = ends[i]
-		msgs = append(msgs, netlink.Message{
-			Header: netlink.Header{Type: newRuleType, Flags: netlink.Request | netlink.Create | unix.NLM_F_APPEND},
-			Data:   data,
-		})
-		rm, err := parseRuleMsg(data[4:])
+	i := 0
+	for _, m := range msgs {
+		if m.Header.Type != newRuleType {
+			continue
+		}
+		if i >= len(k.rules) || len(m.Data) < 4 {
+			return fmt.Errorf("the batch does not match the ruleset")
+		}
+		rm, err := parseRuleMsg(m.Data[4:])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if k.rules[i].line, err = n.line(rm.exprs, rm.userData); err != nil {
-			return nil, fmt.Errorf("rule %d of chain %s: %w", i, rm.chain, err)
+			return fmt.Errorf("rule %d of chain %s: %w", i, rm.chain, err)
 		}
+		i++
 	}
-	return append(msgs, end), nil
+	if i != len(k.rules) {
+		return fmt.Errorf("the batch has %d rules, the ruleset %d", i, len(k.rules))
+	}
+	return nil
 }
 
 var newRuleType = netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_NEWRULE)

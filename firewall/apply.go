@@ -113,21 +113,37 @@ func Expected(rs *Ruleset) Fingerprint {
 // Current reads table inet zonegate and returns its fingerprint; nil when
 // the table does not exist.
 func Current(t Target) (Fingerprint, error) {
-	conn, err := t.conn()
+	c, err := t.readConns()
 	if err != nil {
 		return nil, err
 	}
-	defer conn.CloseLasting()
-	raw, err := t.rawConn()
-	if err != nil {
-		return nil, err
-	}
-	defer raw.Close()
-	return current(conn, raw)
+	defer c.Close()
+	return c.current()
 }
 
-func current(conn *nftables.Conn, raw *rawConn) (Fingerprint, error) {
-	k, err := readTable(conn, raw)
+// readConns are the two sockets that read a table: one dumps the rules
+// while the other reads everything else.
+type readConns struct{ structure, rules *rawConn }
+
+func (t Target) readConns() (readConns, error) {
+	s, err := t.rawConn()
+	if err != nil {
+		return readConns{}, err
+	}
+	r, err := t.rawConn()
+	if err != nil {
+		s.Close()
+		return readConns{}, err
+	}
+	return readConns{s, r}, nil
+}
+
+func (c readConns) Close() error {
+	return errors.Join(c.structure.Close(), c.rules.Close())
+}
+
+func (c readConns) current() (Fingerprint, error) {
+	k, err := readTable(c.structure, c.rules)
 	if errors.Is(err, errNoTable) {
 		return nil, nil
 	}
@@ -164,28 +180,23 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 		fpDone <- fp{fp: want.fingerprint()}
 	}()
 	expected := sync.OnceValues(func() (Fingerprint, error) { f := <-fpDone; return f.fp, f.err })
-	conn, err := t.conn()
+	conns, err := t.readConns()
 	if err != nil {
 		return res, err
 	}
-	defer conn.CloseLasting()
-	raw, err := t.rawConn()
-	if err != nil {
-		return res, err
-	}
-	defer raw.Close()
-	if same, err := holds(conn, raw, expected); err != nil {
+	defer conns.Close()
+	if same, err := holds(conns, expected); err != nil {
 		return res, fmt.Errorf("read the current ruleset before applying: %w", err)
 	} else if same {
 		return res, nil
 	}
-	flushErr := raw.sendBatch(msgs)
+	flushErr := conns.rules.sendBatch(msgs)
 	if flushErr != nil && !errors.Is(flushErr, syscall.ENOBUFS) {
 		return res, fmt.Errorf("apply table inet %s (the transaction was rejected, the previous ruleset is still in place): %w", TableName, flushErr)
 	}
 	// ENOBUFS means the kernel may have committed without our reading its
 	// answer: the read-back decides.
-	got, err := current(conn, raw)
+	got, err := conns.current()
 	if err != nil {
 		return res, fmt.Errorf("read table inet %s back after applying: %w", TableName, err)
 	}
@@ -218,8 +229,8 @@ func Remove(t Target) error {
 
 // holds reports whether the kernel already has exactly the ruleset of
 // fingerprint want(). Rules are only read when everything else matches.
-func holds(conn *nftables.Conn, raw *rawConn, wantFP func() (Fingerprint, error)) (bool, error) {
-	k, anon, err := readStructure(conn)
+func holds(c readConns, wantFP func() (Fingerprint, error)) (bool, error) {
+	k, anon, err := readStructure(c.structure)
 	if errors.Is(err, errNoTable) {
 		return false, nil
 	}
@@ -233,7 +244,7 @@ func holds(conn *nftables.Conn, raw *rawConn, wantFP func() (Fingerprint, error)
 	if !k.fingerprint().Equal(want.structure()) {
 		return false, nil
 	}
-	if err := readRules(raw, k, anon); err != nil {
+	if err := readRules(c.rules, k, anon); err != nil {
 		return false, err
 	}
 	return k.fingerprint().Equal(want), nil

@@ -24,7 +24,8 @@ type kernelRuleset struct {
 }
 
 type kernelSet struct {
-	set   *nftables.Set
+	set   *nftables.Set // nil when read back
+	desc  setDesc
 	elems []nftables.SetElement
 }
 
@@ -44,7 +45,8 @@ func newTable() *nftables.Table {
 func toKernel(rs *Ruleset) *kernelRuleset {
 	k := &kernelRuleset{table: newTable(), counters: rs.Counters}
 	for _, s := range rs.Sets {
-		k.sets = append(k.sets, kernelSet{set: kernelSetOf(k.table, s), elems: kernelElems(s)})
+		ks := kernelSetOf(k.table, s)
+		k.sets = append(k.sets, kernelSet{set: ks, desc: descOf(ks), elems: kernelElems(s)})
 	}
 	for _, ch := range rs.Chains {
 		kc := &nftables.Chain{Name: ch.Name, Table: k.table}

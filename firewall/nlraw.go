@@ -16,10 +16,11 @@ import (
 // the table in one request. It reads whole datagrams into one reused
 // buffer instead of peeking at each message.
 type rawConn struct {
-	nl  *netlink.Conn
-	rc  syscall.RawConn
-	seq uint32
-	buf []byte
+	nl   *netlink.Conn
+	rc   syscall.RawConn
+	seq  uint32
+	buf  []byte
+	free chan []byte // datagram buffers of dump, reused
 }
 
 // rawReadTimeout bounds the wait for the kernel's answer: the kernel
@@ -40,7 +41,7 @@ func (t Target) rawConn() (*rawConn, error) {
 		nl.Close()
 		return nil, fmt.Errorf("open nftables netlink socket: %w", err)
 	}
-	c := &rawConn{nl: nl, rc: rc, seq: uint32(time.Now().Unix()), buf: make([]byte, 1<<20)}
+	c := &rawConn{nl: nl, rc: rc, seq: uint32(time.Now().Unix()), buf: make([]byte, 256<<10)}
 	// Large buffers: the forced variants need CAP_NET_ADMIN and ignore
 	// net.core.[rw]mem_max; without it fall back to the capped ones.
 	_ = rc.Control(func(fd uintptr) {
@@ -170,10 +171,13 @@ func (c *rawConn) dump(msgType uint16, family byte, attrs []byte, fn func(attrs 
 		return err
 	}
 	const nbufs = 4
-	free := make(chan []byte, nbufs)
-	for i := 0; i < nbufs; i++ {
-		free <- make([]byte, 256<<10)
+	if c.free == nil {
+		c.free = make(chan []byte, nbufs)
+		for i := 0; i < nbufs; i++ {
+			c.free <- make([]byte, 256<<10)
+		}
 	}
+	free := c.free
 	type chunk struct {
 		b   []byte
 		err error

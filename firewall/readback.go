@@ -1,17 +1,15 @@
 package firewall
 
 import (
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // Fingerprint is a normalized, line-oriented description of table inet
@@ -145,7 +143,7 @@ func (k *kernelRuleset) fingerprint() Fingerprint {
 	slices.Sort(fp)
 	var sets []string
 	for _, s := range k.sets {
-		sets = append(sets, setLine(s.set, s.elems))
+		sets = append(sets, setLine(s.desc, s.elems))
 	}
 	slices.Sort(sets)
 	fp = append(fp, sets...)
@@ -169,19 +167,19 @@ func (k *kernelRuleset) fingerprint() Fingerprint {
 	return fp
 }
 
-func setLine(s *nftables.Set, elems []nftables.SetElement) string {
+func setLine(s setDesc, elems []nftables.SetElement) string {
 	keys := make([]string, len(elems))
 	for i, e := range elems {
 		keys[i] = elemLine(e)
 	}
 	slices.Sort(keys)
-	key := fmt.Sprintf("%d/%d", s.KeyType.GetNFTMagic(), s.KeyType.Bytes)
-	if s.IsMap {
+	key := fmt.Sprintf("%d/%d", s.magic, s.keyLen)
+	if s.isMap {
 		// google/nftables v0.3.0 reads a verdict map's key type back as
 		// "verdict"; the element keys still pin the key.
 		key = "map"
 	}
-	return fmt.Sprintf("set %s key=%s interval=%v concat=%v map=%v elems=[%s]", s.Name, key, s.Interval, s.Concatenation, s.IsMap, strings.Join(keys, " "))
+	return fmt.Sprintf("set %s key=%s interval=%v concat=%v map=%v elems=[%s]", s.name, key, s.interval, s.concat, s.isMap, strings.Join(keys, " "))
 }
 
 func elemLine(e nftables.SetElement) string {
@@ -220,150 +218,48 @@ func chainLine(ch *nftables.Chain) string {
 }
 
 func anonLine(a anonSet) string {
-	return "anon:" + setLine(&nftables.Set{KeyType: a.set.KeyType, Interval: a.set.Interval}, a.elems)
-}
-
-// decodeVerdicts fills VerdictData of map elements: google/nftables v0.3.0
-// leaves a verdict's nested attributes undecoded in Val.
-func decodeVerdicts(elems []nftables.SetElement) error {
-	for i := range elems {
-		e := &elems[i]
-		if e.VerdictData != nil || len(e.Val) == 0 {
-			continue
-		}
-		ad, err := netlink.NewAttributeDecoder(e.Val)
-		if err != nil {
-			return err
-		}
-		ad.ByteOrder = binary.BigEndian
-		v := &expr.Verdict{}
-		for ad.Next() {
-			switch ad.Type() {
-			case unix.NFTA_VERDICT_CODE:
-				v.Kind = expr.VerdictKind(int32(ad.Uint32()))
-			case unix.NFTA_VERDICT_CHAIN:
-				v.Chain = ad.String()
-			}
-		}
-		if err := ad.Err(); err != nil {
-			return err
-		}
-		e.VerdictData, e.Val = v, nil
-	}
-	return nil
+	d := descOf(a.set)
+	return "anon:" + setLine(setDesc{magic: d.magic, keyLen: d.keyLen, interval: d.interval}, a.elems)
 }
 
 // errNoTable reports that table inet zonegate does not exist.
 var errNoTable = errors.New("table inet zonegate does not exist")
 
 // readTable reads table inet zonegate back from the kernel, rules included:
-// the structure over conn while the rules are dumped over raw.
-func readTable(conn *nftables.Conn, raw *rawConn) (*kernelRuleset, error) {
+// the structure over c while the rules are dumped over rules (two sockets:
+// one dump at a time runs on a netlink socket).
+func readTable(c, rules *rawConn) (*kernelRuleset, error) {
 	type structure struct {
 		k    *kernelRuleset
-		anon map[string]anonSet
+		anon map[string]string
 		err  error
 	}
 	done := make(chan structure, 1)
 	go func() {
-		k, anon, err := readStructure(conn)
+		k, anon, err := readStructure(c)
 		done <- structure{k, anon, err}
 	}()
-	var st *structure
-	wait := func() *structure {
-		if st == nil {
-			s := <-done
-			st = &s
-		}
-		return st
-	}
-	desc := map[string]string{}
-	rules, err := dumpRules(raw, func(name string, _ []byte) (string, bool) {
+	wait := sync.OnceValue(func() structure { return <-done })
+	got, err := dumpRules(rules, func(name string, _ []byte) (string, bool) {
 		// Anonymous sets are known once the structure is read.
-		if d, ok := desc[name]; ok {
-			return d, true
-		}
-		a, ok := wait().anon[name]
-		if !ok {
-			return "", false
-		}
-		desc[name] = anonLine(a)
-		return desc[name], true
+		d, ok := wait().anon[name]
+		return d, ok
 	})
-	if s := wait(); s.err != nil {
-		return nil, s.err
+	st := wait()
+	if st.err != nil {
+		return nil, st.err
 	}
 	if err != nil {
 		return nil, err
 	}
-	wait().k.rules = rules
-	return wait().k, nil
-}
-
-// readStructure reads everything but the rules: counters, sets with their
-// elements, and chains. Anonymous sets are returned by name for the rules.
-func readStructure(conn *nftables.Conn) (*kernelRuleset, map[string]anonSet, error) {
-	t, err := conn.ListTableOfFamily(TableName, nftables.TableFamilyINet)
-	if err != nil {
-		if isNotExist(err) {
-			return nil, nil, errNoTable
-		}
-		return nil, nil, fmt.Errorf("list table inet %s: %w", TableName, err)
-	}
-	k := &kernelRuleset{table: t}
-	objs, err := conn.GetObjects(t)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list counters: %w", err)
-	}
-	for _, o := range objs {
-		if c, ok := o.(*nftables.CounterObj); ok {
-			k.counters = append(k.counters, c.Name)
-		} else {
-			k.counters = append(k.counters, fmt.Sprintf("unexpected object %T", o))
-		}
-	}
-	sets, err := conn.GetSets(t)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list sets: %w", err)
-	}
-	anonByName := map[string]anonSet{}
-	for _, s := range sets {
-		s.Table = t
-		elems, err := conn.GetSetElements(s)
-		if err != nil {
-			return nil, nil, fmt.Errorf("list elements of set %s: %w", s.Name, err)
-		}
-		if s.IsMap {
-			if err := decodeVerdicts(elems); err != nil {
-				return nil, nil, fmt.Errorf("decode verdicts of map %s: %w", s.Name, err)
-			}
-		}
-		if s.Anonymous {
-			anonByName[s.Name] = anonSet{set: s, elems: elems}
-			continue
-		}
-		k.sets = append(k.sets, kernelSet{set: s, elems: elems})
-	}
-	chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list chains: %w", err)
-	}
-	for _, ch := range chains {
-		if ch.Table.Name == TableName {
-			k.chains = append(k.chains, ch)
-		}
-	}
-	return k, anonByName, nil
+	st.k.rules = got
+	return st.k, nil
 }
 
 // readRules reads the rules of all chains of k in one dump and keeps them
 // in their normalised netlink form (see ruleNormaliser).
-func readRules(raw *rawConn, k *kernelRuleset, anonByName map[string]anonSet) error {
-	desc := map[string]string{}
-	for name, a := range anonByName {
-		desc[name] = anonLine(a)
-	}
-	rules, err := dumpRules(raw, func(name string, _ []byte) (string, bool) { d, ok := desc[name]; return d, ok })
+func readRules(raw *rawConn, k *kernelRuleset, anon map[string]string) error {
+	rules, err := dumpRules(raw, func(name string, _ []byte) (string, bool) { d, ok := anon[name]; return d, ok })
 	if err != nil {
 		return err
 	}

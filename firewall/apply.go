@@ -185,12 +185,39 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 		return res, err
 	}
 	defer conns.Close()
-	if same, err := holds(conns, expected); err != nil {
+	// The table as it is, and the generation it was read at: the same
+	// before and after means nothing committed while it was read.
+	gen, genErr := conns.structure.generation()
+	cur, err := readTable(conns.structure, conns.rules)
+	if errors.Is(err, errNoTable) {
+		cur = nil
+	} else if err != nil {
 		return res, fmt.Errorf("read the current ruleset before applying: %w", err)
-	} else if same {
+	}
+	wantFP, err := expected()
+	if err != nil {
+		return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
+	}
+	if cur != nil && cur.fingerprint().Equal(wantFP) {
 		return res, nil
 	}
-	flushErr := conns.rules.sendBatch(msgs)
+	var flushErr error
+	sent := false
+	if gen2, err := conns.structure.generation(); cur != nil && genErr == nil && err == nil && gen2 == gen {
+		dmsgs, ok, err := delta(cur, want, len(msgs))
+		if err != nil {
+			return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
+		}
+		if ok {
+			// Only what differs, on condition that the table is still
+			// the one read; otherwise the whole table below.
+			flushErr = conns.rules.sendBatch(dmsgs, gen)
+			sent = !errors.Is(flushErr, syscall.ERESTART)
+		}
+	}
+	if !sent {
+		flushErr = conns.rules.sendBatch(msgs, 0)
+	}
 	if flushErr != nil && !errors.Is(flushErr, syscall.ENOBUFS) {
 		return res, fmt.Errorf("apply table inet %s (the transaction was rejected, the previous ruleset is still in place): %w", TableName, flushErr)
 	}
@@ -199,10 +226,6 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 	got, err := conns.current()
 	if err != nil {
 		return res, fmt.Errorf("read table inet %s back after applying: %w", TableName, err)
-	}
-	wantFP, err := expected()
-	if err != nil {
-		return res, fmt.Errorf("describe the applied ruleset (a zonegate bug; re-apply to be sure of the kernel's table): %w", err)
 	}
 	if !got.Equal(wantFP) {
 		return res, fmt.Errorf("table inet %s in the kernel is not what was applied (flush error: %v); differences:\n%s", TableName, flushErr, wantFP.Diff(got, 20))
@@ -225,29 +248,6 @@ func Remove(t Target) error {
 		return fmt.Errorf("delete table inet %s: %w", TableName, err)
 	}
 	return nil
-}
-
-// holds reports whether the kernel already has exactly the ruleset of
-// fingerprint want(). Rules are only read when everything else matches.
-func holds(c readConns, wantFP func() (Fingerprint, error)) (bool, error) {
-	k, anon, err := readStructure(c.structure)
-	if errors.Is(err, errNoTable) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	want, err := wantFP()
-	if err != nil {
-		return false, err
-	}
-	if !k.fingerprint().Equal(want.structure()) {
-		return false, nil
-	}
-	if err := readRules(c.rules, k, anon); err != nil {
-		return false, err
-	}
-	return k.fingerprint().Equal(want), nil
 }
 
 func isNotExist(err error) bool {

@@ -2,8 +2,10 @@ package firewall
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"syscall"
 
 	"github.com/google/nftables"
@@ -18,6 +20,10 @@ import (
 // costs more than the kernel's work. sendBatch asks for one acknowledgement,
 // of the last message, and reads errors of any other message the kernel
 // reports on its own.
+
+// nfnlBatchGenID is NFNL_BATCH_GENID, the attribute of a batch begin
+// message that makes the batch conditional on the ruleset generation.
+const nfnlBatchGenID = 1
 
 // errCaptured stops google/nftables' Flush from waiting for answers to the
 // recorded messages: Flush returns at once on ENOBUFS.
@@ -67,7 +73,10 @@ func (e *batchError) Unwrap() error { return e.errno }
 // sendmsg, asking for an acknowledgement of the last message only, and
 // waits for it. The kernel reports every refused message whether or not it
 // asked for an acknowledgement, and refuses the whole transaction then.
-func (c *rawConn) sendBatch(msgs []netlink.Message) error {
+//
+// A nonzero genID makes the transaction conditional: the kernel refuses it
+// with ERESTART when the ruleset generation is no longer genID.
+func (c *rawConn) sendBatch(msgs []netlink.Message, genID uint32) error {
 	if len(msgs) < 3 {
 		return nil
 	}
@@ -86,7 +95,11 @@ func (c *rawConn) sendBatch(msgs []netlink.Message) error {
 			flags |= unix.NLM_F_ACK
 			lastSeq = seq
 		}
-		buf = appendMsg(buf, uint16(m.Header.Type), flags, seq, m.Data)
+		data := m.Data
+		if i == 0 && genID != 0 {
+			data = appendAttr(slices.Clip(data), nfnlBatchGenID, binary.BigEndian.AppendUint32(nil, genID))
+		}
+		buf = appendMsg(buf, uint16(m.Header.Type), flags, seq, data)
 	}
 	if err := c.send(buf); err != nil {
 		return fmt.Errorf("send the batch: %w", err)

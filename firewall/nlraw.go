@@ -239,3 +239,45 @@ func (c *rawConn) dump(msgType uint16, family byte, attrs []byte, fn func(attrs 
 	}
 	return firstErr
 }
+
+// generation reads the ruleset generation (NFT_MSG_GETGEN).
+func (c *rawConn) generation() (uint32, error) {
+	seq := c.nextSeq()
+	req := appendMsg(nil, uint16(unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_GETGEN), unix.NLM_F_REQUEST|unix.NLM_F_ACK, seq,
+		[]byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0})
+	if err := c.send(req); err != nil {
+		return 0, err
+	}
+	var gen uint32
+	found, acked := false, false
+	for !acked {
+		_, err := c.recv(func(h unix.NlMsghdr, data []byte) (bool, error) {
+			if h.Seq != seq {
+				return true, nil
+			}
+			if h.Type == unix.NLMSG_ERROR {
+				acked = true
+				if errno, _, ok := nlError(data); ok && errno != 0 {
+					return false, errno
+				}
+				return false, nil
+			}
+			if len(data) >= 4 {
+				list, _ := attrs(data[4:], nil)
+				for _, a := range list {
+					if a.typ == unix.NFTA_GEN_ID && len(a.val) == 4 {
+						gen, found = binary.BigEndian.Uint32(a.val), true
+					}
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("read nftables generation: %w", err)
+		}
+	}
+	if !found {
+		return 0, fmt.Errorf("read nftables generation: no generation in the kernel's answer")
+	}
+	return gen, nil
+}

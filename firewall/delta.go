@@ -1,0 +1,203 @@
+package firewall
+
+import (
+	"slices"
+
+	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// An incremental apply changes only what differs between the table the
+// kernel holds and the ruleset to apply, in one transaction: counters and
+// chains added or deleted, elements of sets and maps deleted or added, and
+// the rules of every chain whose rules differ replaced (the chain is
+// flushed and refilled). The transaction carries the ruleset generation
+// the table was read at (NFNL_BATCH_GENID): when anything else committed
+// since, the kernel refuses it and Apply replaces the whole table instead.
+// Sets whose definition changed, changed interval sets (the networks of a
+// zone) and changed base chains also make Apply replace the whole table.
+
+// deltaShare is the largest delta, as a share of the messages of a full
+// replacement, that is sent as such.
+const deltaShare = 0.5
+
+// delta returns the batch that turns cur into want, or ok false when a
+// full replacement is needed or cheaper. want's rules must have their
+// lines (ruleLines). It reassigns the batch IDs of want's anonymous sets.
+func delta(cur, want *kernelRuleset, fullMsgs int) (msgs []netlink.Message, ok bool, err error) {
+	curSets := map[string]kernelSet{}
+	for _, s := range cur.sets {
+		curSets[s.desc.name] = s
+	}
+	if len(cur.sets) != len(want.sets) {
+		return nil, false, nil
+	}
+	type elemDelta struct {
+		set      *nftables.Set
+		del, add []nftables.SetElement
+	}
+	var elems []elemDelta
+	size := 0
+	for _, ws := range want.sets {
+		cs, found := curSets[ws.desc.name]
+		if !found || cs.desc != ws.desc {
+			return nil, false, nil
+		}
+		curLines := map[string]nftables.SetElement{}
+		for _, e := range cs.elems {
+			curLines[elemLine(e)] = e
+		}
+		wantLines := map[string]bool{}
+		d := elemDelta{set: ws.set}
+		for _, e := range ws.elems {
+			l := elemLine(e)
+			wantLines[l] = true
+			if _, has := curLines[l]; !has {
+				d.add = append(d.add, e)
+			}
+		}
+		for l, e := range curLines {
+			if !wantLines[l] {
+				d.del = append(d.del, nftables.SetElement{Key: e.Key, KeyEnd: e.KeyEnd, IntervalEnd: e.IntervalEnd})
+			}
+		}
+		if len(d.add)+len(d.del) == 0 {
+			continue
+		}
+		if ws.desc.interval {
+			return nil, false, nil
+		}
+		// Deterministic order: the map iteration above is not.
+		slices.SortFunc(d.del, func(a, b nftables.SetElement) int { return compareLines(elemLine(a), elemLine(b)) })
+		elems = append(elems, d)
+		size += 1 + (len(d.add)+len(d.del))/elementBatch
+	}
+
+	curCounters, wantCounters := map[string]bool{}, map[string]bool{}
+	for _, c := range cur.counters {
+		curCounters[c] = true
+	}
+	for _, c := range want.counters {
+		wantCounters[c] = true
+	}
+	curChains := map[string]*nftables.Chain{}
+	for _, c := range cur.chains {
+		curChains[c.Name] = c
+	}
+	wantChains := map[string]bool{}
+	for _, c := range want.chains {
+		wantChains[c.Name] = true
+		if cc, found := curChains[c.Name]; found && chainLine(cc) != chainLine(c) {
+			return nil, false, nil
+		}
+	}
+	curRules, wantRules := map[string][]string{}, map[string][]int{}
+	for _, r := range cur.rules {
+		curRules[r.chain] = append(curRules[r.chain], r.line)
+	}
+	for i, r := range want.rules {
+		wantRules[r.chain] = append(wantRules[r.chain], i)
+	}
+	var changed []*nftables.Chain // chains to refill, new ones included
+	for _, c := range want.chains {
+		idx := wantRules[c.Name]
+		lines := make([]string, len(idx))
+		for j, i := range idx {
+			lines[j] = want.rules[i].line
+		}
+		if _, found := curChains[c.Name]; !found || !slices.Equal(lines, curRules[c.Name]) {
+			changed = append(changed, c)
+			size += 1 + len(idx)
+		}
+	}
+	var gone []*nftables.Chain
+	for _, c := range cur.chains {
+		if !wantChains[c.Name] {
+			gone = append(gone, c)
+			size += 2
+		}
+	}
+	if float64(size) > deltaShare*float64(fullMsgs) {
+		return nil, false, nil
+	}
+
+	var ruleIdx []int
+	msgs, err = capture(func(conn *nftables.Conn) error {
+		for _, c := range want.counters {
+			if !curCounters[c] {
+				conn.AddObj(&nftables.CounterObj{Table: want.table, Name: c})
+			}
+		}
+		for _, c := range want.chains {
+			if _, found := curChains[c.Name]; !found {
+				conn.AddChain(c)
+			}
+		}
+		for _, d := range elems {
+			for i := 0; i < len(d.del); i += elementBatch {
+				if err := conn.SetDeleteElements(d.set, d.del[i:min(i+elementBatch, len(d.del))]); err != nil {
+					return err
+				}
+			}
+			for i := 0; i < len(d.add); i += elementBatch {
+				if err := conn.SetAddElements(d.set, d.add[i:min(i+elementBatch, len(d.add))]); err != nil {
+					return err
+				}
+			}
+		}
+		for _, c := range changed {
+			if _, found := curChains[c.Name]; found {
+				conn.FlushChain(&nftables.Chain{Name: c.Name, Table: want.table})
+			}
+			for _, i := range wantRules[c.Name] {
+				for _, a := range want.rules[i].anon {
+					a.set.Table = want.table
+					a.set.ID = 0
+					if err := conn.AddSet(a.set, a.elems); err != nil {
+						return err
+					}
+					a.lookup.SetName, a.lookup.SetID = a.set.Name, a.set.ID
+				}
+				ruleIdx = append(ruleIdx, i)
+			}
+		}
+		for _, c := range gone {
+			ch := &nftables.Chain{Name: c.Name, Table: want.table}
+			conn.FlushChain(ch)
+			conn.DelChain(ch)
+		}
+		for _, c := range cur.counters {
+			if !wantCounters[c] {
+				conn.DeleteObject(&nftables.CounterObj{Table: want.table, Name: c})
+			}
+		}
+		return nil
+	})
+	if err != nil || len(msgs) < 2 {
+		return nil, false, err
+	}
+	end := msgs[len(msgs)-1]
+	msgs = msgs[:len(msgs)-1]
+	for _, i := range ruleIdx {
+		data, err := appendRuleMsg(nil, &want.rules[i])
+		if err != nil {
+			return nil, false, err
+		}
+		msgs = append(msgs, netlink.Message{
+			Header: netlink.Header{Type: newRuleType, Flags: netlink.Request | netlink.Create | unix.NLM_F_APPEND},
+			Data:   data,
+		})
+	}
+	return append(msgs, end), true, nil
+}
+
+func compareLines(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

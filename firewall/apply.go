@@ -49,9 +49,9 @@ func (t Target) fd() int {
 // kernel committed them.
 const socketBuffer = 32 << 20
 
-// conn opens one netlink socket for all requests made through the
-// returned Conn (reading a table back takes a dump per chain); close it
-// with CloseLasting.
+// conn opens one google/nftables netlink socket for all requests made
+// through the returned Conn (Remove, Counters); close it with
+// CloseLasting. Apply and Current use raw sockets (rawConn).
 func (t Target) conn() (*nftables.Conn, error) {
 	if err := t.usable(); err != nil {
 		return nil, err
@@ -98,7 +98,7 @@ type Result struct {
 // Expected returns the fingerprint of what applying rs installs.
 func Expected(rs *Ruleset) Fingerprint {
 	k := toKernel(rs)
-	msgs, err := k.batch()
+	msgs, err := k.ruleMsgs()
 	if err == nil {
 		err = k.ruleLines(msgs)
 	}
@@ -160,9 +160,9 @@ func (c readConns) current() (Fingerprint, error) {
 func Apply(t Target, rs *Ruleset) (Result, error) {
 	want := toKernel(rs)
 	res := Result{Rules: len(want.rules), Sets: len(want.sets)}
-	msgs, err := want.batch()
+	msgs, err := want.ruleMsgs()
 	if err != nil {
-		// Nothing has been sent: the batch is only marshalled here.
+		// Nothing has been sent: the rules are only marshalled here.
 		return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
 	}
 	// The expected fingerprint is only needed to compare: it is computed
@@ -204,7 +204,7 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 	var flushErr error
 	sent := false
 	if gen2, err := conns.structure.generation(); cur != nil && genErr == nil && err == nil && gen2 == gen {
-		dmsgs, ok, err := delta(cur, want, len(msgs))
+		dmsgs, ok, err := delta(cur, want, msgs)
 		if err != nil {
 			return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
 		}
@@ -216,7 +216,13 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 		}
 	}
 	if !sent {
-		flushErr = conns.rules.sendBatch(msgs, 0)
+		full, err := want.batch(msgs)
+		if err != nil {
+			// The failed message was not queued: sending would send half
+			// a ruleset. Nothing has been sent.
+			return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
+		}
+		flushErr = conns.rules.sendBatch(full, 0)
 	}
 	if flushErr != nil && !errors.Is(flushErr, syscall.ENOBUFS) {
 		return res, fmt.Errorf("apply table inet %s (the transaction was rejected, the previous ruleset is still in place): %w", TableName, flushErr)

@@ -5,7 +5,6 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // An incremental apply changes only what differs between the table the
@@ -24,8 +23,8 @@ const deltaShare = 0.5
 
 // delta returns the batch that turns cur into want, or ok false when a
 // full replacement is needed or cheaper. want's rules must have their
-// lines (ruleLines). It reassigns the batch IDs of want's anonymous sets.
-func delta(cur, want *kernelRuleset, fullMsgs int) (msgs []netlink.Message, ok bool, err error) {
+// lines (ruleLines); rules holds its rule messages (ruleMsgs).
+func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Message, ok bool, err error) {
 	curSets := map[string]kernelSet{}
 	for _, s := range cur.sets {
 		curSets[s.desc.name] = s
@@ -118,7 +117,8 @@ func delta(cur, want *kernelRuleset, fullMsgs int) (msgs []netlink.Message, ok b
 			size += 2
 		}
 	}
-	if float64(size) > deltaShare*float64(fullMsgs) {
+	// A full replacement sends every rule, chain and set.
+	if float64(size) > deltaShare*float64(len(rules)+len(want.chains)+len(want.sets)) {
 		return nil, false, nil
 	}
 
@@ -152,12 +152,9 @@ func delta(cur, want *kernelRuleset, fullMsgs int) (msgs []netlink.Message, ok b
 			}
 			for _, i := range wantRules[c.Name] {
 				for _, a := range want.rules[i].anon {
-					a.set.Table = want.table
-					a.set.ID = 0
 					if err := conn.AddSet(a.set, a.elems); err != nil {
 						return err
 					}
-					a.lookup.SetName, a.lookup.SetID = a.set.Name, a.set.ID
 				}
 				ruleIdx = append(ruleIdx, i)
 			}
@@ -180,14 +177,7 @@ func delta(cur, want *kernelRuleset, fullMsgs int) (msgs []netlink.Message, ok b
 	end := msgs[len(msgs)-1]
 	msgs = msgs[:len(msgs)-1]
 	for _, i := range ruleIdx {
-		data, err := appendRuleMsg(nil, &want.rules[i])
-		if err != nil {
-			return nil, false, err
-		}
-		msgs = append(msgs, netlink.Message{
-			Header: netlink.Header{Type: newRuleType, Flags: netlink.Request | netlink.Create | unix.NLM_F_APPEND},
-			Data:   data,
-		})
+		msgs = append(msgs, rules[i])
 	}
 	return append(msgs, end), true, nil
 }

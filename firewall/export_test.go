@@ -8,7 +8,11 @@ import (
 // and of those google/nftables' AddRule marshals for the same rules.
 func RuleMessages(rs *Ruleset) (ours, library [][]byte, err error) {
 	k := toKernel(rs)
-	msgs, err := k.batch()
+	rules, err := k.ruleMsgs()
+	if err != nil {
+		return nil, nil, err
+	}
+	msgs, err := k.batch(rules)
 	if err != nil {
 		return nil, nil, err
 	}

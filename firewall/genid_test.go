@@ -47,10 +47,10 @@ func TestDeltaRefusedAfterAnotherCommit(t *testing.T) {
 	cur, err := readTable(conns.structure, conns.rules)
 	require.NoError(t, err)
 	want := toKernel(Compile(changed, Options{}))
-	full, err := want.batch()
+	rules, err := want.ruleMsgs()
 	require.NoError(t, err)
-	require.NoError(t, want.ruleLines(full))
-	msgs, ok, err := delta(cur, want, len(full))
+	require.NoError(t, want.ruleLines(rules))
+	msgs, ok, err := delta(cur, want, rules)
 	require.NoError(t, err)
 	require.True(t, ok, "one port changed should be a delta")
 

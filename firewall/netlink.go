@@ -74,8 +74,22 @@ func toKernel(rs *Ruleset) *kernelRuleset {
 			k.rules = append(k.rules, kr)
 		}
 	}
+	// Anonymous sets get their batch IDs here, above the IDs
+	// google/nftables gives named sets (a counter from 1), so that rules
+	// can be marshalled before and without the rest of the batch.
+	id := uint32(anonSetIDBase)
+	for _, r := range k.rules {
+		for _, a := range r.anon {
+			a.set.Table, a.set.ID, a.set.Name = k.table, id, "__set%d"
+			a.lookup.SetName, a.lookup.SetID = a.set.Name, a.set.ID
+			id++
+		}
+	}
 	return k
 }
+
+// anonSetIDBase is the first batch ID of an anonymous set.
+const anonSetIDBase = 1 << 30
 
 func hookNum(h Hook) *nftables.ChainHook {
 	switch h {
@@ -166,21 +180,42 @@ func (k *kernelRuleset) queue(conn *nftables.Conn) error {
 	}
 	for _, r := range k.rules {
 		for _, a := range r.anon {
-			a.set.Table = k.table
-			a.set.ID = 0 // AddSet assigns a fresh ID for this batch
+			// The ID and name were given by toKernel; AddSet keeps them.
 			if err := conn.AddSet(a.set, a.elems); err != nil {
 				return err
 			}
-			a.lookup.SetName, a.lookup.SetID = a.set.Name, a.set.ID
 		}
 	}
 	return nil
 }
 
-// batch marshals the whole table's batch (see queue; the rules are
-// marshalled by appendRuleMsg). Call ruleLines with the result before
-// fingerprint.
-func (k *kernelRuleset) batch() ([]netlink.Message, error) {
+// ruleMsgs marshals the NEWRULE messages of all rules (appendRuleMsg),
+// in order, into one buffer.
+func (k *kernelRuleset) ruleMsgs() ([]netlink.Message, error) {
+	buf := make([]byte, 0, 512*len(k.rules))
+	ends := make([]int, len(k.rules))
+	var err error
+	for i := range k.rules {
+		if buf, err = appendRuleMsg(buf, &k.rules[i]); err != nil {
+			return nil, fmt.Errorf("rule %d of chain %s: %w", i, k.rules[i].chain, err)
+		}
+		ends[i] = len(buf)
+	}
+	msgs := make([]netlink.Message, len(k.rules))
+	start := 0
+	for i := range k.rules {
+		msgs[i] = netlink.Message{
+			Header: netlink.Header{Type: newRuleType, Flags: netlink.Request | netlink.Create | unix.NLM_F_APPEND},
+			Data:   buf[start:ends[i]:ends[i]],
+		}
+		start = ends[i]
+	}
+	return msgs, nil
+}
+
+// batch returns the batch that replaces the whole table: queue's messages
+// (marshalled by google/nftables), then the rule messages.
+func (k *kernelRuleset) batch(rules []netlink.Message) ([]netlink.Message, error) {
 	msgs, err := capture(k.queue)
 	if err != nil {
 		return nil, err
@@ -188,24 +223,8 @@ func (k *kernelRuleset) batch() ([]netlink.Message, error) {
 	if len(msgs) < 2 {
 		return nil, fmt.Errorf("the marshalled batch has no begin and end")
 	}
-	buf := make([]byte, 0, 512*len(k.rules))
-	ends := make([]int, len(k.rules))
-	for i := range k.rules {
-		if buf, err = appendRuleMsg(buf, &k.rules[i]); err != nil {
-			return nil, fmt.Errorf("rule %d of chain %s: %w", i, k.rules[i].chain, err)
-		}
-		ends[i] = len(buf)
-	}
 	end := msgs[len(msgs)-1]
-	msgs = slices.Grow(msgs[:len(msgs)-1], len(k.rules)+1)
-	start := 0
-	for i := range k.rules {
-		msgs = append(msgs, netlink.Message{
-			Header: netlink.Header{Type: newRuleType, Flags: netlink.Request | netlink.Create | unix.NLM_F_APPEND},
-			Data:   buf[start:ends[i]:ends[i]],
-		})
-		start = ends[i]
-	}
+	msgs = append(slices.Grow(msgs[:len(msgs)-1], len(rules)+1), rules...)
 	return append(msgs, end), nil
 }
 

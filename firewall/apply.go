@@ -194,15 +194,19 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 	} else if err != nil {
 		return res, fmt.Errorf("read the current ruleset before applying: %w", err)
 	}
-	wantFP, err := expected()
-	if err != nil {
-		return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
-	}
-	if cur != nil && cur.fingerprint().Equal(wantFP) {
-		return res, nil
-	}
 	var flushErr error
 	sent := false
+	if cur != nil {
+		wantFP, err := expected()
+		if err != nil {
+			return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
+		}
+		if cur.fingerprint().Equal(wantFP) {
+			return res, nil
+		}
+	}
+	// Without a table to compare, the expected fingerprint is computed
+	// while the kernel works on the batch.
 	if gen2, err := conns.structure.generation(); cur != nil && genErr == nil && err == nil && gen2 == gen {
 		dmsgs, ok, err := delta(cur, want, msgs)
 		if err != nil {
@@ -232,6 +236,10 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 	got, err := conns.current()
 	if err != nil {
 		return res, fmt.Errorf("read table inet %s back after applying: %w", TableName, err)
+	}
+	wantFP, err := expected()
+	if err != nil {
+		return res, fmt.Errorf("describe the applied ruleset (a zonegate bug; apply again to be sure of the kernel's table): %w", err)
 	}
 	if !got.Equal(wantFP) {
 		return res, fmt.Errorf("table inet %s in the kernel is not what was applied (flush error: %v); differences:\n%s", TableName, flushErr, wantFP.Diff(got, 20))

@@ -37,3 +37,27 @@ func RuleMessages(rs *Ruleset) (ours, library [][]byte, err error) {
 	}
 	return ours, library, nil
 }
+
+// ChainMessages returns the data of the NEWCHAIN messages Apply sends for
+// rs and of those google/nftables' AddChain marshals for the same chains.
+func ChainMessages(rs *Ruleset) (ours, library [][]byte, err error) {
+	k := toKernel(rs)
+	for _, m := range k.chainMsgs() {
+		ours = append(ours, m.Data)
+	}
+	lib, err := capture(func(c *nftables.Conn) error {
+		for _, ch := range k.chains {
+			c.AddChain(ch)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range lib {
+		if m.Header.Type == newChainType {
+			library = append(library, m.Data)
+		}
+	}
+	return ours, library, nil
+}

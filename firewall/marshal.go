@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
 )
@@ -185,4 +186,28 @@ func (w *nlBuf) expr(e expr.Any) error {
 	}
 	w.end(data)
 	return nil
+}
+
+// appendChainMsg appends the data of a NEWCHAIN message (struct nfgenmsg
+// included), as google/nftables' AddChain marshals it.
+func appendChainMsg(b []byte, c *nftables.Chain) []byte {
+	w := nlBuf{b: append(b, unix.NFPROTO_INET, unix.NFNETLINK_V0, 0, 0)}
+	w.str0(unix.NFTA_CHAIN_TABLE, TableName)
+	w.str0(unix.NFTA_CHAIN_NAME, c.Name)
+	if c.Hooknum != nil && c.Priority != nil {
+		h := w.nest(unix.NFTA_CHAIN_HOOK)
+		w.u32(unix.NFTA_HOOK_HOOKNUM, uint32(*c.Hooknum))
+		w.u32(unix.NFTA_HOOK_PRIORITY, uint32(*c.Priority))
+		if c.Device != "" {
+			w.str0(unix.NFTA_HOOK_DEV, c.Device)
+		}
+		w.end(h)
+	}
+	if c.Policy != nil {
+		w.u32(unix.NFTA_CHAIN_POLICY, uint32(*c.Policy))
+	}
+	if c.Type != "" {
+		w.str0(unix.NFTA_CHAIN_TYPE, string(c.Type))
+	}
+	return w.b
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/zonegate/zonegate/test/lab"
 )
 
-// TestMarshalRuleLikeLibrary: the rule messages Apply marshals itself are
-// byte for byte those google/nftables marshals for the same rules, for
+// TestMarshalRuleLikeLibrary: the rule and chain messages Apply marshals
+// itself are byte for byte those google/nftables marshals for them, for
 // every rule of the example (Modbus redirects, anonymous sets, ICMP, log
 // and limit), its island mode, the lockdown ruleset and a generated model.
 func TestMarshalRuleLikeLibrary(t *testing.T) {
@@ -30,6 +30,13 @@ func TestMarshalRuleLikeLibrary(t *testing.T) {
 			require.NotEmpty(t, ours)
 			for i := range ours {
 				assert.True(t, bytes.Equal(library[i], ours[i]), "rule message %d differs:\nlibrary %x\nours    %x", i, library[i], ours[i])
+			}
+			ours, library, err = firewall.ChainMessages(rs)
+			require.NoError(t, err)
+			require.Equal(t, len(library), len(ours), "number of chain messages")
+			require.NotEmpty(t, ours)
+			for i := range ours {
+				assert.True(t, bytes.Equal(library[i], ours[i]), "chain message %d differs:\nlibrary %x\nours    %x", i, library[i], ours[i])
 			}
 		})
 	}

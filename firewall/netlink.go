@@ -3,7 +3,6 @@ package firewall
 import (
 	"encoding/binary"
 	"fmt"
-	"slices"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -151,23 +150,25 @@ func kernelElems(s *Set) []nftables.SetElement {
 // length is 16 bits in google/nftables v0.3.0).
 const elementBatch = 512
 
-// queue adds the whole table but its rules to conn's batch: create (so the
-// delete cannot fail), delete, then create with every object, the
-// anonymous sets of the rules last; batch appends the rules. Nothing is
-// sent until Flush.
-// After an error the Conn must be thrown away: the failed message was not
-// queued and the batch is incomplete.
-func (k *kernelRuleset) queue(conn *nftables.Conn) error {
+// queueHead adds the start of the whole-table batch to conn: create the
+// table (so the delete cannot fail), delete it, create it again with its
+// counters. The chains follow (chainMsgs), then queueSets, then the rules.
+// Nothing is sent until Flush.
+func (k *kernelRuleset) queueHead(conn *nftables.Conn) error {
 	conn.AddTable(k.table)
 	conn.DelTable(k.table)
 	conn.AddTable(k.table)
 	for _, name := range k.counters {
 		conn.AddObj(&nftables.CounterObj{Table: k.table, Name: name})
 	}
-	// Chains come before sets: verdict map elements jump to them.
-	for _, ch := range k.chains {
-		conn.AddChain(ch)
-	}
+	return nil
+}
+
+// queueSets adds the named sets with their elements and the anonymous sets
+// of the rules. Chains come before sets: verdict map elements jump to
+// them. After an error the Conn must be thrown away: the failed message
+// was not queued and the batch is incomplete.
+func (k *kernelRuleset) queueSets(conn *nftables.Conn) error {
 	for _, s := range k.sets {
 		if err := conn.AddSet(s.set, nil); err != nil {
 			return err
@@ -187,6 +188,26 @@ func (k *kernelRuleset) queue(conn *nftables.Conn) error {
 		}
 	}
 	return nil
+}
+
+// chainMsgs marshals the NEWCHAIN messages of all chains (appendChainMsg).
+func (k *kernelRuleset) chainMsgs() []netlink.Message {
+	buf := make([]byte, 0, 64*len(k.chains))
+	ends := make([]int, len(k.chains))
+	for i, c := range k.chains {
+		buf = appendChainMsg(buf, c)
+		ends[i] = len(buf)
+	}
+	msgs := make([]netlink.Message, len(k.chains))
+	start := 0
+	for i := range k.chains {
+		msgs[i] = netlink.Message{
+			Header: netlink.Header{Type: newChainType, Flags: netlink.Request | netlink.Create},
+			Data:   buf[start:ends[i]:ends[i]],
+		}
+		start = ends[i]
+	}
+	return msgs
 }
 
 // ruleMsgs marshals the NEWRULE messages of all rules (appendRuleMsg),
@@ -213,19 +234,29 @@ func (k *kernelRuleset) ruleMsgs() ([]netlink.Message, error) {
 	return msgs, nil
 }
 
-// batch returns the batch that replaces the whole table: queue's messages
-// (marshalled by google/nftables), then the rule messages.
+// batch returns the batch that replaces the whole table: queueHead, the
+// chains, queueSets (marshalled by google/nftables), then the rules.
 func (k *kernelRuleset) batch(rules []netlink.Message) ([]netlink.Message, error) {
-	msgs, err := capture(k.queue)
+	head, err := capture(k.queueHead)
 	if err != nil {
 		return nil, err
 	}
-	if len(msgs) < 2 {
+	sets, err := capture(k.queueSets)
+	if err != nil {
+		return nil, err
+	}
+	if len(head) < 2 {
 		return nil, fmt.Errorf("the marshalled batch has no begin and end")
 	}
-	end := msgs[len(msgs)-1]
-	msgs = append(slices.Grow(msgs[:len(msgs)-1], len(rules)+1), rules...)
-	return append(msgs, end), nil
+	if len(sets) >= 2 {
+		sets = sets[1 : len(sets)-1] // without their own begin and end
+	}
+	msgs := make([]netlink.Message, 0, len(head)+len(k.chains)+len(sets)+len(rules))
+	msgs = append(msgs, head[:len(head)-1]...)
+	msgs = append(msgs, k.chainMsgs()...)
+	msgs = append(msgs, sets...)
+	msgs = append(msgs, rules...)
+	return append(msgs, head[len(head)-1]), nil
 }
 
 // ruleLines fills in the normalised line of every rule from the rule
@@ -268,4 +299,7 @@ func (k *kernelRuleset) ruleLines(msgs []netlink.Message) error {
 	return nil
 }
 
-var newRuleType = netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_NEWRULE)
+var (
+	newRuleType  = netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_NEWRULE)
+	newChainType = netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_NEWCHAIN)
+)

@@ -208,7 +208,7 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 	// Without a table to compare, the expected fingerprint is computed
 	// while the kernel works on the batch.
 	if gen2, err := conns.structure.generation(); cur != nil && genErr == nil && err == nil && gen2 == gen {
-		dmsgs, ok, err := delta(cur, want, msgs)
+		dmsgs, changed, ok, err := delta(cur, want, msgs)
 		if err != nil {
 			return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
 		}
@@ -217,6 +217,17 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 			// the one read; otherwise the whole table below.
 			flushErr = conns.rules.sendBatch(dmsgs, gen)
 			sent = !errors.Is(flushErr, syscall.ERESTART)
+			if flushErr == nil {
+				if after, err := conns.structure.generation(); err == nil && after == gen+1 {
+					// Nothing but this delta since cur was read: what it
+					// did not touch is as read.
+					got, err := readAfterDelta(conns, cur, changed)
+					if err != nil {
+						return res, fmt.Errorf("read table inet %s back after applying: %w", TableName, err)
+					}
+					return res, verify(&res, got, expected, nil)
+				}
+			}
 		}
 	}
 	if !sent {
@@ -237,15 +248,21 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("read table inet %s back after applying: %w", TableName, err)
 	}
+	return res, verify(&res, got, expected, flushErr)
+}
+
+// verify compares the table read back with the expected fingerprint and
+// sets res.Changed when they are equal.
+func verify(res *Result, got Fingerprint, expected func() (Fingerprint, error), flushErr error) error {
 	wantFP, err := expected()
 	if err != nil {
-		return res, fmt.Errorf("describe the applied ruleset (a zonegate bug; apply again to be sure of the kernel's table): %w", err)
+		return fmt.Errorf("describe the applied ruleset (a zonegate bug; apply again to be sure of the kernel's table): %w", err)
 	}
 	if !got.Equal(wantFP) {
-		return res, fmt.Errorf("table inet %s in the kernel is not what was applied (flush error: %v); differences:\n%s", TableName, flushErr, wantFP.Diff(got, 20))
+		return fmt.Errorf("table inet %s in the kernel is not what was applied (flush error: %v); differences:\n%s", TableName, flushErr, wantFP.Diff(got, 20))
 	}
 	res.Changed = true
-	return res, nil
+	return nil
 }
 
 // Remove deletes table inet zonegate, if it exists.

@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"errors"
 	"slices"
 
 	"github.com/google/nftables"
@@ -24,13 +25,14 @@ const deltaShare = 0.5
 // delta returns the batch that turns cur into want, or ok false when a
 // full replacement is needed or cheaper. want's rules must have their
 // lines (ruleLines); rules holds its rule messages (ruleMsgs).
-func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Message, ok bool, err error) {
+// changed names the chains whose rules the batch replaces.
+func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Message, changed map[string]bool, ok bool, err error) {
 	curSets := map[string]kernelSet{}
 	for _, s := range cur.sets {
 		curSets[s.desc.name] = s
 	}
 	if len(cur.sets) != len(want.sets) {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	type elemDelta struct {
 		set      *nftables.Set
@@ -41,7 +43,7 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 	for _, ws := range want.sets {
 		cs, found := curSets[ws.desc.name]
 		if !found || cs.desc != ws.desc {
-			return nil, false, nil
+			return nil, nil, false, nil
 		}
 		curLines := map[string]nftables.SetElement{}
 		for _, e := range cs.elems {
@@ -65,7 +67,7 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 			continue
 		}
 		if ws.desc.interval {
-			return nil, false, nil
+			return nil, nil, false, nil
 		}
 		// Deterministic order: the map iteration above is not.
 		slices.SortFunc(d.del, func(a, b nftables.SetElement) int { return compareLines(elemLine(a), elemLine(b)) })
@@ -88,7 +90,7 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 	for _, c := range want.chains {
 		wantChains[c.Name] = true
 		if cc, found := curChains[c.Name]; found && chainLine(cc) != chainLine(c) {
-			return nil, false, nil
+			return nil, nil, false, nil
 		}
 	}
 	curRules, wantRules := map[string][]string{}, map[string][]int{}
@@ -98,7 +100,7 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 	for i, r := range want.rules {
 		wantRules[r.chain] = append(wantRules[r.chain], i)
 	}
-	var changed []*nftables.Chain // chains to refill, new ones included
+	var refill []*nftables.Chain // chains to refill, new ones included
 	for _, c := range want.chains {
 		idx := wantRules[c.Name]
 		lines := make([]string, len(idx))
@@ -106,7 +108,7 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 			lines[j] = want.rules[i].line
 		}
 		if _, found := curChains[c.Name]; !found || !slices.Equal(lines, curRules[c.Name]) {
-			changed = append(changed, c)
+			refill = append(refill, c)
 			size += 1 + len(idx)
 		}
 	}
@@ -119,7 +121,7 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 	}
 	// A full replacement sends every rule, chain and set.
 	if float64(size) > deltaShare*float64(len(rules)+len(want.chains)+len(want.sets)) {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 
 	var ruleIdx []int
@@ -146,7 +148,7 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 				}
 			}
 		}
-		for _, c := range changed {
+		for _, c := range refill {
 			if _, found := curChains[c.Name]; found {
 				conn.FlushChain(&nftables.Chain{Name: c.Name, Table: want.table})
 			}
@@ -172,14 +174,18 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 		return nil
 	})
 	if err != nil || len(msgs) < 2 {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	end := msgs[len(msgs)-1]
 	msgs = msgs[:len(msgs)-1]
 	for _, i := range ruleIdx {
 		msgs = append(msgs, rules[i])
 	}
-	return append(msgs, end), true, nil
+	changed = map[string]bool{}
+	for _, c := range refill {
+		changed[c.Name] = true
+	}
+	return append(msgs, end), changed, true, nil
 }
 
 func compareLines(a, b string) int {
@@ -190,4 +196,36 @@ func compareLines(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// readAfterDelta reads the table back after a delta that the kernel
+// committed as the only transaction since cur was read (the generation
+// moved by exactly one): the structure in full, the rules only of the
+// chains the delta refilled; the other chains still hold the rules of cur,
+// read at the generation the delta was conditional on.
+func readAfterDelta(c readConns, cur *kernelRuleset, changed map[string]bool) (Fingerprint, error) {
+	k, anon, err := readStructure(c.structure)
+	if errors.Is(err, errNoTable) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	old := map[string][]kernelRule{}
+	for _, r := range cur.rules {
+		old[r.chain] = append(old[r.chain], r)
+	}
+	resolve := func(name string, _ []byte) (string, bool) { d, ok := anon[name]; return d, ok }
+	for _, ch := range k.chains {
+		if !changed[ch.Name] {
+			k.rules = append(k.rules, old[ch.Name]...)
+			continue
+		}
+		rules, err := dumpChainRules(c.rules, ch.Name, resolve)
+		if err != nil {
+			return nil, err
+		}
+		k.rules = append(k.rules, rules...)
+	}
+	return k.fingerprint(), nil
 }

@@ -256,7 +256,16 @@ func parseRuleMsg(b []byte) (ruleMsg, error) {
 // (NFT_MSG_GETRULE with only the table set) and returns them with their
 // normalised lines, in the kernel's order (chain by chain).
 func dumpRules(c *rawConn, anon func(name string, id []byte) (string, bool)) ([]kernelRule, error) {
+	return dumpChainRules(c, "", anon)
+}
+
+// dumpChainRules dumps the rules of one chain, or of all chains when chain
+// is empty.
+func dumpChainRules(c *rawConn, chain string, anon func(name string, id []byte) (string, bool)) ([]kernelRule, error) {
 	table := appendAttr(nil, unix.NFTA_RULE_TABLE, append([]byte(TableName), 0))
+	if chain != "" {
+		table = appendAttr(table, unix.NFTA_RULE_CHAIN, append([]byte(chain), 0))
+	}
 	n := &ruleNormaliser{anon: anon}
 	var rules []kernelRule
 	err := c.dump(unix.NFT_MSG_GETRULE, unix.NFPROTO_INET, table, func(b []byte) error {

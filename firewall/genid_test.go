@@ -50,7 +50,7 @@ func TestDeltaRefusedAfterAnotherCommit(t *testing.T) {
 	rules, err := want.ruleMsgs()
 	require.NoError(t, err)
 	require.NoError(t, want.ruleLines(rules))
-	msgs, ok, err := delta(cur, want, rules)
+	msgs, _, ok, err := delta(cur, want, rules)
 	require.NoError(t, err)
 	require.True(t, ok, "one port changed should be a delta")
 

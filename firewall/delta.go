@@ -3,20 +3,24 @@ package firewall
 import (
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
 )
 
 // An incremental apply changes only what differs between the table the
-// kernel holds and the ruleset to apply, in one transaction: counters and
-// chains added or deleted, elements of sets and maps deleted or added, and
-// the rules of every chain whose rules differ replaced (the chain is
-// flushed and refilled). The transaction carries the ruleset generation
-// the table was read at (NFNL_BATCH_GENID): when anything else committed
-// since, the kernel refuses it and Apply replaces the whole table instead.
-// Sets whose definition changed, changed interval sets (the networks of a
-// zone) and changed base chains also make Apply replace the whole table.
+// kernel holds and the ruleset to apply, in one transaction: chains and
+// counters deleted, elements of sets and maps deleted or added, and the
+// rules of every chain whose rules differ replaced (the chain is flushed
+// and refilled). The transaction carries the ruleset generation the table
+// was read at (NFNL_BATCH_GENID): when anything else committed since, the
+// kernel refuses it and Apply replaces the whole table instead. New
+// counters or chains (a conduit added or renamed, a new zone pair), sets
+// whose definition changed, changed interval sets (the networks of a zone)
+// and changed base chains also make Apply replace the whole table, so that
+// `nft list` shows the table as a fresh apply would (objects are listed in
+// the order they were created).
 
 // deltaShare is the largest delta, as a share of the messages of a full
 // replacement, that is sent as such.
@@ -77,10 +81,16 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 
 	curCounters, wantCounters := map[string]bool{}, map[string]bool{}
 	for _, c := range cur.counters {
+		if strings.HasPrefix(c, unexpectedObject) {
+			return nil, nil, false, nil // not a counter: the whole table goes
+		}
 		curCounters[c] = true
 	}
 	for _, c := range want.counters {
 		wantCounters[c] = true
+		if !curCounters[c] {
+			return nil, nil, false, nil // see below: new objects
+		}
 	}
 	curChains := map[string]*nftables.Chain{}
 	for _, c := range cur.chains {
@@ -89,7 +99,11 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 	wantChains := map[string]bool{}
 	for _, c := range want.chains {
 		wantChains[c.Name] = true
-		if cc, found := curChains[c.Name]; found && chainLine(cc) != chainLine(c) {
+		cc, found := curChains[c.Name]
+		if !found || chainLine(cc) != chainLine(c) {
+			// nft lists counters and chains in the order they were
+			// created: added ones would come last, not where a fresh
+			// table has them. The whole table keeps the listing the same.
 			return nil, nil, false, nil
 		}
 	}
@@ -100,14 +114,14 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 	for i, r := range want.rules {
 		wantRules[r.chain] = append(wantRules[r.chain], i)
 	}
-	var refill []*nftables.Chain // chains to refill, new ones included
+	var refill []*nftables.Chain // chains whose rules are replaced
 	for _, c := range want.chains {
 		idx := wantRules[c.Name]
 		lines := make([]string, len(idx))
 		for j, i := range idx {
 			lines[j] = want.rules[i].line
 		}
-		if _, found := curChains[c.Name]; !found || !slices.Equal(lines, curRules[c.Name]) {
+		if !slices.Equal(lines, curRules[c.Name]) {
 			refill = append(refill, c)
 			size += 1 + len(idx)
 		}
@@ -126,16 +140,6 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 
 	var ruleIdx []int
 	msgs, err = capture(func(conn *nftables.Conn) error {
-		for _, c := range want.counters {
-			if !curCounters[c] {
-				conn.AddObj(&nftables.CounterObj{Table: want.table, Name: c})
-			}
-		}
-		for _, c := range want.chains {
-			if _, found := curChains[c.Name]; !found {
-				conn.AddChain(c)
-			}
-		}
 		for _, d := range elems {
 			for i := 0; i < len(d.del); i += elementBatch {
 				if err := conn.SetDeleteElements(d.set, d.del[i:min(i+elementBatch, len(d.del))]); err != nil {
@@ -149,9 +153,7 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 			}
 		}
 		for _, c := range refill {
-			if _, found := curChains[c.Name]; found {
-				conn.FlushChain(&nftables.Chain{Name: c.Name, Table: want.table})
-			}
+			conn.FlushChain(&nftables.Chain{Name: c.Name, Table: want.table})
 			for _, i := range wantRules[c.Name] {
 				for _, a := range want.rules[i].anon {
 					if err := conn.AddSet(a.set, a.elems); err != nil {

@@ -14,14 +14,13 @@ import (
 
 // Flags and attributes x/sys/unix does not name (linux/netfilter/nf_tables.h).
 const (
-	nftSetConcat        = 0x80 // NFT_SET_CONCAT
-	nftaSetElemKeyEnd   = 10   // NFTA_SET_ELEM_KEY_END
-	nftaDataValue       = unix.NFTA_DATA_VALUE
-	nftaDataVerdict     = unix.NFTA_DATA_VERDICT
-	nftaVerdictCode     = unix.NFTA_VERDICT_CODE
-	nftaVerdictChain    = unix.NFTA_VERDICT_CHAIN
-	nftSetElemIntervEnd = unix.NFT_SET_ELEM_INTERVAL_END
+	nftSetConcat      = 0x80 // NFT_SET_CONCAT
+	nftaSetElemKeyEnd = 10   // NFTA_SET_ELEM_KEY_END
 )
+
+// unexpectedObject starts the counter line of an object zonegate does not
+// create (only counters are expected).
+const unexpectedObject = "unexpected object "
 
 // setDesc is what the fingerprint says about a set besides its elements.
 type setDesc struct {
@@ -89,7 +88,7 @@ func readStructure(c *rawConn) (*kernelRuleset, map[string]string, error) {
 		if typ == unix.NFT_OBJECT_COUNTER {
 			k.counters = append(k.counters, name)
 		} else {
-			k.counters = append(k.counters, fmt.Sprintf("unexpected object %s of type %d", name, typ))
+			k.counters = append(k.counters, fmt.Sprintf("%s%s of type %d", unexpectedObject, name, typ))
 		}
 		return nil
 	})
@@ -199,7 +198,7 @@ func readElements(c *rawConn, set string) ([]nftables.SetElement, error) {
 					case nftaSetElemKeyEnd:
 						e.KeyEnd = bytes.Clone(dataValue(f.val))
 					case unix.NFTA_SET_ELEM_FLAGS:
-						e.IntervalEnd = be32(f.val)&nftSetElemIntervEnd != 0
+						e.IntervalEnd = be32(f.val)&unix.NFT_SET_ELEM_INTERVAL_END != 0
 					case unix.NFTA_SET_ELEM_DATA:
 						e.VerdictData = verdictData(f.val)
 					}
@@ -216,7 +215,7 @@ func readElements(c *rawConn, set string) ([]nftables.SetElement, error) {
 func dataValue(b []byte) []byte {
 	list, _ := attrs(b, nil)
 	for _, a := range list {
-		if a.typ == nftaDataValue {
+		if a.typ == unix.NFTA_DATA_VALUE {
 			return a.val
 		}
 	}
@@ -227,16 +226,16 @@ func dataValue(b []byte) []byte {
 func verdictData(b []byte) *expr.Verdict {
 	list, _ := attrs(b, nil)
 	for _, a := range list {
-		if a.typ != nftaDataVerdict {
+		if a.typ != unix.NFTA_DATA_VERDICT {
 			continue
 		}
 		v := &expr.Verdict{}
 		fields, _ := attrs(a.val, nil)
 		for _, f := range fields {
 			switch f.typ {
-			case nftaVerdictCode:
+			case unix.NFTA_VERDICT_CODE:
 				v.Kind = expr.VerdictKind(int32(be32(f.val)))
-			case nftaVerdictChain:
+			case unix.NFTA_VERDICT_CHAIN:
 				v.Chain = str0(f.val)
 			}
 		}

@@ -106,3 +106,17 @@ test: buildroot-check test-arm64
 # connections. Add flags with BENCH_MODBUS_FLAGS, e.g. "-rounds 5 -pin -v".
 bench-modbus: build
 	$(GO) run ./test/bench/modbus -zonegate bin/zonegate $(BENCH_MODBUS_FLAGS)
+
+# --- Large-model apply benchmark (test/bench/apply) ---
+
+.PHONY: bench-apply
+
+# bench-apply (as root): on a generated model of 200 zones and 10,000
+# conduits, `nft -f` of its plan vs `zonegate apply` (bin/zonegate, YAML to
+# a verified table) into the same empty namespace, in alternating rounds;
+# also re-apply unchanged, apply with one conduit changed, plan and check.
+# Prints medians, ratios to nft -f and peak RSS. The program holds
+# /tmp/zonegate-netns.lock while it uses namespaces. Add flags with
+# BENCH_APPLY_FLAGS, e.g. "-rounds 9 -v".
+bench-apply: build
+	$(GO) run ./test/bench/apply -zonegate bin/zonegate $(BENCH_APPLY_FLAGS)

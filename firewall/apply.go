@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 
 	"github.com/google/nftables"
@@ -48,9 +49,9 @@ func (t Target) fd() int {
 // kernel committed them.
 const socketBuffer = 32 << 20
 
-// conn opens one netlink socket for all requests made through the
-// returned Conn (reading a table back takes a dump per chain); close it
-// with CloseLasting.
+// conn opens one google/nftables netlink socket for all requests made
+// through the returned Conn (Remove, Counters); close it with
+// CloseLasting. Apply and Current use raw sockets (rawConn).
 func (t Target) conn() (*nftables.Conn, error) {
 	if err := t.usable(); err != nil {
 		return nil, err
@@ -95,24 +96,29 @@ type Result struct {
 }
 
 // Expected returns the fingerprint of what applying rs installs.
-func Expected(rs *Ruleset) Fingerprint { return toKernel(rs).fingerprint() }
+func Expected(rs *Ruleset) Fingerprint {
+	k := toKernel(rs)
+	msgs, err := k.ruleMsgs()
+	if err == nil {
+		err = k.ruleLines(msgs)
+	}
+	if err != nil {
+		// Apply refuses such a ruleset before sending anything; no
+		// kernel table has this fingerprint.
+		return Fingerprint{"invalid ruleset: " + err.Error()}
+	}
+	return k.fingerprint()
+}
 
 // Current reads table inet zonegate and returns its fingerprint; nil when
 // the table does not exist.
 func Current(t Target) (Fingerprint, error) {
-	conn, err := t.conn()
+	c, err := t.readConns()
 	if err != nil {
 		return nil, err
 	}
-	defer conn.CloseLasting()
-	k, err := readTable(conn)
-	if errors.Is(err, errNoTable) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return k.fingerprint(), nil
+	defer c.Close()
+	return c.current()
 }
 
 // Apply replaces table inet zonegate with rs in one netlink transaction
@@ -122,37 +128,95 @@ func Current(t Target) (Fingerprint, error) {
 func Apply(t Target, rs *Ruleset) (Result, error) {
 	want := toKernel(rs)
 	res := Result{Rules: len(want.rules), Sets: len(want.sets)}
-	wantFP := want.fingerprint()
-	conn, err := t.conn()
+	msgs, err := want.ruleMsgs()
+	if err != nil {
+		// Nothing has been sent: the rules are only marshalled here.
+		return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
+	}
+	// The expected fingerprint is only needed to compare: it is computed
+	// while the current table is read and the batch is sent.
+	type fp struct {
+		fp  Fingerprint
+		err error
+	}
+	fpDone := make(chan fp, 1)
+	go func() {
+		if err := want.ruleLines(msgs); err != nil {
+			fpDone <- fp{err: err}
+			return
+		}
+		fpDone <- fp{fp: want.fingerprint()}
+	}()
+	expected := sync.OnceValues(func() (Fingerprint, error) { f := <-fpDone; return f.fp, f.err })
+	conns, err := t.readConns()
 	if err != nil {
 		return res, err
 	}
-	defer conn.CloseLasting()
-	if same, err := holds(conn, wantFP); err != nil {
+	defer conns.Close()
+	// The table as it is, and the generation it was read at: the same
+	// before and after means nothing committed while it was read.
+	gen, genErr := conns.structure.generation()
+	cur, err := readTable(conns.structure, conns.rules)
+	if errors.Is(err, errNoTable) {
+		cur = nil
+	} else if err != nil {
 		return res, fmt.Errorf("read the current ruleset before applying: %w", err)
-	} else if same {
-		return res, nil
 	}
-	if err := want.queue(conn); err != nil {
-		// The failed message was not queued: flushing would send half a
-		// ruleset. Drop the connection; nothing has been sent.
-		return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
+	var flushErr error
+	sent := false
+	if cur != nil {
+		wantFP, err := expected()
+		if err != nil {
+			return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
+		}
+		if cur.fingerprint().Equal(wantFP) {
+			return res, nil
+		}
 	}
-	flushErr := conn.Flush()
+	// Without a table to compare, the expected fingerprint is computed
+	// while the kernel works on the batch.
+	if gen2, err := conns.structure.generation(); cur != nil && genErr == nil && err == nil && gen2 == gen {
+		dmsgs, changed, ok, err := delta(cur, want, msgs)
+		if err != nil {
+			return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
+		}
+		if ok {
+			// Only what differs, on condition that the table is still
+			// the one read; otherwise the whole table below.
+			flushErr = conns.rules.sendBatch(dmsgs, gen)
+			sent = !errors.Is(flushErr, syscall.ERESTART)
+			if flushErr == nil {
+				if after, err := conns.structure.generation(); err == nil && after == gen+1 {
+					// Nothing but this delta since cur was read: what it
+					// did not touch is as read.
+					got, err := readAfterDelta(conns, cur, changed)
+					if err != nil {
+						return res, fmt.Errorf("read table inet %s back after applying: %w", TableName, err)
+					}
+					return res, verify(&res, got, expected, nil)
+				}
+			}
+		}
+	}
+	if !sent {
+		full, err := want.batch(msgs)
+		if err != nil {
+			// The failed message was not queued: sending would send half
+			// a ruleset. Nothing has been sent.
+			return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
+		}
+		flushErr = conns.rules.sendBatch(full, 0)
+	}
 	if flushErr != nil && !errors.Is(flushErr, syscall.ENOBUFS) {
 		return res, fmt.Errorf("apply table inet %s (the transaction was rejected, the previous ruleset is still in place): %w", TableName, flushErr)
 	}
 	// ENOBUFS means the kernel may have committed without our reading its
 	// answer: the read-back decides.
-	got, err := Current(t)
+	got, err := conns.current()
 	if err != nil {
 		return res, fmt.Errorf("read table inet %s back after applying: %w", TableName, err)
 	}
-	if !got.Equal(wantFP) {
-		return res, fmt.Errorf("table inet %s in the kernel is not what was applied (flush error: %v); differences:\n%s", TableName, flushErr, wantFP.Diff(got, 20))
-	}
-	res.Changed = true
-	return res, nil
+	return res, verify(&res, got, expected, flushErr)
 }
 
 // Remove deletes table inet zonegate, if it exists.
@@ -169,26 +233,6 @@ func Remove(t Target) error {
 		return fmt.Errorf("delete table inet %s: %w", TableName, err)
 	}
 	return nil
-}
-
-// holds reports whether the kernel already has exactly the ruleset of
-// fingerprint want. Rules are only read when everything else matches: they
-// cost one netlink dump per chain.
-func holds(conn *nftables.Conn, want Fingerprint) (bool, error) {
-	k, anon, err := readStructure(conn)
-	if errors.Is(err, errNoTable) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if !k.fingerprint().Equal(want.structure()) {
-		return false, nil
-	}
-	if err := readRules(conn, k, anon); err != nil {
-		return false, err
-	}
-	return k.fingerprint().Equal(want), nil
 }
 
 func isNotExist(err error) bool {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/nftables"
 	"github.com/mdlayher/netlink"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,19 +18,17 @@ import (
 // what it would send (nftables.WithTestDial), so the batch is checked
 // without a kernel and without root.
 
-// recordBatch queues rs on a recording connection, flushes it and returns
-// the messages sent.
+// recordBatch builds the whole-table batch of rs (google/nftables marshals
+// the head and the sets on a recording connection; rules and chains are
+// marshalled by zonegate) and returns the messages that would be sent.
 func recordBatch(t *testing.T, rs *Ruleset) []netlink.Message {
 	t.Helper()
-	var sent []netlink.Message
-	conn, err := nftables.New(nftables.WithTestDial(func(req []netlink.Message) ([]netlink.Message, error) {
-		sent = append(sent, req...)
-		return req, nil // the echo serves as the acknowledgement
-	}))
+	k := toKernel(rs)
+	rules, err := k.ruleMsgs()
 	require.NoError(t, err)
-	require.NoError(t, toKernel(rs).queue(conn))
-	require.NoError(t, conn.Flush())
-	return sent
+	msgs, err := k.batch(rules)
+	require.NoError(t, err)
+	return msgs
 }
 
 // msgNames names the messages: "begin", "newtable", ..., "end".

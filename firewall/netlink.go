@@ -1,10 +1,15 @@
 package firewall
 
 import (
+	"encoding/binary"
+	"fmt"
+
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // kernelRuleset is a Ruleset translated into google/nftables objects, the
@@ -18,7 +23,8 @@ type kernelRuleset struct {
 }
 
 type kernelSet struct {
-	set   *nftables.Set
+	set   *nftables.Set // nil when read back
+	desc  setDesc
 	elems []nftables.SetElement
 }
 
@@ -27,6 +33,7 @@ type kernelRule struct {
 	exprs    []expr.Any
 	userData []byte
 	anon     []anonSet
+	line     string // normalised netlink form of the rule (see ruleNormaliser)
 }
 
 func newTable() *nftables.Table {
@@ -37,7 +44,8 @@ func newTable() *nftables.Table {
 func toKernel(rs *Ruleset) *kernelRuleset {
 	k := &kernelRuleset{table: newTable(), counters: rs.Counters}
 	for _, s := range rs.Sets {
-		k.sets = append(k.sets, kernelSet{set: kernelSetOf(k.table, s), elems: kernelElems(s)})
+		ks := kernelSetOf(k.table, s)
+		k.sets = append(k.sets, kernelSet{set: ks, desc: descOf(ks), elems: kernelElems(s)})
 	}
 	for _, ch := range rs.Chains {
 		kc := &nftables.Chain{Name: ch.Name, Table: k.table}
@@ -65,8 +73,22 @@ func toKernel(rs *Ruleset) *kernelRuleset {
 			k.rules = append(k.rules, kr)
 		}
 	}
+	// Anonymous sets get their batch IDs here, above the IDs
+	// google/nftables gives named sets (a counter from 1), so that rules
+	// can be marshalled before and without the rest of the batch.
+	id := uint32(anonSetIDBase)
+	for _, r := range k.rules {
+		for _, a := range r.anon {
+			a.set.Table, a.set.ID, a.set.Name = k.table, id, "__set%d"
+			a.lookup.SetName, a.lookup.SetID = a.set.Name, a.set.ID
+			id++
+		}
+	}
 	return k
 }
+
+// anonSetIDBase is the first batch ID of an anonymous set.
+const anonSetIDBase = 1 << 30
 
 func hookNum(h Hook) *nftables.ChainHook {
 	switch h {
@@ -128,22 +150,25 @@ func kernelElems(s *Set) []nftables.SetElement {
 // length is 16 bits in google/nftables v0.3.0).
 const elementBatch = 512
 
-// queue adds the whole table to conn's batch: create (so the delete cannot
-// fail), delete, then create with every object. Nothing is sent until Flush.
-// After an error the Conn must be thrown away: the failed message was not
-// queued and the batch is incomplete.
-func (k *kernelRuleset) queue(conn *nftables.Conn) error {
+// queueHead adds the start of the whole-table batch to conn: create the
+// table (so the delete cannot fail), delete it, create it again with its
+// counters. The chains follow (chainMsgs), then queueSets, then the rules.
+// Nothing is sent until Flush.
+func (k *kernelRuleset) queueHead(conn *nftables.Conn) error {
 	conn.AddTable(k.table)
 	conn.DelTable(k.table)
 	conn.AddTable(k.table)
 	for _, name := range k.counters {
 		conn.AddObj(&nftables.CounterObj{Table: k.table, Name: name})
 	}
-	// Chains come before sets: verdict map elements jump to them.
-	chains := map[string]*nftables.Chain{}
-	for _, ch := range k.chains {
-		chains[ch.Name] = conn.AddChain(ch)
-	}
+	return nil
+}
+
+// queueSets adds the named sets with their elements and the anonymous sets
+// of the rules. Chains come before sets: verdict map elements jump to
+// them. After an error the Conn must be thrown away: the failed message
+// was not queued and the batch is incomplete.
+func (k *kernelRuleset) queueSets(conn *nftables.Conn) error {
 	for _, s := range k.sets {
 		if err := conn.AddSet(s.set, nil); err != nil {
 			return err
@@ -156,14 +181,125 @@ func (k *kernelRuleset) queue(conn *nftables.Conn) error {
 	}
 	for _, r := range k.rules {
 		for _, a := range r.anon {
-			a.set.Table = k.table
-			a.set.ID = 0 // AddSet assigns a fresh ID for this batch
+			// The ID and name were given by toKernel; AddSet keeps them.
 			if err := conn.AddSet(a.set, a.elems); err != nil {
 				return err
 			}
-			a.lookup.SetName, a.lookup.SetID = a.set.Name, a.set.ID
 		}
-		conn.AddRule(&nftables.Rule{Table: k.table, Chain: chains[r.chain], Exprs: r.exprs, UserData: r.userData})
 	}
 	return nil
 }
+
+// chainMsgs marshals the NEWCHAIN messages of all chains (appendChainMsg).
+func (k *kernelRuleset) chainMsgs() []netlink.Message {
+	buf := make([]byte, 0, 64*len(k.chains))
+	ends := make([]int, len(k.chains))
+	for i, c := range k.chains {
+		buf = appendChainMsg(buf, c)
+		ends[i] = len(buf)
+	}
+	msgs := make([]netlink.Message, len(k.chains))
+	start := 0
+	for i := range k.chains {
+		msgs[i] = netlink.Message{
+			Header: netlink.Header{Type: newChainType, Flags: netlink.Request | netlink.Create},
+			Data:   buf[start:ends[i]:ends[i]],
+		}
+		start = ends[i]
+	}
+	return msgs
+}
+
+// ruleMsgs marshals the NEWRULE messages of all rules (appendRuleMsg),
+// in order, into one buffer.
+func (k *kernelRuleset) ruleMsgs() ([]netlink.Message, error) {
+	buf := make([]byte, 0, 512*len(k.rules))
+	ends := make([]int, len(k.rules))
+	var err error
+	for i := range k.rules {
+		if buf, err = appendRuleMsg(buf, &k.rules[i]); err != nil {
+			return nil, fmt.Errorf("rule %d of chain %s: %w", i, k.rules[i].chain, err)
+		}
+		ends[i] = len(buf)
+	}
+	msgs := make([]netlink.Message, len(k.rules))
+	start := 0
+	for i := range k.rules {
+		msgs[i] = netlink.Message{
+			Header: netlink.Header{Type: newRuleType, Flags: netlink.Request | netlink.Create | unix.NLM_F_APPEND},
+			Data:   buf[start:ends[i]:ends[i]],
+		}
+		start = ends[i]
+	}
+	return msgs, nil
+}
+
+// batch returns the batch that replaces the whole table: queueHead, the
+// chains, queueSets (marshalled by google/nftables), then the rules.
+func (k *kernelRuleset) batch(rules []netlink.Message) ([]netlink.Message, error) {
+	head, err := capture(k.queueHead)
+	if err != nil {
+		return nil, err
+	}
+	sets, err := capture(k.queueSets)
+	if err != nil {
+		return nil, err
+	}
+	if len(head) < 2 {
+		return nil, fmt.Errorf("the marshalled batch has no begin and end")
+	}
+	if len(sets) >= 2 {
+		sets = sets[1 : len(sets)-1] // without their own begin and end
+	}
+	msgs := make([]netlink.Message, 0, len(head)+len(k.chains)+len(sets)+len(rules))
+	msgs = append(msgs, head[:len(head)-1]...)
+	msgs = append(msgs, k.chainMsgs()...)
+	msgs = append(msgs, sets...)
+	msgs = append(msgs, rules...)
+	return append(msgs, head[len(head)-1]), nil
+}
+
+// ruleLines fills in the normalised line of every rule from the rule
+// messages of its batch, so that the fingerprint describes exactly the
+// bytes that are sent.
+func (k *kernelRuleset) ruleLines(msgs []netlink.Message) error {
+	anon := map[uint32]string{}
+	for _, r := range k.rules {
+		for _, a := range r.anon {
+			anon[a.set.ID] = anonLine(a)
+		}
+	}
+	n := &ruleNormaliser{anon: func(_ string, id []byte) (string, bool) {
+		if len(id) != 4 {
+			return "", false
+		}
+		d, ok := anon[binary.BigEndian.Uint32(id)]
+		return d, ok
+	}}
+	i := 0
+	for _, m := range msgs {
+		if m.Header.Type != newRuleType {
+			continue
+		}
+		if i >= len(k.rules) || len(m.Data) < 4 {
+			return fmt.Errorf("the batch does not match the ruleset")
+		}
+		rm, err := parseRuleMsg(m.Data[4:])
+		if err != nil {
+			return err
+		}
+		if k.rules[i].line, err = n.line(rm.exprs, rm.userData); err != nil {
+			return fmt.Errorf("rule %d of chain %s: %w", i, rm.chain, err)
+		}
+		i++
+	}
+	if i != len(k.rules) {
+		return fmt.Errorf("the batch has %d rules, the ruleset %d", i, len(k.rules))
+	}
+	return nil
+}
+
+var (
+	newRuleType  = netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_NEWRULE)
+	newChainType = netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_NEWCHAIN)
+)

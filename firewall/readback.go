@@ -1,18 +1,15 @@
 package firewall
 
 import (
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
-	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // Fingerprint is a normalized, line-oriented description of table inet
@@ -146,7 +143,7 @@ func (k *kernelRuleset) fingerprint() Fingerprint {
 	slices.Sort(fp)
 	var sets []string
 	for _, s := range k.sets {
-		sets = append(sets, setLine(s.set, s.elems))
+		sets = append(sets, setLine(s.desc, s.elems))
 	}
 	slices.Sort(sets)
 	fp = append(fp, sets...)
@@ -164,25 +161,25 @@ func (k *kernelRuleset) fingerprint() Fingerprint {
 	for _, name := range names {
 		fp = append(fp, chainLine(byName[name]))
 		for _, r := range rulesOf[name] {
-			fp = append(fp, fmt.Sprintf("rule %s %s", name, ruleLine(r)))
+			fp = append(fp, "rule "+name+" "+r.line)
 		}
 	}
 	return fp
 }
 
-func setLine(s *nftables.Set, elems []nftables.SetElement) string {
+func setLine(s setDesc, elems []nftables.SetElement) string {
 	keys := make([]string, len(elems))
 	for i, e := range elems {
 		keys[i] = elemLine(e)
 	}
 	slices.Sort(keys)
-	key := fmt.Sprintf("%d/%d", s.KeyType.GetNFTMagic(), s.KeyType.Bytes)
-	if s.IsMap {
+	key := fmt.Sprintf("%d/%d", s.magic, s.keyLen)
+	if s.isMap {
 		// google/nftables v0.3.0 reads a verdict map's key type back as
 		// "verdict"; the element keys still pin the key.
 		key = "map"
 	}
-	return fmt.Sprintf("set %s key=%s interval=%v concat=%v map=%v elems=[%s]", s.Name, key, s.Interval, s.Concatenation, s.IsMap, strings.Join(keys, " "))
+	return fmt.Sprintf("set %s key=%s interval=%v concat=%v map=%v elems=[%s]", s.name, key, s.interval, s.concat, s.isMap, strings.Join(keys, " "))
 }
 
 func elemLine(e nftables.SetElement) string {
@@ -220,187 +217,52 @@ func chainLine(ch *nftables.Chain) string {
 	return fmt.Sprintf("chain %s type=%s hook=%d prio=%d policy=%s", ch.Name, ch.Type, *ch.Hooknum, prio, pol)
 }
 
-func ruleLine(r kernelRule) string {
-	parts := make([]string, 0, len(r.exprs)+1)
-	anon := map[*expr.Lookup]string{}
-	for _, a := range r.anon {
-		anon[a.lookup] = anonLine(a)
-	}
-	for _, e := range r.exprs {
-		if l, ok := e.(*expr.Lookup); ok {
-			set := l.SetName
-			if desc, ok := anon[l]; ok {
-				set = desc
-			}
-			parts = append(parts, fmt.Sprintf("lookup(sreg=%d dreg=%d/%v inv=%v set=%s)", l.SourceRegister, l.DestRegister, l.IsDestRegSet, l.Invert, set))
-			continue
-		}
-		if r, ok := e.(*expr.Redir); ok && r.RegisterProtoMax == r.RegisterProtoMin {
-			// The kernel reports max = min when only min was sent (as nft does).
-			n := *r
-			n.RegisterProtoMax = 0
-			e = &n
-		}
-		parts = append(parts, exprLine(e))
-	}
-	if len(r.userData) > 0 {
-		parts = append(parts, "userdata="+hex.EncodeToString(r.userData))
-	}
-	return strings.Join(parts, " ")
-}
-
 func anonLine(a anonSet) string {
-	return "anon:" + setLine(&nftables.Set{KeyType: a.set.KeyType, Interval: a.set.Interval}, a.elems)
-}
-
-// exprLine prints an expression's fields, skipping those the kernel fills
-// in on its own.
-func exprLine(e expr.Any) string {
-	switch x := e.(type) {
-	case *expr.Meta:
-		return fmt.Sprintf("meta(%d %v %d)", x.Key, x.SourceRegister, x.Register)
-	case *expr.Cmp:
-		return fmt.Sprintf("cmp(%d %d %x)", x.Op, x.Register, x.Data)
-	case *expr.Payload:
-		if x.OperationType == expr.PayloadLoad && x.CsumType == 0 && x.CsumFlags == 0 {
-			return fmt.Sprintf("payload(%d %d %d %d)", x.DestRegister, x.Base, x.Offset, x.Len)
-		}
-	case *expr.Objref:
-		return fmt.Sprintf("objref(%d %s)", x.Type, x.Name)
-	case *expr.Verdict:
-		return "verdict(" + verdictLine(x) + ")"
-	}
-	v := reflect.Indirect(reflect.ValueOf(e))
-	var b strings.Builder
-	b.WriteString(v.Type().Name() + "(")
-	for i := 0; i < v.NumField(); i++ {
-		f := v.Type().Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		fmt.Fprintf(&b, "%s=%v ", f.Name, v.Field(i).Interface())
-	}
-	return strings.TrimSpace(b.String()) + ")"
-}
-
-// decodeVerdicts fills VerdictData of map elements: google/nftables v0.3.0
-// leaves a verdict's nested attributes undecoded in Val.
-func decodeVerdicts(elems []nftables.SetElement) error {
-	for i := range elems {
-		e := &elems[i]
-		if e.VerdictData != nil || len(e.Val) == 0 {
-			continue
-		}
-		ad, err := netlink.NewAttributeDecoder(e.Val)
-		if err != nil {
-			return err
-		}
-		ad.ByteOrder = binary.BigEndian
-		v := &expr.Verdict{}
-		for ad.Next() {
-			switch ad.Type() {
-			case unix.NFTA_VERDICT_CODE:
-				v.Kind = expr.VerdictKind(int32(ad.Uint32()))
-			case unix.NFTA_VERDICT_CHAIN:
-				v.Chain = ad.String()
-			}
-		}
-		if err := ad.Err(); err != nil {
-			return err
-		}
-		e.VerdictData, e.Val = v, nil
-	}
-	return nil
+	d := descOf(a.set)
+	return "anon:" + setLine(setDesc{magic: d.magic, keyLen: d.keyLen, interval: d.interval}, a.elems)
 }
 
 // errNoTable reports that table inet zonegate does not exist.
 var errNoTable = errors.New("table inet zonegate does not exist")
 
-// readTable reads table inet zonegate back from the kernel, rules included.
-func readTable(conn *nftables.Conn) (*kernelRuleset, error) {
-	k, anon, err := readStructure(conn)
+// readTable reads table inet zonegate back from the kernel, rules included:
+// the structure over c while the rules are dumped over rules (two sockets:
+// one dump at a time runs on a netlink socket).
+func readTable(c, rules *rawConn) (*kernelRuleset, error) {
+	type structure struct {
+		k    *kernelRuleset
+		anon map[string]string
+		err  error
+	}
+	done := make(chan structure, 1)
+	go func() {
+		k, anon, err := readStructure(c)
+		done <- structure{k, anon, err}
+	}()
+	wait := sync.OnceValue(func() structure { return <-done })
+	got, err := dumpRules(rules, func(name string, _ []byte) (string, bool) {
+		// Anonymous sets are known once the structure is read.
+		d, ok := wait().anon[name]
+		return d, ok
+	})
+	st := wait()
+	if st.err != nil {
+		return nil, st.err
+	}
 	if err != nil {
 		return nil, err
 	}
-	return k, readRules(conn, k, anon)
+	st.k.rules = got
+	return st.k, nil
 }
 
-// readStructure reads everything but the rules: counters, sets with their
-// elements, and chains. Anonymous sets are returned by name for the rules.
-func readStructure(conn *nftables.Conn) (*kernelRuleset, map[string]anonSet, error) {
-	t, err := conn.ListTableOfFamily(TableName, nftables.TableFamilyINet)
+// readRules reads the rules of all chains of k in one dump and keeps them
+// in their normalised netlink form (see ruleNormaliser).
+func readRules(raw *rawConn, k *kernelRuleset, anon map[string]string) error {
+	rules, err := dumpRules(raw, func(name string, _ []byte) (string, bool) { d, ok := anon[name]; return d, ok })
 	if err != nil {
-		if isNotExist(err) {
-			return nil, nil, errNoTable
-		}
-		return nil, nil, fmt.Errorf("list table inet %s: %w", TableName, err)
+		return err
 	}
-	k := &kernelRuleset{table: t}
-	objs, err := conn.GetObjects(t)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list counters: %w", err)
-	}
-	for _, o := range objs {
-		if c, ok := o.(*nftables.CounterObj); ok {
-			k.counters = append(k.counters, c.Name)
-		} else {
-			k.counters = append(k.counters, fmt.Sprintf("unexpected object %T", o))
-		}
-	}
-	sets, err := conn.GetSets(t)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list sets: %w", err)
-	}
-	anonByName := map[string]anonSet{}
-	for _, s := range sets {
-		s.Table = t
-		elems, err := conn.GetSetElements(s)
-		if err != nil {
-			return nil, nil, fmt.Errorf("list elements of set %s: %w", s.Name, err)
-		}
-		if s.IsMap {
-			if err := decodeVerdicts(elems); err != nil {
-				return nil, nil, fmt.Errorf("decode verdicts of map %s: %w", s.Name, err)
-			}
-		}
-		if s.Anonymous {
-			anonByName[s.Name] = anonSet{set: s, elems: elems}
-			continue
-		}
-		k.sets = append(k.sets, kernelSet{set: s, elems: elems})
-	}
-	chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list chains: %w", err)
-	}
-	for _, ch := range chains {
-		if ch.Table.Name == TableName {
-			k.chains = append(k.chains, ch)
-		}
-	}
-	return k, anonByName, nil
-}
-
-// readRules reads the rules of every chain of k (one dump per chain: the
-// library cannot dump a whole table's rules at once).
-func readRules(conn *nftables.Conn, k *kernelRuleset, anonByName map[string]anonSet) error {
-	for _, ch := range k.chains {
-		rules, err := conn.GetRules(k.table, ch)
-		if err != nil {
-			return fmt.Errorf("list rules of chain %s: %w", ch.Name, err)
-		}
-		for _, r := range rules {
-			kr := kernelRule{chain: ch.Name, exprs: r.Exprs, userData: r.UserData}
-			for _, e := range r.Exprs {
-				if l, ok := e.(*expr.Lookup); ok {
-					if a, ok := anonByName[l.SetName]; ok {
-						a.lookup = l
-						kr.anon = append(kr.anon, a)
-					}
-				}
-			}
-			k.rules = append(k.rules, kr)
-		}
-	}
+	k.rules = rules
 	return nil
 }

@@ -121,6 +121,9 @@ func applyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The digest is only printed: compute it while the ruleset is applied.
+			digest := make(chan string, 1)
+			go func() { digest <- m.Digest() }()
 			target, closeNS, err := openTarget(netnsName)
 			if err != nil {
 				return err
@@ -132,7 +135,7 @@ func applyCmd() *cobra.Command {
 				return err
 			}
 			if !res.Changed {
-				fmt.Fprintf(stdout, "%s: unchanged: table inet %s already holds this model (%s)\n", path, firewall.TableName, m.Digest())
+				fmt.Fprintf(stdout, "%s: unchanged: table inet %s already holds this model (%s)\n", path, firewall.TableName, <-digest)
 				return nil
 			}
 			n, err := firewall.FlushDisallowed(target, m, opt)
@@ -140,7 +143,7 @@ func applyCmd() *cobra.Command {
 				fmt.Fprintf(stderr, "zonegate: warning: ruleset applied, but stale connections could not be removed: %v\n", err)
 			}
 			fmt.Fprintf(stdout, "%s: applied %d rules in %d sets and maps to table inet %s (%s); %d connection(s) no longer allowed were removed\n",
-				path, res.Rules, res.Sets, firewall.TableName, m.Digest(), n)
+				path, res.Rules, res.Sets, firewall.TableName, <-digest, n)
 			return nil
 		},
 	}

@@ -2,8 +2,6 @@ package zone
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -185,10 +183,4 @@ func canonicalModbus(s *modbus.Spec) *canonModbus {
 		cm.MaxRate = strconv.FormatFloat(s.MaxRate, 'g', -1, 64) + "/s"
 	}
 	return cm
-}
-
-// Digest is the SHA-256 of the canonical form, as "sha256:HEX".
-func (m *Model) Digest() string {
-	sum := sha256.Sum256(m.Canonical())
-	return "sha256:" + hex.EncodeToString(sum[:])
 }

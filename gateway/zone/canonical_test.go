@@ -2,14 +2,15 @@ package zone
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -121,13 +122,12 @@ func digestOf(t *testing.T, src string) string {
 	t.Helper()
 	m := mustLoad(t, src)
 	d := m.Digest()
-	if !digestRE.MatchString(d) {
-		t.Fatalf("digest %q is not sha256:<64 hex>", d)
-	}
-	sum := sha256.Sum256(m.Canonical())
-	if want := "sha256:" + hex.EncodeToString(sum[:]); d != want {
-		t.Fatalf("digest %s is not the SHA-256 of the canonical form (%s)", d, want)
-	}
+	require.Regexp(t, digestRE, d, "digest is not sha256:<64 hex>")
+	// The digest is a function of the canonical form: the model loaded
+	// from its canonical YAML has the same digest.
+	again, err := Load("canonical.yaml", m.Canonical())
+	require.NoError(t, err, "the canonical form does not load")
+	require.Equal(t, d, again.Digest(), "digest changed by a round trip through the canonical form")
 	return d
 }
 
@@ -195,27 +195,23 @@ func TestCanonicalIsLoadableFixedPoint(t *testing.T) {
 
 func TestCanonicalGolden(t *testing.T) {
 	m, err := LoadFile(examplePath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
 	golden := filepath.Join("testdata", "example-factory.canonical.yaml")
+	goldenDigest := filepath.Join("testdata", "example-factory.digest")
 	got := m.Canonical()
 	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(golden, got, 0o644))
+		require.NoError(t, os.WriteFile(goldenDigest, []byte(m.Digest()+"\n"), 0o644))
 	}
 	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -run TestCanonicalGolden -update ./gateway/zone/ to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("canonical form of the example changed, and with it every digest; if intended, rerun with -update.\n--- got\n%s\n--- want\n%s", got, want)
-	}
-	sum := sha256.Sum256(want)
-	if m.Digest() != "sha256:"+hex.EncodeToString(sum[:]) {
-		t.Errorf("digest of the example is not the SHA-256 of the golden canonical form")
-	}
+	require.NoError(t, err, "run go test -run TestCanonicalGolden -update ./gateway/zone/ to create it")
+	assert.Equal(t, string(want), string(got), "canonical form of the example changed, and with it every digest; if intended, rerun with -update")
+	wantDigest, err := os.ReadFile(goldenDigest)
+	require.NoError(t, err, "run go test -run TestCanonicalGolden -update ./gateway/zone/ to create it")
+	assert.Equal(t, strings.TrimSpace(string(wantDigest)), m.Digest(), "digest of the example changed (every stored version's digest with it); if intended, rerun with -update and say so in the README")
+	fromGolden, err := Load("golden.yaml", want)
+	require.NoError(t, err)
+	assert.Equal(t, m.Digest(), fromGolden.Digest(), "the golden canonical form has another digest than the example")
 }
 
 func TestCanonicalEquivalentSpellings(t *testing.T) {

@@ -2,6 +2,7 @@ package zone
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/zonegate/zonegate/protocols/modbus"
@@ -51,8 +52,13 @@ func (m *Model) Lint() Diagnostics {
 	return r.diags
 }
 
-// lintTransitivePaths warns about every low-importance zone that can reach a
-// high-importance zone over two or more conduits, printing the shortest path.
+// transitiveShown is how many paths one transitive-path warning prints.
+const transitiveShown = 3
+
+// lintTransitivePaths warns about every low-importance zone that can reach
+// a high-importance zone over two or more conduits: one warning per low
+// zone, with the number of high zones it reaches that way and the shortest
+// path to the first few of them.
 func (m *Model) lintTransitivePaths(r *reporter) {
 	out := map[string][]*Conduit{}
 	for _, c := range m.Conduits {
@@ -84,24 +90,50 @@ func (m *Model) lintTransitivePaths(r *reporter) {
 				}
 			}
 		}
+		// One warning per low zone: the paths into every high zone it
+		// reaches over two or more conduits, the first few printed.
+		type path struct {
+			end  string
+			hops []*Conduit
+		}
+		var paths []path
 		for _, end := range m.Zones {
 			if end.Importance != High || via[end.Name] == nil {
 				continue
 			}
 			var hops []*Conduit
 			for z := end.Name; z != start.Name; z = via[z].From {
-				hops = append([]*Conduit{via[z]}, hops...)
+				hops = append(hops, via[z])
 			}
-			if len(hops) < 2 {
-				continue
+			if len(hops) >= 2 {
+				slices.Reverse(hops)
+				paths = append(paths, path{end.Name, hops})
 			}
-			path := []string{start.Name}
+		}
+		if len(paths) == 0 {
+			continue
+		}
+		shown := make([]string, 0, transitiveShown)
+		for _, p := range paths[:min(len(paths), transitiveShown)] {
+			zones := []string{start.Name}
 			names := []string{}
-			for _, c := range hops {
-				path = append(path, c.To)
+			for _, c := range p.hops {
+				zones = append(zones, c.To)
 				names = append(names, c.Name)
 			}
-			r.warnf(hops[0].at.self, RuleTransitivePath, "low-importance zone %q reaches high-importance zone %q over %d conduits: %s (via %s); make sure the middle zones terminate these flows", start.Name, end.Name, len(hops), strings.Join(path, " -> "), strings.Join(names, ", "))
+			shown = append(shown, fmt.Sprintf("%s (via %s)", strings.Join(zones, " -> "), strings.Join(names, ", ")))
 		}
+		at := paths[0].hops[0].at.self
+		if len(paths) == 1 {
+			r.warnf(at, RuleTransitivePath, "low-importance zone %q reaches high-importance zone %q over %d conduits: %s; make sure the middle zones terminate these flows",
+				start.Name, paths[0].end, len(paths[0].hops), shown[0])
+			continue
+		}
+		more := ""
+		if len(paths) > transitiveShown {
+			more = fmt.Sprintf("; and %d more", len(paths)-transitiveShown)
+		}
+		r.warnf(at, RuleTransitivePath, "low-importance zone %q reaches %d high-importance zones over two or more conduits: %s%s; make sure the middle zones terminate these flows",
+			start.Name, len(paths), strings.Join(shown, "; "), more)
 	}
 }

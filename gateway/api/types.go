@@ -224,6 +224,15 @@ type AuditStats struct {
 	// LostBestEffort counts records that happen anyway (service stop,
 	// refused calls, the log's own notices) and could not be written.
 	LostBestEffort uint64
+	// DataPlaneDropped counts data-plane records dropped since the daemon
+	// started because the log reached audit.data_plane_share.
+	DataPlaneDropped uint64
+	// DataPlaneUsed is the bytes of data-plane records written since the
+	// daemon started.
+	DataPlaneUsed int64
+	// DataPlaneLimit is the fill level up to which data-plane records are
+	// written (audit.data_plane_share of the capacity).
+	DataPlaneLimit int64
 	QueueLen       int    // data-plane records waiting
 	Checkpoint     uint64 // sequence number covered by the latest signed checkpoint
 }

@@ -39,7 +39,13 @@ type Log struct {
 	// could not be written: since the last lost record, and since Open.
 	lostBE    atomic.Uint64
 	lostBEAll atomic.Uint64
-	durable   atomic.Uint64
+	// Data-plane records dropped beyond the data-plane share: since the
+	// last data-plane-dropped record, and since Open; bytes of data-plane
+	// records written since Open.
+	dpDropped    atomic.Uint64
+	dpDroppedAll atomic.Uint64
+	dpWritten    atomic.Int64
+	durable      atomic.Uint64
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -84,6 +90,15 @@ type Stats struct {
 	// (storage-warning, storage-full, storage-ok) that found no room.
 	// Lost + LostBestEffort is every record lost.
 	LostBestEffort uint64
+	// DataPlaneDropped counts data-plane records dropped since Open
+	// because the log reached its data-plane share (audit.data_plane_share
+	// of the capacity); they are not in Lost.
+	DataPlaneDropped uint64
+	// DataPlaneUsed is the bytes of data-plane records written since Open.
+	DataPlaneUsed int64
+	// DataPlaneLimit is the fill level (bytes in segments) up to which
+	// data-plane records are written.
+	DataPlaneLimit int64
 	QueueLen       int    // data-plane records waiting
 	Checkpoint     uint64 // sequence number covered by the latest signed checkpoint
 }
@@ -125,7 +140,7 @@ func open(opts Options, lock *os.File) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &storage{dir: opts.Dir, maxBytes: opts.MaxBytes, reserve: opts.Reserve, warnPct: opts.WarnPercent, segBytes: opts.SegmentBytes}
+	st := &storage{dir: opts.Dir, maxBytes: opts.MaxBytes, reserve: opts.Reserve, warnPct: opts.WarnPercent, segBytes: opts.SegmentBytes, share: opts.DataPlaneShare}
 	w := &writer{dir: opts.Dir, gateway: opts.Gateway, bootID: opts.BootID, keys: keys, ch: newChainer(keys.hmac), st: st}
 	ss, err := recoverLog(w)
 	if err != nil {
@@ -243,6 +258,11 @@ func (l *Log) lostBestEffort(n uint64) {
 	l.lostBEAll.Add(n)
 }
 
+func (l *Log) droppedData(n uint64) {
+	l.dpDropped.Add(n)
+	l.dpDroppedAll.Add(n)
+}
+
 func (l *Log) lostRecords(n uint64) {
 	l.lost.Add(n)
 	l.lostAll.Add(n)
@@ -279,6 +299,8 @@ func (l *Log) Stats() Stats {
 	l.statsMu.Unlock()
 	s.Lost = l.lostAll.Load()
 	s.LostBestEffort = l.lostBEAll.Load()
+	s.DataPlaneDropped = l.dpDroppedAll.Load()
+	s.DataPlaneUsed = l.dpWritten.Load()
 	s.QueueLen = len(l.data)
 	return s
 }

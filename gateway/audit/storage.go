@@ -38,6 +38,31 @@ type storage struct {
 	enospcAvail int64
 
 	ignoreFS bool // tests: pretend statfs is unavailable
+
+	share float64 // DataPlaneShare
+}
+
+// dataLimit is the fill level (bytes in segments) up to which data-plane
+// records may be written: DataPlaneShare of what callers may use.
+func (s *storage) dataLimit() int64 {
+	return int64(s.share * float64(max(s.capacity-s.reserve, 0)))
+}
+
+// dataReserve is the last part of the data-plane share, kept for the
+// "data-plane-dropped" records: an eighth of it, at most 16 KiB.
+func (s *storage) dataReserve() int64 {
+	return min(s.dataLimit()/8, 16<<10)
+}
+
+// fitsData reports whether a data-plane record of n bytes (on top of
+// pending unwritten bytes) stays within the data-plane share; report:
+// a "data-plane-dropped" record, which may use the share's reserve.
+func (s *storage) fitsData(pending, n int64, report bool) bool {
+	limit := s.dataLimit()
+	if !report {
+		limit -= s.dataReserve()
+	}
+	return s.used+pending+n <= limit && s.fits(pending, n, false)
 }
 
 // noSpace notes that a write failed for lack of space.

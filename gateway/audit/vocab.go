@@ -97,6 +97,9 @@ const (
 	// ActionLost says how many data-plane records were lost (queue full or
 	// storage full) since the previous such record.
 	ActionLost Action = "lost"
+	// ActionDataPlaneDropped says how many data-plane records were dropped
+	// because the log reached its data-plane share (Options.DataPlaneShare).
+	ActionDataPlaneDropped Action = "data-plane-dropped"
 	// ActionPrune records the removal of the oldest segments, with a signed
 	// statement of the new start of the log.
 	ActionPrune Action = "prune"

@@ -81,6 +81,12 @@ func (m *Summary) Add(s string) *Summary {
 	return m
 }
 
+// AddBytes appends b.
+func (m *Summary) AddBytes(b []byte) *Summary {
+	m.n += uint8(copy(m.b[m.n:], b))
+	return m
+}
+
 // Uint appends v in decimal.
 func (m *Summary) Uint(v uint64) *Summary {
 	var buf [20]byte

@@ -1,0 +1,213 @@
+package e2e
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/zonegate/zonegate/gateway/api"
+	"github.com/zonegate/zonegate/test/lab"
+)
+
+// obModel: "office" (a client zone) reaches the PLC zone "cell" only on
+// Modbus, inspected, reads of holding registers 0-9; "ops" manages the
+// gateway.
+const obModel = `version: 1
+gateway:
+  name: obs-gw
+  management:
+    zones: [ops]
+zones:
+  - name: ops
+    importance: medium
+    interfaces: [eth0]
+    networks: [198.18.21.0/24]
+  - name: office
+    importance: low
+    interfaces: [eth1]
+    networks: [198.18.22.0/24]
+  - name: cell
+    importance: high
+    interfaces: [eth2]
+    networks: [198.18.23.0/24]
+conduits:
+  - name: office-to-cell
+    from: office
+    to: cell
+    services: [tcp/502]
+    inspect: modbus
+    modbus:
+      allow:
+        - read: holding_registers
+          addresses: 0-9
+`
+
+// TestObserveFloodAndDrops: a flood of denied Modbus requests from a
+// client zone (4 pipelining connections, 20 s at full speed, as measured
+// when it filled a 4 MiB audit log and locked the administrators out)
+// leaves `zonegate island on` working and the audit log within its
+// data-plane share, with one aggregated record per interval for the
+// source and conduit. A blocked telnet attempt from office to cell shows
+// up as an event naming source, destination and port 23, in `zonegate
+// events --json` and in the audit log.
+func TestObserveFloodAndDrops(t *testing.T) {
+	mgRequire(t)
+	bin := mgBuild(t)
+	l := upLab(t, loadModelText(t, obModel), "zgob1")
+	office, cell := l.Zones["office"], l.Zones["cell"]
+	officeAddr, ok := office.Addr(4)
+	require.True(t, ok)
+	cellAddr, ok := cell.Addr(4)
+	require.True(t, ok)
+	mbStartGoPLC(t, cell.NS, netip.AddrPortFrom(cellAddr, 502).String())
+
+	d := mgStartDaemon(t, bin, l.Gateway, mgSettings("audit:", "  max_size: 2MiB", "events:", "  interval: 2s"), obModel)
+	d.initAdmin(t)
+	d.addUser(t, "vera", "viewer", mgViewerPW)
+	before := d.status(t, "vera").Audit
+	require.NotNil(t, before)
+
+	// Telnet from office to cell: dropped by the forward chain.
+	_, err := lab.Dial(office.NS, "tcp", netip.AddrPortFrom(cellAddr, 23).String(), time.Second)
+	require.Error(t, err, "tcp/23 office -> cell must be dropped")
+	telnet := obWaitEvent(t, d, func(ev api.Event) bool {
+		return ev.Kind == "dropped-flow" && strings.HasSuffix(ev.Destination, ":23")
+	})
+	assert.Equal(t, officeAddr.String(), telnet.Source)
+	assert.Equal(t, netip.AddrPortFrom(cellAddr, 23).String(), telnet.Destination)
+	assert.Equal(t, "23", telnet.Ports)
+	assert.Equal(t, "tcp", telnet.Protocol)
+	assert.Equal(t, "office", telnet.Zone)
+	assert.Equal(t, "eth1", telnet.Interface)
+	assert.Equal(t, "forward", telnet.Chain)
+	assert.NotZero(t, telnet.Count)
+
+	// The flood.
+	denied := obFlood(t, office.NS, netip.AddrPortFrom(cellAddr, 502).String(), 4, 20*time.Second)
+	t.Logf("flood: %d denied requests answered in 20 s", denied)
+	require.Greater(t, denied, uint64(10000), "the flood must be a flood")
+
+	// Island mode, an emergency measure, still works.
+	out := d.mustCLI(t, "admin", "", "island", "on")
+	t.Logf("island on: %s", strings.TrimSpace(out))
+	d.mustCLI(t, "admin", "", "island", "off")
+
+	// Wait for the flood's last aggregate, then look at the log's size.
+	flood := obWaitEvent(t, d, func(ev api.Event) bool { return ev.Kind == "denied" && ev.Conduit == "office-to-cell" })
+	assert.Equal(t, officeAddr.String(), flood.Source)
+	time.Sleep(5 * time.Second) // two intervals: everything flushed
+	after := d.status(t, "vera").Audit
+	require.NotNil(t, after)
+	assert.False(t, after.Full)
+	assert.LessOrEqual(t, after.Used, after.DataPlaneLimit, "the audit log stays within its data-plane share")
+	grown := after.Used - before.Used
+	t.Logf("audit log: %d bytes before, %d after (grew %d), data-plane limit %d, dropped %d", before.Used, after.Used, grown, after.DataPlaneLimit, after.DataPlaneDropped)
+	assert.Less(t, grown, int64(64<<10), "one source, one conduit: under 64 KiB for a 20 s flood")
+
+	d.stop(t)
+	mgAuditVerify(t, bin, d.AuditDir())
+	recs := mgAuditShow(t, bin, d.AuditDir())
+	var counted uint64
+	var floodRecs, telnetRecs int
+	for _, r := range recs {
+		switch {
+		case r.Category == "inspection" && r.Action == "request-denied" && r.Details["conduit"] == "office-to-cell":
+			floodRecs++
+			assert.Equal(t, officeAddr.String(), r.Actor)
+			n, err := strconv.ParseUint(r.Details["count"], 10, 64)
+			require.NoError(t, err)
+			counted += n
+			assert.Contains(t, r.Details["sample"], "fc 6")
+		case r.Category == "network" && r.Action == "flow-dropped" && r.Details["ports"] == "23":
+			telnetRecs++
+			assert.Equal(t, officeAddr.String(), r.Actor)
+			assert.Equal(t, netip.AddrPortFrom(cellAddr, 23).String(), r.Object)
+			assert.Equal(t, "office", r.Details["zone"])
+		}
+	}
+	t.Logf("audit: %d request-denied records counting %d requests; %d flow-dropped records for tcp/23", floodRecs, counted, telnetRecs)
+	assert.GreaterOrEqual(t, counted, denied, "every denied request is counted")
+	assert.LessOrEqual(t, floodRecs, 20, "about one record per 2 s interval")
+	assert.NotZero(t, telnetRecs)
+	mgAuditExpect(t, recs, mgWant{Category: "config", Action: "island-mode", Actor: "admin", Result: "success", Detail: [2]string{"state", "on"}})
+}
+
+// obWaitEvent polls `zonegate events --json` (as the viewer) until an
+// event matches.
+func obWaitEvent(t *testing.T, d *mgDaemon, match func(api.Event) bool) api.Event {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out := d.mustCLI(t, "vera", "", "events", "--json")
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if line == "" {
+				continue
+			}
+			var ev api.Event
+			require.NoError(t, json.Unmarshal([]byte(line), &ev), line)
+			if match(ev) {
+				return ev
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no matching event within 30s; events:\n%s\ndaemon log:\n%s", out, mgTail(d.log.String(), 30))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// obFlood sends denied requests (FC 6 to register 50) as fast as the
+// proxy answers, on conns pipelining connections from ns, for d. It
+// returns how many exception answers came back.
+func obFlood(t *testing.T, ns, addr string, conns int, d time.Duration) uint64 {
+	t.Helper()
+	var answered atomic.Uint64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	for range conns {
+		c, err := lab.Dial(ns, "tcp", addr, 3*time.Second)
+		require.NoError(t, err)
+		wg.Add(2)
+		batch := make([]byte, 0, 64*12)
+		for i := range 64 {
+			f := mbFrame(uint16(i), 1, mbWriteHR(50, 1)...)
+			batch = append(batch, f...)
+		}
+		go func() { // writer
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				if _, err := c.Write(batch); err != nil {
+					return
+				}
+			}
+			c.(*net.TCPConn).CloseWrite()
+		}()
+		go func() { // reader
+			defer wg.Done()
+			defer c.Close()
+			buf := make([]byte, 9)
+			for {
+				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if _, err := io.ReadFull(c, buf); err != nil {
+					return
+				}
+				if buf[7] == 0x86 && binary.BigEndian.Uint16(buf[4:6]) == 3 {
+					answered.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return answered.Load()
+}

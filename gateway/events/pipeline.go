@@ -33,6 +33,17 @@ type Config struct {
 	Sinks []Sink
 }
 
+// FirstSink is a Sink that also wants the first event of every key in an
+// interval promptly (the daemon log: a new attack is visible at once, its
+// volume at the end of the interval).
+type FirstSink interface {
+	Sink
+	// First receives the first event of a key in the current interval,
+	// off the hot path, from the goroutine that runs Flush, before the
+	// interval's Flush.
+	First(ev *Event)
+}
+
 // Sink receives what the pipeline hands on.
 type Sink interface {
 	// Flush receives one interval's aggregates, off the hot path, from
@@ -48,9 +59,12 @@ type Sink interface {
 type Pipeline struct {
 	cfg Config
 
-	mu    sync.Mutex // guards cur (the hot path's only lock)
-	cur   *table
-	spare *table
+	mu       sync.Mutex // guards cur and reported (the hot path's only lock)
+	cur      *table
+	spare    *table
+	reported int           // keys of cur already handed to FirstSinks
+	kick     chan struct{} // a new key is waiting to be announced
+	firsts   []Event       // scratch of announce
 
 	flushMu sync.Mutex // one Flush at a time; guards spare's contents while flushing
 	start   time.Time
@@ -98,7 +112,7 @@ func New(cfg Config) *Pipeline {
 		cfg.Clock = clock.Real()
 	}
 	return &Pipeline{cfg: cfg, cur: newTable(cfg.MaxKeys), spare: newTable(cfg.MaxKeys),
-		start: cfg.Clock.Now(), ring: make([]Aggregate, cfg.Ring), changed: make(chan struct{})}
+		start: cfg.Clock.Now(), ring: make([]Aggregate, cfg.Ring), changed: make(chan struct{}), kick: make(chan struct{}, 1)}
 }
 
 // Interval is the aggregation interval.
@@ -126,9 +140,42 @@ func (p *Pipeline) Record(ev *Event) {
 		i = int32(len(t.aggs))
 		t.aggs = t.aggs[:i+1]
 		t.index[k] = i
+		t.aggs[i].add(ev)
+		p.mu.Unlock()
+		select { // Run announces it
+		case p.kick <- struct{}{}:
+		default:
+		}
+		return
 	}
 	t.aggs[i].add(ev)
 	p.mu.Unlock()
+}
+
+// announce hands the keys new in the current interval to the FirstSinks.
+func (p *Pipeline) announce() {
+	p.flushMu.Lock()
+	defer p.flushMu.Unlock()
+	p.mu.Lock()
+	t := p.cur
+	for i := p.reported; i < len(t.aggs); i++ {
+		p.firsts = append(p.firsts, t.aggs[i].Sample)
+	}
+	p.reported = len(t.aggs)
+	p.mu.Unlock()
+	p.first(p.firsts)
+	clear(p.firsts)
+	p.firsts = p.firsts[:0]
+}
+
+func (p *Pipeline) first(evs []Event) {
+	for _, s := range p.cfg.Sinks {
+		if fs, ok := s.(FirstSink); ok {
+			for i := range evs {
+				fs.First(&evs[i])
+			}
+		}
+	}
 }
 
 // Individual hands an event that is recorded one by one (an allowed
@@ -153,7 +200,18 @@ func (p *Pipeline) Flush() {
 	p.mu.Lock()
 	t := p.cur
 	p.cur, p.spare = p.spare, t
+	announced := p.reported
+	p.reported = 0
 	p.mu.Unlock()
+	if announced < len(t.aggs) {
+		p.firsts = p.firsts[:0]
+		for i := announced; i < len(t.aggs); i++ {
+			p.firsts = append(p.firsts, t.aggs[i].Sample)
+		}
+		p.first(p.firsts)
+		clear(p.firsts)
+		p.firsts = p.firsts[:0]
+	}
 
 	b := Batch{Start: p.start, End: now}
 	p.start = now
@@ -196,6 +254,8 @@ func (p *Pipeline) Run(ctx context.Context) {
 			return
 		case <-tk.C():
 			p.Flush()
+		case <-p.kick:
+			p.announce()
 		}
 	}
 }

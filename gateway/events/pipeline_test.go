@@ -136,11 +136,54 @@ func TestLogSinkSuppresses(t *testing.T) {
 		}
 	}
 	p.Flush()
-	assert.Equal(t, 3, logs.FilterMessage("modbus denied").Len())
-	sup := logs.FilterMessage("7 more suppressed").All()
+	// 3 lines in all: the first events of three keys; the first events of
+	// the other seven and all ten aggregates are suppressed.
+	lines := logs.FilterMessage("modbus denied").All()
+	require.Len(t, lines, 3)
+	for _, l := range lines {
+		assert.NotContains(t, l.ContextMap(), "count", "a first-event line is one event")
+		assert.Equal(t, "enforce", l.ContextMap()["mode"])
+	}
+	sup := logs.FilterMessage("17 more suppressed").All()
 	require.Len(t, sup, 1)
-	assert.EqualValues(t, 700, sup[0].ContextMap()["events"])
-	assert.EqualValues(t, 100, logs.FilterMessage("modbus denied").All()[0].ContextMap()["count"])
+	assert.EqualValues(t, 1000, sup[0].ContextMap()["events"])
+
+	// The next interval has its allowance again: first line, then the
+	// aggregate with its count.
+	logs.TakeAll()
+	for range 5 {
+		p.Record(denied("198.18.0.10:1", clk))
+	}
+	p.Flush()
+	lines = logs.FilterMessage("modbus denied").All()
+	require.Len(t, lines, 2)
+	assert.Equal(t, "198.18.0.10:1", lines[0].ContextMap()["source"])
+	assert.EqualValues(t, 5, lines[1].ContextMap()["count"])
+	assert.Equal(t, "198.18.0.10", lines[1].ContextMap()["source"])
+}
+
+// TestFirstEventLoggedAtOnce: Run hands a new key's first event to the
+// daemon log without waiting for the end of the interval.
+func TestFirstEventLoggedAtOnce(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	clk := clock.NewFake(t0)
+	p := New(Config{Clock: clk, Sinks: []Sink{&LogSink{Log: zap.New(core)}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		p.Run(ctx)
+		close(done)
+	}()
+	ev := denied("198.18.0.10:40000", clk)
+	ev.Kind, ev.Reason = Failure, "upstream_unreachable"
+	p.Record(ev)
+	require.Eventually(t, func() bool { return logs.FilterMessage("modbus upstream_unreachable").Len() == 1 }, time.Minute, time.Millisecond)
+	p.Record(ev) // the same key: no new line
+	cancel()
+	<-done
+	got := logs.FilterMessage("modbus upstream_unreachable").All()
+	require.Len(t, got, 2, "the first event, then the aggregate at the end")
+	assert.EqualValues(t, 2, got[1].ContextMap()["count"])
 }
 
 // TestFloodAuditGrowth simulates 20 s of a flood of denied requests at

@@ -147,33 +147,17 @@ func (s *LogSink) Flush(b *Batch) {
 			continue
 		}
 		budget--
-		lvl := zapcore.WarnLevel
-		if a.Sample.Monitor {
-			lvl = zapcore.InfoLevel
-		}
-		ce := s.Log.Check(lvl, a.Sample.Protocol+" "+a.Sample.Kind.String())
+		ev := &a.Sample
+		ce := s.Log.Check(level(ev), message(ev))
 		if ce == nil {
 			continue
 		}
-		ev := &a.Sample
-		f := []zap.Field{zap.Uint64("count", a.Count), zap.Time("first", a.First), zap.Time("last", a.Last),
-			zap.String("source", addrText(netip.AddrPortFrom(ev.Source.Addr(), 0))), zap.String("destination", addrText(ev.Destination))}
-		add := func(k, v string) {
-			if v != "" {
-				f = append(f, zap.String(k, v))
-			}
-		}
-		add("conduit", ev.Conduit)
-		add("zone", ev.Zone)
-		add("interface", ev.Interface)
-		add("chain", ev.Chain)
-		add("reason", ev.Reason)
-		add("sample", ev.Sample.String())
+		f := []zap.Field{zap.Uint64("count", a.Count), zap.Time("first", a.First), zap.Time("last", a.Last)}
+		f = eventFields(ev, f)
+		// The key is the source address; the sample's port is one of many.
+		f[3] = zap.String("source", addrText(netip.AddrPortFrom(ev.Source.Addr(), 0)))
 		if a.PortHi != 0 {
-			add("ports", portSpan(a.PortLo, a.PortHi))
-		}
-		if ev.Monitor {
-			add("mode", "monitor")
+			f = append(f, zap.String("ports", portSpan(a.PortLo, a.PortHi)))
 		}
 		ce.Write(f...)
 	}
@@ -181,6 +165,68 @@ func (s *LogSink) Flush(b *Batch) {
 		s.Log.Warn(strconv.FormatUint(suppressed, 10)+" more suppressed", zap.Uint64("suppressed", suppressed),
 			zap.Uint64("events", events), zap.Duration("interval", b.End.Sub(b.Start)))
 	}
+}
+
+// First implements FirstSink: the first event of a key in an interval is
+// logged at once, as one event (source with port, no count); the
+// aggregate line with the count follows at the end of the interval.
+func (s *LogSink) First(ev *Event) {
+	if s.used.Add(1) > s.lines() {
+		s.suppressed.Add(1)
+		return
+	}
+	ce := s.Log.Check(level(ev), message(ev))
+	if ce == nil {
+		return
+	}
+	ce.Write(eventFields(ev, nil)...)
+}
+
+// level is warn for security events, info for monitor-mode denials.
+func level(ev *Event) zapcore.Level {
+	if ev.Monitor {
+		return zapcore.InfoLevel
+	}
+	return zapcore.WarnLevel
+}
+
+// message is "modbus denied", "modbus malformed_frame", "modbus
+// upstream_timeout" (the reason names operational events), "tcp
+// dropped-flow".
+func message(ev *Event) string {
+	switch ev.Kind {
+	case Malformed, Failure:
+		if ev.Reason != "" {
+			return ev.Protocol + " " + ev.Reason
+		}
+	case Refused:
+		return ev.Protocol + " connection_refused"
+	}
+	return ev.Protocol + " " + ev.Kind.String()
+}
+
+// eventFields describes one event.
+func eventFields(ev *Event, f []zap.Field) []zap.Field {
+	f = append(f, zap.String("source", addrText(ev.Source)), zap.String("destination", addrText(ev.Destination)))
+	add := func(k, v string) {
+		if v != "" {
+			f = append(f, zap.String(k, v))
+		}
+	}
+	add("conduit", ev.Conduit)
+	add("zone", ev.Zone)
+	add("interface", ev.Interface)
+	add("chain", ev.Chain)
+	add("reason", ev.Reason)
+	add("sample", ev.Sample.String())
+	if ev.Kind == Denied {
+		mode := "enforce"
+		if ev.Monitor {
+			mode = "monitor"
+		}
+		add("mode", mode)
+	}
+	return f
 }
 
 // Individual implements Sink.

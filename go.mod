@@ -3,6 +3,7 @@ module github.com/zonegate/zonegate
 go 1.24.0
 
 require (
+	github.com/florianl/go-nflog/v2 v2.1.0
 	github.com/goburrow/modbus v0.1.0
 	github.com/google/nftables v0.3.0
 	github.com/mdlayher/netlink v1.7.3-0.20250113171957-fbb4dce95f42
@@ -21,7 +22,6 @@ require (
 
 require (
 	github.com/davecgh/go-spew v1.1.1 // indirect
-	github.com/florianl/go-nflog/v2 v2.1.0 // indirect
 	github.com/goburrow/serial v0.1.0 // indirect
 	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect

@@ -202,7 +202,8 @@ func (d *Daemon) openAudit(last *zone.Model) {
 		WarnPercent: d.set.Audit.WarnPercent,
 		Logger:      d.log.Named("audit"),
 		// Traffic fills at most this share: changes always have room.
-		DataPlaneShare: d.set.Audit.DataPlaneShare,
+		DataPlaneShare:  d.set.Audit.DataPlaneShare,
+		DataPlaneReport: time.Duration(d.set.Events.Interval),
 	})
 	if err != nil {
 		d.log.Error("AUDIT LOG UNAVAILABLE: forwarding continues, but every configuration and account change is refused until it can be opened", zap.String("dir", d.set.AuditDir()), zap.Error(err))

@@ -71,12 +71,15 @@ func (z *ifaceZones) zone(name string) string {
 	return z.m[name]
 }
 
+// listenNflog is events.ListenNflog; tests replace it.
+var listenNflog = events.ListenNflog
+
 // startNflog reads the ruleset's dropped packets (NFLOG group
 // firewall.log_group, in the daemon's namespace) into the pipeline. Without
 // NFLOG the daemon keeps running and says loudly what is missing.
 func (d *Daemon) startNflog(ctx context.Context) func() {
 	ctx, cancel := context.WithCancel(ctx)
-	n, err := events.ListenNflog(ctx, d.pipeline, events.NflogConfig{
+	n, err := listenNflog(ctx, d.pipeline, events.NflogConfig{
 		Group:  d.set.Firewall.LogGroup,
 		ZoneOf: d.ifZones.zone,
 		Clock:  d.clock,

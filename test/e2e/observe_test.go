@@ -115,6 +115,11 @@ func TestObserveFloodAndDrops(t *testing.T) {
 	t.Logf("audit log: %d bytes before, %d after (grew %d), data-plane limit %d, dropped %d", before.Used, after.Used, grown, after.DataPlaneLimit, after.DataPlaneDropped)
 	assert.Less(t, grown, int64(64<<10), "one source, one conduit: under 64 KiB for a 20 s flood")
 
+	logText := d.log.String()
+	denyLines := strings.Count(logText, `"modbus denied"`)
+	t.Logf("daemon log: %d bytes in all, %d `modbus denied` lines", len(logText), denyLines)
+	assert.Less(t, denyLines, 50, "the daemon log is aggregated: one line per source and interval")
+
 	d.stop(t)
 	mgAuditVerify(t, bin, d.AuditDir())
 	recs := mgAuditShow(t, bin, d.AuditDir())

@@ -95,6 +95,8 @@ func TestTableBoundedOther(t *testing.T) {
 	rec := AuditRecord(&o, time.Second)
 	assert.Equal(t, audit.ActionEventsOverflow, rec.Action)
 	assert.Equal(t, "16", rec.Details[audit.DetailCount])
+	assert.Equal(t, "zonegate", rec.Actor)
+	assert.Equal(t, "198.18.0.12", rec.Details["sample_source"])
 }
 
 func TestRingWrapsAndWait(t *testing.T) {
@@ -147,6 +149,7 @@ func TestLogSinkSuppresses(t *testing.T) {
 	sup := logs.FilterMessage("17 more suppressed").All()
 	require.Len(t, sup, 1)
 	assert.EqualValues(t, 1000, sup[0].ContextMap()["events"])
+	assert.EqualValues(t, 17, ls.Suppressed())
 
 	// The next interval has its allowance again: first line, then the
 	// aggregate with its count.

@@ -94,6 +94,13 @@ func AuditRecord(a *Aggregate, interval time.Duration) audit.Record {
 	if ev.Monitor {
 		result = audit.ResultSuccess
 	}
+	if ev.Kind == Other {
+		// Many keys: the sample's source and destination are one of them.
+		d["sample_source"], d["sample_destination"] = src, dst
+		delete(d, audit.DetailSource)
+		delete(d, audit.DetailDestination)
+		src, dst = "zonegate", "events"
+	}
 	return audit.Record{Time: a.Last, Actor: src, Category: cat, Action: act, Object: dst, Result: result, Details: d}
 }
 
@@ -123,9 +130,13 @@ type LogSink struct {
 	Log   *zap.Logger
 	Lines int
 
-	used       atomic.Int64 // lines written in this interval by Individual
-	suppressed atomic.Uint64
+	used          atomic.Int64 // lines written in this interval by First and Individual
+	suppressed    atomic.Uint64
+	suppressedAll atomic.Uint64
 }
+
+// Suppressed is how many lines were suppressed since the sink was made.
+func (s *LogSink) Suppressed() uint64 { return s.suppressedAll.Load() }
 
 func (s *LogSink) lines() int64 {
 	if s.Lines <= 0 {
@@ -162,6 +173,7 @@ func (s *LogSink) Flush(b *Batch) {
 		ce.Write(f...)
 	}
 	if suppressed > 0 {
+		s.suppressedAll.Add(suppressed)
 		s.Log.Warn(strconv.FormatUint(suppressed, 10)+" more suppressed", zap.Uint64("suppressed", suppressed),
 			zap.Uint64("events", events), zap.Duration("interval", b.End.Sub(b.Start)))
 	}

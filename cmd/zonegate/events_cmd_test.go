@@ -64,4 +64,3 @@ func TestEventsCommand(t *testing.T) {
 	assert.Equal(t, "23", ev.Ports)
 	assert.Equal(t, "198.18.22.10", ev.Source)
 }
-

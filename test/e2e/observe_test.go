@@ -21,8 +21,8 @@ import (
 )
 
 // obModel: "office" (a client zone) reaches the PLC zone "cell" only on
-// Modbus, inspected, reads of holding registers 0-9; "ops" manages the
-// gateway.
+// Modbus, inspected, reads of holding registers 0-9, and udp/123 (which
+// gives the lab a spoofed-source case); "ops" manages the gateway.
 const obModel = `version: 1
 gateway:
   name: obs-gw
@@ -51,9 +51,14 @@ conduits:
       allow:
         - read: holding_registers
           addresses: 0-9
+  - name: office-time
+    from: office
+    to: cell
+    services: [udp/123]
 `
 
-// TestObserveFloodAndDrops: a flood of denied Modbus requests from a
+// TestObserveFloodAndDrops: a forged source address is reported as a
+// spoofed source of its ingress zone. A flood of denied Modbus requests from a
 // client zone (4 pipelining connections, 20 s at full speed, as measured
 // when it filled a 4 MiB audit log and locked the administrators out)
 // leaves `zonegate island on` working and the audit log within its
@@ -93,6 +98,22 @@ func TestObserveFloodAndDrops(t *testing.T) {
 	assert.Equal(t, "forward", telnet.Chain)
 	assert.NotZero(t, telnet.Count)
 
+	// A forged source address from office (one of cell's): dropped by
+	// anti-spoofing, reported as a spoofed source in office.
+	var forged []lab.Case
+	for _, c := range l.Cases() {
+		if c.Spoofed && c.From == "office" && c.SrcAddr.Is4() {
+			forged = append(forged, c)
+		}
+	}
+	require.NotEmpty(t, forged, "the lab yields spoofed-source cases from office")
+	_, err = l.Probe(t.Context(), forged[:1], lab.ProbeOptions{SkipInspect: true})
+	require.NoError(t, err)
+	spoofed := obWaitEvent(t, d, func(ev api.Event) bool { return ev.Kind == "spoofed" })
+	assert.Equal(t, forged[0].SrcAddr.String(), spoofed.Source)
+	assert.Equal(t, "office", spoofed.Zone)
+	assert.Equal(t, "spoofed", spoofed.Chain)
+
 	// The flood.
 	denied := obFlood(t, office.NS, netip.AddrPortFrom(cellAddr, 502).String(), 4, 20*time.Second)
 	t.Logf("flood: %d denied requests answered in 20 s", denied)
@@ -124,7 +145,7 @@ func TestObserveFloodAndDrops(t *testing.T) {
 	mgAuditVerify(t, bin, d.AuditDir())
 	recs := mgAuditShow(t, bin, d.AuditDir())
 	var counted uint64
-	var floodRecs, telnetRecs int
+	var floodRecs, telnetRecs, spoofRecs int
 	for _, r := range recs {
 		switch {
 		case r.Category == "inspection" && r.Action == "request-denied" && r.Details["conduit"] == "office-to-cell":
@@ -134,6 +155,9 @@ func TestObserveFloodAndDrops(t *testing.T) {
 			require.NoError(t, err)
 			counted += n
 			assert.Contains(t, r.Details["sample"], "fc 6")
+		case r.Category == "network" && r.Action == "spoofed-source":
+			spoofRecs++
+			assert.Equal(t, forged[0].SrcAddr.String(), r.Actor)
 		case r.Category == "network" && r.Action == "flow-dropped" && r.Details["ports"] == "23":
 			telnetRecs++
 			assert.Equal(t, officeAddr.String(), r.Actor)
@@ -145,6 +169,7 @@ func TestObserveFloodAndDrops(t *testing.T) {
 	assert.GreaterOrEqual(t, counted, denied, "every denied request is counted")
 	assert.LessOrEqual(t, floodRecs, 20, "about one record per 2 s interval")
 	assert.NotZero(t, telnetRecs)
+	assert.NotZero(t, spoofRecs)
 	mgAuditExpect(t, recs, mgWant{Category: "config", Action: "island-mode", Actor: "admin", Result: "success", Detail: [2]string{"state", "on"}})
 }
 

@@ -231,11 +231,10 @@ type AuditStats struct {
 	// DataPlaneDropped counts data-plane records dropped since the daemon
 	// started because the log reached audit.data_plane_share.
 	DataPlaneDropped uint64
-	// DataPlaneUsed is the bytes of data-plane records written since the
-	// daemon started.
+	// DataPlaneUsed is the bytes of data-plane records in the log.
 	DataPlaneUsed int64
-	// DataPlaneLimit is the fill level up to which data-plane records are
-	// written (audit.data_plane_share of the capacity).
+	// DataPlaneLimit is the most bytes data-plane records may occupy
+	// (audit.data_plane_share of the capacity less the reserve).
 	DataPlaneLimit int64
 	QueueLen       int    // data-plane records waiting
 	Checkpoint     uint64 // sequence number covered by the latest signed checkpoint

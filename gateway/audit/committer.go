@@ -162,7 +162,7 @@ func (c *committer) commit() {
 			c.l.lostRecords(1)
 			continue
 		}
-		if !c.st.fitsData(int64(len(c.w.buf)), n, false) {
+		if !c.st.fitsData(c.bufDataLen, n, false) {
 			// Beyond the data-plane share: dropped and counted, never
 			// filling the room of configuration and account changes.
 			c.l.droppedData(1)
@@ -230,8 +230,8 @@ func (c *committer) flush() error {
 			c.l.notify(c.w.durSeq)
 		}
 	}
-	if err == nil {
-		c.l.dpWritten.Add(c.bufDataLen)
+	if err == nil && c.bufDataLen > 0 {
+		c.st.addData(c.w.seg, c.bufDataLen) // flushed before any rotation
 	}
 	clear(c.acks)
 	c.acks, c.bufData, c.lostPending, c.lostBEPend = c.acks[:0], 0, 0, 0
@@ -340,12 +340,14 @@ func (c *committer) maybeDropped(now time.Time) {
 		"limit":      strconv.FormatInt(c.st.dataLimit(), 10),
 		DetailReason: "the log reached audit.data_plane_share; configuration and account changes keep their room",
 	})
-	if !c.st.fitsData(int64(len(c.w.buf)), c.w.encode(&r), true) {
-		return
+	size := c.w.encode(&r)
+	if !c.st.fitsData(c.bufDataLen, size, true) {
+		return // no room even in the share's reserve: the count waits
 	}
 	if c.w.add(kindRecord, r) == 0 {
 		return
 	}
+	c.bufDataLen += size
 	c.l.dpDropped.Add(-n)
 	c.dpPending = n
 	c.lastDrop = now
@@ -428,6 +430,6 @@ func (l *Log) updateStats(c *committer) {
 	s.Seq, s.Segment, s.Used, s.Capacity, s.Full = c.w.durSeq, c.w.seg, c.st.used, c.st.capacity, c.st.full
 	s.Percent = c.st.percent()
 	s.Limit, s.Room, s.FullReason, s.StorageWarning = c.st.limit(), c.st.room(0), c.st.fullReason(), c.st.warning()
-	s.DataPlaneLimit = c.st.dataLimit()
+	s.DataPlaneLimit, s.DataPlaneUsed = c.st.dataLimit(), c.st.dataUsed
 	l.statsMu.Unlock()
 }

@@ -44,7 +44,6 @@ type Log struct {
 	// records written since Open.
 	dpDropped    atomic.Uint64
 	dpDroppedAll atomic.Uint64
-	dpWritten    atomic.Int64
 	durable      atomic.Uint64
 
 	statsMu sync.Mutex
@@ -94,10 +93,11 @@ type Stats struct {
 	// because the log reached its data-plane share (audit.data_plane_share
 	// of the capacity); they are not in Lost.
 	DataPlaneDropped uint64
-	// DataPlaneUsed is the bytes of data-plane records written since Open.
+	// DataPlaneUsed is the bytes of data-plane records in the segments
+	// (counted at Open, less what Prune removes).
 	DataPlaneUsed int64
-	// DataPlaneLimit is the fill level (bytes in segments) up to which
-	// data-plane records are written.
+	// DataPlaneLimit is the most bytes data-plane records may occupy:
+	// audit.data_plane_share of the capacity less the reserve.
 	DataPlaneLimit int64
 	QueueLen       int    // data-plane records waiting
 	Checkpoint     uint64 // sequence number covered by the latest signed checkpoint
@@ -147,6 +147,10 @@ func open(opts Options, lock *os.File) (*Log, error) {
 		return nil, err
 	}
 	st.refresh()
+	if err := st.countData(); err != nil {
+		w.close()
+		return nil, fmt.Errorf("audit: %w", err)
+	}
 	if err := writeStartRecords(w, ss, &opts); err != nil {
 		w.close()
 		if isNoSpace(err) || errors.Is(err, ErrFull) {
@@ -300,7 +304,6 @@ func (l *Log) Stats() Stats {
 	s.Lost = l.lostAll.Load()
 	s.LostBestEffort = l.lostBEAll.Load()
 	s.DataPlaneDropped = l.dpDroppedAll.Load()
-	s.DataPlaneUsed = l.dpWritten.Load()
 	s.QueueLen = len(l.data)
 	return s
 }

@@ -34,14 +34,15 @@ type Options struct {
 	Reserve int64
 
 	// DataPlaneShare is the share of the capacity (MaxBytes, or less when
-	// the filesystem is smaller) that data-plane records (Enqueue) may
-	// fill: they are written only while the log stays below
-	// DataPlaneShare of the capacity, so the rest is always left for
-	// account, configuration and service records, whatever the traffic.
-	// Beyond it data-plane records are counted as dropped
-	// (Stats.DataPlaneDropped) and a "data-plane-dropped" record, written
-	// from the last part of the share kept for it, says how many, at most
-	// once per DataPlaneReport. Default 0.5; at most 0.9.
+	// the filesystem is smaller, less Reserve) that data-plane records
+	// (Enqueue) may occupy, so that no traffic can take the room of
+	// account, configuration and service records: only their own volume
+	// can fill the log. Open counts the data-plane records already in the
+	// segments; Prune gives their room back. Beyond the share data-plane
+	// records are counted as dropped (Stats.DataPlaneDropped) and a
+	// "data-plane-dropped" record, written from the last part of the share
+	// kept for it, says how many, at most once per DataPlaneReport.
+	// Default 0.5; at most 0.9.
 	DataPlaneShare float64
 	// DataPlaneReport is the least time between two "data-plane-dropped"
 	// records; default 10s.

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"encoding/binary"
 	"encoding/json"
-	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -21,7 +19,8 @@ import (
 )
 
 // obModel: "office" (a client zone) reaches the PLC zone "cell" only on
-// Modbus, inspected, reads of holding registers 0-9, and udp/123 (which
+// Modbus, inspected, reads of holding registers 0-9 and writes of 10-19,
+// and udp/123 (which
 // gives the lab a spoofed-source case); "ops" manages the gateway.
 const obModel = `version: 1
 gateway:
@@ -51,6 +50,8 @@ conduits:
       allow:
         - read: holding_registers
           addresses: 0-9
+        - write: holding_registers
+          addresses: 10-19
   - name: office-time
     from: office
     to: cell
@@ -115,7 +116,7 @@ func TestObserveFloodAndDrops(t *testing.T) {
 	assert.Equal(t, "spoofed", spoofed.Chain)
 
 	// The flood.
-	denied := obFlood(t, office.NS, netip.AddrPortFrom(cellAddr, 502).String(), 4, 20*time.Second)
+	denied := obFlood(t, office.NS, netip.AddrPortFrom(cellAddr, 502).String(), 4, 20*time.Second, mbWriteHR(50, 1), obDenied)
 	t.Logf("flood: %d denied requests answered in 20 s", denied)
 	require.Greater(t, denied, uint64(10000), "the flood must be a flood")
 
@@ -143,11 +144,25 @@ func TestObserveFloodAndDrops(t *testing.T) {
 	t.Logf("daemon log: %d bytes in all, %d `modbus denied` lines", len(logText), denyLines)
 	assert.Less(t, denyLines, 50, "the daemon log is aggregated: one line per source and interval")
 
+	// Allowed writes are recorded one by one: a flood of them fills the
+	// data-plane share, and no more; changes are still accepted.
+	writes := obFlood(t, office.NS, netip.AddrPortFrom(cellAddr, 502).String(), 4, 5*time.Second, mbWriteHR(10, 7), obWritten)
+	require.Greater(t, writes, uint64(1000))
+	st := d.waitStatus(t, "vera", "data-plane records dropped beyond the share", 30*time.Second, func(st api.Status) bool {
+		return st.Audit != nil && st.Audit.DataPlaneDropped > 0
+	})
+	t.Logf("write flood: %d allowed writes in 5 s; audit log %d of %d bytes, data-plane records %d bytes (limit %d), %d dropped",
+		writes, st.Audit.Used, st.Audit.Capacity, st.Audit.DataPlaneUsed, st.Audit.DataPlaneLimit, st.Audit.DataPlaneDropped)
+	assert.LessOrEqual(t, st.Audit.DataPlaneUsed, st.Audit.DataPlaneLimit)
+	assert.False(t, st.Audit.Full)
+	d.mustCLI(t, "admin", "", "island", "on")
+	d.mustCLI(t, "admin", "", "island", "off")
+
 	d.stop(t)
 	mgAuditVerify(t, bin, d.AuditDir())
 	recs := mgAuditShow(t, bin, d.AuditDir())
 	var counted uint64
-	var floodRecs, telnetRecs, spoofRecs int
+	var floodRecs, telnetRecs, spoofRecs, droppedRecs, writeRecs int
 	for _, r := range recs {
 		switch {
 		case r.Category == "inspection" && r.Action == "request-denied" && r.Details["conduit"] == "office-to-cell":
@@ -157,6 +172,10 @@ func TestObserveFloodAndDrops(t *testing.T) {
 			require.NoError(t, err)
 			counted += n
 			assert.Contains(t, r.Details["sample"], "fc 6")
+		case r.Category == "inspection" && r.Action == "write-allowed":
+			writeRecs++
+		case r.Category == "audit" && r.Action == "data-plane-dropped":
+			droppedRecs++
 		case r.Category == "network" && r.Action == "spoofed-source":
 			spoofRecs++
 			assert.Equal(t, forged[0].SrcAddr.String(), r.Actor)
@@ -167,11 +186,13 @@ func TestObserveFloodAndDrops(t *testing.T) {
 			assert.Equal(t, "office", r.Details["zone"])
 		}
 	}
-	t.Logf("audit: %d request-denied records counting %d requests; %d flow-dropped records for tcp/23", floodRecs, counted, telnetRecs)
+	t.Logf("audit: %d request-denied records counting %d requests; %d flow-dropped records for tcp/23; %d write-allowed, %d data-plane-dropped",
+		floodRecs, counted, telnetRecs, writeRecs, droppedRecs)
 	assert.GreaterOrEqual(t, counted, denied, "every denied request is counted")
 	assert.LessOrEqual(t, floodRecs, 20, "about one record per 2 s interval")
 	assert.NotZero(t, telnetRecs)
 	assert.NotZero(t, spoofRecs)
+	assert.NotZero(t, droppedRecs, "the dropped writes are counted in the log")
 	mgAuditExpect(t, recs, mgWant{Category: "config", Action: "island-mode", Actor: "admin", Result: "success", Detail: [2]string{"state", "on"}})
 }
 
@@ -199,10 +220,16 @@ func obWaitEvent(t *testing.T, d *mgDaemon, match func(api.Event) bool) api.Even
 	}
 }
 
-// obFlood sends denied requests (FC 6 to register 50) as fast as the
-// proxy answers, on conns pipelining connections from ns, for d. It
-// returns how many exception answers came back.
-func obFlood(t *testing.T, ns, addr string, conns int, d time.Duration) uint64 {
+// obDenied matches the exception answer to a denied FC 6 request.
+func obDenied(resp []byte) bool { return resp[7] == 0x86 }
+
+// obWritten matches the normal answer to an FC 6 write.
+func obWritten(resp []byte) bool { return resp[7] == 0x06 }
+
+// obFlood sends one request PDU as fast as the proxy answers, on conns
+// pipelining connections from ns, for d. It returns how many answers
+// matched ok (answers are 9 bytes for exceptions, 12 for FC 6).
+func obFlood(t *testing.T, ns, addr string, conns int, d time.Duration, pdu []byte, ok func([]byte) bool) uint64 {
 	t.Helper()
 	var answered atomic.Uint64
 	var wg sync.WaitGroup
@@ -213,8 +240,7 @@ func obFlood(t *testing.T, ns, addr string, conns int, d time.Duration) uint64 {
 		wg.Add(2)
 		batch := make([]byte, 0, 64*12)
 		for i := range 64 {
-			f := mbFrame(uint16(i), 1, mbWriteHR(50, 1)...)
-			batch = append(batch, f...)
+			batch = append(batch, mbFrame(uint16(i), 1, pdu...)...)
 		}
 		go func() { // writer
 			defer wg.Done()
@@ -228,13 +254,13 @@ func obFlood(t *testing.T, ns, addr string, conns int, d time.Duration) uint64 {
 		go func() { // reader
 			defer wg.Done()
 			defer c.Close()
-			buf := make([]byte, 9)
 			for {
 				_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-				if _, err := io.ReadFull(c, buf); err != nil {
+				f, err := mbReadFrame(c)
+				if err != nil {
 					return
 				}
-				if buf[7] == 0x86 && binary.BigEndian.Uint16(buf[4:6]) == 3 {
+				if ok(f) {
 					answered.Add(1)
 				}
 			}

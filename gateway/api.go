@@ -154,3 +154,7 @@ func (d *Daemon) Status() (api.Status, error) {
 	}
 	return st, nil
 }
+
+func (b apiBackend) Events(ctx context.Context, since uint64, wait time.Duration) (api.EventsResult, error) {
+	return b.d.Events(ctx, since, wait), nil
+}

@@ -278,6 +278,7 @@ func (d *Daemon) applyLocked(m *zone.Model, island bool) error {
 		return err
 	}
 	d.inspection.install(m, island, policies, d.log)
+	d.ifZones.set(m) // dropped packets name the zone of their ingress interface
 	d.setRunningLocked(m)
 	return nil
 }

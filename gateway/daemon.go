@@ -22,6 +22,7 @@ import (
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/auth"
+	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/gateway/internal/clock"
 	"github.com/zonegate/zonegate/gateway/zone"
 )
@@ -64,8 +65,11 @@ type Daemon struct {
 
 	inspection inspection // the proxies of the inspected protocols
 
-	unauth  *unauthCalls  // API calls refused with 401, aggregated for the log
-	metrics daemonMetrics // the Prometheus endpoint (metrics.go)
+	unauth   *unauthCalls     // API calls refused with 401, aggregated for the log
+	metrics  daemonMetrics    // the Prometheus endpoint (metrics.go)
+	pipeline *events.Pipeline // data-plane events (observe.go); nil before Run
+	ifZones  ifaceZones       // ingress interface -> zone, for dropped packets
+	nflog    *events.Nflog    // nil when NFLOG cannot be read
 }
 
 // New prepares a daemon; Run starts it.
@@ -105,6 +109,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		return err
 	}
 	defer d.closeAudit()
+	defer d.startEvents(ctx)()
 	if err := d.startProxy(); err != nil {
 		return err
 	}
@@ -204,6 +209,9 @@ func (d *Daemon) openAudit(last *zone.Model) {
 		MaxBytes:    int64(d.set.Audit.MaxSize),
 		WarnPercent: d.set.Audit.WarnPercent,
 		Logger:      d.log.Named("audit"),
+		// Traffic fills at most this share: changes always have room.
+		DataPlaneShare:  d.set.Audit.DataPlaneShare,
+		DataPlaneReport: time.Duration(d.set.Events.Interval),
 	})
 	if err != nil {
 		d.log.Error("AUDIT LOG UNAVAILABLE: forwarding continues, but every configuration and account change is refused until it can be opened", zap.String("dir", d.set.AuditDir()), zap.Error(err))

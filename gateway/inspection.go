@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zonegate/zonegate/firewall"
-	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/modbusproxy"
@@ -116,12 +116,12 @@ func (d *Daemon) listenAddress(pp firewall.ProxyPort) string {
 }
 
 // startProxy starts the proxy of every registered inspector. Its data-plane
-// events go to the daemon log and, when the audit log is open, to the
-// audit log.
+// events go to the event pipeline (startEvents), which aggregates them for
+// the daemon log and the audit log.
 func (d *Daemon) startProxy() error {
 	var sink inspect.Sink
-	if d.audit != nil {
-		sink = auditSink{log: d.audit}
+	if d.pipeline != nil {
+		sink = pipelineSink{p: d.pipeline}
 	}
 	sink = d.metrics.denials.sink(sink) // denials by reason for the metrics
 	for _, in := range inspectors {
@@ -258,22 +258,33 @@ func (in *inspection) requests() []inspect.RequestCount {
 	return out
 }
 
-// auditSink records the proxies' allowed writes (device setting changes)
-// and denied requests in the audit log without blocking the hot path.
-type auditSink struct{ log *audit.Log }
+// pipelineSink hands the proxies' events to the event pipeline: allowed
+// writes one by one, everything else counted on the hot path and
+// aggregated off it.
+type pipelineSink struct{ p *events.Pipeline }
 
-func (s auditSink) InspectedEvent(ev inspect.Event) {
-	e := audit.InspectedEvent{Protocol: ev.Protocol, Source: ev.Source.String(), Destination: ev.Destination.String(),
-		Conduit: ev.Conduit, Reason: ev.Reason, Monitor: ev.Monitor, Details: ev.Details}
-	var rec audit.Record
-	switch ev.Kind {
-	case inspect.Write:
-		rec = audit.InspectedWrite(e)
-	case inspect.Denied:
-		rec = audit.InspectedDenied(e)
-	default:
+var inspectKinds = [...]events.Kind{
+	inspect.Denied:    events.Denied,
+	inspect.Write:     events.Write,
+	inspect.Malformed: events.Malformed,
+	inspect.Refused:   events.Refused,
+	inspect.Failure:   events.Failure,
+}
+
+// InspectedEvent implements inspect.Sink without allocating.
+func (s pipelineSink) InspectedEvent(ev inspect.Event) {
+	kind := events.Failure
+	if int(ev.Kind) < len(inspectKinds) && inspectKinds[ev.Kind] != 0 {
+		kind = inspectKinds[ev.Kind]
+	}
+	e := events.Event{Kind: kind, Time: ev.Time, Protocol: ev.Protocol,
+		Source:      netip.AddrPortFrom(ev.Source.Addr().Unmap(), ev.Source.Port()),
+		Destination: netip.AddrPortFrom(ev.Destination.Addr().Unmap(), ev.Destination.Port()),
+		Conduit:     ev.Conduit, Reason: ev.Reason, Monitor: ev.Monitor, Sample: ev.Summary}
+	if kind == events.Write {
+		w := e // escapes to the sinks; e must not
+		s.p.Individual(&w, ev.Details)
 		return
 	}
-	rec.Time = ev.Time
-	s.log.Enqueue(rec) // never blocks; a full queue is counted as lost
+	s.p.Record(&e)
 }

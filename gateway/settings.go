@@ -41,6 +41,9 @@ type Settings struct {
 		MaxSize     Size                   `yaml:"max_size"`
 		WarnPercent int                    `yaml:"warn_percent"`
 		Syslog      []audit.SyslogSettings `yaml:"syslog"`
+		// DataPlaneShare is the share of max_size that data-plane records
+		// (aggregated security events, device writes) may fill.
+		DataPlaneShare float64 `yaml:"data_plane_share"`
 	} `yaml:"audit"`
 	Passwords struct {
 		MinLength       int      `yaml:"min_length"`
@@ -74,6 +77,15 @@ type Settings struct {
 		// interface; empty: off.
 		Listen string `yaml:"listen"`
 	} `yaml:"metrics"`
+	// Events configures the data-plane event pipeline (gateway/events).
+	Events struct {
+		// Interval is how long events are aggregated per key.
+		Interval Duration `yaml:"interval"`
+		// MaxKeys bounds the keys aggregated per interval.
+		MaxKeys int `yaml:"max_keys"`
+		// LogLines bounds the daemon log lines per interval.
+		LogLines int `yaml:"log_lines"`
+	} `yaml:"events"`
 }
 
 // DefaultSettings returns the settings used when no file is given.
@@ -98,6 +110,10 @@ func DefaultSettings() Settings {
 	s.Firewall.ModbusProxyPort = inspect.Modbus.DefaultPort
 	s.Firewall.LogGroup = firewall.DefaultLogGroup
 	s.Firewall.DriftCheck = Duration(2 * time.Second)
+	s.Audit.DataPlaneShare = 0.5
+	s.Events.Interval = Duration(10 * time.Second)
+	s.Events.MaxKeys = 1024
+	s.Events.LogLines = 20
 	return s
 }
 
@@ -153,6 +169,12 @@ func (s *Settings) Validate() error {
 		if err := metrics.CheckListen(s.Metrics.Listen); err != nil {
 			errs = append(errs, err.Error())
 		}
+	}
+	if s.Audit.DataPlaneShare < 0.05 || s.Audit.DataPlaneShare > 0.9 {
+		errs = append(errs, "audit.data_plane_share must be 0.05-0.9 (at least a tenth of the log stays for configuration and account changes)")
+	}
+	if time.Duration(s.Events.Interval) < time.Second || s.Events.MaxKeys < 1 || s.Events.LogLines < 1 {
+		errs = append(errs, "events: interval must be at least 1s, max_keys and log_lines at least 1")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid settings: %s", strings.Join(errs, "; "))

@@ -62,7 +62,7 @@ audit trail of every account and setting change.`,
 	}
 	add("model", checkCmd(), planCmd(), applyCmd(), newDiagramCmd(), newReportCmd())
 	add("daemon", serveCmd(), modbusProxyCmd())
-	add("manage", loginCmd(), logoutCmd(), userCmd(), pushCmd(), confirmCmd(), rollbackCmd(), historyCmd(), islandCmd(), statusCmd())
+	add("manage", loginCmd(), logoutCmd(), userCmd(), pushCmd(), confirmCmd(), rollbackCmd(), historyCmd(), islandCmd(), statusCmd(), eventsCmd())
 	root.AddCommand(auditCmd(), versionCmd())
 	cli.Prepare(root, stdout, stderr)
 	return root

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -193,3 +194,15 @@ func (c *Client) Model(ctx context.Context) (RunningModel, error) {
 
 // UserPath is the path of one account.
 func UserPath(name string) string { return PathUsers + "/" + url.PathEscape(name) }
+
+// Events returns the aggregated data-plane events newer than since,
+// waiting up to wait (at most MaxEventsWait) for one when there is none.
+func (c *Client) Events(ctx context.Context, since uint64, wait time.Duration) (EventsResult, error) {
+	var out EventsResult
+	q := url.Values{"since": {strconv.FormatUint(since, 10)}}
+	if wait > 0 {
+		q.Set("wait", wait.String())
+	}
+	err := c.Do(ctx, http.MethodGet, PathEvents+"?"+q.Encode(), nil, &out)
+	return out, err
+}

@@ -27,6 +27,10 @@ const (
 	PathIsland   = "/v1/island"   // POST IslandRequest -> IslandResult
 	PathPassword = "/v1/password" // POST PasswordRequest -> PasswordResult
 	PathUsers    = "/v1/users"    // GET -> []User; POST UserRequest -> 201 UserResult
+	// PathEvents: GET ?since=SEQ&wait=DURATION -> EventsResult (aggregated
+	// data-plane events newer than SEQ; wait up to DURATION, at most
+	// MaxEventsWait, for one to come).
+	PathEvents = "/v1/events"
 	// DELETE PathUsers/NAME -> DeleteResult; POST PathUsers/NAME/ACTION
 	// (UserRequest for role and reset) -> UserActionResult.
 )
@@ -235,6 +239,14 @@ type AuditStats struct {
 	// LostBestEffort counts records that happen anyway (service stop,
 	// refused calls, the log's own notices) and could not be written.
 	LostBestEffort uint64
+	// DataPlaneDropped counts data-plane records dropped since the daemon
+	// started because the log reached audit.data_plane_share.
+	DataPlaneDropped uint64
+	// DataPlaneUsed is the bytes of data-plane records in the log.
+	DataPlaneUsed int64
+	// DataPlaneLimit is the most bytes data-plane records may occupy
+	// (audit.data_plane_share of the capacity less the reserve).
+	DataPlaneLimit int64
 	QueueLen       int    // data-plane records waiting
 	Checkpoint     uint64 // sequence number covered by the latest signed checkpoint
 }
@@ -260,4 +272,50 @@ func (e *Error) Error() string {
 		return e.Message
 	}
 	return e.Message + "\n" + strings.Join(e.Diagnostics, "\n")
+}
+
+// MaxEventsWait bounds the wait of GET /v1/events.
+const MaxEventsWait = time.Minute
+
+// EventsResult answers GET /v1/events.
+type EventsResult struct {
+	// Last is the sequence number of the newest event; pass it as since
+	// to get only newer ones.
+	Last uint64 `json:"last"`
+	// Interval is the aggregation interval (events.interval).
+	Interval string `json:"interval"`
+	// Events are oldest first. Events older than the daemon's ring (the
+	// last 1024) are gone from here; the audit log keeps the security
+	// ones.
+	Events []Event `json:"events"`
+}
+
+// Event is what one key (kind, source address, conduit or zone, reason)
+// did in one aggregation interval.
+type Event struct {
+	Seq uint64 `json:"seq"`
+	// Kind: denied, malformed, refused (inspected connections), failure
+	// (device unreachable or silent; not a security event),
+	// dropped-flow, spoofed (packets the ruleset dropped), other (events
+	// beyond the aggregation table's size, counted together).
+	Kind     string    `json:"kind"`
+	Count    uint64    `json:"count"`
+	First    time.Time `json:"first"`
+	Last     time.Time `json:"last"`
+	Protocol string    `json:"protocol,omitempty"` // modbus; tcp, udp, icmp, icmpv6, sctp, ip
+	Source   string    `json:"source"`             // address
+	// Destination is the first event's destination (address:port).
+	Destination string `json:"destination,omitempty"`
+	// Ports are the lowest and highest destination port: "23", "1-1024".
+	Ports     string `json:"ports,omitempty"`
+	Conduit   string `json:"conduit,omitempty"`
+	Zone      string `json:"zone,omitempty"`      // ingress zone of dropped packets
+	Interface string `json:"interface,omitempty"` // ingress interface of dropped packets
+	Chain     string `json:"chain,omitempty"`     // forward, input, spoofed, lockdown-forward
+	Reason    string `json:"reason,omitempty"`
+	Sample    string `json:"sample,omitempty"` // the first event: request or packet summary
+	Monitor   bool   `json:"monitor,omitempty"`
+	// OtherDestinations counts events to another destination address
+	// than Destination.
+	OtherDestinations uint64 `json:"other_destinations,omitempty"`
 }

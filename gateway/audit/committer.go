@@ -36,6 +36,10 @@ type committer struct {
 	sinceCP  int // records since the last signed checkpoint
 	lastCP   time.Time
 	lastLost time.Time
+
+	dpPending  uint64 // count carried by a data-plane-dropped record in w.buf
+	bufDataLen int64  // bytes of data-plane records in w.buf
+	lastDrop   time.Time
 }
 
 func newCommitter(l *Log) *committer {
@@ -154,17 +158,25 @@ func (c *committer) commit() {
 		fitData(&rec, func(r *Record) int { return int(c.w.encode(r) - frameOverhead) })
 		n := c.w.encode(&rec)
 		if !c.st.fits(int64(len(c.w.buf)), n, false) {
-			c.enterFull(now)
+			c.enterFull(now) // the management plane's own volume filled the log
 			c.l.lostRecords(1)
+			continue
+		}
+		if !c.st.fitsData(c.bufDataLen, n, false) {
+			// Beyond the data-plane share: dropped and counted, never
+			// filling the room of configuration and account changes.
+			c.l.droppedData(1)
 			continue
 		}
 		if c.w.needRotate(n) {
 			c.rotate(now)
-			c.w.encode(&rec)
+			n = c.w.encode(&rec)
 		}
 		c.w.push(kindRecord)
 		c.bufData++
+		c.bufDataLen += n
 	}
+	c.maybeDropped(now)
 	c.checkWarning(now)
 	c.flush()
 	if c.sinceCP >= c.o.CheckpointEvery {
@@ -207,6 +219,7 @@ func (c *committer) flush() error {
 		c.l.lostRecords(c.bufData)
 		c.l.lost.Add(c.lostPending)
 		c.l.lostBE.Add(c.lostBEPend)
+		c.l.dpDropped.Add(c.dpPending)
 	} else {
 		c.l.updateStats(c) // before answering, so callers see their own effect
 		for _, a := range c.acks {
@@ -217,8 +230,12 @@ func (c *committer) flush() error {
 			c.l.notify(c.w.durSeq)
 		}
 	}
+	if err == nil && c.bufDataLen > 0 {
+		c.st.addData(c.w.seg, c.bufDataLen) // flushed before any rotation
+	}
 	clear(c.acks)
 	c.acks, c.bufData, c.lostPending, c.lostBEPend = c.acks[:0], 0, 0, 0
+	c.dpPending, c.bufDataLen = 0, 0
 	return err
 }
 
@@ -309,6 +326,34 @@ func (c *committer) maybeLost(now time.Time, force bool) {
 	c.log.Warn("audit: records lost", zap.Uint64("data_plane", n), zap.Uint64("best_effort", m))
 }
 
+// maybeDropped writes a "data-plane-dropped" record saying how many
+// data-plane records were dropped beyond the data-plane share, at most once
+// per DataPlaneReport, from the share's reserve. Without room even there
+// the count waits (it stays in Stats.DataPlaneDropped).
+func (c *committer) maybeDropped(now time.Time) {
+	n := c.l.dpDropped.Load()
+	if n == 0 || c.dpPending > 0 || now.Sub(c.lastDrop) < c.o.DataPlaneReport {
+		return
+	}
+	r := c.w.internal(now, ActionDataPlaneDropped, "data-plane records", ResultFailure, map[string]string{
+		DetailCount:  strconv.FormatUint(n, 10),
+		"limit":      strconv.FormatInt(c.st.dataLimit(), 10),
+		DetailReason: "the log reached audit.data_plane_share; configuration and account changes keep their room",
+	})
+	size := c.w.encode(&r)
+	if !c.st.fitsData(c.bufDataLen, size, true) {
+		return // no room even in the share's reserve: the count waits
+	}
+	if c.w.add(kindRecord, r) == 0 {
+		return
+	}
+	c.bufDataLen += size
+	c.l.dpDropped.Add(-n)
+	c.dpPending = n
+	c.lastDrop = now
+	c.log.Warn("audit: data-plane records dropped beyond the data-plane share", zap.Uint64("count", n), zap.Int64("limit", c.st.dataLimit()))
+}
+
 // addNotice writes one of the log's own notices; if even the reserve has
 // no room for it, it is counted as a lost best-effort record.
 func (c *committer) addNotice(r Record) {
@@ -359,6 +404,7 @@ func (c *committer) checkWarning(now time.Time) {
 func (c *committer) checkStorage(now time.Time) {
 	c.st.refresh()
 	c.checkWarning(now)
+	c.maybeDropped(now)
 	if len(c.w.buf) > 0 {
 		c.flush()
 	}
@@ -370,6 +416,8 @@ func (c *committer) finish() {
 	c.drainAll()
 	now := c.o.Now()
 	c.maybeLost(now, true)
+	c.lastDrop = time.Time{}
+	c.maybeDropped(now)
 	c.checkpoint(now, "close")
 	if err := c.w.close(); err != nil {
 		c.l.closeErr = err
@@ -382,5 +430,6 @@ func (l *Log) updateStats(c *committer) {
 	s.Seq, s.Segment, s.Used, s.Capacity, s.Full = c.w.durSeq, c.w.seg, c.st.used, c.st.capacity, c.st.full
 	s.Percent = c.st.percent()
 	s.Limit, s.Room, s.FullReason, s.StorageWarning = c.st.limit(), c.st.room(0), c.st.fullReason(), c.st.warning()
+	s.DataPlaneLimit, s.DataPlaneUsed = c.st.dataLimit(), c.st.dataUsed
 	l.statsMu.Unlock()
 }

@@ -11,6 +11,12 @@
 // Enqueue, which never blocks: records wait at most Options.CommitDelay in a
 // bounded queue and are written in groups; when the queue or the storage is
 // full they are counted as lost and a "lost" record later says how many.
+// Data-plane records occupy at most Options.DataPlaneShare of the log
+// (default half; Open counts those already in the segments, Prune gives
+// their room back): beyond it they are counted as dropped
+// (Stats.DataPlaneDropped) and a "data-plane-dropped" record says how
+// many, so that no traffic can fill the room of account and configuration
+// changes; only their own volume can make the log full.
 // Data-plane records are never refused for their contents: secrets are
 // redacted, and what does not fit is shortened, never dropped silently (the
 // "truncated" detail names every shortened field or detail with its

@@ -39,7 +39,12 @@ type Log struct {
 	// could not be written: since the last lost record, and since Open.
 	lostBE    atomic.Uint64
 	lostBEAll atomic.Uint64
-	durable   atomic.Uint64
+	// Data-plane records dropped beyond the data-plane share: since the
+	// last data-plane-dropped record, and since Open; bytes of data-plane
+	// records written since Open.
+	dpDropped    atomic.Uint64
+	dpDroppedAll atomic.Uint64
+	durable      atomic.Uint64
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -84,6 +89,16 @@ type Stats struct {
 	// (storage-warning, storage-full, storage-ok) that found no room.
 	// Lost + LostBestEffort is every record lost.
 	LostBestEffort uint64
+	// DataPlaneDropped counts data-plane records dropped since Open
+	// because the log reached its data-plane share (audit.data_plane_share
+	// of the capacity); they are not in Lost.
+	DataPlaneDropped uint64
+	// DataPlaneUsed is the bytes of data-plane records in the segments
+	// (counted at Open, less what Prune removes).
+	DataPlaneUsed int64
+	// DataPlaneLimit is the most bytes data-plane records may occupy:
+	// audit.data_plane_share of the capacity less the reserve.
+	DataPlaneLimit int64
 	QueueLen       int    // data-plane records waiting
 	Checkpoint     uint64 // sequence number covered by the latest signed checkpoint
 }
@@ -125,13 +140,17 @@ func open(opts Options, lock *os.File) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &storage{dir: opts.Dir, maxBytes: opts.MaxBytes, reserve: opts.Reserve, warnPct: opts.WarnPercent, segBytes: opts.SegmentBytes}
+	st := &storage{dir: opts.Dir, maxBytes: opts.MaxBytes, reserve: opts.Reserve, warnPct: opts.WarnPercent, segBytes: opts.SegmentBytes, share: opts.DataPlaneShare}
 	w := &writer{dir: opts.Dir, gateway: opts.Gateway, bootID: opts.BootID, keys: keys, ch: newChainer(keys.hmac), st: st}
 	ss, err := recoverLog(w)
 	if err != nil {
 		return nil, err
 	}
 	st.refresh()
+	if err := st.countData(); err != nil {
+		w.close()
+		return nil, fmt.Errorf("audit: %w", err)
+	}
 	if err := writeStartRecords(w, ss, &opts); err != nil {
 		w.close()
 		if isNoSpace(err) || errors.Is(err, ErrFull) {
@@ -243,6 +262,11 @@ func (l *Log) lostBestEffort(n uint64) {
 	l.lostBEAll.Add(n)
 }
 
+func (l *Log) droppedData(n uint64) {
+	l.dpDropped.Add(n)
+	l.dpDroppedAll.Add(n)
+}
+
 func (l *Log) lostRecords(n uint64) {
 	l.lost.Add(n)
 	l.lostAll.Add(n)
@@ -279,6 +303,7 @@ func (l *Log) Stats() Stats {
 	l.statsMu.Unlock()
 	s.Lost = l.lostAll.Load()
 	s.LostBestEffort = l.lostBEAll.Load()
+	s.DataPlaneDropped = l.dpDroppedAll.Load()
 	s.QueueLen = len(l.data)
 	return s
 }

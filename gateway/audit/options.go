@@ -33,6 +33,20 @@ type Options struct {
 	// checkpoints) once callers' records are refused; default 64 KiB.
 	Reserve int64
 
+	// DataPlaneShare is the share of the capacity (MaxBytes, or less when
+	// the filesystem is smaller, less Reserve) that data-plane records
+	// (Enqueue) may occupy, so that no traffic can take the room of
+	// account, configuration and service records: only their own volume
+	// can fill the log. Open counts the data-plane records already in the
+	// segments; Prune gives their room back. Beyond the share data-plane
+	// records are counted as dropped (Stats.DataPlaneDropped) and a
+	// "data-plane-dropped" record, written from the last part of the share
+	// kept for it, says how many, at most once per DataPlaneReport.
+	// Default 0.5; at most 0.9.
+	DataPlaneShare float64
+	// DataPlaneReport is the least time between two "data-plane-dropped"
+	// records; default 10s.
+	DataPlaneReport time.Duration
 	// QueueSize bounds the data-plane queue (records); default 4096.
 	QueueSize int
 	// CommitDelay is how long data-plane records may wait to be written
@@ -66,6 +80,9 @@ const (
 	defaultCommitDelay     = 50 * time.Millisecond
 	maxCommitDelay         = 90 * time.Millisecond
 	defaultCheckpointEvery = 1000
+	defaultDataPlaneShare  = 0.5
+	maxDataPlaneShare      = 0.9
+	defaultDataPlaneReport = 10 * time.Second
 	defaultCheckpointIntvl = 5 * time.Minute
 )
 
@@ -99,6 +116,15 @@ func (o *Options) setDefaults() error {
 	}
 	if o.MaxBytes < 2*o.Reserve+minSegmentBytes {
 		return errors.New("audit: MaxBytes is too small; allow at least 2*Reserve + 64 KiB")
+	}
+	if o.DataPlaneShare <= 0 {
+		o.DataPlaneShare = defaultDataPlaneShare
+	}
+	if o.DataPlaneShare > maxDataPlaneShare {
+		return errors.New("audit: DataPlaneShare is above 0.9; leave at least a tenth of the log to configuration and account changes")
+	}
+	if o.DataPlaneReport <= 0 {
+		o.DataPlaneReport = defaultDataPlaneReport
 	}
 	if o.QueueSize <= 0 {
 		o.QueueSize = defaultQueueSize

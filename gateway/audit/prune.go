@@ -108,6 +108,7 @@ func (c *committer) removeSegment(s segInfo, res *PruneResult) {
 		return
 	}
 	c.st.used -= s.size
+	c.st.removeData(s.num)
 	res.Removed = append(res.Removed, filepath.Base(s.path))
 	res.Bytes += s.size
 }

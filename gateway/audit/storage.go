@@ -1,8 +1,10 @@
 package audit
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 )
 
 var errorsIs = errors.Is
@@ -38,6 +40,52 @@ type storage struct {
 	enospcAvail int64
 
 	ignoreFS bool // tests: pretend statfs is unavailable
+
+	share float64 // DataPlaneShare
+	// dataUsed is the bytes of data-plane records (and data-plane-dropped
+	// records) in the segments, dataBySeg the same per segment (for
+	// Prune).
+	dataUsed  int64
+	dataBySeg map[uint64]int64
+}
+
+// addData counts n bytes of data-plane records written to segment seg.
+func (s *storage) addData(seg uint64, n int64) {
+	if s.dataBySeg == nil {
+		s.dataBySeg = map[uint64]int64{}
+	}
+	s.dataBySeg[seg] += n
+	s.dataUsed += n
+}
+
+// removeData forgets the data-plane bytes of a removed segment.
+func (s *storage) removeData(seg uint64) {
+	s.dataUsed -= s.dataBySeg[seg]
+	delete(s.dataBySeg, seg)
+}
+
+// dataLimit is the most bytes data-plane records may occupy:
+// DataPlaneShare of what callers may use.
+func (s *storage) dataLimit() int64 {
+	return int64(s.share * float64(max(s.capacity-s.reserve, 0)))
+}
+
+// dataReserve is the last part of the data-plane share, kept for the
+// "data-plane-dropped" records: an eighth of it, at most 16 KiB.
+func (s *storage) dataReserve() int64 {
+	return min(s.dataLimit()/8, 16<<10)
+}
+
+// fitsData reports whether a data-plane record of n bytes (on top of
+// pendingData unwritten data-plane bytes) stays within the data-plane
+// share; report: a "data-plane-dropped" record, which may use the share's
+// reserve. The caller checks the log's own room (fits) too.
+func (s *storage) fitsData(pendingData, n int64, report bool) bool {
+	limit := s.dataLimit()
+	if !report {
+		limit -= s.dataReserve()
+	}
+	return s.dataUsed+pendingData+n <= limit
 }
 
 // noSpace notes that a write failed for lack of space.
@@ -143,4 +191,65 @@ func (s *storage) percent() int {
 
 func (s *storage) fullError() error {
 	return &FullError{Used: s.used, Capacity: s.capacity, Dir: s.dir, Limit: s.limit()}
+}
+
+// countData counts the data-plane records already in the segments (at
+// Open, after recovery): one pass over the frames, no JSON decoding.
+// Damaged stretches are skipped; Verify reports them.
+func (s *storage) countData() error {
+	segs, err := listSegments(s.dir)
+	if err != nil {
+		return err
+	}
+	s.dataUsed, s.dataBySeg = 0, map[uint64]int64{}
+	buf := make([]byte, scanWindow)
+	for _, sg := range segs {
+		f, sc, err := openSegment(sg.path, buf)
+		if err != nil {
+			continue
+		}
+		for {
+			fr, err := sc.next()
+			if err == io.EOF {
+				break
+			}
+			var ce *corruptError
+			if errors.As(err, &ce) {
+				continue
+			}
+			if err != nil {
+				break
+			}
+			if fr.kind == kindRecord && isDataPayload(fr.payload) {
+				s.addData(sg.num, fr.size)
+			}
+		}
+		f.Close()
+	}
+	return nil
+}
+
+// Categories and the action that count against the data-plane share, as
+// they appear in an encoded payload. The record's own category field is
+// the first `,"category":` of the payload (the fields before it are
+// JSON strings, whose quotes are escaped).
+var (
+	categoryField    = []byte(`,"category":`)
+	dataCategories   = [][]byte{[]byte(`"inspection"`), []byte(`"network"`), []byte(`"modbus"`)}
+	dataDroppedField = []byte(`,"action":"` + string(ActionDataPlaneDropped) + `"`)
+)
+
+// isDataPayload reports whether an encoded record is a data-plane record.
+func isDataPayload(p []byte) bool {
+	i := bytes.Index(p, categoryField)
+	if i < 0 {
+		return false
+	}
+	rest := p[i+len(categoryField):]
+	for _, c := range dataCategories {
+		if bytes.HasPrefix(rest, c) {
+			return true
+		}
+	}
+	return bytes.HasPrefix(rest, []byte(`"audit"`)) && bytes.HasPrefix(rest[len(`"audit"`):], dataDroppedField)
 }

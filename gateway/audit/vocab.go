@@ -25,6 +25,10 @@ const (
 	// before CategoryInspection existed. Existing logs keep it (records are
 	// never rewritten); nothing writes it any more.
 	CategoryModbus Category = "modbus"
+	// CategoryNetwork covers packets the ruleset dropped (forward, input,
+	// anti-spoofing), aggregated per source and interval. Data-plane
+	// records: use Log.Enqueue.
+	CategoryNetwork Category = "network"
 )
 
 // Action says what happened within a category.
@@ -101,6 +105,9 @@ const (
 	// ActionLost says how many data-plane records were lost (queue full or
 	// storage full) since the previous such record.
 	ActionLost Action = "lost"
+	// ActionDataPlaneDropped says how many data-plane records were dropped
+	// because the log reached its data-plane share (Options.DataPlaneShare).
+	ActionDataPlaneDropped Action = "data-plane-dropped"
 	// ActionPrune records the removal of the oldest segments, with a signed
 	// statement of the new start of the log.
 	ActionPrune Action = "prune"
@@ -115,6 +122,25 @@ const (
 	// ActionRequestDenied is a request the policy denied (or would have
 	// denied in monitor mode; then DetailMode says "monitor").
 	ActionRequestDenied Action = "request-denied"
+	// ActionMalformedFrame is a framing error on an inspected connection.
+	ActionMalformedFrame Action = "malformed-frame"
+	// ActionConnectionRefused is an inspected connection refused by a
+	// connection limit or because no conduit routes it.
+	ActionConnectionRefused Action = "connection-refused"
+)
+
+// Network actions (data plane, CategoryNetwork). Like the aggregated
+// inspection records they carry DetailCount, "first" and "last".
+const (
+	// ActionFlowDropped is packets the ruleset dropped (chain forward or
+	// input) from one source.
+	ActionFlowDropped Action = "flow-dropped"
+	// ActionSpoofedSource is packets dropped because their source address
+	// does not belong to the zone of their ingress interface.
+	ActionSpoofedSource Action = "spoofed-source"
+	// ActionEventsOverflow is the events of one interval that did not fit
+	// in the aggregation table, counted together.
+	ActionEventsOverflow Action = "events-overflow"
 )
 
 // Result is the outcome of the recorded action.

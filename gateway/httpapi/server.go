@@ -44,6 +44,9 @@ type Backend interface {
 	Unauthenticated(peer PeerCred, route, why string)
 	// RunningModel is the text of the running model version.
 	RunningModel() (api.RunningModel, error)
+	// Events returns the aggregated data-plane events newer than since,
+	// waiting up to wait for one (GET /v1/events).
+	Events(ctx context.Context, since uint64, wait time.Duration) (api.EventsResult, error)
 }
 
 // Accounts is what the API needs from the local accounts; *auth.Manager
@@ -100,6 +103,7 @@ func Handler(b Backend, accounts Accounts) http.Handler {
 	mux.HandleFunc("POST "+api.PathUsers, s.authed("", s.hAddUser))
 	mux.HandleFunc("DELETE "+api.PathUsers+"/{name}", s.authed("", s.hDeleteUser))
 	mux.HandleFunc("POST "+api.PathUsers+"/{name}/{action}", s.authed("", s.hUserAction))
+	mux.HandleFunc("GET "+api.PathEvents, s.authed(auth.PermViewAudit, s.hEvents))
 	return mux
 }
 

@@ -68,6 +68,14 @@ func (f *fakeBackend) Status() (api.Status, error) {
 
 func (f *fakeBackend) ConfirmWithin() time.Duration { return f.within }
 
+func (f *fakeBackend) Events(ctx context.Context, since uint64, wait time.Duration) (api.EventsResult, error) {
+	res := api.EventsResult{Last: 2, Interval: "10s"}
+	if since < 2 {
+		res.Events = []api.Event{{Seq: 2, Kind: "dropped-flow", Count: 7, Source: "198.18.0.10", Destination: "198.18.1.10:23", Ports: "23"}}
+	}
+	return res, f.call("events")
+}
+
 func (f *fakeBackend) Refused(rec audit.Record) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -137,7 +137,7 @@ var (
 		"1 while the audit log is full and configuration changes are refused.",
 		nil, nil)
 	descAuditLost = prometheus.NewDesc("zonegate_audit_records_lost_total",
-		"Audit records that could not be written since the daemon started, by cause: data_plane_queue (inspected writes and denials that found the queue full), best_effort (records of things that happen anyway: service stop, refused calls).",
+		"Audit records that could not be written since the daemon started, by cause: data_plane_queue (inspected writes and denials that found the queue full), best_effort (records of things that happen anyway: service stop, refused calls), data_plane_budget (data-plane records beyond audit.data_plane_share).",
 		[]string{"cause"}, nil)
 	descAuditQueued = prometheus.NewDesc("zonegate_audit_queued_records",
 		"Data-plane audit records waiting to be written.",
@@ -273,6 +273,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descAuditFull, boolValue(a.Full))
 		counter(descAuditLost, a.Lost, "data_plane_queue")
 		counter(descAuditLost, a.LostBestEffort, "best_effort")
+		counter(descAuditLost, a.DataPlaneDropped, "data_plane_budget")
 		gauge(descAuditQueued, float64(a.QueueLen))
 		gauge(descAuditSeq, float64(a.Seq))
 	} else if err == nil {

@@ -149,7 +149,8 @@ func TestScrapeCarriesEverySeries(t *testing.T) {
 		{"zonegate_audit_capacity_bytes", G, []string{"zonegate_audit_capacity_bytes{} 4.194304e+06"}},
 		{"zonegate_audit_full", G, []string{"zonegate_audit_full{} 0"}},
 		{"zonegate_audit_records_lost_total", C, []string{
-			"zonegate_audit_records_lost_total{cause=best_effort} 1", "zonegate_audit_records_lost_total{cause=data_plane_queue} 5"}},
+			"zonegate_audit_records_lost_total{cause=best_effort} 1",
+			"zonegate_audit_records_lost_total{cause=data_plane_budget} 0", "zonegate_audit_records_lost_total{cause=data_plane_queue} 5"}},
 		{"zonegate_audit_queued_records", G, []string{"zonegate_audit_queued_records{} 3"}},
 		{"zonegate_audit_sequence", G, []string{"zonegate_audit_sequence{} 99"}},
 		{"zonegate_drift_checks_total", C, []string{"zonegate_drift_checks_total{} 120"}},

@@ -16,6 +16,14 @@ const (
 	// Write: an allowed request that changes a field device's settings,
 	// forwarded to the device.
 	Write
+	// Malformed: a framing error; the proxy closed the connection.
+	Malformed
+	// Refused: a client connection refused by a connection limit or
+	// because no conduit routes it.
+	Refused
+	// Failure: an operational problem (device unreachable, timeout,
+	// unsolicited response); not a security event, for the daemon log.
+	Failure
 )
 
 func (k EventKind) String() string {
@@ -24,6 +32,12 @@ func (k EventKind) String() string {
 		return "denied"
 	case Write:
 		return "write"
+	case Malformed:
+		return "malformed"
+	case Refused:
+		return "refused"
+	case Failure:
+		return "failure"
 	}
 	return "unknown"
 }
@@ -40,10 +54,60 @@ type Event struct {
 	Conduit     string
 	Monitor     bool   // the policy only monitors: a denied request was forwarded
 	Reason      string // why it was denied
+	// Summary describes the request in a few words (Modbus: unit,
+	// function, addresses); built without allocation, for every kind.
+	Summary Summary
 	// Details are the protocol's own fields: keys [a-z0-9_], values
-	// readable text. The receiver owns the map.
+	// readable text. The receiver owns the map. Set only for Write events
+	// (which are recorded one by one); the others, which can come in
+	// floods, carry the Summary only, so that reporting them does not
+	// allocate.
 	Details map[string]string
 }
+
+// SummaryLen is the most bytes a Summary holds.
+const SummaryLen = 94
+
+// Summary is a short text in a fixed buffer: building one does not
+// allocate. Text beyond SummaryLen is cut.
+type Summary struct {
+	n uint8
+	b [SummaryLen]byte
+}
+
+// Add appends s.
+func (m *Summary) Add(s string) *Summary {
+	m.n += uint8(copy(m.b[m.n:], s))
+	return m
+}
+
+// AddBytes appends b.
+func (m *Summary) AddBytes(b []byte) *Summary {
+	m.n += uint8(copy(m.b[m.n:], b))
+	return m
+}
+
+// Uint appends v in decimal.
+func (m *Summary) Uint(v uint64) *Summary {
+	var buf [20]byte
+	i := len(buf)
+	for {
+		i--
+		buf[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			break
+		}
+	}
+	m.n += uint8(copy(m.b[m.n:], buf[i:]))
+	return m
+}
+
+// Len is the length of the text.
+func (m *Summary) Len() int { return int(m.n) }
+
+// String returns the text (this allocates).
+func (m Summary) String() string { return string(m.b[:m.n]) }
 
 // Sink receives data-plane events. Proxies call it on their hot path from
 // many goroutines: it must be safe for concurrent use and must not block

@@ -42,9 +42,12 @@ func (Inspector) NewProxy(cfg proxy.Config) (proxy.Proxy, error) {
 		return nil, fmt.Errorf("modbus inspector: proxy config has no Route function: set one that returns the upstream and conduit of a connection")
 	}
 	a := &inspected{live: map[string]*modbus.LivePolicy{}}
+	// With a Sink (the daemon's event pipeline) every event goes there,
+	// and the pipeline logs them aggregated and rate-limited; without one
+	// each event is logged.
 	var sink modbus.EventSink = ZapSink{Log: cfg.Log}
 	if cfg.Sink != nil {
-		sink = neutralSink{out: cfg.Sink, also: sink}
+		sink = neutralSink{out: cfg.Sink}
 	}
 	p, err := New(Config{
 		Route: func(c net.Conn) (Route, error) {
@@ -125,8 +128,10 @@ func (a *inspected) Requests() []inspect.RequestCount {
 	return out
 }
 
-// neutralSink passes denials and allowed writes on as inspect.Events, and
-// every event to another sink (the daemon log).
+// neutralSink passes every event on as an inspect.Event, and to another
+// sink if set. Only allowed writes (recorded one by one) carry Details;
+// the others carry a Summary, so that a flood of denied requests reports
+// each one without allocating.
 type neutralSink struct {
 	out  inspect.Sink
 	also modbus.EventSink
@@ -146,35 +151,51 @@ func (s neutralSink) ModbusEvent(ev *modbus.Event) {
 		kind = inspect.Write
 	case modbus.EventDenied:
 		kind = inspect.Denied
+	case modbus.EventMalformed:
+		kind = inspect.Malformed
+	case modbus.EventConnRefused:
+		kind = inspect.Refused
 	default:
-		return
-	}
-	d := map[string]string{
-		"unit":      strconv.Itoa(int(ev.Unit)),
-		"function":  strconv.Itoa(int(ev.Function)),
-		"addresses": span(ev.Address, ev.Quantity),
-	}
-	if kind == inspect.Write && ev.Request != nil {
-		d["addresses"] = span(ev.Request.WriteAddress, ev.Request.WriteQuantity)
-		if vals := values(ev.Request); vals != "" {
-			d["values"] = vals
-		}
+		kind = inspect.Failure
 	}
 	out := inspect.Event{Protocol: inspect.Modbus.Name, Kind: kind, Time: ev.Time, Source: ev.Source,
-		Destination: ev.Destination, Conduit: ev.Conduit, Monitor: ev.Mode == modbus.ModeMonitor, Details: d}
-	if kind == inspect.Denied {
+		Destination: ev.Destination, Conduit: ev.Conduit, Monitor: ev.Mode == modbus.ModeMonitor && (kind == inspect.Denied || kind == inspect.Write)}
+	if kind != inspect.Write {
 		out.Reason = string(ev.Reason)
+	}
+	if ev.Function != 0 {
+		out.Summary.Add("unit ").Uint(uint64(ev.Unit)).Add(" fc ").Uint(uint64(ev.Function))
+		if ev.Request != nil && ev.Request.Table() != 0 {
+			out.Summary.Add(" addr ").Uint(uint64(ev.Address))
+			if ev.Quantity > 1 {
+				out.Summary.Add("-").Uint(uint64(ev.Address) + uint64(ev.Quantity) - 1)
+			}
+		}
+	}
+	if kind == inspect.Write {
+		d := map[string]string{
+			"unit":      strconv.Itoa(int(ev.Unit)),
+			"function":  strconv.Itoa(int(ev.Function)),
+			"addresses": span(ev.Address, ev.Quantity),
+		}
+		if ev.Request != nil {
+			d["addresses"] = span(ev.Request.WriteAddress, ev.Request.WriteQuantity)
+			if vals := values(ev.Request); vals != "" {
+				d["values"] = vals
+			}
+		}
+		out.Details = d
 	}
 	s.out.InspectedEvent(out)
 }
 
-// values lists the written values, at most maxValues of them.
+// values lists the written values: all of them, or the first maxValues
+// followed by " (N values, 64 shown)" so that the cut is visible.
 func values(r *modbus.Request) string {
 	var b strings.Builder
 	n := 0
 	for _, v := range r.Values() {
 		if n == maxValues {
-			b.WriteString(",…(" + strconv.Itoa(int(r.WriteQuantity)) + " values)")
 			break
 		}
 		if n > 0 {
@@ -182,6 +203,9 @@ func values(r *modbus.Request) string {
 		}
 		b.WriteString(strconv.Itoa(int(v)))
 		n++
+	}
+	if int(r.WriteQuantity) > n {
+		b.WriteString(" (" + strconv.Itoa(int(r.WriteQuantity)) + " values, " + strconv.Itoa(n) + " shown)")
 	}
 	return b.String()
 }

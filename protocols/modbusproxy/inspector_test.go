@@ -73,10 +73,12 @@ func TestInspector(t *testing.T) {
 	require.Len(t, evs, 2, "one write and one denial")
 	client := c.c.LocalAddr().(*net.TCPAddr).AddrPort()
 	assert.Equal(t, inspect.Event{Protocol: "modbus", Kind: inspect.Write, Time: evs[0].Time, Source: client, Destination: plc.addr,
-		Conduit: "scada-to-plc", Details: map[string]string{"unit": "1", "function": "16", "addresses": "10-11", "values": "5,6"}}, evs[0])
+		Conduit: "scada-to-plc", Summary: evs[0].Summary, Details: map[string]string{"unit": "1", "function": "16", "addresses": "10-11", "values": "5,6"}}, evs[0])
+	assert.Equal(t, "unit 1 fc 16 addr 10-11", evs[0].Summary.String())
 	assert.Equal(t, inspect.Denied, evs[1].Kind)
 	assert.Equal(t, string(modbus.ReasonAddressDenied), evs[1].Reason)
-	assert.Equal(t, map[string]string{"unit": "1", "function": "6", "addresses": "50"}, evs[1].Details)
+	assert.Nil(t, evs[1].Details, "denials carry a summary, no map")
+	assert.Equal(t, "unit 1 fc 6 addr 50", evs[1].Summary.String())
 
 	assert.ElementsMatch(t, []inspect.RequestCount{
 		{Protocol: "modbus", Conduit: "scada-to-plc", Function: 16, Verdict: "allowed", Count: 1},

@@ -197,7 +197,7 @@ func TestModbusTransparent(t *testing.T) {
 			}
 		}
 		// Allowed writes are device setting changes: the daemon logs them.
-		if _, ok := d.log.wait(from, 3*time.Second, mbFields("msg", "modbus write", "conduit", "enforce-exc", "write_address", "10")); !ok {
+		if _, ok := d.log.wait(from, 3*time.Second, mbFields("msg", "modbus write", "conduit", "enforce-exc", "addresses", "10")); !ok {
 			t.Errorf("no `modbus write` event for the allowed write:\n%s", d.log)
 		}
 	})

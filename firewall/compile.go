@@ -68,6 +68,8 @@ const (
 	CounterInvalid    = "invalid"
 	CounterDropFwd    = "dropped_forward"
 	CounterDropInput  = "dropped_input"
+	MapDropForward    = "drop_forward_zone"
+	MapDropInput      = "drop_input_zone"
 	counterConduitPre = "conduit_"
 	counterSpoofPre   = "spoofed_"
 )
@@ -77,6 +79,13 @@ func ConduitCounter(conduit string) string { return counterConduitPre + conduit 
 
 // SpoofCounter is the name of a zone's anti-spoofing counter.
 func SpoofCounter(zoneName string) string { return counterSpoofPre + zoneName }
+
+// DropCounter is the name of the counter of packets from a zone that the
+// forward or input chain (ChainForward, ChainInput) drops by default:
+// "dropped_forward_ZONE", "dropped_input_ZONE". Zone names have no "_", so
+// the name is never that of the counters of packets from no zone's
+// interface (CounterDropFwd, CounterDropInput).
+func DropCounter(chain, zoneName string) string { return "dropped_" + chain + "_" + zoneName }
 
 func netSet(f Family, zoneName string) string {
 	if f == IPv4 {
@@ -231,8 +240,8 @@ func (c *compiler) forward() {
 		rule("", MatchCtState{States: CtInvalid}, c.counter(CounterInvalid), Drop),
 		rule("", VmapIfnamePair{Map: MapForwardPairs}),
 		c.logDrop("zonegate drop forward: "),
-		rule("", c.counter(CounterDropFwd), Drop),
 	)
+	fwd.Rules = append(fwd.Rules, c.dropByZone(ChainForward, MapDropForward, CounterDropFwd)...)
 	pairs := &Set{Name: MapForwardPairs, Key: KeyIfnamePair, VerdictMap: true}
 	for _, z := range sortedZones(c.m) {
 		ifs := sortedCopy(z.Interfaces)
@@ -459,8 +468,30 @@ func (c *compiler) input() {
 	in.Rules = append(in.Rules,
 		rule("management zones", MatchIfnameSet{Set: SetManagementIfs}, Accept),
 		c.logDrop("zonegate drop input: "),
-		rule("", c.counter(CounterDropInput), Drop),
 	)
+	in.Rules = append(in.Rules, c.dropByZone(ChainInput, MapDropInput, CounterDropInput)...)
+}
+
+// dropByZone ends a base chain that drops by default: one lookup of the
+// input interface in the verdict map mapName jumps to the chain of the
+// interface's zone, which counts the packet in that zone's counter
+// (DropCounter) and drops it; a packet from an interface of no zone is
+// counted in global. The lookup is on the drop path only, so accepted
+// packets pay nothing for it, and its cost does not grow with the model.
+func (c *compiler) dropByZone(chain, mapName, global string) []*Rule {
+	vmap := &Set{Name: mapName, Key: KeyIfname, VerdictMap: true}
+	for _, z := range sortedZones(c.m) {
+		ch := c.addChain(&Chain{Name: "drop" + chain + "_" + z.Name})
+		ch.Rules = append(ch.Rules, rule("", c.counter(DropCounter(chain, z.Name)), Drop))
+		for _, ifname := range sortedCopy(z.Interfaces) {
+			vmap.Elems = append(vmap.Elems, Elem{Ifnames: []string{ifname}, Verdict: Jump(ch.Name)})
+		}
+	}
+	c.rs.Sets = append(c.rs.Sets, vmap)
+	return []*Rule{
+		rule("", VmapIfname{Map: mapName}),
+		rule("", c.counter(global), Drop),
+	}
 }
 
 // inspects reports whether the ruleset redirects connections to the proxy

@@ -398,7 +398,7 @@ the counters.
 --diagram draws the running model instead, as "zonegate diagram" does, with each
 conduit's live counter (packets and bytes it has let through) on its arrow: a
 conduit at 0 has carried nothing; packets between zones without a conduit are
-counted in dropped_forward.`,
+counted in dropped_forward_ZONE of the zone they came from.`,
 		Example: "  zonegate status\n  zonegate status --diagram --out zones.svg\n  zonegate status --diagram --format dot | dot -Tpdf > zones.pdf",
 		Args:    cli.Args(0, 0, ""),
 	}, func(cmd *cobra.Command, c *api.Client, _ []string) error {

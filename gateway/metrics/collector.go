@@ -101,6 +101,12 @@ var (
 	descDroppedBytes = prometheus.NewDesc("zonegate_dropped_bytes_total",
 		"Bytes of the packets counted by zonegate_dropped_packets_total.",
 		[]string{"chain"}, nil)
+	descZoneDropped = prometheus.NewDesc("zonegate_zone_dropped_packets_total",
+		"Packets from an interface of the zone that the chain dropped by default (nftables counters dropped_forward_ZONE, dropped_input_ZONE).",
+		[]string{"zone", "chain"}, nil)
+	descZoneDroppedBytes = prometheus.NewDesc("zonegate_zone_dropped_bytes_total",
+		"Bytes of the packets counted by zonegate_zone_dropped_packets_total.",
+		[]string{"zone", "chain"}, nil)
 	descInvalid = prometheus.NewDesc("zonegate_invalid_packets_total",
 		"Packets dropped because conntrack found them invalid (forward and input).",
 		nil, nil)
@@ -174,7 +180,7 @@ var (
 )
 
 var allDescs = []*prometheus.Desc{
-	descConduitPackets, descConduitBytes, descSpoofed, descSpoofedBytes, descDropped, descDroppedBytes,
+	descConduitPackets, descConduitBytes, descSpoofed, descSpoofedBytes, descDropped, descDroppedBytes, descZoneDropped, descZoneDroppedBytes,
 	descInvalid, descRulesetCounter, descRulesetCounterBytes,
 	descRequests, descDenials, descConnections,
 	descAuditAvailable, descAuditUsedRatio, descAuditUsed, descAuditCapacity, descAuditFull, descAuditLost,
@@ -222,6 +228,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, cd := range s.Conduits {
 		zones[cd.Name] = cd
 	}
+	// The chain totals are the counters of packets from no zone's
+	// interface plus every zone's.
+	drops := map[string]dropTotal{"forward": {}, "input": {}}
 	for _, nc := range st.Counters {
 		switch {
 		case strings.HasPrefix(nc.Name, nftConduitPrefix):
@@ -233,18 +242,24 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			z := strings.TrimPrefix(nc.Name, nftSpoofPrefix)
 			counter(descSpoofed, nc.Packets, z)
 			counter(descSpoofedBytes, nc.Bytes, z)
-		case nc.Name == nftDropForward:
-			counter(descDropped, nc.Packets, "forward")
-			counter(descDroppedBytes, nc.Bytes, "forward")
-		case nc.Name == nftDropInput:
-			counter(descDropped, nc.Packets, "input")
-			counter(descDroppedBytes, nc.Bytes, "input")
+		case nc.Name == nftDropForward, nc.Name == nftDropInput:
+			chain := strings.TrimPrefix(nc.Name, "dropped_")
+			drops[chain] = drops[chain].add(nc)
+		case strings.HasPrefix(nc.Name, nftDropForward+"_"), strings.HasPrefix(nc.Name, nftDropInput+"_"):
+			chain, z, _ := strings.Cut(strings.TrimPrefix(nc.Name, "dropped_"), "_")
+			counter(descZoneDropped, nc.Packets, z, chain)
+			counter(descZoneDroppedBytes, nc.Bytes, z, chain)
+			drops[chain] = drops[chain].add(nc)
 		case nc.Name == nftInvalid:
 			counter(descInvalid, nc.Packets)
 		default:
 			counter(descRulesetCounter, nc.Packets, nc.Name)
 			counter(descRulesetCounterBytes, nc.Bytes, nc.Name)
 		}
+	}
+	for _, chain := range []string{"forward", "input"} {
+		counter(descDropped, drops[chain].packets, chain)
+		counter(descDroppedBytes, drops[chain].bytes, chain)
 	}
 
 	for _, m := range st.Modbus {
@@ -319,4 +334,11 @@ func boolValue(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// dropTotal adds up the drop counters of one chain.
+type dropTotal struct{ packets, bytes uint64 }
+
+func (t dropTotal) add(c api.Counter) dropTotal {
+	return dropTotal{t.packets + c.Packets, t.bytes + c.Bytes}
 }

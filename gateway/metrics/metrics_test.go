@@ -35,6 +35,9 @@ func fakeSnapshot() Snapshot {
 				{Name: "conduit_orphan", Packets: 1, Bytes: 60},
 				{Name: "dropped_forward", Packets: 5, Bytes: 300},
 				{Name: "dropped_input", Packets: 6, Bytes: 360},
+				{Name: "dropped_forward_office", Packets: 20, Bytes: 1200},
+				{Name: "dropped_input_office", Packets: 2, Bytes: 120},
+				{Name: "dropped_forward_control", Packets: 1, Bytes: 60},
 				{Name: "invalid", Packets: 3, Bytes: 180},
 				{Name: "spoofed_control", Packets: 4, Bytes: 240},
 				{Name: "something_new", Packets: 8, Bytes: 480},
@@ -129,10 +132,19 @@ func TestScrapeCarriesEverySeries(t *testing.T) {
 			"zonegate_conduit_bytes_total{conduit=scada-to-plc,from=supervisory,to=control} 600"}},
 		{"zonegate_zone_spoofed_packets_total", C, []string{"zonegate_zone_spoofed_packets_total{zone=control} 4"}},
 		{"zonegate_zone_spoofed_bytes_total", C, []string{"zonegate_zone_spoofed_bytes_total{zone=control} 240"}},
+		// The chain totals add the zones' counters to the no-zone counter.
 		{"zonegate_dropped_packets_total", C, []string{
-			"zonegate_dropped_packets_total{chain=forward} 5", "zonegate_dropped_packets_total{chain=input} 6"}},
+			"zonegate_dropped_packets_total{chain=forward} 26", "zonegate_dropped_packets_total{chain=input} 8"}},
 		{"zonegate_dropped_bytes_total", C, []string{
-			"zonegate_dropped_bytes_total{chain=forward} 300", "zonegate_dropped_bytes_total{chain=input} 360"}},
+			"zonegate_dropped_bytes_total{chain=forward} 1560", "zonegate_dropped_bytes_total{chain=input} 480"}},
+		{"zonegate_zone_dropped_packets_total", C, []string{
+			"zonegate_zone_dropped_packets_total{chain=forward,zone=control} 1",
+			"zonegate_zone_dropped_packets_total{chain=forward,zone=office} 20",
+			"zonegate_zone_dropped_packets_total{chain=input,zone=office} 2"}},
+		{"zonegate_zone_dropped_bytes_total", C, []string{
+			"zonegate_zone_dropped_bytes_total{chain=forward,zone=control} 60",
+			"zonegate_zone_dropped_bytes_total{chain=forward,zone=office} 1200",
+			"zonegate_zone_dropped_bytes_total{chain=input,zone=office} 120"}},
 		{"zonegate_invalid_packets_total", C, []string{"zonegate_invalid_packets_total{} 3"}},
 		{"zonegate_ruleset_counter_packets_total", C, []string{"zonegate_ruleset_counter_packets_total{counter=something_new} 8"}},
 		{"zonegate_ruleset_counter_bytes_total", C, []string{"zonegate_ruleset_counter_bytes_total{counter=something_new} 480"}},

@@ -67,6 +67,9 @@ func TestMgmtMetrics(t *testing.T) {
 		resp.Body.Close()
 		t.Errorf("a host in zone cell (not a management zone) scraped the gateway: %s", resp.Status)
 	}
+	// That attempt was dropped by the input chain and counted for zone cell.
+	dropped := `zonegate_zone_dropped_packets_total{chain="input",zone="cell"}`
+	assert.Positive(t, mtValue(mtScrape(t, ops, url), dropped), "the refused scrape from zone cell is counted in %s", dropped)
 }
 
 // TestModbusMetrics scrapes /metrics inside the gateway's namespace

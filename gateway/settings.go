@@ -17,6 +17,8 @@ import (
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/auth"
 	"github.com/zonegate/zonegate/protocols/inspect"
+	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbusproxy"
 )
 
 // Settings are the daemon's own settings (not the zone model), read from
@@ -66,6 +68,12 @@ type Settings struct {
 		// DriftCheck is how often the ruleset generation is polled.
 		DriftCheck Duration `yaml:"drift_check"`
 	} `yaml:"firewall"`
+	Modbus struct {
+		// ResponseTimeout is how long a device has to answer a request
+		// forwarded by the Modbus proxy, for conduits that set no
+		// `modbus.response_timeout` of their own.
+		ResponseTimeout Duration `yaml:"response_timeout"`
+	} `yaml:"modbus"`
 }
 
 // DefaultSettings returns the settings used when no file is given.
@@ -90,6 +98,7 @@ func DefaultSettings() Settings {
 	s.Firewall.ModbusProxyPort = inspect.Modbus.DefaultPort
 	s.Firewall.LogGroup = firewall.DefaultLogGroup
 	s.Firewall.DriftCheck = Duration(2 * time.Second)
+	s.Modbus.ResponseTimeout = Duration(modbusproxy.DefaultResponseTimeout)
 	return s
 }
 
@@ -136,6 +145,9 @@ func (s *Settings) Validate() error {
 	}
 	if s.Firewall.ModbusProxyPort == 0 {
 		errs = append(errs, "firewall.modbus_proxy_port must be 1-65535")
+	}
+	if rt := time.Duration(s.Modbus.ResponseTimeout); rt <= 0 || rt > modbus.MaxResponseTimeout {
+		errs = append(errs, fmt.Sprintf("modbus.response_timeout %v must be above 0 and at most %v, such as 1s", rt, modbus.MaxResponseTimeout))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid settings: %s", strings.Join(errs, "; "))

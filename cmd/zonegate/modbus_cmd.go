@@ -45,6 +45,7 @@ func runModbusProxy(args []string, stdout, stderr io.Writer) int {
 	upstream := fs.String("upstream", "", "address of the device (PLC), e.g. 192.168.20.10:502")
 	modelPath := fs.String("model", "", "zone model holding the conduit")
 	conduit := fs.String("conduit", "", "conduit whose modbus block is the policy")
+	responseTimeout := fs.Duration("response-timeout", modbusproxy.DefaultResponseTimeout, "how long the device has to answer a request before the client gets exception 0x0B, unless the conduit sets modbus.response_timeout")
 	debug := fs.Bool("debug", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -52,6 +53,9 @@ func runModbusProxy(args []string, stdout, stderr io.Writer) int {
 	if *listen == "" || *upstream == "" || *modelPath == "" || *conduit == "" || fs.NArg() != 0 {
 		fs.Usage()
 		return 2
+	}
+	if *responseTimeout <= 0 || *responseTimeout > modbus.MaxResponseTimeout {
+		return errorf(stderr, "--response-timeout %v must be above 0 and at most %v, such as 500ms", *responseTimeout, modbus.MaxResponseTimeout)
 	}
 	up, err := netip.ParseAddrPort(*upstream)
 	if err != nil {
@@ -72,8 +76,9 @@ func runModbusProxy(args []string, stdout, stderr io.Writer) int {
 		Route: func(net.Conn) (modbusproxy.Route, error) {
 			return modbusproxy.Route{Upstream: up, Conduit: *conduit, Policy: live}, nil
 		},
-		Sink: modbusproxy.ZapSink{Log: log.Named("modbus")},
-		Log:  log.Named("modbus"),
+		Sink:            modbusproxy.ZapSink{Log: log.Named("modbus")},
+		Log:             log.Named("modbus"),
+		ResponseTimeout: *responseTimeout,
 	})
 	if err != nil {
 		return errorf(stderr, "%v", err)

@@ -556,7 +556,7 @@ func (c *conn) close(reset bool) {
 	if len(l.cw) > 0 && len(c.out) == 0 {
 		// Answers already due, such as the exception to a request before a
 		// malformed frame: best effort.
-		_, _ = unix.Write(c.fd, l.cw)
+		_, _ = rawWrite(c.fd, l.cw)
 	}
 	l.cw, l.uw = l.cw[:0], l.uw[:0]
 	if reset {

@@ -677,7 +677,7 @@ func (l *loader) diagSubFunctions(rule *yaml.Node) ([]uint16, bool) {
 		}
 		code, err := modbus.ParseDiagSubFunction(s)
 		if err != nil {
-			if c := closest(s, modbus.DiagSubFunctionNames()); c != "" {
+			if c := closestOrContaining(s, modbus.DiagSubFunctionNames()); c != "" {
 				err = fmt.Errorf("unknown diagnostics sub-function %q: did you mean %s? (or a number 0-65535)", s, c)
 			}
 			l.errorf(posOf(e), "%v", err)
@@ -697,6 +697,24 @@ func (l *loader) diagSubFunctions(rule *yaml.Node) ([]uint16, bool) {
 		return nil, false
 	}
 	return subs, good
+}
+
+// closestOrContaining is closest, or else the one candidate that contains
+// s (as "restart" in "restart_communications").
+func closestOrContaining(s string, candidates []string) string {
+	if c := closest(s, candidates); c != "" {
+		return c
+	}
+	var found []string
+	for _, c := range candidates {
+		if s != "" && strings.Contains(c, s) {
+			found = append(found, c)
+		}
+	}
+	if len(found) == 1 {
+		return found[0]
+	}
+	return ""
 }
 
 // ParseResponseTimeout parses a `response_timeout:` value: a Go duration

@@ -36,7 +36,7 @@ const (
 	ReasonRateLimited      Reason = "rate_limited"            // 06: client connection above max_rate
 	ReasonUpstreamTimeout  Reason = "upstream_timeout"        // 0B: the device did not answer in time
 	ReasonUpstreamClosed   Reason = "upstream_closed"         // 0B: the device closed the connection or sent garbage
-	ReasonUpstreamFrame    Reason = "upstream_frame_timeout"  // 0B: a device frame did not complete in time; the device connection was closed
+	ReasonUpstreamFrame    Reason = "upstream_frame_timeout"  // 0B: a device frame did not complete in time (or its request timed out inside it); the device connection was closed
 	ReasonUpstreamDial     Reason = "upstream_unreachable"    // 0A: connecting to the device failed
 	ReasonUnsolicited      Reason = "unsolicited_response"    // response with no outstanding request
 	ReasonMismatched       Reason = "mismatched_response"     // response whose unit or function does not match its request

@@ -458,6 +458,13 @@ func (c *conn) closeUpstream(u *upstream, reason modbus.Reason, err error) {
 	}
 }
 
+// desync closes a device connection whose frame did not complete in time,
+// reported as a framing error.
+func (c *conn) desync(u *upstream) {
+	c.emitSlot(&u.ev, modbus.EventMalformed, nil, modbus.ReasonUpstreamFrame, 0, nil, nil)
+	c.closeUpstream(u, modbus.ReasonUpstreamFrame, nil)
+}
+
 // fail answers an outstanding request with 0x0B.
 func (c *conn) fail(s *slot, kind modbus.EventKind, reason modbus.Reason, err error, ev *modbus.Event) {
 	c.l.cw = modbus.AppendException(c.l.cw, s.tid, s.unit, s.fc, modbus.ExGatewayTargetNoResponse)
@@ -494,7 +501,7 @@ func (c *conn) expire(now time.Time) time.Time {
 		case len(u.out) > 0 && due(u.outSince.Add(cfg.WriteTimeout)):
 			c.closeUpstream(u, modbus.ReasonUpstreamClosed, os.ErrDeadlineExceeded)
 		case !u.partialSince.IsZero() && due(u.partialSince.Add(cfg.FrameTimeout)):
-			c.closeUpstream(u, modbus.ReasonUpstreamFrame, nil)
+			c.desync(u)
 		}
 	}
 	expired := false
@@ -511,7 +518,7 @@ func (c *conn) expire(now time.Time) time.Time {
 	if u := c.up; expired && u != nil && u.fr.Buffered() > 0 {
 		// The device is inside a frame that did not complete within the
 		// response time: its stream cannot be trusted any more.
-		c.closeUpstream(u, modbus.ReasonUpstreamFrame, nil)
+		c.desync(u)
 	}
 	c.settle()
 	if c.closed {

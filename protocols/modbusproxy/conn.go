@@ -560,9 +560,12 @@ func (c *conn) close(reset bool) {
 	}
 	c.closed = true
 	l := c.l
+	// Requests and answers already due, such as a valid request before a
+	// malformed frame: best effort.
+	if u := c.up; u != nil && len(l.uw) > 0 && len(u.out) == 0 {
+		_, _ = rawWrite(u.fd, l.uw)
+	}
 	if len(l.cw) > 0 && len(c.out) == 0 {
-		// Answers already due, such as the exception to a request before a
-		// malformed frame: best effort.
 		_, _ = rawWrite(c.fd, l.cw)
 	}
 	l.cw, l.uw = l.cw[:0], l.uw[:0]

@@ -154,9 +154,16 @@ func (l *loop) run() {
 	defer func() {
 		l.mu.Lock()
 		l.stopped = true
+		late := l.tasks
+		l.tasks = nil
 		l.mu.Unlock()
 		for c := range l.conns {
 			c.close(false)
+		}
+		// Tasks posted after stop (none when the proxy stops in order):
+		// their connections are closed, so they only release resources.
+		for _, fn := range late {
+			fn()
 		}
 		unix.Close(l.efd)
 		l.file.Close()

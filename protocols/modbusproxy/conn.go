@@ -33,7 +33,7 @@ type conn struct {
 	lastRead     time.Time
 	out          []byte // answers the client has not taken yet
 	outSince     time.Time
-	interest     uint32 // epoll events asked for
+	queued       bool // in the loop's list of connections to serve again
 
 	slots   []slot // MaxOutstanding once the first request is forwarded
 	n       int    // slots in use
@@ -75,7 +75,6 @@ type upstream struct {
 	out          []byte
 	outSince     time.Time
 	partialSince time.Time
-	interest     uint32
 	buf          [modbus.DefaultFramerBufferSize]byte
 }
 
@@ -94,12 +93,11 @@ func newConn(l *loop, fd int, route Route, src netip.AddrPort, ctrs *modbus.Cond
 func (l *loop) addConn(c *conn) {
 	l.conns[c] = struct{}{}
 	c.lastRead = l.now
-	if err := l.register(c.fd, c, unix.EPOLLIN); err != nil {
+	if err := l.register(c.fd, c, socketEvents); err != nil {
 		l.p.cfg.Log.Warn("modbus proxy: client connection dropped: " + err.Error())
 		c.close(true)
 		return
 	}
-	c.interest = unix.EPOLLIN
 	l.arm(l.now.Add(l.p.cfg.IdleTimeout))
 }
 
@@ -114,7 +112,7 @@ func (c *conn) handle(ev uint32) {
 	if c.closed {
 		return
 	}
-	if ev&(unix.EPOLLERR|unix.EPOLLHUP) != 0 && c.interest&unix.EPOLLIN == 0 {
+	if ev&(unix.EPOLLERR|unix.EPOLLHUP) != 0 && !c.canTake() {
 		// Not reading (full, draining or at EOF) and the peer is gone.
 		c.close(false)
 		return
@@ -125,16 +123,17 @@ func (c *conn) handle(ev uint32) {
 			return
 		}
 	}
-	if ev&(unix.EPOLLIN|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
-		c.rd.budget = 1
-		c.process()
+	if ev&readEvents != 0 {
+		c.rd.ready = true
 	}
 	c.settle()
 }
 
-// process takes requests from the framer until it needs more bytes than
-// the reader's budget gives or the connection cannot take more.
+// process takes requests from the framer until it needs bytes the socket
+// does not have (or that this round's read budget does not allow), or the
+// connection cannot take more.
 func (c *conn) process() {
+	c.rd.budget = readBudget
 	l := c.l
 	for c.canTake() {
 		f, err := c.fr.Next()
@@ -152,18 +151,20 @@ func (c *conn) process() {
 		c.partialSince = time.Time{}
 		c.request(f)
 	}
-	c.rd.budget = 0
 	if c.rd.got {
 		c.rd.got = false
 		c.lastRead = l.now
 	}
 }
 
-// settle takes the requests already buffered when the connection can
-// take them again, writes what is due, closes a finished connection and
-// asks epoll for the events the connection now waits for.
+// settle takes the requests the connection can take now (buffered, or
+// waiting in the socket), writes what is due and closes a finished
+// connection. Epoll is edge-triggered: a socket that still has bytes when
+// the connection stops taking requests is read when it takes them again,
+// and one that has more than a round's budget is served again in the
+// loop's next round.
 func (c *conn) settle() {
-	if c.canTake() && c.fr.Buffered() > 0 {
+	if c.canTake() && (c.fr.Buffered() > 0 || c.rd.ready) {
 		c.process()
 	}
 	c.flush()
@@ -174,34 +175,23 @@ func (c *conn) settle() {
 		c.close(false)
 		return
 	}
-	var want uint32
-	if c.canTake() {
-		want |= unix.EPOLLIN
+	if !c.queued && (c.rd.ready && c.canTake() || c.up != nil && c.up.rd.ready) {
+		c.queued = true
+		c.l.again = append(c.l.again, c)
 	}
-	if len(c.out) > 0 {
-		want |= unix.EPOLLOUT
+}
+
+// serveAgain continues a connection whose sockets had more than a round's
+// budget.
+func (c *conn) serveAgain() {
+	c.queued = false
+	if c.closed {
+		return
 	}
-	if want != c.interest {
-		if err := c.l.ctl(unix.EPOLL_CTL_MOD, c.fd, want); err != nil {
-			c.close(false)
-			return
-		}
-		c.interest = want
+	if u := c.up; u != nil && u.rd.ready {
+		u.read()
 	}
-	if u := c.up; u != nil {
-		want = unix.EPOLLIN
-		if len(u.out) > 0 {
-			want |= unix.EPOLLOUT
-		}
-		if want != u.interest {
-			if err := c.l.ctl(unix.EPOLL_CTL_MOD, u.fd, want); err != nil {
-				c.closeUpstream(u, modbus.ReasonUpstreamClosed, err)
-				c.flush()
-				return
-			}
-			u.interest = want
-		}
-	}
+	c.settle()
 }
 
 // flush writes the loop's scratch buffers: requests to the device, then
@@ -352,10 +342,10 @@ func (c *conn) dialed(fd int, err error) {
 		return
 	}
 	if err == nil {
-		u := &upstream{c: c, fd: fd, interest: unix.EPOLLIN}
+		u := &upstream{c: c, fd: fd}
 		u.rd.fd = fd
 		u.fr.Reset(&u.rd, u.buf[:])
-		if err = l.register(fd, u, unix.EPOLLIN); err != nil {
+		if err = l.register(fd, u, socketEvents); err != nil {
 			unix.Close(fd)
 		} else {
 			c.up = u
@@ -386,7 +376,8 @@ func (u *upstream) handle(ev uint32) {
 			return
 		}
 	}
-	if ev&(unix.EPOLLIN|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+	if ev&readEvents != 0 {
+		u.rd.ready = true
 		u.read()
 	}
 	c.settle()
@@ -395,7 +386,7 @@ func (u *upstream) handle(ev uint32) {
 // read takes the device's responses.
 func (u *upstream) read() {
 	c, l := u.c, u.c.l
-	u.rd.budget = 1
+	u.rd.budget = readBudget
 	for {
 		f, err := u.fr.Next()
 		if err == nil {
@@ -413,7 +404,6 @@ func (u *upstream) read() {
 		c.closeUpstream(u, modbus.ReasonUpstreamClosed, err)
 		return
 	}
-	u.rd.budget = 0
 	if u.fr.Buffered() > 0 && u.partialSince.IsZero() {
 		u.partialSince = l.now
 		l.arm(l.now.Add(c.p.cfg.FrameTimeout))

@@ -54,6 +54,10 @@ type loop struct {
 	// client and for its device, written out in one system call each.
 	cw, uw []byte
 
+	// Connections to serve again without a new epoll event: their sockets
+	// had more than a round's read budget.
+	again, spareAgain []*conn
+
 	mu       sync.Mutex
 	tasks    []func()
 	spare    []func()
@@ -183,6 +187,15 @@ func (l *loop) run() {
 				l.fds[fd].handle(ev.Events)
 			}
 		}
+		if len(l.again) > 0 {
+			again := l.again
+			l.again = l.spareAgain[:0]
+			for i, c := range again {
+				c.serveAgain()
+				again[i] = nil
+			}
+			l.spareAgain = again[:0]
+		}
 		if !l.next.IsZero() && !l.now.Before(l.next) {
 			l.expire()
 		}
@@ -192,6 +205,9 @@ func (l *loop) run() {
 // wait returns the number of ready events, sleeping until there are some
 // or the next deadline passes.
 func (l *loop) wait() int {
+	if len(l.again) > 0 {
+		return l.poll() // work waiting: do not sleep
+	}
 	if !l.next.Equal(l.deadline) {
 		l.deadline = l.next
 		_ = l.file.SetReadDeadline(l.next)
@@ -261,33 +277,52 @@ func (l *loop) closeFD(fd int) {
 	unix.Close(fd)
 }
 
+// Client and device sockets are registered edge-triggered for reading
+// and writing (readEvents say there is something to read), so a socket
+// costs epoll nothing between its events and no epoll_ctl call ever
+// follows the registration.
+const (
+	socketEvents = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
+	readEvents   = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLERR | unix.EPOLLHUP
+)
+
+// readBudget bounds the read system calls on one socket per round, so a
+// client streaming requests that are answered at once does not keep the
+// loop from the others.
+const readBudget = 4
+
 // errWouldBlock is what fdReader returns when the socket has nothing more
 // for this round.
 var errWouldBlock = errors.New("modbus proxy: would block")
 
-// fdReader reads a non-blocking socket for a Framer: at most budget read
-// system calls per round (one when epoll said the socket is readable, none
-// when only buffered frames are to be taken), then errWouldBlock. Epoll is
-// level-triggered: data left in the socket is reported again.
+// fdReader reads a non-blocking, edge-triggered socket for a Framer. ready
+// says the socket may have bytes: set by an epoll event, cleared by a read
+// that does not fill the buffer (a stream socket then has nothing left) or
+// returns EAGAIN. At most budget reads per round.
 type fdReader struct {
 	fd     int
+	ready  bool
 	budget int
 	got    bool // a read returned data
 }
 
 func (r *fdReader) Read(b []byte) (int, error) {
-	if r.budget <= 0 || len(b) == 0 {
+	if !r.ready || r.budget <= 0 || len(b) == 0 {
 		return 0, errWouldBlock
 	}
 	r.budget--
 	n, err := rawRead(r.fd, b)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
+		r.ready = err == unix.EINTR
 		return 0, errWouldBlock
 	case err != nil:
 		return 0, err
 	case n == 0:
 		return 0, io.EOF
+	}
+	if n < len(b) {
+		r.ready = false
 	}
 	r.got = true
 	return n, nil

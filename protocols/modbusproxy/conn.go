@@ -123,9 +123,7 @@ func (c *conn) handle(ev uint32) {
 			return
 		}
 	}
-	if ev&readEvents != 0 {
-		c.rd.ready = true
-	}
+	c.rd.event(ev)
 	c.settle()
 }
 
@@ -377,7 +375,7 @@ func (u *upstream) handle(ev uint32) {
 		}
 	}
 	if ev&readEvents != 0 {
-		u.rd.ready = true
+		u.rd.event(ev)
 		u.read()
 	}
 	c.settle()

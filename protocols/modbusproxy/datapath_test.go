@@ -206,3 +206,19 @@ func TestProxyCloseConnsWhileDialing(t *testing.T) {
 	close(release)
 	waitUntil(t, "connection released", func() bool { return e.proxy.ActiveConns() == 0 })
 }
+
+// TestProxyTruncatedFrameThenFIN: a client that sends part of a frame and
+// its FIN together is reset and reported, however the two arrive (the
+// sockets are edge-triggered: the end of the stream must not be missed
+// after a short read).
+func TestProxyTruncatedFrameThenFIN(t *testing.T) {
+	e := newEnv(t, proxySpec(), netip.AddrPort{}, nil)
+	for range 20 {
+		r := e.dialRaw()
+		before := e.sink.count(modbus.EventMalformed)
+		r.write([]byte{0, 1, 0, 0, 0, 200, 1, 3, 0, 0, 0, 1})
+		require.NoError(t, r.c.(*net.TCPConn).CloseWrite())
+		assert.Error(t, r.expectClosed())
+		waitUntil(t, "malformed event", func() bool { return e.sink.count(modbus.EventMalformed) > before })
+	}
+}

@@ -302,8 +302,19 @@ var errWouldBlock = errors.New("modbus proxy: would block")
 type fdReader struct {
 	fd     int
 	ready  bool
+	hup    bool // the peer closed (EPOLLRDHUP, EPOLLHUP, EPOLLERR): read until the end, whatever a read returned
 	budget int
 	got    bool // a read returned data
+}
+
+// event notes an epoll event of the socket.
+func (r *fdReader) event(ev uint32) {
+	if ev&readEvents != 0 {
+		r.ready = true
+	}
+	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		r.hup = true
+	}
 }
 
 func (r *fdReader) Read(b []byte) (int, error) {
@@ -321,7 +332,7 @@ func (r *fdReader) Read(b []byte) (int, error) {
 	case n == 0:
 		return 0, io.EOF
 	}
-	if n < len(b) {
+	if n < len(b) && !r.hup {
 		r.ready = false
 	}
 	r.got = true

@@ -143,6 +143,8 @@ func (d *Daemon) startProxy() error {
 			Route: func(c net.Conn) (proxy.Route, error) { return d.inspection.route(name, title, c) },
 			Sink:  sink,
 			Log:   log,
+			// Inspectors of other protocols read it as their default too.
+			ResponseTimeout: time.Duration(d.set.Modbus.ResponseTimeout),
 		})
 		if err != nil {
 			ln.Close()

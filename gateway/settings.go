@@ -19,6 +19,8 @@ import (
 	"github.com/zonegate/zonegate/gateway/auth"
 	"github.com/zonegate/zonegate/gateway/metrics"
 	"github.com/zonegate/zonegate/protocols/inspect"
+	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbusproxy"
 )
 
 // Settings are the daemon's own settings (not the zone model), read from
@@ -86,6 +88,12 @@ type Settings struct {
 		// LogLines bounds the daemon log lines per interval.
 		LogLines int `yaml:"log_lines"`
 	} `yaml:"events"`
+	Modbus struct {
+		// ResponseTimeout is how long a device has to answer a request
+		// forwarded by the Modbus proxy, for conduits that set no
+		// `modbus.response_timeout` of their own.
+		ResponseTimeout Duration `yaml:"response_timeout"`
+	} `yaml:"modbus"`
 }
 
 // DefaultSettings returns the settings used when no file is given.
@@ -114,6 +122,7 @@ func DefaultSettings() Settings {
 	s.Events.Interval = Duration(10 * time.Second)
 	s.Events.MaxKeys = 1024
 	s.Events.LogLines = 20
+	s.Modbus.ResponseTimeout = Duration(modbusproxy.DefaultResponseTimeout)
 	return s
 }
 
@@ -175,6 +184,9 @@ func (s *Settings) Validate() error {
 	}
 	if time.Duration(s.Events.Interval) < time.Second || s.Events.MaxKeys < 1 || s.Events.LogLines < 1 {
 		errs = append(errs, "events: interval must be at least 1s, max_keys and log_lines at least 1")
+	}
+	if rt := time.Duration(s.Modbus.ResponseTimeout); rt <= 0 || rt > modbus.MaxResponseTimeout {
+		errs = append(errs, fmt.Sprintf("modbus.response_timeout %v must be above 0 and at most %v, such as 1s", rt, modbus.MaxResponseTimeout))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid settings: %s", strings.Join(errs, "; "))

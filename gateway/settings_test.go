@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestExampleSettingsAreTheDefaults(t *testing.T) {
@@ -22,7 +25,7 @@ func TestExampleSettingsAreTheDefaults(t *testing.T) {
 	if got, exp := s.PasswordPolicy(), want.PasswordPolicy(); got.MinLength != exp.MinLength || got.Argon2 != exp.Argon2 || got.LockoutThreshold != exp.LockoutThreshold {
 		t.Errorf("the example's password settings differ from the defaults: %+v vs %+v", got, exp)
 	}
-	if s.Changes != want.Changes || s.Firewall != want.Firewall || s.API != want.API || s.StateDir != want.StateDir {
+	if s.Changes != want.Changes || s.Firewall != want.Firewall || s.API != want.API || s.StateDir != want.StateDir || s.Modbus != want.Modbus {
 		t.Errorf("the example settings differ from the defaults:\n%+v\n%+v", s, want)
 	}
 }
@@ -34,6 +37,9 @@ func TestSettingsErrors(t *testing.T) {
 		{"audit:\n  max_size: lots\n", "is not a size"},
 		{"state_dir: relative\n", "state_dir must be an absolute path"},
 		{"changes:\n  keep: 1\n", "changes.keep must be at least 2"},
+		{"modbus:\n  response_timeout: 0s\n", "modbus.response_timeout 0s must be above 0"},
+		{"modbus:\n  response_timeout: 2m\n", "at most 1m0s"},
+		{"modbus:\n  response_timeout: soon\n", "is not a duration"},
 	} {
 		path := filepath.Join(t.TempDir(), "s.yaml")
 		if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
@@ -55,4 +61,13 @@ func TestSettingsErrors(t *testing.T) {
 	if time.Duration(s.Changes.ConfirmWithin) != 90*time.Second || s.Audit.MaxSize != 8<<20 {
 		t.Errorf("parsed %+v", s)
 	}
+}
+
+func TestSettingsModbusResponseTimeout(t *testing.T) {
+	assert.Equal(t, Duration(time.Second), DefaultSettings().Modbus.ResponseTimeout, "the default")
+	path := filepath.Join(t.TempDir(), "s.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("modbus:\n  response_timeout: 500ms\n"), 0o600))
+	s, err := LoadSettings(path)
+	require.NoError(t, err)
+	assert.Equal(t, Duration(500*time.Millisecond), s.Modbus.ResponseTimeout)
 }

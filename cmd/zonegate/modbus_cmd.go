@@ -39,6 +39,7 @@ func conduitPolicy(modelPath, conduit string) (*modbus.Policy, error) {
 
 func modbusProxyCmd() *cobra.Command {
 	var listen, upstream, modelPath, conduit string
+	var responseTimeout time.Duration
 	var debug bool
 	cmd := &cobra.Command{
 		Use:   "modbus-proxy --listen ADDR --upstream ADDR --model FILE --conduit NAME",
@@ -48,7 +49,10 @@ func modbusProxyCmd() *cobra.Command {
 			if listen == "" || upstream == "" || modelPath == "" || conduit == "" {
 				return cli.Usagef("zonegate modbus-proxy: --listen, --upstream, --model and --conduit are all required")
 			}
-			return runModbusProxy(listen, upstream, modelPath, conduit, debug, cmd.ErrOrStderr())
+			if responseTimeout <= 0 || responseTimeout > modbus.MaxResponseTimeout {
+				return cli.Usagef("zonegate modbus-proxy: --response-timeout %v must be above 0 and at most %v, such as 500ms", responseTimeout, modbus.MaxResponseTimeout)
+			}
+			return runModbusProxy(listen, upstream, modelPath, conduit, responseTimeout, debug, cmd.ErrOrStderr())
 		},
 	}
 	fs := cmd.Flags()
@@ -56,11 +60,12 @@ func modbusProxyCmd() *cobra.Command {
 	fs.StringVar(&upstream, "upstream", "", "address of the device (PLC), e.g. 192.168.20.10:502")
 	fs.StringVar(&modelPath, "model", "", "zone model holding the conduit")
 	fs.StringVar(&conduit, "conduit", "", "conduit whose modbus block is the policy")
+	fs.DurationVar(&responseTimeout, "response-timeout", modbusproxy.DefaultResponseTimeout, "how long the device has to answer a request before the client gets exception 0x0B, unless the conduit sets modbus.response_timeout")
 	fs.BoolVar(&debug, "debug", false, "log debug messages")
 	return cmd
 }
 
-func runModbusProxy(listen, upstream, modelPath, conduit string, debug bool, stderr io.Writer) error {
+func runModbusProxy(listen, upstream, modelPath, conduit string, responseTimeout time.Duration, debug bool, stderr io.Writer) error {
 	up, err := netip.ParseAddrPort(upstream)
 	if err != nil {
 		return fmt.Errorf("--upstream %q must be ADDRESS:PORT, e.g. 192.168.20.10:502", upstream)
@@ -80,8 +85,9 @@ func runModbusProxy(listen, upstream, modelPath, conduit string, debug bool, std
 		Route: func(net.Conn) (modbusproxy.Route, error) {
 			return modbusproxy.Route{Upstream: up, Conduit: conduit, Policy: live}, nil
 		},
-		Sink: modbusproxy.ZapSink{Log: log.Named("modbus")},
-		Log:  log.Named("modbus"),
+		Sink:            modbusproxy.ZapSink{Log: log.Named("modbus")},
+		Log:             log.Named("modbus"),
+		ResponseTimeout: responseTimeout,
 	})
 	if err != nil {
 		return err

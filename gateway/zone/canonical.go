@@ -70,6 +70,8 @@ type canonModbus struct {
 	Units   []int           `yaml:"units,flow,omitempty"`
 	Allow   []canonMbusRule `yaml:"allow"`
 	MaxRate string          `yaml:"max_rate,omitempty"`
+	// Added after the first digests were taken: omitted when unset.
+	ResponseTimeout string `yaml:"response_timeout,omitempty"`
 }
 
 type canonMbusRule struct {
@@ -78,6 +80,8 @@ type canonMbusRule struct {
 	Function  string `yaml:"function,omitempty"`
 	Addresses string `yaml:"addresses,omitempty"`
 	Values    string `yaml:"values,omitempty"`
+	// Added after the first digests were taken: omitted when unset.
+	SubFunctions []string `yaml:"sub_functions,flow,omitempty"`
 }
 
 func sortedCopy(s []string) []string {
@@ -171,16 +175,38 @@ func canonicalModbus(s *modbus.Spec) *canonModbus {
 			}
 		case modbus.AccessFunction:
 			cr.Function = modbus.FunctionRuleName(r)
+			subs := slices.Clone(r.SubFunctions)
+			slices.Sort(subs)
+			for _, sf := range slices.Compact(subs) {
+				cr.SubFunctions = append(cr.SubFunctions, modbus.DiagSubFunctionName(sf))
+			}
 		}
 		cm.Allow = append(cm.Allow, cr)
 	}
-	slices.SortFunc(cm.Allow, func(a, b canonMbusRule) int {
+	compare := func(a, b canonMbusRule) int {
 		return cmp.Or(cmp.Compare(a.Read, b.Read), cmp.Compare(a.Write, b.Write), cmp.Compare(a.Function, b.Function),
-			cmp.Compare(a.Addresses, b.Addresses), cmp.Compare(a.Values, b.Values))
-	})
-	cm.Allow = slices.Compact(cm.Allow)
+			cmp.Compare(a.Addresses, b.Addresses), cmp.Compare(a.Values, b.Values),
+			compareSubFunctions(a.SubFunctions, b.SubFunctions))
+	}
+	slices.SortFunc(cm.Allow, compare)
+	cm.Allow = slices.CompactFunc(cm.Allow, func(a, b canonMbusRule) bool { return compare(a, b) == 0 })
 	if s.MaxRate > 0 {
 		cm.MaxRate = strconv.FormatFloat(s.MaxRate, 'g', -1, 64) + "/s"
 	}
+	if s.ResponseTimeout > 0 {
+		cm.ResponseTimeout = s.ResponseTimeout.String()
+	}
 	return cm
+}
+
+// compareSubFunctions orders sub-function lists; nil (the default set)
+// before any list.
+func compareSubFunctions(a, b []string) int {
+	if (a == nil) != (b == nil) {
+		if a == nil {
+			return -1
+		}
+		return 1
+	}
+	return slices.Compare(a, b)
 }

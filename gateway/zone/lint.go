@@ -16,6 +16,7 @@ const (
 	RuleNoManagementZone  = "no-management-zone"
 	RuleMonitorIntoHigh   = "monitor-into-high"
 	RuleSLTargetGap       = "sl-target-gap"
+	RuleDisruptiveDiag    = "disruptive-diagnostics"
 )
 
 // Lint returns warnings about choices that are legal but risky. With
@@ -45,6 +46,11 @@ func (m *Model) Lint() Diagnostics {
 		}
 		if c.Modbus != nil && c.Modbus.Mode == modbus.ModeMonitor && to.Importance == High {
 			r.warnf(c.at.pos("modbus"), RuleMonitorIntoHigh, "conduit %q only monitors Modbus into high-importance zone %q: denied requests still reach the devices; use `mode: enforce` once the allow list is complete", c.Name, to.Name)
+		}
+		if c.Modbus != nil && to.Importance == High {
+			if off := offBusDiagnostics(c.Modbus); len(off) > 0 {
+				r.warnf(c.at.pos("modbus"), RuleDisruptiveDiag, "conduit %q allows diagnostics %s into high-importance zone %q: one request takes a device off the bus until it is restarted; remove them from sub_functions unless this conduit is for maintenance", c.Name, strings.Join(off, " and "), to.Name)
+			}
 		}
 	}
 	m.lintTransitivePaths(r)
@@ -136,4 +142,24 @@ func (m *Model) lintTransitivePaths(r *reporter) {
 		r.warnf(at, RuleTransitivePath, "low-importance zone %q reaches %d high-importance zones over two or more conduits: %s%s; make sure the middle zones terminate these flows",
 			start.Name, len(paths), strings.Join(shown, "; "), more)
 	}
+}
+
+// offBusDiagnostics lists the diagnostics sub-functions a Modbus block
+// allows that take a device off the bus (restart communications, force
+// listen only mode).
+func offBusDiagnostics(s *modbus.Spec) []string {
+	var out []string
+	seen := map[uint16]bool{}
+	for _, r := range s.Rules {
+		if r.Access != modbus.AccessFunction || r.Function != modbus.FuncDiagnostics {
+			continue
+		}
+		for _, sf := range r.SubFunctions {
+			if d, ok := modbus.LookupDiagSubFunction(sf); ok && d.OffBus && !seen[sf] {
+				seen[sf] = true
+				out = append(out, d.Name)
+			}
+		}
+	}
+	return out
 }

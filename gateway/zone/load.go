@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -480,7 +481,7 @@ func (l *loader) conduit(n *yaml.Node) *Conduit {
 
 func (l *loader) modbus(n *yaml.Node) *modbus.Spec {
 	spec := &modbus.Spec{}
-	known := []string{"mode", "on_deny", "units", "allow", "max_rate"}
+	known := []string{"mode", "on_deny", "units", "allow", "max_rate", "response_timeout"}
 	l.fields(n, "the modbus block", known, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "mode":
@@ -526,6 +527,14 @@ func (l *loader) modbus(n *yaml.Node) *modbus.Spec {
 				}
 				spec.MaxRate = rate
 			}
+		case "response_timeout":
+			if s, ok := l.str(v, "response_timeout"); ok {
+				d, err := ParseResponseTimeout(s)
+				if err != nil {
+					l.errorf(posOf(v), "%v", err)
+				}
+				spec.ResponseTimeout = d
+			}
 		}
 	})
 	return spec
@@ -546,8 +555,11 @@ func (l *loader) modbusRule(n *yaml.Node) (modbus.Rule, bool) {
 	var r modbus.Rule
 	var kinds []string
 	var addrNode, valNode, kindNode *yaml.Node
-	ok := l.fields(n, "a modbus allow rule", []string{"read", "write", "function", "addresses", "values"}, func(key string, k, v *yaml.Node) {
+	var subNode *yaml.Node
+	ok := l.fields(n, "a modbus allow rule", []string{"read", "write", "function", "addresses", "values", "sub_functions"}, func(key string, k, v *yaml.Node) {
 		switch key {
+		case "sub_functions":
+			subNode = k
 		case "read", "write", "function":
 			kinds = append(kinds, key)
 			kindNode = v
@@ -580,6 +592,17 @@ func (l *loader) modbusRule(n *yaml.Node) (modbus.Rule, bool) {
 			l.errorf(at, "a function: rule takes no addresses: or values: (function %s has no address semantics)", name)
 			return r, false
 		}
+		if subNode != nil {
+			if fr.Function != modbus.FuncDiagnostics {
+				l.errorf(posOf(subNode), "sub_functions: applies only to `function: diagnostics` (FC 8), not function %s: remove it", name)
+				return r, false
+			}
+			subs, good := l.diagSubFunctions(n)
+			if !good {
+				return r, false
+			}
+			fr.SubFunctions = subs
+		}
 		return fr, true
 	case "read":
 		r.Access = modbus.AccessRead
@@ -595,6 +618,10 @@ func (l *loader) modbusRule(n *yaml.Node) (modbus.Rule, bool) {
 		return r, false
 	}
 	r.Table = t
+	if subNode != nil {
+		l.errorf(posOf(subNode), "sub_functions: applies only to `function: diagnostics` rules, not to a %s rule: remove it", kinds[0])
+		return r, false
+	}
 	if r.Access == modbus.AccessWrite && !t.Writable() {
 		l.errorf(posOf(kindNode), "table %s is read-only in Modbus: a write rule needs coils or holding_registers", t)
 		return r, false
@@ -628,6 +655,81 @@ func (l *loader) modbusRule(n *yaml.Node) (modbus.Rule, bool) {
 		r.Values = &vr
 	}
 	return r, true
+}
+
+// diagSubFunctions reads the `sub_functions:` list of the diagnostics rule
+// n: names or numbers 0-65535, no repeats, at least one.
+func (l *loader) diagSubFunctions(rule *yaml.Node) ([]uint16, bool) {
+	var v *yaml.Node
+	for i := 0; i+1 < len(rule.Content); i += 2 {
+		if l.resolve(rule.Content[i]).Value == "sub_functions" {
+			v = rule.Content[i+1]
+		}
+	}
+	good := true
+	seen := map[uint16]bool{}
+	subs := []uint16{}
+	l.each(v, "sub_functions", func(e *yaml.Node) {
+		s, ok := l.str(e, "a diagnostics sub-function")
+		if !ok {
+			good = false
+			return
+		}
+		code, err := modbus.ParseDiagSubFunction(s)
+		if err != nil {
+			if c := closestOrContaining(s, modbus.DiagSubFunctionNames()); c != "" {
+				err = fmt.Errorf("unknown diagnostics sub-function %q: did you mean %s? (or a number 0-65535)", s, c)
+			}
+			l.errorf(posOf(e), "%v", err)
+			good = false
+			return
+		}
+		if seen[code] {
+			l.errorf(posOf(e), "diagnostics sub-function %s is listed twice: remove one", s)
+			good = false
+			return
+		}
+		seen[code] = true
+		subs = append(subs, code)
+	})
+	if vn := l.resolve(v); good && len(subs) == 0 {
+		l.errorf(posOf(vn), "sub_functions lists no sub-function: name the ones to allow, such as [return_query_data], or remove `sub_functions:` to allow the non-disruptive ones")
+		return nil, false
+	}
+	return subs, good
+}
+
+// closestOrContaining is closest, or else the one candidate that contains
+// s (as "restart" in "restart_communications").
+func closestOrContaining(s string, candidates []string) string {
+	if c := closest(s, candidates); c != "" {
+		return c
+	}
+	var found []string
+	for _, c := range candidates {
+		if s != "" && strings.Contains(c, s) {
+			found = append(found, c)
+		}
+	}
+	if len(found) == 1 {
+		return found[0]
+	}
+	return ""
+}
+
+// ParseResponseTimeout parses a `response_timeout:` value: a Go duration
+// above 0 and at most modbus.MaxResponseTimeout, such as 500ms or 2s.
+func ParseResponseTimeout(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("response_timeout %q is not a duration: write it like 500ms, 1s or 2.5s", s)
+	case d <= 0:
+		return 0, fmt.Errorf("response_timeout %q must be above 0: write how long the device may take to answer, such as 500ms, or remove the line for the default", s)
+	case d > modbus.MaxResponseTimeout:
+		return 0, fmt.Errorf("response_timeout %q is above %v: a client does not wait that long; use a shorter time, such as 5s", s, modbus.MaxResponseTimeout)
+	}
+	return d, nil
 }
 
 // parseRate parses N/s, N/m or N/h into requests per second.

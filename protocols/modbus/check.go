@@ -29,12 +29,14 @@ const (
 	ReasonFileRecordLength Reason = "file_record_length"      // 03: FC 20/21 record length zero or response too long
 	ReasonUnitNotAllowed   Reason = "unit_not_allowed"        // 01: unit id not in the policy's units
 	ReasonFunctionDenied   Reason = "function_not_allowed"    // 01: no rule allows the function (or table, or MEI type)
+	ReasonDiagSubFunction  Reason = "subfunction_not_allowed" // 01: a diagnostics rule exists but does not allow this FC 8 sub-function
 	ReasonAddressDenied    Reason = "address_not_allowed"     // 02: span not covered by the rules of the function
 	ReasonValueDenied      Reason = "value_not_allowed"       // 03: written register value outside the rule's values
 	ReasonMaskWriteDenied  Reason = "mask_write_unverifiable" // 03: FC 22 result may leave the rule's values
 	ReasonRateLimited      Reason = "rate_limited"            // 06: client connection above max_rate
 	ReasonUpstreamTimeout  Reason = "upstream_timeout"        // 0B: the device did not answer in time
 	ReasonUpstreamClosed   Reason = "upstream_closed"         // 0B: the device closed the connection or sent garbage
+	ReasonUpstreamFrame    Reason = "upstream_frame_timeout"  // 0B: a device frame did not complete in time (or its request timed out inside it); the device connection was closed
 	ReasonUpstreamDial     Reason = "upstream_unreachable"    // 0A: connecting to the device failed
 	ReasonUnsolicited      Reason = "unsolicited_response"    // response with no outstanding request
 	ReasonMismatched       Reason = "mismatched_response"     // response whose unit or function does not match its request

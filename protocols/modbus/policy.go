@@ -38,7 +38,10 @@ import (
 //     With and_mask 0 this is an exact check of or_mask; with a rule without
 //     values any mask is allowed. Otherwise 03 (mask_write_unverifiable).
 //   - Function rules allow their function code; for FC 43 a rule may name
-//     one MEI type. User-defined codes (65-72, 100-110) are allowed only by
+//     one MEI type. A diagnostics (FC 8) rule allows the sub-functions it
+//     lists (Rule.SubFunctions) or, listing none, the non-disruptive ones
+//     (SafeDiagSubFunctions: the echo and the read-only counters); other
+//     sub-functions are denied with 01 (subfunction_not_allowed). User-defined codes (65-72, 100-110) are allowed only by
 //     a numeric function rule. Reserved and unknown codes never pass.
 //   - Rate: MaxRate is a token bucket per client connection (burst: one
 //     second's worth, at least 1). Every request counts, allowed or not;
@@ -59,9 +62,14 @@ type Policy struct {
 	read  [5]spanSet // by Table
 	write [5]spanSet // by Table
 
-	funcs   [256]bool // function rules without MEI restriction
-	meiAny  bool      // FC 43 allowed with any MEI type
-	meiType [256]bool // FC 43 allowed with these MEI types
+	funcs [256]bool // function rules without MEI restriction
+	// diagSubs has bit n set when FC 8 sub-function n (< 32) is allowed;
+	// every defined sub-function is below 32, and the sanity checks refuse
+	// the others before the policy sees them.
+	diagSubs    uint32
+	respTimeout time.Duration
+	meiAny      bool      // FC 43 allowed with any MEI type
+	meiType     [256]bool // FC 43 allowed with these MEI types
 
 	spec Spec
 }
@@ -112,6 +120,10 @@ func Compile(spec Spec) (*Policy, error) {
 	if spec.MaxRate < 0 || math.IsNaN(spec.MaxRate) || math.IsInf(spec.MaxRate, 0) {
 		return nil, fmt.Errorf("modbus policy: max_rate %v is invalid: use a positive number of requests per second, or 0 for no limit", spec.MaxRate)
 	}
+	if spec.ResponseTimeout < 0 || spec.ResponseTimeout > MaxResponseTimeout {
+		return nil, fmt.Errorf("modbus policy: response_timeout %v is invalid: use a duration above 0 and at most %v, or 0 for the proxy's default", spec.ResponseTimeout, MaxResponseTimeout)
+	}
+	p.respTimeout = spec.ResponseTimeout
 	p.anyUnit = spec.Units == nil
 	for _, u := range spec.Units {
 		p.units[u/64] |= 1 << (u % 64)
@@ -130,6 +142,17 @@ func Compile(spec Spec) (*Policy, error) {
 			writes[r.Table] = append(writes[r.Table], r)
 		case AccessFunction:
 			switch {
+			case r.Function == FuncDiagnostics:
+				p.funcs[r.Function] = true
+				subs := r.SubFunctions
+				if subs == nil {
+					subs = SafeDiagSubFunctions()
+				}
+				for _, sf := range subs {
+					if sf < 32 {
+						p.diagSubs |= 1 << sf
+					}
+				}
 			case r.Function != FuncEncapsulatedInterface:
 				p.funcs[r.Function] = true
 			case r.MEIType == nil:
@@ -173,6 +196,9 @@ func checkRule(r Rule) error {
 		if r.MEIType != nil {
 			return errors.New("mei type applies only to function rules for FC 43")
 		}
+		if r.SubFunctions != nil {
+			return errors.New("sub-functions apply only to `function: diagnostics` rules: remove them")
+		}
 	case AccessFunction:
 		fc := r.Function
 		if use, ok := AddressFunctions[fc]; ok {
@@ -191,6 +217,9 @@ func checkRule(r Rule) error {
 		}
 		if r.Values != nil {
 			return errors.New("values apply only to `write: holding_registers` rules: remove them")
+		}
+		if r.SubFunctions != nil && fc != FuncDiagnostics {
+			return fmt.Errorf("sub-functions apply only to function 8 (diagnostics), not %d: remove them", fc)
 		}
 	default:
 		return fmt.Errorf("access %d is unknown: use read, write or function", r.Access)
@@ -322,6 +351,10 @@ func (p *Policy) OnDeny() DenyAction { return p.onDeny }
 // no limit).
 func (p *Policy) MaxRate() float64 { return p.maxRate }
 
+// ResponseTimeout returns how long the device has to answer a forwarded
+// request (Spec.ResponseTimeout); 0: the proxy's default.
+func (p *Policy) ResponseTimeout() time.Duration { return p.respTimeout }
+
 // Spec returns a copy of the Spec the policy was compiled from.
 func (p *Policy) Spec() Spec { return cloneSpec(p.spec) }
 
@@ -338,6 +371,9 @@ func cloneSpec(s Spec) Spec {
 		if r.MEIType != nil {
 			m := *r.MEIType
 			r.MEIType = &m
+		}
+		if r.SubFunctions != nil {
+			r.SubFunctions = slices.Clone(r.SubFunctions)
 		}
 		rules[i] = r
 	}
@@ -402,6 +438,14 @@ func (p *Policy) Decide(req *Request) Decision {
 		if p.meiAny || p.meiType[req.MEIType] {
 			return allowed
 		}
+	case FuncDiagnostics:
+		if !p.funcs[fc] {
+			break
+		}
+		if req.SubFunction < 32 && p.diagSubs&(1<<req.SubFunction) != 0 {
+			return allowed
+		}
+		return p.deny(ReasonDiagSubFunction, ExIllegalFunction)
 	default:
 		if p.funcs[fc] {
 			return allowed

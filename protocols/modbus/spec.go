@@ -12,9 +12,11 @@ package modbus
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // FunctionCode is a Modbus function code (1-127 in requests).
@@ -189,6 +191,10 @@ type Rule struct {
 	Values    *Range // write rules on holding registers: allowed register values; nil = any
 	Function  FunctionCode
 	MEIType   *uint8 // function rules for FC 43: the one MEI type allowed; nil = any
+	// SubFunctions are the FC 8 (diagnostics) sub-functions a function rule
+	// for FC 8 allows; nil allows the non-disruptive ones
+	// (SafeDiagSubFunctions). Only for function rules of FC 8.
+	SubFunctions []uint16
 }
 
 // Mode says whether a policy blocks or only reports.
@@ -232,7 +238,15 @@ type Spec struct {
 	Rules  []Rule
 	// MaxRate is the allowed requests per second per client connection; 0 = no limit.
 	MaxRate float64
+	// ResponseTimeout is how long the device has to answer a forwarded
+	// request before the client gets exception 0x0B; 0 = the proxy's
+	// default.
+	ResponseTimeout time.Duration
 }
+
+// MaxResponseTimeout bounds Spec.ResponseTimeout: a device that needs
+// longer is broken, and a client waiting longer has long given up.
+const MaxResponseTimeout = time.Minute
 
 // NamedFunction is a function that a `function:` rule may name.
 type NamedFunction struct {
@@ -314,4 +328,102 @@ func FunctionRuleName(r Rule) string {
 		}
 	}
 	return strconv.Itoa(int(r.Function))
+}
+
+// DiagSubFunction describes a diagnostics (FC 8) sub-function that a
+// `sub_functions:` list may name.
+type DiagSubFunction struct {
+	Name string
+	Code uint16
+	// Disruptive sub-functions change the device's state (restart, listen
+	// only, counters cleared, ASCII delimiter): a diagnostics rule allows
+	// them only when it names them.
+	Disruptive bool
+	// OffBus sub-functions take the device off the bus until it is
+	// restarted or power-cycled (restart communications, force listen
+	// only mode).
+	OffBus bool
+}
+
+// diagSubFunctions are the sub-functions of FC 8 defined for Modbus/TCP
+// by the Modbus Application Protocol V1.1b3, section 6.8.1.
+var diagSubFunctions = []DiagSubFunction{
+	{"return_query_data", DiagReturnQueryData, false, false},
+	{"restart_communications", DiagRestartCommunications, true, true},
+	{"return_diagnostic_register", DiagReturnRegister, false, false},
+	{"change_ascii_delimiter", DiagChangeASCIIDelimiter, true, false},
+	{"force_listen_only", DiagForceListenOnly, true, true},
+	{"clear_counters", DiagClearCounters, true, false},
+	{"return_bus_message_count", 0x0B, false, false},
+	{"return_bus_communication_error_count", 0x0C, false, false},
+	{"return_bus_exception_error_count", 0x0D, false, false},
+	{"return_server_message_count", 0x0E, false, false},
+	{"return_server_no_response_count", 0x0F, false, false},
+	{"return_server_nak_count", 0x10, false, false},
+	{"return_server_busy_count", 0x11, false, false},
+	{"return_bus_character_overrun_count", DiagReturnOverrunCount, false, false},
+	{"clear_overrun_counter", DiagClearOverrun, true, false},
+}
+
+// DiagSubFunctions lists the named diagnostics sub-functions by code.
+func DiagSubFunctions() []DiagSubFunction { return slices.Clone(diagSubFunctions) }
+
+// DiagSubFunctionNames lists the names a `sub_functions:` list accepts,
+// in the order of their codes.
+func DiagSubFunctionNames() []string {
+	out := make([]string, len(diagSubFunctions))
+	for i, d := range diagSubFunctions {
+		out[i] = d.Name
+	}
+	return out
+}
+
+// SafeDiagSubFunctions are the sub-functions a diagnostics rule without
+// `sub_functions:` allows: the echo and the read-only counters and
+// registers.
+func SafeDiagSubFunctions() []uint16 {
+	var out []uint16
+	for _, d := range diagSubFunctions {
+		if !d.Disruptive {
+			out = append(out, d.Code)
+		}
+	}
+	return out
+}
+
+// LookupDiagSubFunction returns the named sub-function with this code.
+func LookupDiagSubFunction(code uint16) (DiagSubFunction, bool) {
+	for _, d := range diagSubFunctions {
+		if d.Code == code {
+			return d, true
+		}
+	}
+	return DiagSubFunction{}, false
+}
+
+// ParseDiagSubFunction parses one entry of a `sub_functions:` list: a name
+// from DiagSubFunctionNames or a decimal number 0-65535.
+func ParseDiagSubFunction(s string) (uint16, error) {
+	for _, d := range diagSubFunctions {
+		if d.Name == s {
+			return d.Code, nil
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("unknown diagnostics sub-function %q: use a number 0-65535 or one of %s", s, strings.Join(DiagSubFunctionNames(), ", "))
+	}
+	if n < 0 || n > 0xFFFF {
+		return 0, fmt.Errorf("diagnostics sub-function %d is outside 0-65535", n)
+	}
+	return uint16(n), nil
+}
+
+// DiagSubFunctionName gives the canonical spelling of a sub-function: its
+// name, or its decimal number when it has none.
+func DiagSubFunctionName(code uint16) string {
+	if d, ok := LookupDiagSubFunction(code); ok {
+		return d.Name
+	}
+	return strconv.Itoa(int(code))
 }

@@ -6,6 +6,12 @@
 // reset, and reports events to a sink. It enforces connection limits and
 // timeouts, and closes connections a reload no longer allows (CloseConns).
 //
+// The data path is a few epoll event loops (loop.go) that serve client and
+// device sockets alike: answers go to the client as soon as they match an
+// outstanding request, every request has its own response deadline, and a
+// device stream that loses its framing is closed and reconnected. Linux
+// only.
+//
 // Inspector adapts the proxy to the protocol-neutral contract of package
 // inspect, which is how the gateway daemon runs it.
 package modbusproxy

@@ -57,8 +57,9 @@ func (Inspector) NewProxy(cfg proxy.Config) (proxy.Proxy, error) {
 			}
 			return Route{Upstream: r.Upstream, Conduit: r.Conduit, Policy: a.policy(r.Conduit)}, nil
 		},
-		Sink: sink,
-		Log:  cfg.Log,
+		Sink:            sink,
+		Log:             cfg.Log,
+		ResponseTimeout: cfg.ResponseTimeout,
 	})
 	if err != nil {
 		return nil, err

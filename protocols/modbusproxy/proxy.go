@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
@@ -23,6 +24,10 @@ type Route struct {
 	Policy   *modbus.LivePolicy
 }
 
+// DefaultResponseTimeout is how long a device has to answer a forwarded
+// request when neither the conduit's policy nor Config sets a time.
+const DefaultResponseTimeout = time.Second
+
 // Config configures a Proxy. Zero durations and limits take the defaults
 // noted.
 type Config struct {
@@ -37,12 +42,14 @@ type Config struct {
 	// Counters receives the request and event counts; nil: a new set
 	// (see Proxy.Counters).
 	Counters *modbus.Counters
-	// Dial connects to upstream devices; nil: a net.Dialer.
+	// Dial connects to upstream devices; nil: a net.Dialer. The
+	// connection it returns must be a TCP connection (a syscall.Conn):
+	// the proxy serves it from its event loops.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 	// Log receives operational messages (accept errors); nil: none.
 	Log *zap.Logger
 	// Now is the clock of the rate limiter and of event times; nil:
-	// time.Now. Socket deadlines always use time.Now.
+	// time.Now. Deadlines always use time.Now.
 	Now func() time.Time
 
 	MaxConns          int           // open client connections in total; default 1024
@@ -50,9 +57,15 @@ type Config struct {
 	MaxOutstanding    int           // requests per connection awaiting their response; default 16
 	IdleTimeout       time.Duration // client connection without any request; default 5 min
 	FrameTimeout      time.Duration // time to receive the rest of a started frame; default 10 s
-	ResponseTimeout   time.Duration // device response time before exception 0x0B; default 5 s
-	DialTimeout       time.Duration // connecting to the device before exception 0x0A; default 3 s
-	WriteTimeout      time.Duration // a peer taking bytes we send; default 10 s
+	// ResponseTimeout is the device's time to answer a request before
+	// exception 0x0B, for policies without a response timeout of their
+	// own (modbus.Spec.ResponseTimeout); default DefaultResponseTimeout.
+	ResponseTimeout time.Duration
+	DialTimeout     time.Duration // connecting to the device before exception 0x0A; default 3 s
+	WriteTimeout    time.Duration // a peer taking bytes we send; default 10 s
+	// Loops is the number of event loops serving the connections; default
+	// GOMAXPROCS.
+	Loops int
 }
 
 func (c *Config) setDefaults() {
@@ -69,9 +82,10 @@ func (c *Config) setDefaults() {
 	def(&c.MaxConns, 1024)
 	def(&c.MaxConnsPerSource, 32)
 	def(&c.MaxOutstanding, 16)
+	def(&c.Loops, runtime.GOMAXPROCS(0))
 	defDur(&c.IdleTimeout, 5*time.Minute)
 	defDur(&c.FrameTimeout, 10*time.Second)
-	defDur(&c.ResponseTimeout, 5*time.Second)
+	defDur(&c.ResponseTimeout, DefaultResponseTimeout)
 	defDur(&c.DialTimeout, 3*time.Second)
 	defDur(&c.WriteTimeout, 10*time.Second)
 	if c.Counters == nil {
@@ -93,23 +107,29 @@ var ErrProxyClosed = proxy.ErrClosed
 // it checks each request against the connection's policy, forwards allowed
 // requests over its own connection to the device (opened at the first
 // forwarded request), and answers denied ones with an exception or a reset.
-// Requests of one connection are answered in order; up to MaxOutstanding
-// are pipelined to the device. Every connection is served by its own
-// goroutines with deadlines and bounded buffers, so a slow or malicious
-// client holds up nobody else.
+// Up to MaxOutstanding requests per connection are pipelined to the
+// device; each answer goes to the client as soon as it arrives and matches
+// an outstanding request, and a request the device leaves unanswered gets
+// exception 0x0B at its own deadline without holding up the others.
+//
+// Connections are served by a few event loops (one per CPU by default)
+// over epoll, client and device sides alike, with deadlines and bounded
+// buffers per connection, so a slow or malicious client holds up nobody
+// else and no connection costs a goroutine.
 type Proxy struct {
 	cfg       Config
 	ctx       context.Context // cancelled by Close: aborts dials
 	cancel    context.CancelFunc
-	bufPool   sync.Pool // *[DefaultFramerBufferSize]byte
-	slotPool  sync.Pool // *slotRing
 	mu        sync.Mutex
 	closing   bool
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	perSource map[netip.Addr]int
-	wg        sync.WaitGroup
-	refusedEv sync.Mutex // guards refEv
+	loops     []*loop
+	nextLoop  int
+	loopErr   error
+	wg        sync.WaitGroup // one per admitted connection
+	refusedEv sync.Mutex     // guards refEv
 	refEv     modbus.Event
 }
 
@@ -121,8 +141,6 @@ func New(cfg Config) (*Proxy, error) {
 	cfg.setDefaults()
 	p := &Proxy{cfg: cfg, listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{}, perSource: map[netip.Addr]int{}}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.bufPool.New = func() any { return new([modbus.DefaultFramerBufferSize]byte) }
-	p.slotPool.New = func() any { return &slotRing{s: make([]slot, cfg.MaxOutstanding)} }
 	return p, nil
 }
 
@@ -143,6 +161,27 @@ func (p *Proxy) now() time.Time {
 	return time.Now()
 }
 
+// startLoops starts the event loops once (p.mu held).
+func (p *Proxy) startLoops() error {
+	if p.loops != nil || p.loopErr != nil {
+		return p.loopErr
+	}
+	for range p.cfg.Loops {
+		l, err := newLoop(p)
+		if err != nil {
+			for _, l := range p.loops {
+				l.stop()
+			}
+			p.loops = nil
+			p.loopErr = fmt.Errorf("modbus proxy: start event loop: %w", err)
+			return p.loopErr
+		}
+		p.loops = append(p.loops, l)
+		go l.run()
+	}
+	return nil
+}
+
 // Serve accepts client connections on ln until ln fails or the proxy is
 // shut down; then it returns ErrProxyClosed or the accept error. Serve may
 // be called for several listeners.
@@ -151,6 +190,10 @@ func (p *Proxy) Serve(ln net.Listener) error {
 	if p.closing {
 		p.mu.Unlock()
 		return ErrProxyClosed
+	}
+	if err := p.startLoops(); err != nil {
+		p.mu.Unlock()
+		return err
 	}
 	p.listeners[ln] = struct{}{}
 	p.mu.Unlock()
@@ -179,8 +222,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 			return fmt.Errorf("modbus proxy: accept: %w", err)
 		}
 		backoff = 0
-		p.wg.Add(1)
-		go p.handle(c)
+		p.admit(c)
 	}
 }
 
@@ -188,9 +230,9 @@ func (p *Proxy) Serve(ln net.Listener) error {
 // ECONNABORTED and the like): everything but a closed listener.
 func isTemporaryAccept(err error) bool { return !errors.Is(err, net.ErrClosed) }
 
-// handle admits a client connection and serves it.
-func (p *Proxy) handle(nc net.Conn) {
-	defer p.wg.Done()
+// admit routes an accepted client connection, applies the connection
+// limits and hands the connection to an event loop.
+func (p *Proxy) admit(nc net.Conn) {
 	src := addrPort(nc.RemoteAddr())
 	route, err := p.cfg.Route(nc)
 	if err == nil && route.Policy == nil {
@@ -200,8 +242,6 @@ func (p *Proxy) handle(nc net.Conn) {
 		p.refuse(nc, route.Conduit, src, route.Upstream, modbus.ReasonResolve, err)
 		return
 	}
-	c := &conn{p: p, c: nc, route: route, src: src, ctrs: p.cfg.Counters.Conduit(route.Conduit)}
-	c.cond.L = &c.mu
 	key := src.Addr().Unmap()
 	p.mu.Lock()
 	switch {
@@ -218,18 +258,33 @@ func (p *Proxy) handle(nc net.Conn) {
 		p.refuse(nc, route.Conduit, src, route.Upstream, modbus.ReasonConnLimitSource, nil)
 		return
 	}
+	fd, err := takeFD(nc)
+	if err != nil {
+		p.mu.Unlock()
+		p.cfg.Log.Warn("modbus proxy: client connection dropped", zap.Error(err))
+		nc.Close()
+		return
+	}
+	l := p.loops[p.nextLoop%len(p.loops)]
+	p.nextLoop++
+	c := newConn(l, fd, route, src, p.cfg.Counters.Conduit(route.Conduit))
 	p.conns[c] = struct{}{}
 	p.perSource[key]++
+	p.wg.Add(1)
 	p.mu.Unlock()
+	l.post(func() { l.addConn(c) })
+}
 
-	c.serve()
-
+// release forgets a closed connection (called by its loop).
+func (p *Proxy) release(c *conn) {
+	key := c.src.Addr().Unmap()
 	p.mu.Lock()
 	delete(p.conns, c)
 	if p.perSource[key]--; p.perSource[key] <= 0 {
 		delete(p.perSource, key)
 	}
 	p.mu.Unlock()
+	p.wg.Done()
 }
 
 // refuse closes a connection that is not admitted, with a reset so refused
@@ -275,9 +330,17 @@ func (p *Proxy) CloseConns(match func(r Route, client netip.AddrPort) bool) int 
 		}
 	}
 	p.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, c := range victims {
-		c.reset()
+		wg.Add(1)
+		if !c.l.post(func() {
+			defer wg.Done()
+			c.close(true)
+		}) {
+			wg.Done()
+		}
 	}
+	wg.Wait()
 	return len(victims)
 }
 
@@ -292,7 +355,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		ln.Close()
 	}
 	for c := range p.conns {
-		c.startDrain()
+		c.l.post(c.startDrain)
 	}
 	p.mu.Unlock()
 	done := make(chan struct{})
@@ -303,6 +366,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 		p.cancel()
+		p.stopLoops()
 		return nil
 	case <-ctx.Done():
 		p.Close()
@@ -310,8 +374,8 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Close closes the listeners and all connections at once and waits for
-// their goroutines to end.
+// Close closes the listeners and all connections at once and waits until
+// they are gone.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
 	p.closing = true
@@ -320,9 +384,22 @@ func (p *Proxy) Close() error {
 		ln.Close()
 	}
 	for c := range p.conns {
-		c.abort()
+		c.l.post(func() { c.close(false) })
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
+	p.stopLoops()
 	return nil
+}
+
+// stopLoops ends the event loops once every connection is gone.
+func (p *Proxy) stopLoops() {
+	p.mu.Lock()
+	loops := p.loops
+	p.loops = nil
+	p.loopErr = ErrProxyClosed
+	p.mu.Unlock()
+	for _, l := range loops {
+		l.stop()
+	}
 }

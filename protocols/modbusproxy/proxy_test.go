@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/zonegate/zonegate/protocols/modbus"
 )
 
@@ -156,7 +159,10 @@ func TestProxyMonitorForwards(t *testing.T) {
 	equal(t, uint64(0), snap.RequestTotal("", modbus.VerdictDenied))
 }
 
-func TestProxyPipelinedInOrder(t *testing.T) {
+func TestProxyPipelinedAnswersByTransaction(t *testing.T) {
+	// Denied requests are answered at once, forwarded ones when the device
+	// answers: every request gets exactly its own answer, matched by
+	// transaction id.
 	e := newEnv(t, proxySpec(), netip.AddrPort{}, nil)
 	r := e.dialRaw()
 	var frames [][]byte
@@ -171,25 +177,31 @@ func TestProxyPipelinedInOrder(t *testing.T) {
 		}
 	}
 	r.write(frames...)
-	for i := range 40 {
+	got := map[uint16]modbus.Frame{}
+	for range 40 {
 		f := r.read()
-		equal(t, uint16(i), f.TransactionID(), "response order")
+		require.NotContains(t, got, f.TransactionID(), "one answer per request")
+		got[f.TransactionID()] = f
+	}
+	for i := range 40 {
+		f := got[uint16(i)]
+		require.NotNil(t, f, "answer to request %d", i)
 		switch i % 4 {
 		case 0, 1:
-			equal(t, []byte{3, 4}, []byte(f.PDU()[:2]))
-			equal(t, be(uint16(1100+i), uint16(1101+i)), []byte(f.PDU()[2:]))
+			assert.Equal(t, []byte{3, 4}, []byte(f.PDU()[:2]))
+			assert.Equal(t, be(uint16(1100+i), uint16(1101+i)), []byte(f.PDU()[2:]))
 		case 2:
 			wantException(t, f, uint16(i), 4, modbus.ExIllegalFunction)
 		case 3:
-			equal(t, pdu(6, 19, uint16(i)), []byte(f.PDU()))
+			assert.Equal(t, pdu(6, 19, uint16(i)), []byte(f.PDU()))
 		}
 	}
-	equal(t, int64(30), e.plc.requests.Load())
+	assert.Equal(t, int64(30), e.plc.requests.Load())
 }
 
 func TestProxyOutOfOrderUpstream(t *testing.T) {
-	// A device answering two pipelined requests in reverse order: the
-	// client still gets them in request order.
+	// A device answering two pipelined requests in reverse order: each
+	// answer goes to the client as it arrives, with its own transaction id.
 	up, _ := scripted(t, func(_ int, c net.Conn, fr *modbus.Framer) {
 		for {
 			a, err := fr.Next()
@@ -207,8 +219,8 @@ func TestProxyOutOfOrderUpstream(t *testing.T) {
 	e := newEnv(t, proxySpec(), up, nil)
 	r := e.dialRaw()
 	r.write(adu(7, 1, pdu(3, 1, 1)), adu(8, 1, pdu(3, 2, 1)))
-	equal(t, modbus.Frame(adu(7, 1, cat([]byte{3, 2}, be(1)))), r.read())
-	equal(t, modbus.Frame(adu(8, 1, cat([]byte{3, 2}, be(2)))), r.read())
+	assert.Equal(t, modbus.Frame(adu(8, 1, cat([]byte{3, 2}, be(2)))), r.read())
+	assert.Equal(t, modbus.Frame(adu(7, 1, cat([]byte{3, 2}, be(1)))), r.read())
 }
 
 func TestProxyUpstreamTimeout(t *testing.T) {
@@ -227,13 +239,13 @@ func TestProxyUpstreamTimeout(t *testing.T) {
 	e := newEnv(t, proxySpec(), up, func(c *Config) { c.ResponseTimeout = 200 * time.Millisecond })
 	r := e.dialRaw()
 	r.write(adu(1, 1, pdu(3, 99, 1)), adu(2, 1, pdu(3, 5, 1)))
+	assert.Equal(t, modbus.Frame(adu(2, 1, cat([]byte{3, 2}, be(5)))), r.read(), "the answered request first")
 	wantException(t, r.read(), 1, 3, modbus.ExGatewayTargetNoResponse)
-	equal(t, modbus.Frame(adu(2, 1, cat([]byte{3, 2}, be(5)))), r.read())
 	ev := e.sink.waitFor(t, "timeout", func(ev recEvent) bool { return ev.Kind == modbus.EventUpstreamTimeout })
-	equal(t, uint16(99), ev.Address)
-	equal(t, modbus.ExGatewayTargetNoResponse, ev.Exception)
+	assert.Equal(t, uint16(99), ev.Address)
+	assert.Equal(t, modbus.ExGatewayTargetNoResponse, ev.Exception)
 	// The upstream connection stays usable.
-	equal(t, modbus.Frame(adu(3, 1, cat([]byte{3, 2}, be(6)))), r.roundTrip(adu(3, 1, pdu(3, 6, 1))))
+	assert.Equal(t, modbus.Frame(adu(3, 1, cat([]byte{3, 2}, be(6)))), r.roundTrip(adu(3, 1, pdu(3, 6, 1))))
 }
 
 func TestProxyUpstreamUnreachable(t *testing.T) {
@@ -478,7 +490,7 @@ func bytesRepeat(b []byte, n int) []byte {
 }
 
 // pipelined sends n requests in one stream, every tenth denied, while
-// reading the answers concurrently; they must come back in order. The
+// reading the answers concurrently; each must get its own answer. The
 // caller checks what reached the PLC.
 func pipelined(t *testing.T, e *env, n int) {
 	r := e.dialRaw()
@@ -494,11 +506,14 @@ func pipelined(t *testing.T, e *env, n int) {
 		r.c.SetWriteDeadline(time.Now().Add(hang))
 		r.c.Write(buf)
 	}()
-	for i := range n {
+	seen := make([]bool, n)
+	for range n {
 		f := r.read()
-		if f.TransactionID() != uint16(i) {
-			t.Fatalf("response %d has transaction id %d", i, f.TransactionID())
+		i := int(f.TransactionID())
+		if i >= n || seen[i] {
+			t.Fatalf("unexpected or repeated answer with transaction id %d", i)
 		}
+		seen[i] = true
 		if i%10 == 9 {
 			wantException(t, f, uint16(i), 3, modbus.ExIllegalDataAddress)
 		} else if want := adu(uint16(i), 1, cat([]byte{3, 2}, be(uint16(1000+i%100)))); string(f) != string(want) {

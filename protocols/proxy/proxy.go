@@ -13,6 +13,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -38,6 +39,10 @@ type Config struct {
 	Sink inspect.Sink
 	// Log receives operational messages and the proxy's events; nil: none.
 	Log *zap.Logger
+	// ResponseTimeout is how long a device has to answer a forwarded
+	// request when the conduit's policy sets no time of its own; 0: the
+	// inspector's default.
+	ResponseTimeout time.Duration
 }
 
 // Policy is an inspector's compiled rules for one conduit. Only the proxy

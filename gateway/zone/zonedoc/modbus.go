@@ -119,7 +119,19 @@ func PolicyWords(s *modbus.Spec) string {
 			}
 			rules = append(rules, w)
 		case modbus.AccessFunction:
-			rules = append(rules, fmt.Sprintf("function %s (FC %d)", modbus.FunctionRuleName(r), r.Function))
+			f := fmt.Sprintf("function %s (FC %d)", modbus.FunctionRuleName(r), r.Function)
+			if r.Function == modbus.FuncDiagnostics {
+				if r.SubFunctions == nil {
+					f += " with its non-disruptive sub-functions"
+				} else {
+					var names []string
+					for _, sf := range r.SubFunctions {
+						names = append(names, modbus.DiagSubFunctionName(sf))
+					}
+					f += " with sub-functions " + strings.Join(names, ", ")
+				}
+			}
+			rules = append(rules, f)
 		}
 	}
 	if len(rules) == 0 {

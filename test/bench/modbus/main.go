@@ -18,8 +18,8 @@
 // Each round runs every path at every concurrency, in an order that
 // rotates from round to round; the report gives the median over rounds of
 // requests per second, p50 and p99 latency, and the proxies' CPU time per
-// request, then the ratios (zonegate/haproxy throughput, zonegate p50 −
-// direct p50). Finally it measures the resident set size (VmRSS) of a
+// request, then the ratios (zonegate/haproxy throughput and CPU per
+// request, zonegate p50 − direct p50). Finally it measures the resident set size (VmRSS) of a
 // fresh zonegate proxy idle, with 1,000 open idle client connections,
 // and with those connections after one request each (the proxy then also
 // holds 1,000 upstream connections), with HAProxy alongside.
@@ -189,10 +189,10 @@ func bench(w io.Writer, dur time.Duration, rounds int, counts []int, idle int, z
 	if goRelay {
 		relayCols = "zonegate/go-relay req/s\tgo-relay p50 − direct p50\t"
 	}
-	fmt.Fprintln(tw, "clients\tzonegate/haproxy req/s\tzonegate/direct req/s\tzonegate p50 − direct p50\thaproxy p50 − direct p50\t"+relayCols)
+	fmt.Fprintln(tw, "clients\tzonegate/haproxy req/s\tzonegate/haproxy CPU per request\tzonegate/direct req/s\tzonegate p50 − direct p50\thaproxy p50 − direct p50\t"+relayCols)
 	for _, n := range counts {
 		d, z, h := med[key("direct", n)], med[key("zonegate", n)], med[key("haproxy", n)]
-		fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t%s\t%s\t", n, z.rps()/h.rps(), z.rps()/d.rps(), us(z.p50-d.p50), us(h.p50-d.p50))
+		fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t%.2f\t%s\t%s\t", n, z.rps()/h.rps(), cpuRatio(z, h), z.rps()/d.rps(), us(z.p50-d.p50), us(h.p50-d.p50))
 		if goRelay {
 			g := med[key("go-relay", n)]
 			fmt.Fprintf(tw, "%.2f\t%s\t", z.rps()/g.rps(), us(g.p50-d.p50))
@@ -212,7 +212,7 @@ func bench(w io.Writer, dur time.Duration, rounds int, counts []int, idle int, z
 		return err
 	}
 
-	fmt.Fprintf(w, "\nGoals (issue 3)\n\n")
+	fmt.Fprintf(w, "\nGoals\n\n")
 	ok := true
 	check := func(pass bool, format string, a ...any) {
 		verdict := "met"
@@ -224,10 +224,16 @@ func bench(w io.Writer, dur time.Duration, rounds int, counts []int, idle int, z
 	for _, n := range counts {
 		z, h := med[key("zonegate", n)], med[key("haproxy", n)]
 		check(z.rps() >= h.rps(), "%d client(s): zonegate throughput %.0f req/s >= HAProxy %.0f req/s (ratio %.2f)", n, z.rps(), h.rps(), z.rps()/h.rps())
+		if n > 1 {
+			check(cpuRatio(z, h) <= 1, "%d clients: zonegate CPU per request %.1f µs <= HAProxy %.1f µs, with full inspection (ratio %.2f)",
+				n, perReq(z.cpu, z.requests), perReq(h.cpu, h.requests), cpuRatio(z, h))
+		}
 	}
 	n0 := counts[0]
 	added := med[key("zonegate", n0)].p50 - med[key("direct", n0)].p50
 	check(added < goalAddedP50, "%d client(s): p50 added over direct %s < %s", n0, us(added), us(goalAddedP50))
+	zp50, hp50 := med[key("zonegate", n0)].p50, med[key("haproxy", n0)].p50
+	check(zp50 <= hp50, "%d client(s): zonegate p50 %s not above HAProxy's %s", n0, us(zp50), us(hp50))
 	check(zgRSS < goalRSS, "RSS with %d open client connections %.1f MiB < %d MiB", idle, float64(zgRSS)/1024, goalRSS>>10)
 	if !ok {
 		fmt.Fprintf(w, "\nSome goals are not met on this machine (see above); numbers from a shared, noisy machine vary from run to run.\n")
@@ -305,6 +311,14 @@ func median(rs []result) result {
 	// Keep the median CPU per request with the median run's count.
 	m.cpu = time.Duration(cpus[len(cpus)/2] * float64(m.requests) * float64(time.Microsecond))
 	return m
+}
+
+// cpuRatio is zonegate's CPU time per request over HAProxy's.
+func cpuRatio(z, h result) float64 {
+	if hc := perReq(h.cpu, h.requests); hc > 0 {
+		return perReq(z.cpu, z.requests) / hc
+	}
+	return 0
 }
 
 func cmpFloat(a, b float64) int {

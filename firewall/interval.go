@@ -1,7 +1,6 @@
 package firewall
 
 import (
-	"bytes"
 	"net/netip"
 	"slices"
 
@@ -100,5 +99,3 @@ func rangeText(r AddrRange) string {
 	}
 	return r.From.String() + "-" + r.To.String()
 }
-
-func compareKeys(a, b []byte) int { return bytes.Compare(a, b) }

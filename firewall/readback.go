@@ -49,17 +49,6 @@ func (f Fingerprint) Diff(actual Fingerprint, max int) string {
 	return strings.Join(out, "\n")
 }
 
-// structureFingerprint is the fingerprint without rules.
-func (f Fingerprint) structure() Fingerprint {
-	var out Fingerprint
-	for _, l := range f {
-		if !strings.HasPrefix(l, "rule ") {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 // Summary describes in a few words which objects differ between an
 // expected fingerprint and an actual one, e.g. "table inet zonegate is
 // missing" or "rules of chain forward: 1 rule(s) not installed by
@@ -254,15 +243,4 @@ func readTable(c, rules *rawConn) (*kernelRuleset, error) {
 	}
 	st.k.rules = got
 	return st.k, nil
-}
-
-// readRules reads the rules of all chains of k in one dump and keeps them
-// in their normalised netlink form (see ruleNormaliser).
-func readRules(raw *rawConn, k *kernelRuleset, anon map[string]string) error {
-	rules, err := dumpRules(raw, func(name string, _ []byte) (string, bool) { d, ok := anon[name]; return d, ok })
-	if err != nil {
-		return err
-	}
-	k.rules = rules
-	return nil
 }

@@ -23,19 +23,6 @@ func usageError(format string, args ...any) error { return cli.Usagef(format, ar
 
 func failure(format string, args ...any) error { return cli.Errorf(cli.ExitFailure, format, args...) }
 
-// exitCode is the exit code cli.Run gives for the error a command
-// returned: its own code, or a usage error for cobra's flag errors.
-func exitCode(err error) int {
-	var ee *cli.ExitError
-	switch {
-	case err == nil:
-		return cli.ExitOK
-	case errors.As(err, &ee):
-		return ee.Code
-	}
-	return cli.ExitUsage
-}
-
 // modelArg checks for exactly one MODEL argument.
 func modelArg(_ *cobra.Command, args []string) error {
 	if len(args) != 1 {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zonegate/zonegate/cmd/internal/cli"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/gateway/zone/zonedoc"
 )
@@ -188,4 +190,17 @@ func TestDocCommandConstructors(t *testing.T) {
 	c.SetErr(&bytes.Buffer{})
 	assert.Equal(t, 2, exitCode(c.Execute()), "a flag without its value is a usage error")
 	assert.Equal(t, 0, exitCode(nil))
+}
+
+// exitCode is the exit code cli.Run gives for the error a command
+// returned: its own code, or a usage error for cobra's flag errors.
+func exitCode(err error) int {
+	var ee *cli.ExitError
+	switch {
+	case err == nil:
+		return cli.ExitOK
+	case errors.As(err, &ee):
+		return ee.Code
+	}
+	return cli.ExitUsage
 }

@@ -148,7 +148,7 @@ func (c *committer) commit() {
 		}
 		if c.w.needRotate(n) {
 			c.rotate(now)
-			n = c.w.encode(&r.rec)
+			c.w.encode(&r.rec) // again: rotating reused the payload buffer
 		}
 		r.seq = c.w.push(kindRecord)
 		c.acks = append(c.acks, r)

@@ -191,8 +191,6 @@ func fitData(r *Record, size func(*Record) int) {
 	}
 }
 
-func cut(s string) string { return cutTo(s, maxFieldBytes) }
-
 // cutTo shortens s to at most n bytes without splitting a UTF-8 sequence.
 func cutTo(s string, n int) string {
 	if len(s) <= n {

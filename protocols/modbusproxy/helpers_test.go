@@ -15,8 +15,6 @@ var (
 	be      = mbtest.BE
 	adu     = mbtest.ADU
 	wrRegs  = mbtest.WriteRegs
-	rwRegs  = mbtest.ReadWriteRegs
-	wrCoils = mbtest.WriteCoils
 	noErr   = mbtest.NoErr
 	isErr   = mbtest.IsErr
 )

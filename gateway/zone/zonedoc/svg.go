@@ -40,7 +40,6 @@ func (p point) add(q point) point           { return point{p.x + q.x, p.y + q.y}
 func (p point) sub(q point) point           { return point{p.x - q.x, p.y - q.y} }
 func (p point) scale(f float64) point       { return point{p.x * f, p.y * f} }
 func (p point) length() float64             { return math.Hypot(p.x, p.y) }
-func mix(a, b, c point) point               { return a.scale(0.25).add(b.scale(0.5)).add(c.scale(0.25)) }
 func num(f float64) string                  { return fmt.Sprintf("%.1f", f+0) } // +0: no "-0.0"
 func textWidth(s string, w float64) float64 { return float64(utf8.RuneCountInString(s)) * w }
 

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -488,11 +487,7 @@ func withComment(r audit.Record, comment string) audit.Record {
 		return r
 	}
 	if len(comment) > maxCommentBytes {
-		n := maxCommentBytes
-		for n > 0 && !utf8.RuneStart(comment[n]) {
-			n--
-		}
-		comment = fmt.Sprintf("%s… [cut from %d bytes; the whole comment is in `zonegate history`]", comment[:n], len(comment))
+		comment = fmt.Sprintf("%s… [cut from %d bytes; the whole comment is in `zonegate history`]", cutAtRune(comment, maxCommentBytes), len(comment))
 	}
 	r.Details[audit.DetailComment] = comment
 	return r

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -90,9 +91,22 @@ func (c *changes) checkDrift() {
 		Object: "table inet zonegate", Result: result, Details: map[string]string{audit.DetailDigestAfter: c.runningDigest()}})
 }
 
+// truncate shortens s to at most n bytes, ending in "...".
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n-3] + "..."
+	return cutAtRune(s, n-3) + "..."
+}
+
+// cutAtRune is the longest prefix of s of at most n bytes that does not
+// split a UTF-8 sequence.
+func cutAtRune(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

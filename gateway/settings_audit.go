@@ -68,13 +68,7 @@ func (d *Daemon) auditSettings(ctx context.Context, actor, note string) error {
 		return err
 	}
 	d.log.Info("daemon settings changed", zap.String("keys", changed))
-	return writeFileAtomic(d.settingsCopyPath(), now, 0o600)
-}
-
-// writeFileAtomic writes a file so that a crash leaves the old or the new
-// content.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	return atomicfile.Write(path, data, mode, atomicfile.Options{})
+	return atomicfile.Write(d.settingsCopyPath(), now, 0o600, atomicfile.Options{})
 }
 
 // changedKeys lists the YAML keys whose values differ between a and b.

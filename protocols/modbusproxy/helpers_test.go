@@ -10,13 +10,13 @@ import (
 // Frame builders and checks shared with the other package's tests
 // (protocols/internal/mbtest).
 var (
-	pdu     = mbtest.PDU
-	cat     = mbtest.Cat
-	be      = mbtest.BE
-	adu     = mbtest.ADU
-	wrRegs  = mbtest.WriteRegs
-	noErr   = mbtest.NoErr
-	isErr   = mbtest.IsErr
+	pdu    = mbtest.PDU
+	cat    = mbtest.Cat
+	be     = mbtest.BE
+	adu    = mbtest.ADU
+	wrRegs = mbtest.WriteRegs
+	noErr  = mbtest.NoErr
+	isErr  = mbtest.IsErr
 )
 
 func equal[T any](t testing.TB, want, got T, msg ...any) {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -42,14 +42,6 @@ type loop struct {
 	quit   bool
 	done   chan struct{}
 
-	// The loop sleeps in the Go scheduler's own netpoller, which watches
-	// epfd like any socket: no blocking system call, so no thread hand-off.
-	file     *os.File
-	raw      syscall.RawConn
-	ready    func(uintptr) bool // polls epfd; made once, so waiting does not allocate
-	n        int                // events found by ready
-	deadline time.Time          // read deadline set on file
-
 	// Scratch buffers of the connection being served: bytes for its
 	// client and for its device, written out in one system call each.
 	cw, uw []byte
@@ -79,28 +71,11 @@ func newLoop(p *Proxy) (*loop, error) {
 		done: make(chan struct{}), cw: make([]byte, 0, 4096), uw: make([]byte, 0, 4096)}
 	fail := func(err error) (*loop, error) {
 		unix.Close(efd)
-		if l.file != nil {
-			l.file.Close()
-		} else {
-			unix.Close(epfd)
-		}
+		unix.Close(epfd)
 		return nil, err
 	}
 	if err := l.ctl(unix.EPOLL_CTL_ADD, efd, unix.EPOLLIN); err != nil {
 		return fail(err)
-	}
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		return fail(fmt.Errorf("epoll fd: %w", err))
-	}
-	l.file = os.NewFile(uintptr(epfd), "modbus-proxy-epoll")
-	raw, err := l.file.SyscallConn()
-	if err != nil {
-		return fail(fmt.Errorf("epoll fd: %w", err))
-	}
-	l.raw = raw
-	l.ready = func(uintptr) bool {
-		l.n = l.poll()
-		return l.n > 0
 	}
 	return l, nil
 }
@@ -170,7 +145,7 @@ func (l *loop) run() {
 			fn()
 		}
 		unix.Close(l.efd)
-		l.file.Close()
+		unix.Close(l.epfd)
 		close(l.done)
 	}()
 	for !l.quit {
@@ -202,33 +177,37 @@ func (l *loop) run() {
 	}
 }
 
-// wait returns the number of ready events, sleeping until there are some
-// or the next deadline passes.
+// wait returns the number of ready events, sleeping in epoll_pwait until
+// there are some or the next deadline passes. The sleep is a raw system
+// call: the goroutine keeps its P (see holdProcs), and waking up is the
+// system call returning. A signal of the runtime (preemption, garbage
+// collection) ends the sleep with EINTR; the loop then yields, so the
+// runtime gets the P whenever it asks.
 func (l *loop) wait() int {
-	if len(l.again) > 0 {
-		return l.poll() // work waiting: do not sleep
+	timeout := maxSleep
+	switch {
+	case len(l.again) > 0:
+		timeout = 0 // work waiting: do not sleep
+	case !l.next.IsZero():
+		// l.now is when the last events arrived: at worst the loop wakes
+		// the time it took to serve them late.
+		if d := l.next.Sub(l.now); d < timeout {
+			timeout = max(d, 0)
+		}
 	}
-	if !l.next.Equal(l.deadline) {
-		l.deadline = l.next
-		_ = l.file.SetReadDeadline(l.next)
-	}
-	l.n = 0
-	if err := l.raw.Read(l.ready); err != nil {
-		// Deadline: the caller looks at the connections' deadlines.
-		return 0
-	}
-	return l.n
-}
-
-// poll is epoll_wait without a timeout: a raw system call, as it cannot
-// block.
-func (l *loop) poll() int {
-	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+	ms := (timeout + time.Millisecond - 1) / time.Millisecond
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(ms), 0, 0)
 	if errno != 0 {
+		runtime.Gosched()
 		return 0
 	}
 	return int(n)
 }
+
+// maxSleep bounds one sleep of a loop, so that a runtime which could not
+// interrupt it (asynchronous preemption turned off) waits at most that
+// long for the loop's P.
+var maxSleep = 100 * time.Millisecond
 
 // arm makes the loop look at its connections' deadlines by t.
 func (l *loop) arm(t time.Time) {

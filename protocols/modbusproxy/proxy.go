@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"time"
 
@@ -64,7 +63,8 @@ type Config struct {
 	DialTimeout     time.Duration // connecting to the device before exception 0x0A; default 3 s
 	WriteTimeout    time.Duration // a peer taking bytes we send; default 10 s
 	// Loops is the number of event loops serving the connections; default
-	// GOMAXPROCS.
+	// GOMAXPROCS (as set before any proxy started). Each running loop
+	// raises GOMAXPROCS by one while it runs (see holdProcs).
 	Loops int
 }
 
@@ -82,7 +82,7 @@ func (c *Config) setDefaults() {
 	def(&c.MaxConns, 1024)
 	def(&c.MaxConnsPerSource, 32)
 	def(&c.MaxOutstanding, 16)
-	def(&c.Loops, runtime.GOMAXPROCS(0))
+	def(&c.Loops, programProcs())
 	defDur(&c.IdleTimeout, 5*time.Minute)
 	defDur(&c.FrameTimeout, 10*time.Second)
 	defDur(&c.ResponseTimeout, DefaultResponseTimeout)
@@ -177,6 +177,9 @@ func (p *Proxy) startLoops() error {
 			return p.loopErr
 		}
 		p.loops = append(p.loops, l)
+	}
+	holdProcs(len(p.loops))
+	for _, l := range p.loops {
 		go l.run()
 	}
 	return nil
@@ -401,5 +404,8 @@ func (p *Proxy) stopLoops() {
 	p.mu.Unlock()
 	for _, l := range loops {
 		l.stop()
+	}
+	if len(loops) > 0 {
+		releaseProcs(len(loops))
 	}
 }

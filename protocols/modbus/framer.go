@@ -191,7 +191,7 @@ func (f *Framer) Next() (Frame, error) {
 			}
 			continue
 		}
-		if errors.Is(rerr, io.EOF) {
+		if rerr == io.EOF || isWrapped(rerr) && errors.Is(rerr, io.EOF) {
 			if f.end == f.start {
 				return nil, io.EOF
 			}
@@ -200,6 +200,17 @@ func (f *Framer) Next() (Frame, error) {
 		}
 		return nil, rerr
 	}
+}
+
+// isWrapped reports whether err wraps other errors or says what it is:
+// only then can errors.Is find io.EOF in it. (The proxy's reader returns a plain
+// "would block" error for every request; errors.Is on it is not free.)
+func isWrapped(err error) bool {
+	switch err.(type) {
+	case interface{ Unwrap() error }, interface{ Unwrap() []error }, interface{ Is(error) bool }:
+		return true
+	}
+	return false
 }
 
 // frameLen checks the buffered header bytes as soon as they arrive and

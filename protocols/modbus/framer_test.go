@@ -3,6 +3,7 @@ package modbus
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -204,6 +205,34 @@ func TestFramerReaderErrorKeepsState(t *testing.T) {
 	isErr(t, err, os.ErrDeadlineExceeded)
 	_, err = f.Next()
 	isErr(t, err, io.EOF)
+}
+
+// isEOF is an error that says it is io.EOF without wrapping it.
+type isEOF struct{}
+
+func (isEOF) Error() string        { return "closed" }
+func (isEOF) Is(target error) bool { return target == io.EOF }
+
+// A reader's end of stream counts however it is said: io.EOF itself,
+// wrapped, or an error whose Is method names it. Any other error is passed
+// on as it is.
+func TestFramerEndOfStreamForms(t *testing.T) {
+	for name, end := range map[string]error{
+		"plain":   io.EOF,
+		"wrapped": fmt.Errorf("device socket: %w", io.EOF),
+		"joined":  errors.Join(errors.New("socket"), io.EOF),
+		"Is":      isEOF{},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := NewFramer(readerFunc(func([]byte) (int, error) { return 0, end }), nil)
+			_, err := f.Next()
+			equal(t, io.EOF, err)
+		})
+	}
+	other := errors.New("would block")
+	f := NewFramer(readerFunc(func([]byte) (int, error) { return 0, other }), nil)
+	_, err := f.Next()
+	equal(t, other, err)
 }
 
 func TestFramerNoProgress(t *testing.T) {

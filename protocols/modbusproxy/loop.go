@@ -18,7 +18,9 @@ import (
 // goroutines per connection: the cost of a proxied request is then its
 // system calls (one read and one write on each side, one epoll_wait shared
 // by every socket that became ready at the same time) rather than four
-// goroutine wake-ups through the Go scheduler and netpoller. Each loop owns
+// goroutine wake-ups through the Go scheduler and netpoller. A loop sleeps
+// in its own epoll_pwait, so waking it is that call returning (procs.go
+// says how it keeps the runtime out of the way). Each loop owns
 // its connections, client and device sides alike: all their state is
 // touched by the loop's goroutine only, so none of it needs a lock. Other
 // goroutines (accept, dial, Shutdown, CloseConns) hand work to a loop with

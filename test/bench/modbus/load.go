@@ -90,7 +90,23 @@ type result struct {
 	p50, p99 time.Duration
 	// cpu is the CPU time the proxy process used during the measurement
 	// (0 for the direct path).
-	cpu time.Duration
+	cpu  time.Duration
+	hist *histogram // the latencies behind p50 and p99
+}
+
+// add adds the slice o of the same measurement to r.
+func (r *result) add(o result) {
+	if r.hist == nil {
+		*r = o
+		r.hist = newHistogram()
+		r.hist.merge(o.hist)
+		return
+	}
+	r.requests += o.requests
+	r.elapsed += o.elapsed
+	r.cpu += o.cpu
+	r.hist.merge(o.hist)
+	r.p50, r.p99 = r.hist.quantile(0.50), r.hist.quantile(0.99)
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -207,7 +223,7 @@ func measure(path, addr string, n int, dur time.Duration, pid int) (result, erro
 	for _, cl := range clients {
 		all.merge(cl.h)
 	}
-	return result{path: path, clients: n, requests: all.n, elapsed: elapsed, p50: all.quantile(0.50), p99: all.quantile(0.99), cpu: cpu}, nil
+	return result{path: path, clients: n, requests: all.n, elapsed: elapsed, p50: all.quantile(0.50), p99: all.quantile(0.99), cpu: cpu, hist: all}, nil
 }
 
 func collect(ch <-chan error) []error {

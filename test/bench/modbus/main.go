@@ -72,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dur := fs.Duration("duration", 2*time.Second, "measuring time of one path at one concurrency")
 	rounds := fs.Int("rounds", 3, "rounds over all paths and concurrencies; the report gives medians")
+	slices := fs.Int("slices", 4, "slices of a path's time in a round, interleaved with the other paths' slices")
 	clientList := fs.String("clients", "1,16,64", "concurrent client connections, comma-separated")
 	idle := fs.Int("idle-conns", 1000, "open idle client connections for the memory measurement")
 	zonegate := fs.String("zonegate", "", "zonegate binary; empty: go build ./cmd/zonegate into a temporary directory")
@@ -97,14 +98,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		counts = append(counts, n)
 	}
-	if err := bench(stdout, *dur, *rounds, counts, *idle, *zonegate, *haproxy, *goRelay, *verbose); err != nil {
+	if *slices < 1 || *rounds < 1 {
+		fmt.Fprintf(stderr, "bench-modbus: --rounds and --slices must be at least 1\n")
+		return 2
+	}
+	if err := bench(stdout, *dur, *rounds, *slices, counts, *idle, *zonegate, *haproxy, *goRelay, *verbose); err != nil {
 		fmt.Fprintf(stderr, "bench-modbus: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func bench(w io.Writer, dur time.Duration, rounds int, counts []int, idle int, zgBin, hpBin string, goRelay, verbose bool) error {
+func bench(w io.Writer, dur time.Duration, rounds, slices int, counts []int, idle int, zgBin, hpBin string, goRelay, verbose bool) error {
 	if _, err := exec.LookPath(hpBin); err != nil {
 		return fmt.Errorf("HAProxy (%s) is not installed: `make deps` installs it (apt-get install haproxy)", hpBin)
 	}
@@ -118,7 +123,7 @@ func bench(w io.Writer, dur time.Duration, rounds int, counts []int, idle int, z
 			return err
 		}
 	}
-	header(w, zgBin, hpBin, dur, rounds, counts)
+	header(w, zgBin, hpBin, dur, rounds, slices, counts)
 
 	srv, err := startFastServer("127.0.0.1:0")
 	if err != nil {
@@ -149,18 +154,31 @@ func bench(w io.Writer, dur time.Duration, rounds int, counts []int, idle int, z
 	key := func(p string, n int) string { return p + "/" + strconv.Itoa(n) }
 	for r := 0; r < rounds; r++ {
 		for _, n := range counts {
-			for i := range paths {
-				p := paths[(i+r)%len(paths)]
-				selfBefore := selfCPU()
-				res, err := measure(p.name, p.addr, n, dur, p.pid)
-				if err != nil {
-					return fmt.Errorf("round %d: %w\nzonegate:\n%s\nhaproxy:\n%s", r+1, err, tail(zg.output()), tail(hp.output()))
+			// Each path's time is cut into slices interleaved with the
+			// other paths', in an order that rotates from slice to slice: a
+			// disturbance of the machine that lasts a second or two (seen
+			// on the proxies' CPU of a shared VM) falls on all paths alike.
+			round := make([]result, len(paths))
+			self := make([]time.Duration, len(paths))
+			for s := 0; s < slices; s++ {
+				for i := range paths {
+					j := (i + r + s) % len(paths)
+					p := paths[j]
+					selfBefore := selfCPU()
+					res, err := measure(p.name, p.addr, n, dur/time.Duration(slices), p.pid)
+					if err != nil {
+						return fmt.Errorf("round %d: %w\nzonegate:\n%s\nhaproxy:\n%s", r+1, err, tail(zg.output()), tail(hp.output()))
+					}
+					self[j] += selfCPU() - selfBefore // includes connecting and warm-up
+					round[j].add(res)
 				}
-				self := selfCPU() - selfBefore // includes connecting and warm-up
+			}
+			for j, p := range paths {
+				res := round[j]
 				all[key(p.name, n)] = append(all[key(p.name, n)], res)
 				if verbose {
 					fmt.Fprintf(w, "  round %d  %-8s %3d clients  %9.0f req/s  p50 %7s  p99 %7s  proxy cpu %5.1f µs/req  load+server cpu %5.1f µs/req\n",
-						r+1, p.name, n, res.rps(), us(res.p50), us(res.p99), perReq(res.cpu, res.requests), perReq(self, res.requests))
+						r+1, p.name, n, res.rps(), us(res.p50), us(res.p99), perReq(res.cpu, res.requests), perReq(self[j], res.requests))
 				}
 			}
 		}
@@ -189,10 +207,11 @@ func bench(w io.Writer, dur time.Duration, rounds int, counts []int, idle int, z
 	if goRelay {
 		relayCols = "zonegate/go-relay req/s\tgo-relay p50 − direct p50\t"
 	}
-	fmt.Fprintln(tw, "clients\tzonegate/haproxy req/s\tzonegate/haproxy CPU per request\tzonegate/direct req/s\tzonegate p50 − direct p50\thaproxy p50 − direct p50\t"+relayCols)
+	fmt.Fprintln(tw, "clients\tzonegate/haproxy req/s\tzonegate/haproxy CPU per request\tCPU ratio by round (min-max)\tzonegate/direct req/s\tzonegate p50 − direct p50\thaproxy p50 − direct p50\t"+relayCols)
 	for _, n := range counts {
 		d, z, h := med[key("direct", n)], med[key("zonegate", n)], med[key("haproxy", n)]
-		fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t%.2f\t%s\t%s\t", n, z.rps()/h.rps(), cpuRatio(z, h), z.rps()/d.rps(), us(z.p50-d.p50), us(h.p50-d.p50))
+		lo, hi := roundRatios(all[key("zonegate", n)], all[key("haproxy", n)])
+		fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t%.2f-%.2f\t%.2f\t%s\t%s\t", n, z.rps()/h.rps(), cpuRatio(z, h), lo, hi, z.rps()/d.rps(), us(z.p50-d.p50), us(h.p50-d.p50))
 		if goRelay {
 			g := med[key("go-relay", n)]
 			fmt.Fprintf(tw, "%.2f\t%s\t", z.rps()/g.rps(), us(g.p50-d.p50))
@@ -313,6 +332,21 @@ func median(rs []result) result {
 	return m
 }
 
+// roundRatios returns the smallest and largest CPU-per-request ratio of
+// zonegate over HAProxy within one round.
+func roundRatios(z, h []result) (lo, hi float64) {
+	for i := range min(len(z), len(h)) {
+		r := cpuRatio(z[i], h[i])
+		if i == 0 || r < lo {
+			lo = r
+		}
+		if i == 0 || r > hi {
+			hi = r
+		}
+	}
+	return lo, hi
+}
+
 // cpuRatio is zonegate's CPU time per request over HAProxy's.
 func cpuRatio(z, h result) float64 {
 	if hc := perReq(h.cpu, h.requests); hc > 0 {
@@ -350,7 +384,7 @@ func tail(s string) string {
 }
 
 // header prints what the run measures and on what.
-func header(w io.Writer, zgBin, hpBin string, dur time.Duration, rounds int, counts []int) {
+func header(w io.Writer, zgBin, hpBin string, dur time.Duration, rounds, slices int, counts []int) {
 	zv, _ := exec.Command(zgBin, "version").Output()
 	hv, _ := exec.Command(hpBin, "-v").Output()
 	hvLine, _, _ := strings.Cut(string(hv), "\n")
@@ -359,7 +393,7 @@ func header(w io.Writer, zgBin, hpBin string, dur time.Duration, rounds int, cou
 	fmt.Fprintf(w, "bench-modbus: %d CPU(s) for this process, Linux %s, %s, load average %s\n", runtime.NumCPU(), strings.TrimSpace(string(kernel)), runtime.Version(), strings.Join(strings.Fields(string(load))[:3], " "))
 	fmt.Fprintf(w, "  %s", zv)
 	fmt.Fprintf(w, "  %s\n", hvLine)
-	fmt.Fprintf(w, "  %d round(s) × clients %v × paths direct, zonegate, haproxy × %s each\n", rounds, counts, dur)
+	fmt.Fprintf(w, "  %d round(s) × clients %v × paths direct, zonegate, haproxy × %s each, in %d interleaved slices\n", rounds, counts, dur, slices)
 	if proxyCPUs != "" {
 		fmt.Fprintf(w, "  pinned: load generator and server on CPU 0, proxies on CPU(s) %s\n", proxyCPUs)
 	}

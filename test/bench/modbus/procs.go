@@ -276,13 +276,51 @@ func rssKiB(pid int) (int, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
+// cpuTime returns the CPU time a process has used, threads included: the
+// sum of its threads' run time in /proc/PID/task/*/schedstat (nanoseconds),
+// or, where the kernel has no schedstat, user plus system time from
+// /proc/PID/stat (10 ms ticks).
+func cpuTime(pid int) (time.Duration, error) {
+	if d, err := schedCPU(pid); err == nil {
+		return d, nil
+	}
+	return statCPU(pid)
+}
+
+func schedCPU(pid int) (time.Duration, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0, err
+	}
+	var sum time.Duration
+	read := 0
+	for _, t := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		if err != nil {
+			continue // the thread ended in between, or no schedstat
+		}
+		read++
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0, fmt.Errorf("unexpected /proc/%d/task/%s/schedstat", pid, t.Name())
+		}
+		ns, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("unexpected /proc/%d/task/%s/schedstat", pid, t.Name())
+		}
+		sum += time.Duration(ns)
+	}
+	if read == 0 {
+		return 0, fmt.Errorf("no schedstat for process %d", pid)
+	}
+	return sum, nil
+}
+
 // clockTick is USER_HZ, the unit of the CPU times in /proc/PID/stat; 100
 // on every Linux architecture zonegate targets.
 const clockTick = 100
 
-// cpuTime returns the user plus system CPU time a process has used
-// (threads included), at 10 ms resolution.
-func cpuTime(pid int) (time.Duration, error) {
+func statCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err

@@ -11,8 +11,10 @@
 # they would fail: see ARM64_TEST_USER in qemu-exec.sh.)
 #
 # Skipped by name (ARM64_SKIP), because emulation cannot run them at all:
-#   gateway/audit TestCrashSafety re-executes its own arm64 test binary as
-#   a child, which needs binfmt_misc (exec format error without it).
+#   gateway/audit TestCrashSafety and protocols/modbusproxy
+#   TestSleepingLoopYieldsToTheRuntime re-execute their own arm64 test
+#   binary as a child, which needs binfmt_misc (exec format error without
+#   it).
 #
 # ARM64_SKIP and ARM64_EXCLUDE (a regexp of package paths) override these
 # lists; ARM64_TEST_FLAGS adds go test flags.
@@ -20,7 +22,7 @@ set -eu
 GO=${GO:-go}
 QEMU=${QEMU:-qemu-aarch64-static}
 export QEMU
-ARM64_SKIP=${ARM64_SKIP-'^TestCrashSafety$'}
+ARM64_SKIP=${ARM64_SKIP-'^(TestCrashSafety|TestSleepingLoopYieldsToTheRuntime)$'}
 ARM64_EXCLUDE=${ARM64_EXCLUDE-}
 here=$(cd "$(dirname "$0")" && pwd)
 

@@ -15,8 +15,11 @@
 //   - go-relay (with --gorelay): through a plain Go TCP relay in its own
 //     process, which tells what any Go proxy pays before inspecting.
 //
-// Each round runs every path at every concurrency, in an order that
-// rotates from round to round; the report gives the median over rounds of
+// Each round runs every path at every concurrency, each path's time cut
+// into slices (-slices) interleaved with the other paths' in an order that
+// rotates from slice to slice and round to round, so that a slow spell of
+// the machine falls on all paths alike; a proxy's CPU time is its threads'
+// run time from schedstat. The report gives the median over rounds of
 // requests per second, p50 and p99 latency, and the proxies' CPU time per
 // request, then the ratios (zonegate/haproxy throughput and CPU per
 // request, zonegate p50 − direct p50). Finally it measures the resident set size (VmRSS) of a

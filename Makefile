@@ -103,8 +103,7 @@ test: buildroot-check test-arm64
 # `zonegate modbus-proxy` (bin/zonegate) and through HAProxy in TCP mode, at
 # 1, 16 and 64 clients (medians of rounds whose paths run in interleaved
 # slices: req/s, p50, p99, proxy CPU per request, ratios), then the proxy's
-# RSS with 1,000 idle client
-# connections. Add flags with BENCH_MODBUS_FLAGS, e.g. "-rounds 5 -pin -v".
+# RSS with 1,000 idle client connections. Add flags with BENCH_MODBUS_FLAGS, e.g. "-rounds 5 -pin -v".
 bench-modbus: build
 	$(GO) run ./test/bench/modbus -zonegate bin/zonegate $(BENCH_MODBUS_FLAGS)
 

@@ -9,8 +9,10 @@
 // The data path is a few epoll event loops (loop.go) that serve client and
 // device sockets alike: answers go to the client as soon as they match an
 // outstanding request, every request has its own response deadline, and a
-// device stream that loses its framing is closed and reconnected. Linux
-// only.
+// device stream that loses its framing is closed and reconnected. Each
+// loop sleeps in its own epoll_pwait and holds a P of its own: the proxy
+// raises GOMAXPROCS by its number of loops while they run (procs.go).
+// Linux only.
 //
 // Inspector adapts the proxy to the protocol-neutral contract of package
 // inspect, which is how the gateway daemon runs it.

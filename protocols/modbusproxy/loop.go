@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -44,6 +46,19 @@ type loop struct {
 	quit   bool
 	done   chan struct{}
 
+	// An idle loop parks in the Go runtime instead (see park): parkFD is
+	// an epoll instance the runtime's netpoller watches, holding epfd
+	// only while the loop is parked, so that a busy loop's events do not
+	// wake the runtime as well.
+	parkFD       int
+	parkEv       unix.EpollEvent // epfd's registration in parkFD
+	parkFile     *os.File
+	parkRaw      syscall.RawConn
+	parkReady    func(uintptr) bool // polls epfd; made once, so parking does not allocate
+	parkN        int                // events found by parkReady
+	parkDeadline time.Time          // read deadline set on parkFile
+	parked       atomic.Bool        // for tests: the loop is parked in the runtime
+
 	// Scratch buffers of the connection being served: bytes for its
 	// client and for its device, written out in one system call each.
 	cw, uw []byte
@@ -71,13 +86,34 @@ func newLoop(p *Proxy) (*loop, error) {
 	}
 	l := &loop{p: p, epfd: epfd, efd: efd, events: make([]unix.EpollEvent, 128), conns: map[*conn]struct{}{},
 		done: make(chan struct{}), cw: make([]byte, 0, 4096), uw: make([]byte, 0, 4096)}
+	l.parkFD = -1
 	fail := func(err error) (*loop, error) {
 		unix.Close(efd)
 		unix.Close(epfd)
+		switch {
+		case l.parkFile != nil:
+			l.parkFile.Close()
+		case l.parkFD >= 0:
+			unix.Close(l.parkFD)
+		}
 		return nil, err
 	}
 	if err := l.ctl(unix.EPOLL_CTL_ADD, efd, unix.EPOLLIN); err != nil {
 		return fail(err)
+	}
+	if l.parkFD, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return fail(fmt.Errorf("epoll_create1: %w", err))
+	}
+	if err := unix.SetNonblock(l.parkFD, true); err != nil {
+		return fail(fmt.Errorf("epoll fd: %w", err))
+	}
+	l.parkFile = os.NewFile(uintptr(l.parkFD), "modbus-proxy-park")
+	if l.parkRaw, err = l.parkFile.SyscallConn(); err != nil {
+		return fail(fmt.Errorf("epoll fd: %w", err))
+	}
+	l.parkReady = func(uintptr) bool {
+		l.parkN = l.poll()
+		return l.parkN > 0
 	}
 	return l, nil
 }
@@ -148,6 +184,7 @@ func (l *loop) run() {
 		}
 		unix.Close(l.efd)
 		unix.Close(l.epfd)
+		l.parkFile.Close()
 		close(l.done)
 	}()
 	for !l.quit {
@@ -179,37 +216,76 @@ func (l *loop) run() {
 	}
 }
 
-// wait returns the number of ready events, sleeping in epoll_pwait until
-// there are some or the next deadline passes. The sleep is a raw system
-// call: the goroutine keeps its P (see holdProcs), and waking up is the
-// system call returning. A signal of the runtime (preemption, garbage
-// collection) ends the sleep with EINTR; the loop then yields, so the
-// runtime gets the P whenever it asks.
+// wait returns the number of ready events, sleeping until there are some
+// or the next deadline passes.
+//
+// A busy loop sleeps in epoll_pwait as a raw system call: the goroutine
+// keeps its P (see holdProcs), and waking up is that call returning. A
+// signal of the runtime (preemption, garbage collection) ends the sleep
+// with EINTR; the loop then yields, so the runtime gets the P whenever it
+// asks. Such a sleep lasts at most parkAfter: a loop that saw no event for
+// that long parks in the Go runtime's netpoller, where sleeping costs
+// nothing (a goroutine that looks busy would be preempted by the runtime
+// every 10 ms, with a signal and a thread switch each time).
 func (l *loop) wait() int {
-	timeout := maxSleep
-	switch {
-	case len(l.again) > 0:
-		timeout = 0 // work waiting: do not sleep
-	case !l.next.IsZero():
+	if len(l.again) > 0 {
+		return l.poll() // work waiting: do not sleep
+	}
+	timeout := parkAfter
+	if !l.next.IsZero() {
 		// l.now is when the last events arrived: at worst the loop wakes
 		// the time it took to serve them late.
-		if d := l.next.Sub(l.now); d < timeout {
-			timeout = max(d, 0)
-		}
+		timeout = min(timeout, max(l.next.Sub(l.now), 0))
 	}
 	ms := (timeout + time.Millisecond - 1) / time.Millisecond
 	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), uintptr(ms), 0, 0)
-	if errno != 0 {
+	switch {
+	case errno != 0:
 		runtime.Gosched()
+		return 0
+	case n > 0 || timeout < parkAfter:
+		return int(n) // events, or a deadline is due
+	}
+	return l.park()
+}
+
+// parkAfter is how long a loop without events sleeps holding its P before
+// it parks in the runtime.
+var parkAfter = 2 * time.Millisecond
+
+// park sleeps in the Go runtime's netpoller until the loop has events or
+// its next deadline passes. It costs two epoll_ctl calls and the runtime's
+// wake-up, which an idle loop can afford.
+func (l *loop) park() int {
+	l.parkEv = unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(l.epfd)}
+	if err := unix.EpollCtl(l.parkFD, unix.EPOLL_CTL_ADD, l.epfd, &l.parkEv); err != nil {
+		// Cannot happen with two epoll instances of our own; if it does,
+		// the loop keeps sleeping in short raw sleeps.
+		return 0
+	}
+	if !l.next.Equal(l.parkDeadline) {
+		l.parkDeadline = l.next
+		_ = l.parkFile.SetReadDeadline(l.next)
+	}
+	l.parkN = 0
+	l.parked.Store(true)
+	err := l.parkRaw.Read(l.parkReady)
+	l.parked.Store(false)
+	_ = unix.EpollCtl(l.parkFD, unix.EPOLL_CTL_DEL, l.epfd, &l.parkEv)
+	if err != nil {
+		return 0 // the deadline: run looks at the connections' deadlines
+	}
+	return l.parkN
+}
+
+// poll is epoll_wait without a timeout.
+func (l *loop) poll() int {
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(l.epfd), uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+	if errno != 0 {
 		return 0
 	}
 	return int(n)
 }
-
-// maxSleep bounds one sleep of a loop, so that a runtime which could not
-// interrupt it (asynchronous preemption turned off) waits at most that
-// long for the loop's P.
-var maxSleep = 100 * time.Millisecond
 
 // arm makes the loop look at its connections' deadlines by t.
 func (l *loop) arm(t time.Time) {

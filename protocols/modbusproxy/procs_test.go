@@ -2,6 +2,8 @@ package modbusproxy
 
 import (
 	"bytes"
+	"encoding/binary"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/zonegate/zonegate/protocols/modbus"
 )
 
 // The loops' Ps come on top of the program's: GOMAXPROCS rises by the
@@ -36,7 +40,8 @@ func TestLoopsHoldTheirOwnProcs(t *testing.T) {
 }
 
 // A loop sleeping in epoll_pwait keeps its P, but not from the runtime:
-// with one P for the program and a loop whose sleep would last an hour, a
+// with one P for the program and a loop whose sleep would last an hour
+// (it parks in the runtime only after an hour without events), a
 // garbage collection (which stops every P) still completes, and so does
 // a request through the proxy. The scenario runs in a child process: if
 // the loop did not yield, the child's runtime would stop for good, timers
@@ -67,7 +72,7 @@ const sleepingLoopChild = "ZONEGATE_TEST_SLEEPING_LOOP_CHILD"
 
 func sleepingLoopScenario(t *testing.T) {
 	runtime.GOMAXPROCS(1)
-	maxSleep = time.Hour
+	parkAfter = time.Hour
 	e := newEnv(t, proxySpec(), netip.AddrPort{}, func(c *Config) { c.Loops = 1; c.IdleTimeout = time.Hour })
 	cl := e.client(1)
 	_, err := cl.ReadHoldingRegisters(0, 1)
@@ -78,4 +83,43 @@ func sleepingLoopScenario(t *testing.T) {
 		_, err := cl.ReadHoldingRegisters(0, 1)
 		require.NoError(t, err)
 	}
+}
+
+// An idle loop parks in the Go runtime (where a sleeping goroutine costs
+// nothing and is not preempted every 10 ms), a request wakes it, it serves
+// the request and parks again; so does a deadline (a device that does not
+// answer gets 0x0B while the loop was parked).
+func TestIdleLoopParks(t *testing.T) {
+	up, _ := scripted(t, func(n int, c net.Conn, fr *modbus.Framer) {
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			if binary.BigEndian.Uint16(f[8:]) == 99 {
+				continue // register 99 is never answered
+			}
+			if _, err := c.Write(readResponse(f)); err != nil {
+				return
+			}
+		}
+	})
+	e := newEnv(t, proxySpec(), up, func(c *Config) { c.Loops = 1; c.ResponseTimeout = 200 * time.Millisecond })
+	r := e.dialRaw()
+	parked := func() bool {
+		e.proxy.mu.Lock()
+		defer e.proxy.mu.Unlock()
+		return len(e.proxy.loops) == 1 && e.proxy.loops[0].parked.Load()
+	}
+	for i := range 3 {
+		waitUntil(t, "the idle loop parks", parked)
+		req := adu(uint16(i), 1, pdu(3, 0, 2))
+		f := r.roundTrip(req)
+		equal(t, uint16(i), f.TransactionID())
+		equal(t, modbus.FuncReadHoldingRegisters, f.Function(), "answer through a loop that was parked")
+	}
+	waitUntil(t, "the idle loop parks", parked)
+	r.write(adu(7, 1, pdu(3, 99, 2)))
+	wantException(t, r.read(), 7, modbus.FuncReadHoldingRegisters, modbus.ExGatewayTargetNoResponse)
+	waitUntil(t, "the loop parks again", parked)
 }

@@ -5,11 +5,12 @@ import (
 	"sync"
 )
 
-// An event loop sleeps in epoll_pwait as a raw system call, which the Go
-// scheduler does not see: the loop's goroutine keeps its P (the right to
-// run Go code) while it sleeps, so a wake-up is that one system call
+// A busy event loop sleeps in epoll_pwait as a raw system call, which the
+// Go scheduler does not see: the loop's goroutine keeps its P (the right
+// to run Go code) while it sleeps, so a wake-up is that one system call
 // returning — no round trip through the runtime's netpoller, no thread
-// hand-off, no monitor thread polling a P "in a system call". So that the
+// hand-off, no monitor thread polling a P "in a system call". (An idle
+// loop parks in the netpoller and needs no P: loop.wait.) So that the
 // rest of the program keeps the Ps it had, the proxies raise GOMAXPROCS by
 // the number of their running loops and lower it again when the loops
 // stop. The runtime can still stop a sleeping loop when it must (garbage

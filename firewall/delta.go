@@ -1,6 +1,7 @@
 package firewall
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"strings"
@@ -74,7 +75,7 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 			return nil, nil, false, nil
 		}
 		// Deterministic order: the map iteration above is not.
-		slices.SortFunc(d.del, func(a, b nftables.SetElement) int { return compareLines(elemLine(a), elemLine(b)) })
+		slices.SortFunc(d.del, func(a, b nftables.SetElement) int { return cmp.Compare(elemLine(a), elemLine(b)) })
 		elems = append(elems, d)
 		size += 1 + (len(d.add)+len(d.del))/elementBatch
 	}
@@ -188,16 +189,6 @@ func delta(cur, want *kernelRuleset, rules []netlink.Message) (msgs []netlink.Me
 		changed[c.Name] = true
 	}
 	return append(msgs, end), changed, true, nil
-}
-
-func compareLines(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // readAfterDelta reads the table back after a delta that the kernel

@@ -501,22 +501,9 @@ func printAuditStatus(w io.Writer, a *api.AuditStats) {
 	}
 }
 
-// byteCount is n bytes in words: "512 bytes", "3.4 MiB".
-func byteCount(n int64) string {
-	if n < 0 {
-		n = 0
-	}
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d bytes", n)
-	}
-	div, exp := int64(unit), 0
-	for v := n / unit; v >= unit && exp < 4; v /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
-}
+// byteCount is n bytes in words ("512 bytes", "3.4 MiB"); a negative n
+// is 0.
+func byteCount(n int64) string { return zonedoc.ByteSize(uint64(max(n, 0))) }
 
 func printStatus(cmd *cobra.Command, st api.Status) {
 	stdout := cmd.OutOrStdout()

@@ -207,10 +207,11 @@ func conduitBody(c *zone.Conduit, opt DiagramOptions) []string {
 
 // CounterText is a counter as printed on a conduit: "1234 packets, 5.6 MiB".
 func CounterText(c Counter) string {
-	return fmt.Sprintf("%d packets, %s", c.Packets, byteSize(c.Bytes))
+	return fmt.Sprintf("%d packets, %s", c.Packets, ByteSize(c.Bytes))
 }
 
-func byteSize(n uint64) string {
+// ByteSize is n bytes in words: "512 bytes", "3.4 MiB".
+func ByteSize(n uint64) string {
 	const unit = 1024
 	if n < unit {
 		return fmt.Sprintf("%d bytes", n)

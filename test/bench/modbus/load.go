@@ -98,8 +98,6 @@ type result struct {
 func (r *result) add(o result) {
 	if r.hist == nil {
 		*r = o
-		r.hist = newHistogram()
-		r.hist.merge(o.hist)
 		return
 	}
 	r.requests += o.requests

@@ -36,6 +36,7 @@
 package main
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
 	"io"
@@ -322,7 +323,7 @@ func median(rs []result) result {
 		slices.SortFunc(s, less)
 		return s[len(s)/2]
 	}
-	m := pick(func(a, b result) int { return cmpFloat(a.rps(), b.rps()) })
+	m := pick(func(a, b result) int { return cmp.Compare(a.rps(), b.rps()) })
 	m.p50 = pick(func(a, b result) int { return int(a.p50 - b.p50) }).p50
 	m.p99 = pick(func(a, b result) int { return int(a.p99 - b.p99) }).p99
 	cpus := make([]float64, len(rs))
@@ -354,16 +355,6 @@ func roundRatios(z, h []result) (lo, hi float64) {
 func cpuRatio(z, h result) float64 {
 	if hc := perReq(h.cpu, h.requests); hc > 0 {
 		return perReq(z.cpu, z.requests) / hc
-	}
-	return 0
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
 	}
 	return 0
 }

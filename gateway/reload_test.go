@@ -201,7 +201,10 @@ func TestRun(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("Run returned before its main loop: %v", err)
 	}
-	require.NoError(t, os.WriteFile(model, []byte(hModelOpen), 0o600))
+	// The first reload may still be reading the file: replace it whole,
+	// as an editor that renames would, so it reads one model or the other.
+	require.NoError(t, os.WriteFile(model+".new", []byte(hModelOpen), 0o600))
+	require.NoError(t, os.Rename(model+".new", model))
 	reload <- struct{}{}
 	reload <- struct{}{} // a reload is done when the next one is taken
 	assert.NotEmpty(t, d.inspection.running(), "the proxies run")

@@ -52,14 +52,14 @@ type canonAsset struct {
 }
 
 type canonConduit struct {
-	Name        string       `yaml:"name"`
-	Description string       `yaml:"description,omitempty"`
-	From        string       `yaml:"from"`
-	To          string       `yaml:"to"`
-	FromAssets  []string     `yaml:"from_assets,flow,omitempty"`
-	ToAssets    []string     `yaml:"to_assets,flow,omitempty"`
-	Services    []string     `yaml:"services,flow"`
-	Inspect     string       `yaml:"inspect,omitempty"`
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description,omitempty"`
+	From        string   `yaml:"from"`
+	To          string   `yaml:"to"`
+	FromAssets  []string `yaml:"from_assets,flow,omitempty"`
+	ToAssets    []string `yaml:"to_assets,flow,omitempty"`
+	Services    []string `yaml:"services,flow"`
+	Inspect     string   `yaml:"inspect,omitempty"`
 	// Rules holds the inspected protocol's block under its name
 	// (`modbus:`) in the protocol's canonical form. Inline: it is written
 	// and hashed as a key of the conduit, after the keys above.

@@ -2,12 +2,13 @@ package zone
 
 import (
 	"fmt"
-	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 )
 
 // lintText has two low zones (office, vendor), two medium zones (dmz, mes)

@@ -2,7 +2,6 @@ package zone
 
 import (
 	"errors"
-	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 )
 
 const examplePath = "../../configs/example-factory.yaml"

@@ -1,7 +1,6 @@
 package zone
 
 import (
-	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 )
 
 // diagConduit is lintText with one Modbus conduit from dmz into control

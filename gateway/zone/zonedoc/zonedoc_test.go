@@ -6,8 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/zonegate/zonegate/protocols/modbus"
-	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 	"html"
 	"io"
 	"os"
@@ -23,6 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zonegate/zonegate/gateway/zone"
+	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/zonegate/zonegate/protocols/rulesblock"
 	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
 )
 
@@ -24,6 +25,7 @@ func (m *Model) Lint() Diagnostics {
 	r := &reporter{file: m.File}
 	protocols := registry.All()
 	inspectAdvice := inspectExamples(registry.Names())
+	var services []rulesblock.Service // reused from conduit to conduit
 	if len(m.Gateway.ManagementZones) == 0 {
 		r.warnf(m.Gateway.at.self, RuleNoManagementZone, "no management zone: nobody can reach the gateway's own services; add `management: {zones: [ZONE]}` under gateway")
 	}
@@ -34,7 +36,8 @@ func (m *Model) Lint() Diagnostics {
 		}
 		// The protocols' rules first: where one warns at the same place
 		// as a rule below, its warning comes first.
-		view := m.protocolView(c, nil)
+		view := m.protocolView(c, nil, services)
+		services = view.Services
 		for _, p := range protocols {
 			if p.Lint == nil {
 				continue

@@ -21,19 +21,20 @@ func (c *Conduit) hasBlock(name string) bool {
 }
 
 // protocolView is the conduit as a protocol's Check and Lint see it, with
-// rules as the protocol's block.
-func (m *Model) protocolView(c *Conduit, rules any) rulesblock.Conduit {
+// rules as the protocol's block. Its services are appended to scratch[:0],
+// which callers may reuse for the next conduit.
+func (m *Model) protocolView(c *Conduit, rules any, scratch []rulesblock.Service) rulesblock.Conduit {
 	v := rulesblock.Conduit{
-		Name:    c.Name,
-		From:    zoneView(m.Zone(c.From)),
-		To:      zoneView(m.Zone(c.To)),
-		Inspect: c.Inspect,
-		Rules:   rules,
-		At:      c.at.pos,
+		Name:     c.Name,
+		From:     zoneView(m.Zone(c.From)),
+		To:       zoneView(m.Zone(c.To)),
+		Inspect:  c.Inspect,
+		Rules:    rules,
+		At:       c.at.pos,
+		Services: scratch[:0],
 	}
-	v.Services = make([]rulesblock.Service, len(c.Services))
-	for i, s := range c.Services {
-		v.Services[i] = rulesblock.Service{Proto: string(s.Proto), PortLo: s.PortLo, PortHi: s.PortHi, Text: s.String()}
+	for _, s := range c.Services {
+		v.Services = append(v.Services, rulesblock.Service{Proto: string(s.Proto), PortLo: s.PortLo, PortHi: s.PortHi, Text: s.String()})
 	}
 	return v
 }

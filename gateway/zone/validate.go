@@ -269,7 +269,7 @@ func checkConduitRules(m *Model, r *reporter, c *Conduit, hasTCP bool) {
 	}
 	for _, b := range c.blocks {
 		if p, ok := registry.Lookup(b.name); ok && p.Check != nil {
-			p.Check(m.protocolView(c, b.rules), r.errorf)
+			p.Check(m.protocolView(c, b.rules, nil), r.errorf)
 		}
 	}
 }

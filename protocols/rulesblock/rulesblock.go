@@ -119,7 +119,8 @@ func (i Importance) String() string {
 	return "unset"
 }
 
-// Conduit is what a protocol's Check and Lint see of a conduit.
+// Conduit is what a protocol's Check and Lint see of a conduit, for the
+// time of the call (the zone model reuses its Services for the next).
 type Conduit struct {
 	Name string
 	// From and To are the zones the conduit joins; zero when Check runs

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -322,11 +323,15 @@ func (l *loader) asset(n *yaml.Node) *Asset {
 	return a
 }
 
+// conduitKeys are a conduit's own keys; a protocol's block may not take
+// one of these names.
+var conduitKeys = []string{"name", "description", "from", "to", "from_assets", "to_assets", "services", "inspect"}
+
 func (l *loader) conduit(n *yaml.Node) *Conduit {
 	c := &Conduit{}
 	c.at.self = posOf(n)
 	// The conduit's own keys, then one rules block per protocol.
-	known := append([]string{"name", "description", "from", "to", "from_assets", "to_assets", "services", "inspect"}, registry.Names()...)
+	known := append(slices.Clone(conduitKeys), registry.Names()...)
 	type blockNode struct {
 		p rulesblock.Protocol
 		n *yaml.Node

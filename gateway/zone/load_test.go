@@ -13,6 +13,7 @@ import (
 
 	"github.com/zonegate/zonegate/protocols/modbus"
 	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
+	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
 )
 
 const examplePath = "../../configs/example-factory.yaml"
@@ -459,5 +460,15 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	wantDiag(t, ds, src, "19:1", `unknown key "colour"`)
 	if !regexp.MustCompile(`^test\.yaml:8:17: .*\ntest\.yaml:18:16: .*\ntest\.yaml:19:1: `).MatchString(ds.Error()) {
 		t.Errorf("Error() = %q", ds.Error())
+	}
+}
+
+// TestProtocolBlocksTakeNoConduitKey: a protocol whose name were one of a
+// conduit's own keys would never have its block read.
+func TestProtocolBlocksTakeNoConduitKey(t *testing.T) {
+	for _, name := range registry.Names() {
+		if slices.Contains(conduitKeys, name) {
+			t.Errorf("protocol %q is named like a conduit's own key", name)
+		}
 	}
 }

@@ -92,6 +92,29 @@ func (r *Reader) Fields(n *yaml.Node, what string, known []string, handle func(k
 	return true
 }
 
+// Entries walks a mapping whose keys are names the model chooses (such as
+// role names), reporting repeated keys and calling handle for each entry
+// with the key and the value resolved. It returns false when n is not a
+// mapping.
+func (r *Reader) Entries(n *yaml.Node, what string, handle func(key string, k, v *yaml.Node)) bool {
+	n = r.Resolve(n)
+	if n.Kind != yaml.MappingNode {
+		r.Errorf(PosOf(n), "%s must be a mapping of `name: value` lines, not %s", what, Describe(n))
+		return false
+	}
+	seen := map[string]Pos{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := r.Resolve(n.Content[i]), r.Resolve(n.Content[i+1])
+		if first, dup := seen[k.Value]; dup {
+			r.Errorf(PosOf(k), "%q repeated in %s (first at line %d): keep only one", k.Value, what, first.Line)
+			continue
+		}
+		seen[k.Value] = PosOf(k)
+		handle(k.Value, k, v)
+	}
+	return true
+}
+
 // Describe names what a node holds, for messages: "a list", "a mapping",
 // "an empty value", `the value "x"`.
 func Describe(n *yaml.Node) string {
@@ -150,6 +173,15 @@ func (r *Reader) Int(n *yaml.Node, what string) (int, bool) {
 		return 0, false
 	}
 	return v, true
+}
+
+// Bool reads true or false.
+func (r *Reader) Bool(n *yaml.Node, what string) (value, ok bool) {
+	switch i := r.OneOf(n, what, "false", "true"); i {
+	case 0, 1:
+		return i == 1, true
+	}
+	return false, false
 }
 
 // OneOf reads a value that must be one of options and returns its index,

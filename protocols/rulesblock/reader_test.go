@@ -122,3 +122,22 @@ func TestClosest(t *testing.T) {
 	assert.Equal(t, "coils", Closest("coil", names))
 	assert.Equal(t, "", Closest("flux_capacitor", names))
 }
+
+func TestEntriesAndBool(t *testing.T) {
+	r, n, problems := parse(t, ".", "operator: true\nengineer: false\noperator: yes\nadmin: [x]\n")
+	var got []string
+	ok := r.Entries(n, "roles", func(key string, _, v *yaml.Node) {
+		if b, ok := r.Bool(v, "require_role"); ok {
+			got = append(got, fmt.Sprintf("%s=%v", key, b))
+		}
+	})
+	assert.True(t, ok)
+	assert.Equal(t, []string{"operator=true", "engineer=false"}, got)
+	assert.Equal(t, []string{
+		`3:1: "operator" repeated in roles (first at line 1): keep only one`,
+		"4:8: require_role must be a single value, not a list",
+	}, *problems)
+	r, n, problems = parse(t, ".", "[a]\n")
+	assert.False(t, r.Entries(n, "roles", nil))
+	assert.Equal(t, []string{"1:1: roles must be a mapping of `name: value` lines, not a list"}, *problems)
+}

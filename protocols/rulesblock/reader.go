@@ -65,6 +65,24 @@ func (r *Reader) Resolve(n *yaml.Node) *yaml.Node {
 // names the mapping in messages ("the modbus block"). It returns false
 // when n is not a mapping.
 func (r *Reader) Fields(n *yaml.Node, what string, known []string, handle func(key string, k, v *yaml.Node)) bool {
+	return r.Entries(n, what, func(key string, k, v *yaml.Node) {
+		if !slices.Contains(known, key) {
+			hint := "known keys: " + strings.Join(known, ", ")
+			if c := Closest(key, known); c != "" {
+				hint = fmt.Sprintf("did you mean %q? (%s)", c, hint)
+			}
+			r.Errorf(PosOf(k), "unknown key %q in %s: %s", key, what, hint)
+			return
+		}
+		handle(key, k, v)
+	})
+}
+
+// Entries walks a mapping whose keys are names the model chooses (such as
+// role names), reporting repeated keys and calling handle for each entry
+// with the key and the value resolved. It returns false when n is not a
+// mapping.
+func (r *Reader) Entries(n *yaml.Node, what string, handle func(key string, k, v *yaml.Node)) bool {
 	n = r.Resolve(n)
 	if n.Kind != yaml.MappingNode {
 		r.Errorf(PosOf(n), "%s must be a mapping of `key: value` lines, not %s", what, Describe(n))
@@ -79,38 +97,7 @@ func (r *Reader) Fields(n *yaml.Node, what string, known []string, handle func(k
 			continue
 		}
 		seen[key] = PosOf(k)
-		if !slices.Contains(known, key) {
-			hint := "known keys: " + strings.Join(known, ", ")
-			if c := Closest(key, known); c != "" {
-				hint = fmt.Sprintf("did you mean %q? (%s)", c, hint)
-			}
-			r.Errorf(PosOf(k), "unknown key %q in %s: %s", key, what, hint)
-			continue
-		}
 		handle(key, k, v)
-	}
-	return true
-}
-
-// Entries walks a mapping whose keys are names the model chooses (such as
-// role names), reporting repeated keys and calling handle for each entry
-// with the key and the value resolved. It returns false when n is not a
-// mapping.
-func (r *Reader) Entries(n *yaml.Node, what string, handle func(key string, k, v *yaml.Node)) bool {
-	n = r.Resolve(n)
-	if n.Kind != yaml.MappingNode {
-		r.Errorf(PosOf(n), "%s must be a mapping of `name: value` lines, not %s", what, Describe(n))
-		return false
-	}
-	seen := map[string]Pos{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := r.Resolve(n.Content[i]), r.Resolve(n.Content[i+1])
-		if first, dup := seen[k.Value]; dup {
-			r.Errorf(PosOf(k), "%q repeated in %s (first at line %d): keep only one", k.Value, what, first.Line)
-			continue
-		}
-		seen[k.Value] = PosOf(k)
-		handle(k.Value, k, v)
 	}
 	return true
 }

@@ -134,10 +134,10 @@ func TestEntriesAndBool(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, []string{"operator=true", "engineer=false"}, got)
 	assert.Equal(t, []string{
-		`3:1: "operator" repeated in roles (first at line 1): keep only one`,
+		`3:1: key "operator" repeated in roles (first at line 1): keep only one`,
 		"4:8: require_role must be a single value, not a list",
 	}, *problems)
 	r, n, problems = parse(t, ".", "[a]\n")
 	assert.False(t, r.Entries(n, "roles", nil))
-	assert.Equal(t, []string{"1:1: roles must be a mapping of `name: value` lines, not a list"}, *problems)
+	assert.Equal(t, []string{"1:1: roles must be a mapping of `key: value` lines, not a list"}, *problems)
 }

@@ -12,14 +12,21 @@ import (
 // connections (connect, one FC 3 read, close), parallel at a time, each
 // worker from its own loopback source address (the proxy admits at most
 // 32 connections per source, and a closed connection may still count for
-// a moment). Its threads and open file descriptors are read before (idle
-// after a short warm-up load), during (the most seen, sampled every
-// 20 ms) and after (once the descriptors are back at the level before,
-// or churnSettle after the last connection).
+// a moment). Its threads and open file descriptors are read fresh (idle
+// after its start), before (idle after a warm-up: half a second of 64
+// clients and churnWarmup short connections, so that the threads the
+// runtime starts once for such work are there), during (the most seen,
+// sampled every 20 ms) and after (once both are back at the level before,
+// or churnSettle after the last connection). Back to the level before
+// means that the connections leave nothing behind; a Go runtime keeps the
+// threads it started, so "fresh" is shown beside it.
 
 // churnSettle is how long the churn scenario waits for a proxy to close
 // what the churn left behind.
 const churnSettle = 5 * time.Second
+
+// churnWarmup is the number of short connections of the warm-up.
+const churnWarmup = 1000
 
 // usage is a process's threads and open file descriptors at one moment.
 type usage struct{ threads, fds int }
@@ -38,7 +45,7 @@ type churnResult struct {
 	took                time.Duration
 	failed              int
 	firstErr            error
-	before, peak, after usage
+	fresh, before, peak, after usage
 	settled             time.Duration // from the last connection to "after"
 	fdsBack             time.Duration // from the last connection until fds were back; -1: never
 	backToBaseline      bool
@@ -54,26 +61,22 @@ func runChurn(t target, cpus, dir, upstream string, n, parallel int) (churnResul
 		return res, err
 	}
 	defer p.stop()
-	// Warm up, so that "before" is a proxy that has served (the runtime
-	// starts its threads for the first load).
+	time.Sleep(500 * time.Millisecond)
+	if res.fresh, err = readUsage(p.pid()); err != nil {
+		return res, err
+	}
 	if _, err := measure(t.name, loopback(p.addr), 64, 500*time.Millisecond, 0); err != nil {
 		return res, err
+	}
+	if failed, err := churn(p.addr, min(churnWarmup, n), parallel); failed > 0 {
+		return res, fmt.Errorf("warm-up: %d of %d short connections failed: %w", failed, min(churnWarmup, n), err)
 	}
 	time.Sleep(time.Second)
 	if res.before, err = readUsage(p.pid()); err != nil {
 		return res, err
 	}
 
-	var peak usage
-	var peakMu sync.Mutex
-	sample := func() {
-		if u, err := readUsage(p.pid()); err == nil {
-			peakMu.Lock()
-			peak.threads = max(peak.threads, u.threads)
-			peak.fds = max(peak.fds, u.fds)
-			peakMu.Unlock()
-		}
-	}
+	var peak usage // written by the sampler, read once it ended
 	stopSampling := make(chan struct{})
 	sampled := make(chan struct{})
 	go func() {
@@ -85,35 +88,17 @@ func runChurn(t target, cpus, dir, upstream string, n, parallel int) (churnResul
 			case <-stopSampling:
 				return
 			case <-tick.C:
-				sample()
+				if u, err := readUsage(p.pid()); err == nil {
+					peak.threads = max(peak.threads, u.threads)
+					peak.fds = max(peak.fds, u.fds)
+				}
 			}
 		}
 	}()
 
-	var next, failed atomic.Int64
-	var errMu sync.Mutex
-	var wg sync.WaitGroup
 	begin := time.Now()
-	for w := range parallel {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			src := w * 16 // sourceAddr gives every 16 clients one address
-			for next.Add(1) <= int64(n) {
-				if err := shortConn(src, p.addr); err != nil {
-					failed.Add(1)
-					errMu.Lock()
-					if res.firstErr == nil {
-						res.firstErr = err
-					}
-					errMu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	res.failed, res.firstErr = churn(p.addr, n, parallel)
 	res.took = time.Since(begin)
-	res.failed = int(failed.Load())
 	close(stopSampling)
 	<-sampled
 	res.peak = peak
@@ -136,6 +121,33 @@ func runChurn(t target, cpus, dir, upstream string, n, parallel int) (churnResul
 		time.Sleep(100 * time.Millisecond)
 	}
 	return res, nil
+}
+
+// churn makes n short connections to addr, parallel at a time, and
+// returns how many failed and the first error.
+func churn(addr string, n, parallel int) (failed int, first error) {
+	var next, nFailed atomic.Int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			src := w * 16 // sourceAddr gives every 16 clients one address
+			for next.Add(1) <= int64(n) {
+				if err := shortConn(src, addr); err != nil {
+					nFailed.Add(1)
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return int(nFailed.Load()), first
 }
 
 // shortConn connects from client src's source address, does one read and

@@ -257,7 +257,11 @@ func bench(w, log io.Writer, o options, plan cpuPlan) error {
 			}
 			oneTP.print(w, "Scenario onecpu: "+where(plan.one))
 		}
-		goals = append(goals, cpuGoals(oneTP, "onecpu", targets)...)
+		label := "onecpu"
+		if oneTP == cpuTP {
+			label = "onecpu (= cpu here)"
+		}
+		goals = append(goals, cpuGoals(oneTP, label, targets)...)
 	}
 	tps := []*throughput{cpuTP}
 	if oneTP != cpuTP {
@@ -328,19 +332,14 @@ func bench(w, log io.Writer, o options, plan cpuPlan) error {
 		var rows []gcRow
 		for _, r := range rs {
 			rows = append(rows, gcRow{r.target.name + " serve", "api", r.gc})
-			goals = append(goals, gcGoal(r.target.name+" serve (daemon)", r.gc))
+			if sc["gc"] {
+				goals = append(goals, gcGoal(r.target.name+" serve (daemon)", r.gc))
+			}
 		}
 		for _, r := range rs {
 			rows = append(rows, gcRow{"HTTP control (" + r.target.name + " run)", "api", r.controlG})
 		}
 		gcRows = append(rows, gcRows...)
-	}
-	if sc["gc"] {
-		for _, r := range gcRows {
-			if strings.HasSuffix(r.process, "modbus-proxy") {
-				goals = append(goals, gcGoal(r.process+" ("+r.scenario+")", r.s))
-			}
-		}
 	}
 	if len(gcRows) > 0 {
 		printGC(w, gcRows)

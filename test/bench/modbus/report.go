@@ -121,7 +121,7 @@ func gcGoal(what string, s gcSummary) goal {
 func churnGoals(rs []churnResult) []goal {
 	var out []goal
 	for _, r := range rs {
-		what := fmt.Sprintf("churn: %s threads and fds back to the level before %d short connections", r.target.name, r.conns)
+		what := fmt.Sprintf("churn: %s threads and fds back to the level before %d short connections (after a warm-up)", r.target.name, r.conns)
 		m := fmt.Sprintf("before %s, after %s", r.before, r.after)
 		if r.failed > 0 {
 			m += fmt.Sprintf("; %d connections failed", r.failed)
@@ -234,15 +234,16 @@ func printChurn(w io.Writer, cpus string, parallel int, rs []churnResult) {
 		where = "CPU(s) " + cpus
 	}
 	fmt.Fprintf(w, "\nScenario churn: `zonegate modbus-proxy` on %s, short connections (one read each), %d at a time;\n", where, parallel)
-	fmt.Fprintf(w, "threads and fds idle after a warm-up (before), the most seen every 20 ms (during), and once back at the level before or %s after the last (after)\n\n", churnSettle)
+	fmt.Fprintf(w, "threads and fds idle after the start (fresh), idle after a warm-up of 64 clients and %d short connections (before),\n", churnWarmup)
+	fmt.Fprintf(w, "the most seen every 20 ms (during), and once back at the level before or %s after the last connection (after)\n\n", churnSettle)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "binary\tconnections\tconn/s\tfailed\tbefore\tduring (most)\tafter\tafter, s\tfds back after, s\t")
+	fmt.Fprintln(tw, "binary\tconnections\tconn/s\tfailed\tfresh\tbefore\tduring (most)\tafter\tafter, s\tfds back after, s\t")
 	for _, r := range rs {
 		back := "never"
 		if r.fdsBack >= 0 {
 			back = fmt.Sprintf("%.1f", r.fdsBack.Seconds())
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%d\t%s\t%s\t%s\t%.1f\t%s\t\n", r.target.name, r.conns, r.rate(), r.failed, r.before, r.peak, r.after, r.settled.Seconds(), back)
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%d\t%s\t%s\t%s\t%s\t%.1f\t%s\t\n", r.target.name, r.conns, r.rate(), r.failed, r.fresh, r.before, r.peak, r.after, r.settled.Seconds(), back)
 	}
 	tw.Flush()
 	for _, r := range rs {

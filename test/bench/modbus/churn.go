@@ -40,15 +40,15 @@ func readUsage(pid int) (usage, error) {
 
 // churnResult is what the churn scenario measured for one binary.
 type churnResult struct {
-	target              target
-	conns               int
-	took                time.Duration
-	failed              int
-	firstErr            error
+	target                     target
+	conns                      int
+	took                       time.Duration
+	failed                     int
+	firstErr                   error
 	fresh, before, peak, after usage
-	settled             time.Duration // from the last connection to "after"
-	fdsBack             time.Duration // from the last connection until fds were back; -1: never
-	backToBaseline      bool
+	settled                    time.Duration // from the last connection to "after"
+	fdsBack                    time.Duration // from the last connection until fds were back; -1: never
+	backToBaseline             bool
 }
 
 func (r churnResult) rate() float64 { return float64(r.conns) / r.took.Seconds() }

@@ -233,7 +233,10 @@ func measureDaemon(cfg daemonConfig, l *lab.Lab, t target, hosts int, dial dialF
 	}
 	err = d.underLoad(func() error {
 		return ctl.underLoad(func() error {
-			res.daemon, res.control = alternateCalls(cfg, socket, ctl.addr, login.Token)
+			var err error
+			if res.daemon, res.control, err = callsFromHelper(cfg, socket, ctl.addr, login.Token); err != nil {
+				return err
+			}
 			res.threads, _, _ = threadsAndFDs(d.pid())
 			if cfg.push {
 				res.push, res.pushErr = timedPush(adm, benchModel(hosts, pushExtra))
@@ -254,38 +257,6 @@ func measureDaemon(cfg daemonConfig, l *lab.Lab, t target, hosts int, dial dialF
 	res.gc = d.gcUnderLoad()
 	res.controlG = ctl.gcUnderLoad()
 	return res, nil
-}
-
-// alternateCalls makes cfg.calls status calls to the daemon and as many
-// to the control, alternating which goes first, each over a new
-// connection as `zonegate status` makes one.
-func alternateCalls(cfg daemonConfig, daemonSocket, controlSocket, token string) (daemon, control callStats) {
-	call := func(socket string, into *callStats) {
-		c := api.NewClient(socket)
-		c.Token = token
-		c.HTTP.Transport.(*http.Transport).DisableKeepAlives = true
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		start := time.Now()
-		_, err := c.Status(ctx)
-		took := time.Since(start)
-		if err != nil {
-			into.errs = append(into.errs, err)
-			return
-		}
-		into.took = append(into.took, took)
-	}
-	for i := range cfg.calls {
-		if i%2 == 0 {
-			call(daemonSocket, &daemon)
-			call(controlSocket, &control)
-		} else {
-			call(controlSocket, &control)
-			call(daemonSocket, &daemon)
-		}
-		time.Sleep(cfg.gap)
-	}
-	return daemon, control
 }
 
 // busyCalls makes status calls one after the other for d: management

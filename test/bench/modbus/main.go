@@ -62,6 +62,9 @@ func main() {
 	if spec := os.Getenv(controlEnv); spec != "" {
 		os.Exit(runControl(spec))
 	}
+	if spec := os.Getenv(callerEnv); spec != "" {
+		os.Exit(runCaller(spec))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -234,28 +237,28 @@ func bench(w, log io.Writer, o options, plan cpuPlan) error {
 	var goals []goal
 	var gcRows []gcRow
 	var cpuTP, oneTP *throughput
-	if sc["cpu"] {
-		progress("scenario cpu ...")
+	throughputScenario := func(label, cpus string, counts []int) (*throughput, error) {
+		progress("scenario " + label + " ...")
 		cfg := tcfg
-		cfg.label, cfg.cpus, cfg.counts = "cpu", plan.all, o.counts
-		if cpuTP, err = runThroughput(w, cfg, targets); err != nil {
+		cfg.label, cfg.cpus, cfg.counts = label, cpus, counts
+		tp, err := runThroughput(w, cfg, targets)
+		if err == nil {
+			tp.print(w, "Scenario "+label+": "+where(cpus))
+		}
+		return tp, err
+	}
+	if sc["cpu"] {
+		if cpuTP, err = throughputScenario("cpu", plan.all, o.counts); err != nil {
 			return err
 		}
-		cpuTP.print(w, "Scenario cpu: "+where(plan.all))
 		goals = append(goals, cpuGoals(cpuTP, "cpu", targets)...)
 	}
 	if sc["onecpu"] {
 		if cpuTP != nil && plan.all == plan.one && subset(o.oneCounts, o.counts) {
 			fmt.Fprintf(w, "\nScenario onecpu: on this %d-CPU machine scenario cpu already ran the proxies on one CPU (%s, GOMAXPROCS unset): its figures are onecpu's.\n", plan.n, plan.one)
 			oneTP = cpuTP
-		} else {
-			progress("scenario onecpu ...")
-			cfg := tcfg
-			cfg.label, cfg.cpus, cfg.counts = "onecpu", plan.one, o.oneCounts
-			if oneTP, err = runThroughput(w, cfg, targets); err != nil {
-				return err
-			}
-			oneTP.print(w, "Scenario onecpu: "+where(plan.one))
+		} else if oneTP, err = throughputScenario("onecpu", plan.one, o.oneCounts); err != nil {
+			return err
 		}
 		label := "onecpu"
 		if oneTP == cpuTP {
@@ -333,7 +336,7 @@ func bench(w, log io.Writer, o options, plan cpuPlan) error {
 		for _, r := range rs {
 			rows = append(rows, gcRow{r.target.name + " serve", "api", r.gc})
 			if sc["gc"] {
-				goals = append(goals, gcGoal(r.target.name+" serve (daemon)", r.gc))
+				goals = append(goals, gcGoal(r))
 			}
 		}
 		for _, r := range rs {
@@ -341,7 +344,7 @@ func bench(w, log io.Writer, o options, plan cpuPlan) error {
 		}
 		gcRows = append(rows, gcRows...)
 	}
-	if len(gcRows) > 0 {
+	if sc["gc"] {
 		printGC(w, gcRows)
 	}
 	goals = append(goals, issue3Goals(cpuTP, rss, o.idle, targets)...)

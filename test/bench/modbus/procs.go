@@ -154,6 +154,8 @@ func start(name, addr string, cmd *exec.Cmd, ready func() error, timeout time.Du
 	p := &proc{name: name, addr: addr, cmd: cmd, done: make(chan struct{})}
 	cmd.Stdout = &p.out
 	cmd.Stderr = &p.out
+	// A process under test ends with the benchmark, even a killed one.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}

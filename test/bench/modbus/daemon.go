@@ -181,8 +181,10 @@ func measureDaemon(cfg daemonConfig, l *lab.Lab, t target, hosts int, dial dialF
 	}
 	defer d.stop()
 	// `ip netns exec` and taskset exec the daemon in the process they
-	// were started as; make sure the pid is the daemon's.
-	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", d.pid())); strings.TrimSpace(string(comm)) != filepath.Base(t.bin) {
+	// were started as; make sure the pid is the daemon's (the kernel keeps
+	// 15 bytes of the name).
+	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", d.pid()))
+	if name := filepath.Base(t.bin); strings.TrimSpace(string(comm)) != name[:min(len(name), 15)] {
 		return res, fmt.Errorf("process %d is %q, not %s: cannot measure the daemon's CPU time", d.pid(), strings.TrimSpace(string(comm)), t.bin)
 	}
 

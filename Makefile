@@ -166,6 +166,20 @@ vulncheck:
 	@if [ ! -d '$(VULNDB)' ]; then echo 'make vulncheck: VULNDB=$(VULNDB) is not a directory' >&2; exit 2; fi
 	cd $(VULNCHECK_DIR) && $(GO) tool govulncheck -db 'file://$(abspath $(VULNDB))' -C '$(CURDIR)' $(VULNCHECK_FLAGS) $(VULNCHECK_TARGET)
 
+# image-sbom: put zonegate's Go modules into a firmware image's SBOM, e.g.
+# Buildroot's (buildroot/README.md), offline once `make sbom` has run here:
+#   make image-sbom IMAGE_SBOM=image.cdx.json ZONEGATE_SBOM=zonegate.cdx.json OUT=full.cdx.json
+# IMAGE_SBOM_REF is zonegate's bom-ref there (Buildroot: the package name),
+# IMAGE_SBOM_URL where the image keeps zonegate's SBOM.
+IMAGE_SBOM_REF ?= zonegate
+IMAGE_SBOM_URL ?= file:///usr/share/zonegate/zonegate.cdx.json
+.PHONY: image-sbom
+image-sbom:
+	@if [ -z '$(IMAGE_SBOM)' ] || [ -z '$(ZONEGATE_SBOM)' ] || [ -z '$(OUT)' ]; then \
+		echo 'make image-sbom IMAGE_SBOM=FILE ZONEGATE_SBOM=FILE OUT=FILE' >&2; exit 2; fi
+	cd $(TOOLS_DIR) && $(GO) run ./cmd/zonegate-sbom merge -image '$(abspath $(IMAGE_SBOM))' \
+		-ref '$(IMAGE_SBOM_REF)' -url '$(IMAGE_SBOM_URL)' -o '$(abspath $(OUT))' '$(abspath $(ZONEGATE_SBOM))'
+
 # tools-test: the tests of tools/ (SBOM checks; make sbom, reproducible and
 # vulncheck end to end), reported like go-test. They skip nothing.
 tools-test:

@@ -10,7 +10,9 @@
 #     no option twice, and every option of ZONEGATE_LINUX_CONFIG_FIXUPS in it;
 #  4. the defconfigs: zonegate, the fragment and the overlay enabled;
 #  5. vendor/: when present, it must be what `make vendor` makes now;
-#  6. make sbom: the release binaries and their SBOMs;
+#  6. make sbom: the release binaries and their SBOMs (the one step that
+#     may use the network: the Go module proxy for the pinned SBOM tools,
+#     the first time);
 #  7. for amd64, arm64 and arm (GOARM=7): the Buildroot build of the
 #     package, offline, with exactly the Go environment of Buildroot
 #     (GOFLAGS=-mod=vendor GOPROXY=off GOTOOLCHAIN=local, CGO off by the
@@ -264,6 +266,8 @@ else
 	tail -20 "$work/sbom.log"
 	fail "make sbom"
 fi
+# words: lines joined by spaces.
+words() { tr '\n' ' ' | sed 's/ $//'; }
 # modules_of SBOM: "PATH VERSION LICENCES" of zonegate, then of each module.
 modules_of() {
 	(cd "$repo/tools" && "$GO" run ./cmd/zonegate-sbom modules "$1")
@@ -298,9 +302,9 @@ check_licences() {
 	# ZONEGATE_LICENSE: every licence of zonegate, its modules and std.
 	found=$(awk '{ print $3 }' "$work/sbom-mods-$1" | tr ',' '\n' | sed '/^$/d' | sort -u)
 	if [ "$found" = "$declared_licences" ]; then
-		ok "$1: ZONEGATE_LICENSE is what the SBOM finds: $(echo "$found" | tr '\n' ' ')"
+		ok "$1: ZONEGATE_LICENSE is what the SBOM finds: $(echo "$found" | words)"
 	else
-		fail "$1: ZONEGATE_LICENSE says '$(echo "$declared_licences" | tr '\n' ' ')', the SBOM finds '$(echo "$found" | tr '\n' ' ')'"
+		fail "$1: ZONEGATE_LICENSE says '$(echo "$declared_licences" | words)', the SBOM finds '$(echo "$found" | words)'"
 	fi
 	# ZONEGATE_LICENSE_FILES: for every module of the binary, each of its
 	# licence and notice files in vendor/; nothing else but LICENSE.

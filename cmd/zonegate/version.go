@@ -14,7 +14,7 @@ import (
 func versionCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "version",
+		Use:   "version [--json]",
 		Short: "print version, commit and architecture (--json: and the Go modules built in)",
 		Long: `Print the version, commit and architecture of this binary.
 

@@ -98,6 +98,27 @@ func TestReleaseSBOMs(t *testing.T) {
 		})
 	}
 
+	// make image-sbom: the arm64 SBOM into an image SBOM shaped like
+	// Buildroot's (tools/sbom/testdata), as buildroot/README.md shows.
+	full := filepath.Join(t.TempDir(), "full.cdx.json")
+	runMake(t, root, "image-sbom", "IMAGE_SBOM="+filepath.Join(root, "tools", "sbom", "testdata", "buildroot-image.cdx.json"),
+		"ZONEGATE_SBOM="+filepath.Join(dist, "zonegate-linux-arm64.cdx.json"), "OUT="+full)
+	doc, err := os.ReadFile(full)
+	require.NoError(t, err)
+	require.NoError(t, sbom.Validate(doc))
+	var image cdx.BOM
+	require.NoError(t, json.Unmarshal(doc, &image))
+	var nested []string
+	for _, c := range *image.Components {
+		if c.BOMRef == "zonegate" && c.Components != nil {
+			for _, m := range *c.Components {
+				nested = append(nested, m.Name)
+			}
+		}
+	}
+	assert.Contains(t, nested, "github.com/spf13/cobra")
+	assert.Contains(t, nested, "std")
+
 	// SHA256SUMS names the three binaries and three SBOMs with their hashes.
 	sums, err := os.ReadFile(filepath.Join(dist, "SHA256SUMS"))
 	require.NoError(t, err)

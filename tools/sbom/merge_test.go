@@ -3,38 +3,13 @@ package sbom
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"testing"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// buildrootSBOM has the shape of what Buildroot's utils/generate-cyclonedx
-// writes for an image with busybox and zonegate.
-const buildrootSBOM = `{
-  "bomFormat": "CycloneDX",
-  "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
-  "specVersion": "1.6",
-  "metadata": {
-    "component": {"bom-ref": "gateway", "name": "gateway", "version": "1.0", "type": "firmware"},
-    "tools": {"components": [{"type": "application", "name": "Buildroot generate-cyclonedx", "version": "2025.11",
-      "licenses": [{"license": {"id": "GPL-2.0"}}]}]}
-  },
-  "components": [
-    {"bom-ref": "busybox", "type": "library", "name": "busybox", "version": "1.37.0",
-     "licenses": [{"license": {"id": "GPL-2.0"}}], "properties": [{"name": "BR_TYPE", "value": "target"}]},
-    {"bom-ref": "zonegate", "type": "library", "name": "zonegate", "version": "v1.2.0",
-     "licenses": [{"license": {"id": "Apache-2.0"}}, {"license": {"id": "BSD-3-Clause"}}, {"license": {"id": "MIT"}}],
-     "properties": [{"name": "BR_TYPE", "value": "target"}]}
-  ],
-  "dependencies": [
-    {"ref": "gateway", "dependsOn": ["busybox", "zonegate"]},
-    {"ref": "busybox", "dependsOn": []},
-    {"ref": "zonegate", "dependsOn": []}
-  ],
-  "vulnerabilities": []
-}`
 
 func TestMerge(t *testing.T) {
 	b := goodBOM()
@@ -49,7 +24,11 @@ func TestMerge(t *testing.T) {
 	var zg bytes.Buffer
 	require.NoError(t, cdx.NewBOMEncoder(&zg, cdx.BOMFileFormatJSON).EncodeVersion(b, cdx.SpecVersion1_6))
 
-	out, err := Merge([]byte(buildrootSBOM), zg.Bytes(), "zonegate", "file:///usr/share/zonegate/zonegate.cdx.json")
+	// The shape of what Buildroot's utils/generate-cyclonedx writes for an
+	// image with busybox and zonegate.
+	image, err := os.ReadFile("testdata/buildroot-image.cdx.json")
+	require.NoError(t, err)
+	out, err := Merge(image, zg.Bytes(), "zonegate", "file:///usr/share/zonegate/zonegate.cdx.json")
 	require.NoError(t, err)
 	require.NoError(t, Validate(out))
 
@@ -73,6 +52,6 @@ func TestMerge(t *testing.T) {
 		}
 	}
 
-	_, err = Merge([]byte(buildrootSBOM), zg.Bytes(), "zonegate-x", "")
+	_, err = Merge(image, zg.Bytes(), "zonegate-x", "")
 	assert.ErrorContains(t, err, `no component with bom-ref "zonegate-x"`)
 }

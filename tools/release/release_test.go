@@ -98,6 +98,22 @@ func TestReleaseSBOMs(t *testing.T) {
 		})
 	}
 
+	// The SBOM is reproducible too: the same binary elsewhere, later, gets
+	// the same bytes (no timestamp; serial number from the binary's hash).
+	again := filepath.Join(t.TempDir(), "zonegate-linux-amd64")
+	bin, err := os.ReadFile(filepath.Join(dist, "zonegate-linux-amd64"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(again, bin, 0o755))
+	gen := exec.Command("go", "run", "./cmd/zonegate-sbom", "-version", testVersion, "-repo", root, again)
+	gen.Dir = filepath.Join(root, "tools")
+	genOut, err := gen.CombinedOutput()
+	require.NoError(t, err, "%s", genOut)
+	first, err := os.ReadFile(filepath.Join(dist, "zonegate-linux-amd64.cdx.json"))
+	require.NoError(t, err)
+	second, err := os.ReadFile(again + ".cdx.json")
+	require.NoError(t, err)
+	assert.True(t, bytes.Equal(first, second), "two SBOMs of the same binary differ")
+
 	// make image-sbom: the arm64 SBOM into an image SBOM shaped like
 	// Buildroot's (tools/sbom/testdata), as buildroot/README.md shows.
 	full := filepath.Join(t.TempDir(), "full.cdx.json")

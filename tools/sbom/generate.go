@@ -71,8 +71,14 @@ func (g *Generator) Write(binary, out string) error {
 func (g *Generator) generate(binary string, bi *BuildInfo, sum string) (*cdx.BOM, error) {
 	if g.tool == "" {
 		// `go tool -n` builds the pinned tool (cached) and prints its path.
+		// The SBOM records the tool's own hashes, so it is built the same
+		// way whatever the caller's environment (make exports
+		// CGO_ENABLED=0, a user may set GOFLAGS or GOARCH): for this host,
+		// without cgo, without paths of this machine.
 		cmd := exec.Command(g.Go, "tool", "-n", "cyclonedx-gomod")
 		cmd.Dir = g.ToolsDir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-trimpath", "GOWORK=off",
+			"GOOS=", "GOARCH=", "GOAMD64=", "GOARM64=", "GOARM=", "GOEXPERIMENT=")
 		out, err := cmd.Output()
 		if err != nil {
 			return nil, fmt.Errorf("build cyclonedx-gomod (go tool -n in %s): %w%s", g.ToolsDir, err, stderrOf(err))

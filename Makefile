@@ -126,3 +126,74 @@ bench-modbus: build
 # BENCH_APPLY_FLAGS, e.g. "-rounds 9 -v".
 bench-apply: build
 	$(GO) run ./test/bench/apply -zonegate bin/zonegate $(BENCH_APPLY_FLAGS)
+
+# --- Supply chain: SBOMs, checksums, reproducible builds, vulnerabilities ---
+# (README "Releases and supply chain"). The pinned tools live in modules of
+# their own, never in zonegate's go.mod: tools/ (cyclonedx-gomod v1.10.0,
+# the SBOM driver and these tests) and tools/govulncheck (govulncheck).
+
+TOOLS_DIR     := tools
+VULNCHECK_DIR := tools/govulncheck
+RELEASE_BINS   = $(addprefix $(abspath $(DIST))/zonegate-linux-,amd64 arm64 armv7)
+
+.PHONY: sbom checksums release reproducible vulncheck tools-test tools-vet
+
+# sbom: the three release binaries (make cross: reproducible, stamped with
+# VERSION and COMMIT) and next to each its CycloneDX 1.6 SBOM,
+# dist/zonegate-linux-ARCH.cdx.json, checked before it is written.
+sbom: cross
+	cd $(TOOLS_DIR) && $(GO) run ./cmd/zonegate-sbom -go '$(GO)' -version '$(VERSION)' -repo '$(CURDIR)' $(RELEASE_BINS)
+
+# checksums: dist/SHA256SUMS of the binaries and their SBOMs.
+checksums:
+	cd $(DIST) && sha256sum zonegate-linux-amd64 zonegate-linux-arm64 zonegate-linux-armv7 \
+		zonegate-linux-amd64.cdx.json zonegate-linux-arm64.cdx.json zonegate-linux-armv7.cdx.json >SHA256SUMS
+	@cat $(DIST)/SHA256SUMS
+
+# release: binaries, SBOMs and checksums in dist/ (the README's checklist).
+release: sbom
+	@$(MAKE) --no-print-directory checksums DIST='$(DIST)'
+
+# reproducible: build the three binaries twice from copies of this checkout
+# (other directory, later, fresh build cache, other file dates) and compare
+# their SHA-256 (tools/reproducible.sh).
+reproducible:
+	@GO='$(GO)' MAKE='$(MAKE)' VERSION='$(VERSION)' COMMIT='$(COMMIT)' $(TOOLS_DIR)/reproducible.sh
+
+# vulncheck VULNDB=DIR: govulncheck of every package against a copy of the
+# Go vulnerability database in DIR (offline); fails when a vulnerable
+# function is reachable from zonegate's code. VULNCHECK_FLAGS adds flags,
+# e.g. "-show verbose" or "-mode binary dist/zonegate-linux-arm64".
+VULNDB ?=
+VULNCHECK_FLAGS ?=
+VULNCHECK_TARGET ?= ./...
+vulncheck:
+	@if [ -z '$(VULNDB)' ]; then echo 'make vulncheck VULNDB=DIR: DIR is a copy of the Go vulnerability database (README: Vulnerability check)' >&2; exit 2; fi
+	@if [ ! -d '$(VULNDB)' ]; then echo 'make vulncheck: VULNDB=$(VULNDB) is not a directory' >&2; exit 2; fi
+	cd $(VULNCHECK_DIR) && $(GO) tool govulncheck -db 'file://$(abspath $(VULNDB))' -C '$(CURDIR)' $(VULNCHECK_FLAGS) $(VULNCHECK_TARGET)
+
+# image-sbom: put zonegate's Go modules into a firmware image's SBOM, e.g.
+# Buildroot's (buildroot/README.md), offline once `make sbom` has run here:
+#   make image-sbom IMAGE_SBOM=image.cdx.json ZONEGATE_SBOM=zonegate.cdx.json OUT=full.cdx.json
+# IMAGE_SBOM_REF is zonegate's bom-ref there (Buildroot: the package name),
+# IMAGE_SBOM_URL where the image keeps zonegate's SBOM.
+IMAGE_SBOM_REF ?= zonegate
+IMAGE_SBOM_URL ?= file:///usr/share/zonegate/zonegate.cdx.json
+.PHONY: image-sbom
+image-sbom:
+	@if [ -z '$(IMAGE_SBOM)' ] || [ -z '$(ZONEGATE_SBOM)' ] || [ -z '$(OUT)' ]; then \
+		echo 'make image-sbom IMAGE_SBOM=FILE ZONEGATE_SBOM=FILE OUT=FILE' >&2; exit 2; fi
+	cd $(TOOLS_DIR) && $(GO) run ./cmd/zonegate-sbom merge -image '$(abspath $(IMAGE_SBOM))' \
+		-ref '$(IMAGE_SBOM_REF)' -url '$(IMAGE_SBOM_URL)' -o '$(abspath $(OUT))' '$(abspath $(ZONEGATE_SBOM))'
+
+# tools-test: the tests of tools/ (SBOM checks; make sbom, reproducible and
+# vulncheck end to end), reported like go-test. They skip nothing.
+tools-test:
+	@mkdir -p bin && $(GO) build -o bin/testreport ./test/testreport
+	@bash -o pipefail -c 'cd $(TOOLS_DIR) && $(GO) test -count=1 -timeout 30m -json ./... 2>&1 | ../bin/testreport -no-skips .'
+
+tools-vet:
+	cd $(TOOLS_DIR) && $(GO) vet ./...
+
+lint: tools-vet
+test: tools-test

@@ -10,11 +10,16 @@
 #     no option twice, and every option of ZONEGATE_LINUX_CONFIG_FIXUPS in it;
 #  4. the defconfigs: zonegate, the fragment and the overlay enabled;
 #  5. vendor/: when present, it must be what `make vendor` makes now;
-#  6. for amd64, arm64 and arm (GOARM=7): the Buildroot build of the
+#  6. make sbom: the release binaries and their SBOMs (the one step that
+#     may use the network: the Go module proxy for the pinned SBOM tools,
+#     the first time);
+#  7. for amd64, arm64 and arm (GOARM=7): the Buildroot build of the
 #     package, offline, with exactly the Go environment of Buildroot
 #     (GOFLAGS=-mod=vendor GOPROXY=off GOTOOLCHAIN=local, CGO off by the
 #     package, -trimpath -buildvcs=false), then its target installation; the
-#     binary must be static, stamped, and say its version and architecture.
+#     binary must be static, stamped, and say its version and architecture;
+#     the licence declaration (ZONEGATE_LICENSE, ZONEGATE_LICENSE_FILES)
+#     and the installed SBOM must match that binary's modules.
 #
 # Environment: GO (go), MAKE (make), KEEP=1 keeps the work directory,
 # BUILDROOT_SRC=DIR also runs the utils/check-package of that Buildroot tree.
@@ -248,17 +253,103 @@ if unshare -n true 2>/dev/null; then
 	echo "     (go build runs in a new network namespace without interfaces)"
 fi
 
-echo "== buildroot build per architecture"
 version=$(var ZONEGATE_VERSION)
 commit=$(var ZONEGATE_COMMIT)
+
+echo "== SBOMs (make sbom)"
+# The release binaries and their SBOMs, as a vendor makes them before the
+# Buildroot build; the package installs the SBOM of its architecture.
+if "$MAKE" -s --no-print-directory -C "$repo" sbom GO="$GO" DIST="$work/dist" \
+	VERSION="$version" COMMIT="$commit" >"$work/sbom.log" 2>&1; then
+	ok "make sbom: $(cd "$work/dist" && echo *.cdx.json)"
+else
+	tail -20 "$work/sbom.log"
+	fail "make sbom"
+fi
+# words: lines joined by spaces.
+words() { tr '\n' ' ' | sed 's/ $//'; }
+# modules_of SBOM: "PATH VERSION LICENCES" of zonegate, then of each module.
+modules_of() {
+	(cd "$repo/tools" && "$GO" run ./cmd/zonegate-sbom modules "$1")
+}
+declared_licences=$(var ZONEGATE_LICENSE | tr ',' '\n' | sed 's/^ *//; s/ *$//' | sort -u)
+licence_files=$(var ZONEGATE_LICENSE_FILES | tr ' ' '\n' | sed '/^$/d')
+case " $(echo "$licence_files" | tr '\n' ' ') " in
+*" LICENSE "*) ok "ZONEGATE_LICENSE_FILES has zonegate's LICENSE" ;;
+*) fail "ZONEGATE_LICENSE_FILES lacks LICENSE" ;;
+esac
+
+# check_licences ARCH SBOM TARGET: the licence declaration and the SBOM
+# against the binary Buildroot built for ARCH (its `go version -m`).
+check_licences() {
+	awk '$1 == "dep" { print $2, $3 }' "$work/buildinfo-$1" | sort >"$work/mods-$1"
+	if ! modules_of "$2" >"$work/sbom-mods-$1" 2>"$work/sbom-mods-$1.err"; then
+		fail "$1: $(cat "$work/sbom-mods-$1.err")"
+		return
+	fi
+	# The SBOM's modules (not zonegate itself, not std) are the binary's.
+	sed 1d "$work/sbom-mods-$1" | awk '$1 != "std" { print $1, $2 }' | sort >"$work/sbom-only-$1"
+	if cmp -s "$work/mods-$1" "$work/sbom-only-$1"; then
+		ok "$1: the SBOM lists the $(wc -l <"$work/mods-$1") modules of the Buildroot binary, same versions"
+	else
+		fail "$1: SBOM and binary differ: $(diff "$work/mods-$1" "$work/sbom-only-$1" | grep '^[<>]' | tr '\n' ' ')"
+	fi
+	if cmp -s "$2" "$3/usr/share/zonegate/zonegate.cdx.json"; then
+		ok "$1: installs the SBOM as /usr/share/zonegate/zonegate.cdx.json"
+	else
+		fail "$1: /usr/share/zonegate/zonegate.cdx.json is not $2"
+	fi
+	# ZONEGATE_LICENSE: every licence of zonegate, its modules and std.
+	found=$(awk '{ print $3 }' "$work/sbom-mods-$1" | tr ',' '\n' | sed '/^$/d' | sort -u)
+	if [ "$found" = "$declared_licences" ]; then
+		ok "$1: ZONEGATE_LICENSE is what the SBOM finds: $(echo "$found" | words)"
+	else
+		fail "$1: ZONEGATE_LICENSE says '$(echo "$declared_licences" | words)', the SBOM finds '$(echo "$found" | words)'"
+	fi
+	# ZONEGATE_LICENSE_FILES: for every module of the binary, each of its
+	# licence and notice files in vendor/; nothing else but LICENSE.
+	bad=""
+	while read -r mod _; do
+		n=0
+		for f in "$src/vendor/$mod"/LICEN[CS]E* "$src/vendor/$mod"/COPYING* "$src/vendor/$mod"/NOTICE*; do
+			[ -f "$f" ] || continue
+			n=$((n + 1))
+			f="vendor/$mod/${f##*/}"
+			echo "$licence_files" | grep -qxF "$f" || bad="$bad $f(not declared)"
+		done
+		[ "$n" -gt 0 ] || bad="$bad $mod(no licence file in vendor/)"
+	done <"$work/mods-$1"
+	for f in $licence_files; do
+		[ "$f" = LICENSE ] && continue
+		mod=${f#vendor/}
+		mod=${mod%/*}
+		if ! awk '{ print $1 }' "$work/mods-$1" | grep -qxF "$mod"; then
+			bad="$bad $f(not a module of the binary)"
+		elif [ ! -f "$src/$f" ]; then
+			bad="$bad $f(missing)"
+		fi
+	done
+	if [ -z "$bad" ]; then
+		ok "$1: ZONEGATE_LICENSE_FILES: LICENSE and the $(echo "$licence_files" | grep -c '^vendor/') licence and notice files of the binary's modules"
+	else
+		fail "$1: ZONEGATE_LICENSE_FILES:$bad"
+	fi
+}
+
+echo "== buildroot build per architecture"
 for arch in amd64 arm64 arm; do
 	rm -f "$src/.stamp_built" "$src/.stamp_target_installed"
 	rm -rf "${src:?}/bin"
 	target="$work/target-$arch"
 	log="$work/build-$arch.log"
+	case $arch in
+	arm) sbom="$work/dist/zonegate-linux-armv7.cdx.json" ;;
+	*) sbom="$work/dist/zonegate-linux-$arch.cdx.json" ;;
+	esac
 	if sim SIM_ARCH="$arch" SIM_SRC="$src" SIM_TARGET="$target" \
 		SIM_GOROOT="$goroot" SIM_GOPATH="$work/gopath" SIM_GOCACHE="$gocache" \
-		SIM_HOME="$work/home" SIM_WRAP="$wrap" build install >"$log" 2>&1; then
+		SIM_HOME="$work/home" SIM_WRAP="$wrap" ZONEGATE_SBOM="$sbom" \
+		build install >"$log" 2>&1; then
 		ok "$arch: built offline and installed"
 	else
 		tail -20 "$log"
@@ -315,6 +406,7 @@ for arch in amd64 arm64 arm; do
 		[ "$mode" = "${f#*:}" ] || missing="$missing /${f%:*} ($mode, want ${f#*:})"
 	done
 	if [ -z "$missing" ]; then ok "$arch: installs binary, start script, unit, /etc/zonegate, /var/lib/zonegate"; else fail "$arch: target files:$missing"; fi
+	check_licences "$arch" "$sbom" "$target"
 done
 
 echo "== target filesystem"

@@ -2,13 +2,23 @@
 # cross.sh: static zonegate binaries for the gateway architectures, in
 # $DIST (dist/), with their sizes and what `zonegate version` says (under
 # qemu-user-static for arm64 and arm when it is installed). `make cross`
-# calls it with GO, DIST and LDFLAGS (-s -w and the version stamp).
+# calls it with GO, DIST and LDFLAGS (-s -w and the version stamp); `make
+# sbom`, `make release` and `make reproducible` build through it too.
 set -eu
 GO=${GO:-go}
 DIST=${DIST:-dist}
 : "${LDFLAGS:?LDFLAGS must carry -X main.version=... -X main.commit=...}"
 
 mkdir -p "$DIST"
+# The binaries are reproducible: the same commit built with the same Go
+# release gives the same bytes, in any directory, at any time, from a git
+# clone or a tarball (`make reproducible` proves it). Hence -trimpath (no
+# build directory), -buildid= (no build ID), -buildvcs=false (no VCS
+# stamps: the version and commit come from LDFLAGS), and a fixed build
+# environment rather than the caller's: GOFLAGS (build tags, -mod=vendor:
+# the modules come from the module cache, verified against go.sum, so that
+# their hashes are in the binary and its SBOM), the instruction set levels
+# at their defaults, no GOEXPERIMENT.
 # GOARCH[/GOARM] per target: x86 gateways, ARMv8 and ARMv7 (with VFP).
 for target in amd64 arm64 arm/7; do
 	arch=${target%/*}
@@ -17,7 +27,9 @@ for target in amd64 arm64 arm/7; do
 	name="zonegate-linux-$arch${goarm:+v$goarm}"
 	echo "build $DIST/$name (GOARCH=$arch${goarm:+ GOARM=$goarm})"
 	env CGO_ENABLED=0 GOOS=linux GOARCH="$arch" ${goarm:+GOARM="$goarm"} \
-		"$GO" build -trimpath -ldflags "$LDFLAGS" -o "$DIST/$name" ./cmd/zonegate
+		GOFLAGS=-mod=readonly GOAMD64=v1 GOARM64=v8.0 GOEXPERIMENT= GOWORK=off \
+		"$GO" build -trimpath -buildvcs=false -ldflags "$LDFLAGS -buildid=" \
+		-o "$DIST/$name" ./cmd/zonegate
 done
 
 echo

@@ -6,7 +6,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 
@@ -66,16 +65,4 @@ audit trail of every account and setting change.`,
 	root.AddCommand(auditCmd(), versionCmd())
 	cli.Prepare(root, stdout, stderr)
 	return root
-}
-
-func versionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "print version, commit and architecture",
-		Args:  cli.Args(0, 0, ""),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(cmd.OutOrStdout(), "zonegate %s (commit %s, %s)\n", version, buildCommit(commit, buildSettings()), platform())
-			return nil
-		},
-	}
 }

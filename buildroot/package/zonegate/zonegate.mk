@@ -16,8 +16,46 @@ ZONEGATE_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = --exclude /bin --exclude /dist
 ZONEGATE_VERSION := $(shell git -C $(ZONEGATE_SITE) describe --tags --always --dirty 2>/dev/null || echo custom)
 ZONEGATE_COMMIT := $(shell git -C $(ZONEGATE_SITE) rev-parse --short HEAD 2>/dev/null || echo unknown)
 
-ZONEGATE_LICENSE = Apache-2.0
-ZONEGATE_LICENSE_FILES = LICENSE
+# zonegate is Apache-2.0; the Go modules compiled into it are Apache-2.0,
+# BSD-3-Clause or MIT. The licence files are zonegate's and, from vendor/
+# (make vendor), those of every module of the binary (go version -m), with
+# the NOTICE files that Apache-2.0 asks to pass on. `make sbom` lists the
+# licence of each module; scripts/check.sh checks both lists against the
+# binary and its SBOM for amd64, arm64 and arm.
+ZONEGATE_LICENSE = Apache-2.0, BSD-3-Clause, MIT
+ZONEGATE_LICENSE_FILES = \
+	LICENSE \
+	vendor/github.com/beorn7/perks/LICENSE \
+	vendor/github.com/cespare/xxhash/v2/LICENSE.txt \
+	vendor/github.com/florianl/go-nflog/v2/LICENSE \
+	vendor/github.com/google/nftables/LICENSE \
+	vendor/github.com/mdlayher/netlink/LICENSE.md \
+	vendor/github.com/mdlayher/socket/LICENSE.md \
+	vendor/github.com/munnerz/goautoneg/LICENSE \
+	vendor/github.com/prometheus/client_golang/LICENSE \
+	vendor/github.com/prometheus/client_golang/NOTICE \
+	vendor/github.com/prometheus/client_model/LICENSE \
+	vendor/github.com/prometheus/client_model/NOTICE \
+	vendor/github.com/prometheus/common/LICENSE \
+	vendor/github.com/prometheus/common/NOTICE \
+	vendor/github.com/prometheus/procfs/LICENSE \
+	vendor/github.com/prometheus/procfs/NOTICE \
+	vendor/github.com/spf13/cobra/LICENSE.txt \
+	vendor/github.com/spf13/pflag/LICENSE \
+	vendor/github.com/vishvananda/netlink/LICENSE \
+	vendor/github.com/vishvananda/netns/LICENSE \
+	vendor/go.uber.org/multierr/LICENSE.txt \
+	vendor/go.uber.org/zap/LICENSE \
+	vendor/go.yaml.in/yaml/v2/LICENSE \
+	vendor/go.yaml.in/yaml/v2/LICENSE.libyaml \
+	vendor/go.yaml.in/yaml/v2/NOTICE \
+	vendor/go.yaml.in/yaml/v3/LICENSE \
+	vendor/go.yaml.in/yaml/v3/NOTICE \
+	vendor/golang.org/x/crypto/LICENSE \
+	vendor/golang.org/x/net/LICENSE \
+	vendor/golang.org/x/sync/LICENSE \
+	vendor/golang.org/x/sys/LICENSE \
+	vendor/google.golang.org/protobuf/LICENSE
 
 ZONEGATE_GOMOD = github.com/zonegate/zonegate
 ZONEGATE_BUILD_TARGETS = cmd/zonegate
@@ -42,6 +80,22 @@ define ZONEGATE_INSTALL_CONFIG
 	$(INSTALL) -d -m 0700 $(TARGET_DIR)/var/lib/zonegate
 endef
 ZONEGATE_POST_INSTALL_TARGET_HOOKS += ZONEGATE_INSTALL_CONFIG
+
+# The CycloneDX SBOM of zonegate and its Go modules for this architecture,
+# written by `make sbom` in the repository: installed as
+# /usr/share/zonegate/zonegate.cdx.json when it is there (README.md: the
+# image's SBOM). Its modules are those of this package's binary (check.sh
+# compares them); its binary hash is that of the release build. Set
+# ZONEGATE_SBOM to another file, or to nothing to install none.
+ZONEGATE_SBOM_ARCH = $(GO_GOARCH)$(if $(GO_GOARM),v$(GO_GOARM))
+ZONEGATE_SBOM = $(ZONEGATE_SITE)/dist/zonegate-linux-$(ZONEGATE_SBOM_ARCH).cdx.json
+define ZONEGATE_INSTALL_SBOM
+	$(if $(wildcard $(ZONEGATE_SBOM)),\
+		$(INSTALL) -D -m 0644 $(ZONEGATE_SBOM) \
+			$(TARGET_DIR)/usr/share/zonegate/zonegate.cdx.json,\
+		@echo "zonegate: no SBOM $(ZONEGATE_SBOM) (make sbom in the zonegate repository writes it); none installed")
+endef
+ZONEGATE_POST_INSTALL_TARGET_HOOKS += ZONEGATE_INSTALL_SBOM
 
 define ZONEGATE_PERMISSIONS
 	/var/lib/zonegate d 700 0 0 - - - - -

@@ -208,7 +208,7 @@ func (d *Daemon) openAudit(last *zone.Model) {
 		Gateway:     d.gatewayName(last),
 		MaxBytes:    int64(d.set.Audit.MaxSize),
 		WarnPercent: d.set.Audit.WarnPercent,
-		Logger:      d.log.Named("audit"),
+		Logger:      d.log.Named("audit").Sugar(),
 		// Traffic fills at most this share: changes always have room.
 		DataPlaneShare:  d.set.Audit.DataPlaneShare,
 		DataPlaneReport: time.Duration(d.set.Events.Interval),
@@ -224,7 +224,7 @@ func (d *Daemon) openAudit(last *zone.Model) {
 		if s.Address == "" {
 			continue
 		}
-		exp, err := audit.NewExporter(l, s, d.log.Named("syslog"))
+		exp, err := audit.NewExporter(l, s, d.log.Named("syslog").Sugar())
 		if err != nil {
 			d.log.Error("syslog export not started", zap.String("collector", s.Address), zap.Error(err))
 			continue

@@ -43,7 +43,7 @@ func (b apiBackend) Push(ctx context.Context, actor string, model []byte, commen
 
 func (b apiBackend) Confirm(ctx context.Context, actor string) (api.ModelVersion, error) {
 	v, err := b.d.Confirm(ctx, actor)
-	return v, apiError(err)
+	return api.ModelVersionOf(v), apiError(err)
 }
 
 func (b apiBackend) Rollback(ctx context.Context, actor string, version int) (int, error) {
@@ -57,7 +57,7 @@ func (b apiBackend) SetIsland(ctx context.Context, actor string, on bool) error 
 
 func (b apiBackend) History() ([]api.ModelVersion, error) {
 	vs, err := b.d.History()
-	return vs, apiError(err)
+	return api.ModelVersionsOf(vs), apiError(err)
 }
 
 func (b apiBackend) Status() (api.Status, error) {
@@ -126,7 +126,7 @@ func (d *Daemon) RunningModel() (api.RunningModel, error) {
 // Status reports the running configuration and the counters.
 func (d *Daemon) Status() (api.Status, error) {
 	d.mu.Lock()
-	st := api.Status{Version: d.state.Current, Pending: d.state.Pending, Island: d.state.Island || d.islandWhy != "",
+	st := api.Status{Version: d.state.Current, Pending: api.PendingOf(d.state.Pending), Island: d.state.Island || d.islandWhy != "",
 		IslandReason: d.islandWhy, Sessions: d.accounts.SessionCount(),
 		Drift: api.DriftStats{Checks: d.drift.Checks, Detected: d.drift.Detected, Last: d.drift.Last}}
 	if d.running != nil {

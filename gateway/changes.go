@@ -22,10 +22,10 @@ import (
 )
 
 // ModelVersion is one model version kept in the state directory.
-type ModelVersion = versions.ModelVersion
+type ModelVersion = zone.ModelVersion
 
 // Pending is a pushed model that undoes itself unless confirmed in time.
-type Pending = versions.Pending
+type Pending = zone.Pending
 
 // recorder writes audit records for the change transactions.
 type recorder interface {
@@ -153,9 +153,9 @@ func (c *changes) boot(ctx context.Context) {
 	if p := c.state.Pending; p != nil {
 		c.log.Warn("a pushed model was still waiting for confirmation when zonegate stopped: rolling it back",
 			zap.Int("version", p.Version), zap.Int("back_to", p.Previous))
-		_ = c.markLocked("zonegate", p.Version, versions.StateRolledBack) // logged and audited
+		_ = c.markLocked("zonegate", p.Version, zone.VersionRolledBack) // logged and audited
 		if p.Previous > 0 {
-			_ = c.markLocked("zonegate", p.Previous, versions.StateRunning) // logged and audited
+			_ = c.markLocked("zonegate", p.Previous, zone.VersionRunning) // logged and audited
 		}
 		c.state.Current, c.state.Pending = p.Previous, nil
 		if err := c.store.SaveState(c.state); err != nil {
@@ -218,12 +218,12 @@ func (c *changes) boot(ctx context.Context) {
 	if comment != "" {
 		prev := c.state.Current
 		if prev == 0 || c.digestOf(prev) != m.Digest() {
-			v, err := c.store.Add(text, ModelVersion{Digest: m.Digest(), User: "zonegate", Time: c.now(), Comment: comment, State: versions.StateRunning})
+			v, err := c.store.Add(text, ModelVersion{Digest: m.Digest(), User: "zonegate", Time: c.now(), Comment: comment, State: zone.VersionRunning})
 			if err != nil {
 				c.log.Error("cannot keep the model version", zap.Error(err))
 			} else {
 				if prev > 0 {
-					_ = c.markLocked("zonegate", prev, versions.StateSuperseded) // logged and audited
+					_ = c.markLocked("zonegate", prev, zone.VersionSuperseded) // logged and audited
 				}
 				c.state.Current = v.Number
 			}
@@ -431,9 +431,9 @@ func (c *changes) Push(ctx context.Context, actor string, text []byte, comment s
 		return res, err
 	}
 	prev, prevVersion := c.running, c.state.Current
-	state := versions.StateRunning
+	state := zone.VersionRunning
 	if confirmWithin > 0 {
-		state = versions.StatePending
+		state = zone.VersionPending
 	}
 	v, err := c.store.Add(text, ModelVersion{Digest: m.Digest(), User: actor, Time: c.now(), Comment: comment, State: state})
 	if err != nil {
@@ -441,7 +441,7 @@ func (c *changes) Push(ctx context.Context, actor string, text []byte, comment s
 	}
 	res.Version = v.Number
 	if err := c.apply(m, c.state.Island); err != nil {
-		histErr := c.markLocked(actor, v.Number, versions.StateRejected)
+		histErr := c.markLocked(actor, v.Number, zone.VersionRejected)
 		c.restoreLocked(prev)
 		c.rec.recordBestEffort(withComment(audit.ConfigChange(actor, audit.ActionModelRejected, fmt.Sprintf("model v%d", v.Number), audit.ResultFailure, c.digestOf(prevVersion), m.Digest(), firstLine(err.Error())), comment))
 		return res, errors.Join(fmt.Errorf("the model could not be applied; the previous one is back in place: %w", err), histErr)
@@ -452,7 +452,7 @@ func (c *changes) Push(ctx context.Context, actor string, text []byte, comment s
 		summary += fmt.Sprintf("; rolls back unless confirmed by %s", res.Deadline.UTC().Format(time.RFC3339))
 	}
 	if err := c.rec.record(ctx, withComment(audit.ConfigChange(actor, audit.ActionModelApplied, fmt.Sprintf("model v%d", v.Number), audit.ResultSuccess, c.digestOf(prevVersion), m.Digest(), summary), comment)); err != nil {
-		histErr := c.markLocked(actor, v.Number, versions.StateRejected)
+		histErr := c.markLocked(actor, v.Number, zone.VersionRejected)
 		c.restoreLocked(prev)
 		return res, errors.Join(err, histErr)
 	}
@@ -461,7 +461,7 @@ func (c *changes) Push(ctx context.Context, actor string, text []byte, comment s
 		c.state.Pending = &Pending{Version: v.Number, Previous: prevVersion, Deadline: res.Deadline, User: actor}
 		c.startTimerLocked(confirmWithin)
 	} else if prevVersion > 0 {
-		if err := c.markLocked(actor, prevVersion, versions.StateSuperseded); err != nil {
+		if err := c.markLocked(actor, prevVersion, zone.VersionSuperseded); err != nil {
 			res.Warnings = append(res.Warnings, err.Error())
 		}
 	}
@@ -550,9 +550,9 @@ func (c *changes) Confirm(ctx context.Context, actor string) (ModelVersion, erro
 	}
 	c.stopTimerLocked()
 	c.state.Pending = nil
-	histErr := c.markLocked(actor, p.Version, versions.StateRunning)
+	histErr := c.markLocked(actor, p.Version, zone.VersionRunning)
 	if p.Previous > 0 {
-		histErr = errors.Join(histErr, c.markLocked(actor, p.Previous, versions.StateSuperseded))
+		histErr = errors.Join(histErr, c.markLocked(actor, p.Previous, zone.VersionSuperseded))
 	}
 	if err := c.saveStateLocked("a restart would roll the confirmed model back"); err != nil {
 		return ModelVersion{}, errors.Join(err, histErr)
@@ -561,7 +561,7 @@ func (c *changes) Confirm(ctx context.Context, actor string) (ModelVersion, erro
 	if err != nil {
 		return v, errors.Join(err, histErr)
 	}
-	v.State = versions.StateRunning // what runs, even when the history could not record it
+	v.State = zone.VersionRunning // what runs, even when the history could not record it
 	return v, histErr
 }
 
@@ -597,9 +597,9 @@ func (c *changes) rollbackPendingLocked(ctx context.Context, actor, reason strin
 		c.rec.recordBestEffort(rec)
 	}
 	c.stopTimerLocked()
-	histErr := c.markLocked(actor, p.Version, versions.StateRolledBack)
+	histErr := c.markLocked(actor, p.Version, zone.VersionRolledBack)
 	if p.Previous > 0 {
-		histErr = errors.Join(histErr, c.markLocked(actor, p.Previous, versions.StateRunning))
+		histErr = errors.Join(histErr, c.markLocked(actor, p.Previous, zone.VersionRunning))
 	}
 	c.state.Current, c.state.Pending = p.Previous, nil
 	return errors.Join(c.saveStateLocked("a restart would bring back the rolled-back model"), histErr)
@@ -622,7 +622,7 @@ func (c *changes) Rollback(ctx context.Context, actor string, version int) (int,
 			return 0, err
 		}
 		for i := len(vs) - 1; i >= 0; i-- {
-			if vs[i].Number < c.state.Current && (vs[i].State == versions.StateSuperseded || vs[i].State == versions.StateRunning) {
+			if vs[i].Number < c.state.Current && (vs[i].State == zone.VersionSuperseded || vs[i].State == zone.VersionRunning) {
 				version = vs[i].Number
 				break
 			}
@@ -657,9 +657,9 @@ func (c *changes) Rollback(ctx context.Context, actor string, version int) (int,
 	}
 	var histErr error
 	if prevVersion > 0 {
-		histErr = c.markLocked(actor, prevVersion, versions.StateSuperseded)
+		histErr = c.markLocked(actor, prevVersion, zone.VersionSuperseded)
 	}
-	histErr = errors.Join(histErr, c.markLocked(actor, version, versions.StateRunning))
+	histErr = errors.Join(histErr, c.markLocked(actor, version, zone.VersionRunning))
 	c.state.Current = version
 	return version, errors.Join(c.saveStateLocked(fmt.Sprintf("a restart would bring back version %d", prevVersion)), histErr)
 }

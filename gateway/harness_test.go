@@ -19,7 +19,6 @@ import (
 	"github.com/zonegate/zonegate/firewall/firewalltest"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/internal/clock"
-	"github.com/zonegate/zonegate/gateway/versions"
 	"github.com/zonegate/zonegate/gateway/zone"
 )
 
@@ -201,7 +200,7 @@ func (h *harness) current() int {
 	return h.d.state.Current
 }
 
-func (h *harness) pending() *versions.Pending {
+func (h *harness) pending() *zone.Pending {
 	h.d.mu.Lock()
 	defer h.d.mu.Unlock()
 	return h.d.state.Pending

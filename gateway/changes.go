@@ -291,8 +291,8 @@ func (c *changes) applyRulesetLocked(m *zone.Model, island bool) error {
 	if err != nil {
 		return err
 	}
-	c.expected = firewall.Expected(rs)
-	c.noteGenerationLocked()
+	c.expected = res.Fingerprint
+	c.noteGenerationLocked(res)
 	if res.Changed {
 		if n, err := c.kernel.FlushDisallowed(m, opt); err != nil {
 			c.log.Warn("stale connections could not be removed", zap.Error(err))
@@ -311,28 +311,32 @@ func (c *changes) setRunningLocked(m *zone.Model) {
 	}
 }
 
-// noteGenerationLocked remembers the ruleset generation after an apply,
-// so that the drift watcher reads the table only when it moves again.
-// When it cannot be read, the next drift check reads the table (and finds
-// it intact).
-func (c *changes) noteGenerationLocked() {
-	gen, err := c.kernel.Generation()
-	if err != nil {
-		c.log.Warn("cannot read the ruleset generation after applying; the next drift check reads the whole table", zap.Error(err))
+// noteGenerationLocked remembers the ruleset generation an apply verified
+// its table at, so that the drift watcher reads the table only when it
+// moves again. When it could not be read, the next drift check reads the
+// table (and finds it intact).
+func (c *changes) noteGenerationLocked(res firewall.Result) {
+	if res.GenerationErr != nil {
+		c.log.Warn("cannot read the ruleset generation after applying; the next drift check reads the whole table", zap.Error(res.GenerationErr))
 		c.drift.lastGen, c.drift.genKnown = 0, false
 		return
 	}
-	c.drift.lastGen, c.drift.genKnown = gen, true
+	c.drift.lastGen, c.drift.genKnown = res.Generation, true
 }
 
 // applyFallbackLocked applies a ruleset that belongs to no model (fail
 // close, lockdown) and makes drift repair defend it.
 func (c *changes) applyFallbackLocked(rs *firewall.Ruleset) error {
-	if _, err := c.kernel.Apply(rs); err != nil {
+	res, err := c.kernel.Apply(rs)
+	if err != nil {
+		if res.Fingerprint != nil {
+			// Drift repair keeps trying to put it in place.
+			c.fallback, c.expected = rs, res.Fingerprint
+		}
 		return err
 	}
-	c.fallback, c.expected = rs, firewall.Expected(rs)
-	c.noteGenerationLocked()
+	c.fallback, c.expected = rs, res.Fingerprint
+	c.noteGenerationLocked(res)
 	return nil
 }
 
@@ -365,7 +369,6 @@ func (c *changes) restoreLocked(prev *zone.Model) {
 	rs := firewall.Lockdown(c.options(true))
 	if err := c.applyFallbackLocked(rs); err != nil {
 		c.log.Error("cannot restore any ruleset", zap.Error(err))
-		c.expected, c.fallback = firewall.Expected(rs), rs
 	}
 	c.running = nil
 	c.stayIsland("the previous model could not be restored")

@@ -14,6 +14,7 @@ import (
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/firewall/firewalltest"
 	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/settings"
 )
 
 func TestBootWithoutModelStaysInLockdown(t *testing.T) {
@@ -102,7 +103,7 @@ func TestPushRefusedWithoutAudit(t *testing.T) {
 }
 
 func TestChangesRefusedWhenAuditLogFull(t *testing.T) {
-	h := newHarness(t, func(s *Settings) { s.Audit.MaxSize = 200 << 10 })
+	h := newHarness(t, func(s *settings.Settings) { s.Audit.MaxSize = 200 << 10 })
 	h.push(hModelBase, 0)
 	h.push(hModelOpen, 2*time.Minute)
 	for i := 0; ; i++ {
@@ -347,7 +348,7 @@ func TestBootWithBrokenModelFile(t *testing.T) {
 	assert.Contains(t, h.islandWhy(), "the zone model is invalid")
 	assert.Equal(t, []string{"zonegate model-rejected model failure"}, h.records())
 
-	h = newHarness(t, func(s *Settings) { s.Model = filepath.Join(t.TempDir(), "missing.yaml") })
+	h = newHarness(t, func(s *settings.Settings) { s.Model = filepath.Join(t.TempDir(), "missing.yaml") })
 	assert.Contains(t, h.islandWhy(), "model file cannot be read")
 }
 

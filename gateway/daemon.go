@@ -24,12 +24,13 @@ import (
 	"github.com/zonegate/zonegate/gateway/auth"
 	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/gateway/internal/clock"
+	"github.com/zonegate/zonegate/gateway/settings"
 	"github.com/zonegate/zonegate/gateway/zone"
 )
 
 // Config is what the daemon needs to run.
 type Config struct {
-	Settings Settings
+	Settings settings.Settings
 	// SettingsPath is the settings file, re-read on SIGHUP; empty when the
 	// settings came from flags only.
 	SettingsPath string
@@ -55,7 +56,7 @@ type Daemon struct {
 	*changes
 
 	cfg Config
-	set Settings
+	set settings.Settings
 	log *zap.Logger
 
 	audit      *audit.Log // nil when the log cannot be opened: changes are then refused

@@ -19,6 +19,7 @@ import (
 	"github.com/zonegate/zonegate/firewall/firewalltest"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/internal/clock"
+	"github.com/zonegate/zonegate/gateway/settings"
 	"github.com/zonegate/zonegate/gateway/zone"
 )
 
@@ -71,7 +72,7 @@ var hStart = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 type harness struct {
 	t     *testing.T
 	ctx   context.Context
-	set   Settings
+	set   settings.Settings
 	k     *firewalltest.Kernel
 	clk   *clock.Fake
 	logs  *observer.ObservedLogs
@@ -79,13 +80,13 @@ type harness struct {
 	start error // what open returned
 }
 
-type hOption func(*Settings)
+type hOption func(*settings.Settings)
 
 // newHarness starts a daemon like Run does up to the API (state
 // directory, fail-close ruleset, audit log, accounts, boot).
 func newHarness(t *testing.T, opts ...hOption) *harness {
 	t.Helper()
-	s := DefaultSettings()
+	s := settings.Default()
 	s.StateDir = filepath.Join(t.TempDir(), "state")
 	for _, o := range opts {
 		o(&s)
@@ -121,7 +122,7 @@ func (h *harness) restart() {
 }
 
 func withModelFile(text string) hOption {
-	return func(s *Settings) {
+	return func(s *settings.Settings) {
 		p := filepath.Join(filepath.Dir(s.StateDir), "model.yaml")
 		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 			panic(err)

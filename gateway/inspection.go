@@ -13,6 +13,7 @@ import (
 
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/events"
+	"github.com/zonegate/zonegate/gateway/settings"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/modbusproxy"
@@ -87,7 +88,7 @@ func compilePolicies(m *zone.Model) (inspectionPolicies, error) {
 }
 
 // proxyPorts returns the local port of every inspector's proxy.
-func proxyPorts(set Settings) []firewall.ProxyPort {
+func proxyPorts(set settings.Settings) []firewall.ProxyPort {
 	out := make([]firewall.ProxyPort, len(inspectors))
 	for i, in := range inspectors {
 		out[i] = proxyPort(set, in.Protocol())
@@ -98,7 +99,7 @@ func proxyPorts(set Settings) []firewall.ProxyPort {
 // proxyPort is the local port of a protocol's proxy: the settings'
 // firewall.modbus_proxy_port for Modbus, the protocol's default port for
 // the others.
-func proxyPort(set Settings, p inspect.Protocol) firewall.ProxyPort {
+func proxyPort(set settings.Settings, p inspect.Protocol) firewall.ProxyPort {
 	port := p.DefaultPort
 	if p.Name == inspect.Modbus.Name && set.Firewall.ModbusProxyPort != 0 {
 		port = set.Firewall.ModbusProxyPort

@@ -18,29 +18,9 @@ import (
 
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/settings"
 	"github.com/zonegate/zonegate/protocols/inspect"
 )
-
-func TestMetricsListenSettings(t *testing.T) {
-	for text, want := range map[string]string{
-		"metrics:\n  listen: 198.18.60.1\n":          "metrics.listen \"198.18.60.1\" is not ADDRESS:PORT",
-		"metrics:\n  listen: gateway.example:9469\n": "not an IP address",
-		"metrics:\n  listen: 198.18.60.1:0\n":        "the port must be 1-65535",
-	} {
-		path := filepath.Join(t.TempDir(), "s.yaml")
-		require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
-		_, err := LoadSettings(path)
-		if assert.Error(t, err, text) {
-			assert.Contains(t, err.Error(), want, text)
-		}
-	}
-	path := filepath.Join(t.TempDir(), "s.yaml")
-	require.NoError(t, os.WriteFile(path, []byte("metrics:\n  listen: 198.18.60.1:9469\n"), 0o600))
-	s, err := LoadSettings(path)
-	require.NoError(t, err)
-	assert.Equal(t, "198.18.60.1:9469", s.Metrics.Listen)
-	assert.Empty(t, DefaultSettings().Metrics.Listen, "metrics are off by default")
-}
 
 // TestRunRefusesUnusableMetricsListen: an address that cannot be bound
 // stops the start with a settings error that says what to do.
@@ -55,7 +35,7 @@ func TestRunRefusesUnusableMetricsListen(t *testing.T) {
 		"198.19.255.254:9469": "not on any interface of this gateway",
 	} {
 		dir := t.TempDir()
-		s := DefaultSettings()
+		s := settings.Default()
 		s.StateDir = filepath.Join(dir, "state")
 		s.API.Socket = filepath.Join(dir, "api.sock")
 		s.Metrics.Listen = addr

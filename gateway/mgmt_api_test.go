@@ -12,6 +12,7 @@ import (
 
 	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/settings"
 )
 
 // The management API's answers that need neither root nor nftables: the
@@ -43,7 +44,7 @@ type mgAPI struct {
 
 func mgNewAPI(t *testing.T) *mgAPI {
 	t.Helper()
-	s := DefaultSettings()
+	s := settings.Default()
 	s.StateDir = t.TempDir()
 	d := New(Config{Settings: s})
 	d.openAudit(nil)

@@ -20,6 +20,7 @@ import (
 	"github.com/zonegate/zonegate/firewall/firewalltest"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/events"
+	"github.com/zonegate/zonegate/gateway/settings"
 	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/modbus"
 	"github.com/zonegate/zonegate/protocols/modbusproxy"
@@ -160,7 +161,7 @@ func TestNoNflogKeepsRunning(t *testing.T) {
 		return nil, errors.New("open NFLOG (netlink netfilter socket): operation not permitted")
 	}
 	core, logs := observer.New(zap.InfoLevel)
-	d := New(Config{Settings: DefaultSettings(), Logger: zap.New(core), Kernel: firewalltest.NewKernel()})
+	d := New(Config{Settings: settings.Default(), Logger: zap.New(core), Kernel: firewalltest.NewKernel()})
 	stop := d.startEvents(t.Context())
 	defer stop()
 	require.NotNil(t, d.pipeline)

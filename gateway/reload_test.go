@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/settings"
 )
 
 // Failed writes of the version history do not undo a change that took
@@ -149,7 +150,7 @@ func TestReloadSettings(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("state_dir: /elsewhere\nchanges:\n  keep: 3\n  confirm_within: 5m\n"), 0o600))
 	require.NoError(t, h.d.ReloadSettings(h.ctx))
 	assert.Equal(t, 3, h.d.set.Changes.Keep)
-	assert.Equal(t, Duration(5*time.Minute), h.d.set.Changes.ConfirmWithin)
+	assert.Equal(t, settings.Duration(5*time.Minute), h.d.set.Changes.ConfirmWithin)
 	assert.Equal(t, h.set.StateDir, h.d.set.StateDir, "what the command line set stays")
 	changed := h.entries(audit.ActionSettingsChanged)
 	require.Len(t, changed, 2, "one at start, one at reload")
@@ -182,7 +183,7 @@ func TestReloadSettings(t *testing.T) {
 // on a loopback port, the API on a socket in a temporary directory. A
 // reload is taken only by the main loop, after boot; cancelling stops it.
 func TestRun(t *testing.T) {
-	s := DefaultSettings()
+	s := settings.Default()
 	dir := t.TempDir()
 	s.StateDir = filepath.Join(dir, "state")
 	s.API.Socket = filepath.Join(dir, "run", "api.sock")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/internal/atomicfile"
+	"github.com/zonegate/zonegate/gateway/settings"
 )
 
 // Daemon settings changes are audited like model changes: the effective
@@ -27,7 +28,7 @@ func (d *Daemon) settingsCopyPath() string {
 	return filepath.Join(d.set.StateDir, "settings.effective.yaml")
 }
 
-func settingsYAML(s Settings) []byte {
+func settingsYAML(s settings.Settings) []byte {
 	b, err := yaml.Marshal(s)
 	if err != nil {
 		panic("gateway: settings cannot be marshalled: " + err.Error()) // plain data: cannot happen
@@ -48,7 +49,7 @@ func (d *Daemon) auditSettings(ctx context.Context, actor, note string) error {
 	if err == nil && string(old) == string(now) {
 		return nil
 	}
-	var before Settings
+	var before settings.Settings
 	changed := "first start"
 	if err == nil {
 		if yaml.Unmarshal(old, &before) == nil {
@@ -94,7 +95,7 @@ func (d *Daemon) ReloadSettings(ctx context.Context) error {
 	if d.cfg.SettingsPath == "" {
 		return nil
 	}
-	s, err := LoadSettings(d.cfg.SettingsPath)
+	s, err := settings.Load(d.cfg.SettingsPath)
 	if err != nil {
 		d.recordBestEffort(audit.ConfigChange("local:SIGHUP", audit.ActionSettingsRejected, "settings", audit.ResultFailure, "", "", firstLine(err.Error())))
 		return fmt.Errorf("settings not reloaded: %w", err)

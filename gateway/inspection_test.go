@@ -1,31 +1,20 @@
 package gateway
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zonegate/zonegate/firewall"
+	"github.com/zonegate/zonegate/gateway/settings"
 	"github.com/zonegate/zonegate/protocols/inspect"
 )
-
-// TestEmptySettingsFile: an empty settings file (io.EOF from the decoder)
-// means all defaults, not an error.
-func TestEmptySettingsFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "empty.yaml")
-	require.NoError(t, os.WriteFile(path, nil, 0o600))
-	s, err := LoadSettings(path)
-	require.NoError(t, err)
-	assert.Equal(t, DefaultSettings().Firewall, s.Firewall)
-}
 
 // TestProxyPorts: the settings key firewall.modbus_proxy_port sets the
 // Modbus redirect; every registered inspector has a port.
 func TestProxyPorts(t *testing.T) {
-	s := DefaultSettings()
+	s := settings.Default()
 	s.Firewall.ModbusProxyPort = 15020
 	ports := proxyPorts(s)
 	require.Len(t, ports, len(inspectors))

@@ -71,7 +71,7 @@ func (b apiBackend) ConfirmWithin() time.Duration {
 	return time.Duration(b.d.set.Changes.ConfirmWithin)
 }
 
-func (b apiBackend) Refused(rec audit.Record) { b.d.recordBestEffort(rec) }
+func (b apiBackend) Refused(rec audit.Record) { b.d.rec.RecordBestEffort(rec) }
 
 func (b apiBackend) Unauthenticated(peer httpapi.PeerCred, route, why string) {
 	b.d.unauth.note(peer, route, why)
@@ -100,8 +100,6 @@ func apiError(err error) error {
 		return &api.Error{Status: http.StatusConflict, Message: err.Error()}
 	case errors.Is(err, errNoModel):
 		return &api.Error{Status: http.StatusNotFound, Message: err.Error()}
-	case errors.Is(err, errAuditUnavailable):
-		return &api.Error{Status: http.StatusServiceUnavailable, Message: err.Error()}
 	}
 	return err
 }
@@ -148,8 +146,8 @@ func (d *Daemon) Status() (api.Status, error) {
 			st.Modbus = append(st.Modbus, api.ModbusCount{Conduit: rc.Conduit, Function: rc.Function, Verdict: rc.Verdict, Count: rc.Count})
 		}
 	}
-	if d.audit != nil {
-		as := api.AuditStats(d.audit.Stats())
+	if l := d.rec.Log(); l != nil {
+		as := api.AuditStats(l.Stats())
 		st.Audit = &as
 	}
 	return st, nil

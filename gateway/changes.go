@@ -29,13 +29,13 @@ type Pending = zone.Pending
 
 // recorder writes audit records for the change transactions.
 type recorder interface {
-	// record writes a record durably; the change is refused when it fails.
-	record(ctx context.Context, r audit.Record) error
-	// recordBestEffort writes a record of something that happens anyway.
-	recordBestEffort(r audit.Record)
-	// auditWritable refuses a change early when its record could not be
+	// Record writes a record durably; the change is refused when it fails.
+	Record(ctx context.Context, r audit.Record) error
+	// RecordBestEffort writes a record of something that happens anyway.
+	RecordBestEffort(r audit.Record)
+	// Writable refuses a change early when its record could not be
 	// written anyway.
-	auditWritable() error
+	Writable() error
 }
 
 // changes runs the change transactions on the running configuration:
@@ -161,7 +161,7 @@ func (c *changes) boot(ctx context.Context) {
 		if err := c.store.SaveState(c.state); err != nil {
 			c.log.Error("cannot save state", zap.Error(err))
 		}
-		c.rec.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRolledBack, fmt.Sprintf("model v%d", p.Version), audit.ResultSuccess,
+		c.rec.RecordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRolledBack, fmt.Sprintf("model v%d", p.Version), audit.ResultSuccess,
 			c.digestOf(p.Version), c.digestOf(p.Previous), "restart while the change waited for confirmation"))
 	}
 	var text []byte
@@ -182,7 +182,7 @@ func (c *changes) boot(ctx context.Context) {
 				// the file is not tried again until it changes.
 				c.log.Error("MODEL FILE REJECTED: it was edited and is invalid; the last good version keeps running",
 					zap.String("file", c.modelFile), zap.Int("version", c.state.Current), zap.String("problems", lerr.Error()))
-				c.rec.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRejected, c.modelFile, audit.ResultFailure, c.digestOf(c.state.Current), "", firstLine(lerr.Error())))
+				c.rec.RecordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRejected, c.modelFile, audit.ResultFailure, c.digestOf(c.state.Current), "", firstLine(lerr.Error())))
 				c.state.ModelFile = fileDigest(fileText)
 				if err := c.store.SaveState(c.state); err != nil {
 					c.log.Error("cannot save state", zap.Error(err))
@@ -207,12 +207,12 @@ func (c *changes) boot(ctx context.Context) {
 	m, err := zone.Load(name, text)
 	if err != nil {
 		c.stayIsland(fmt.Sprintf("the zone model is invalid: %v", err))
-		c.rec.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRejected, "model", audit.ResultFailure, "", "", firstLine(err.Error())))
+		c.rec.RecordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRejected, "model", audit.ResultFailure, "", "", firstLine(err.Error())))
 		return
 	}
 	if err := c.apply(m, c.state.Island); err != nil {
 		c.stayIsland(fmt.Sprintf("the zone model cannot be applied: %v", err))
-		c.rec.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRejected, "model", audit.ResultFailure, "", m.Digest(), firstLine(err.Error())))
+		c.rec.RecordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelRejected, "model", audit.ResultFailure, "", m.Digest(), firstLine(err.Error())))
 		return
 	}
 	if comment != "" {
@@ -233,7 +233,7 @@ func (c *changes) boot(ctx context.Context) {
 			c.log.Error("cannot save state", zap.Error(err))
 		}
 	}
-	c.rec.recordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelApplied, fmt.Sprintf("model v%d", c.state.Current), audit.ResultSuccess, "", m.Digest(), "applied at start"))
+	c.rec.RecordBestEffort(audit.ConfigChange("zonegate", audit.ActionModelApplied, fmt.Sprintf("model v%d", c.state.Current), audit.ResultSuccess, "", m.Digest(), "applied at start"))
 	c.log.Info("zone model applied", zap.String("gateway", m.Gateway.Name), zap.Int("version", c.state.Current), zap.String("digest", m.Digest()), zap.Bool("island", c.state.Island))
 }
 
@@ -384,7 +384,7 @@ func (c *changes) markLocked(actor string, version int, state string) error {
 	}
 	c.log.Error("VERSION HISTORY NOT UPDATED: `zonegate history` shows a wrong state for this version",
 		zap.Int("version", version), zap.String("state", state), zap.Error(err))
-	c.rec.recordBestEffort(audit.Record{Actor: actor, Category: audit.CategoryConfig, Action: audit.ActionHistoryNotUpdated,
+	c.rec.RecordBestEffort(audit.Record{Actor: actor, Category: audit.CategoryConfig, Action: audit.ActionHistoryNotUpdated,
 		Object: fmt.Sprintf("model v%d", version), Result: audit.ResultFailure,
 		Details: map[string]string{audit.DetailState: state, audit.DetailReason: truncate(err.Error(), 400)}})
 	return &HistoryError{Version: version, State: state, Err: err}
@@ -413,7 +413,7 @@ func (c *changes) Push(ctx context.Context, actor string, text []byte, comment s
 	if err != nil {
 		var ds zone.Diagnostics
 		if errors.As(err, &ds) {
-			c.rec.recordBestEffort(withComment(audit.ConfigChange(actor, audit.ActionModelRejected, "model", audit.ResultFailure, c.runningDigest(), "", firstLine(ds.Error())), comment))
+			c.rec.RecordBestEffort(withComment(audit.ConfigChange(actor, audit.ActionModelRejected, "model", audit.ResultFailure, c.runningDigest(), "", firstLine(ds.Error())), comment))
 			return PushResult{}, &ModelError{Diagnostics: ds}
 		}
 		return PushResult{}, err
@@ -430,7 +430,7 @@ func (c *changes) Push(ctx context.Context, actor string, text []byte, comment s
 		res.Unchanged, res.Version = true, c.state.Current
 		return res, nil
 	}
-	if err := c.rec.auditWritable(); err != nil {
+	if err := c.rec.Writable(); err != nil {
 		return res, err
 	}
 	prev, prevVersion := c.running, c.state.Current
@@ -446,7 +446,7 @@ func (c *changes) Push(ctx context.Context, actor string, text []byte, comment s
 	if err := c.apply(m, c.state.Island); err != nil {
 		histErr := c.markLocked(actor, v.Number, zone.VersionRejected)
 		c.restoreLocked(prev)
-		c.rec.recordBestEffort(withComment(audit.ConfigChange(actor, audit.ActionModelRejected, fmt.Sprintf("model v%d", v.Number), audit.ResultFailure, c.digestOf(prevVersion), m.Digest(), firstLine(err.Error())), comment))
+		c.rec.RecordBestEffort(withComment(audit.ConfigChange(actor, audit.ActionModelRejected, fmt.Sprintf("model v%d", v.Number), audit.ResultFailure, c.digestOf(prevVersion), m.Digest(), firstLine(err.Error())), comment))
 		return res, errors.Join(fmt.Errorf("the model could not be applied; the previous one is back in place: %w", err), histErr)
 	}
 	summary := zone.DiffSummary(changes)
@@ -454,7 +454,7 @@ func (c *changes) Push(ctx context.Context, actor string, text []byte, comment s
 		res.Deadline = c.now().Add(confirmWithin)
 		summary += fmt.Sprintf("; rolls back unless confirmed by %s", res.Deadline.UTC().Format(time.RFC3339))
 	}
-	if err := c.rec.record(ctx, withComment(audit.ConfigChange(actor, audit.ActionModelApplied, fmt.Sprintf("model v%d", v.Number), audit.ResultSuccess, c.digestOf(prevVersion), m.Digest(), summary), comment)); err != nil {
+	if err := c.rec.Record(ctx, withComment(audit.ConfigChange(actor, audit.ActionModelApplied, fmt.Sprintf("model v%d", v.Number), audit.ResultSuccess, c.digestOf(prevVersion), m.Digest(), summary), comment)); err != nil {
 		histErr := c.markLocked(actor, v.Number, zone.VersionRejected)
 		c.restoreLocked(prev)
 		return res, errors.Join(err, histErr)
@@ -547,7 +547,7 @@ func (c *changes) Confirm(ctx context.Context, actor string) (ModelVersion, erro
 	if p == nil {
 		return ModelVersion{}, ErrNothingPending
 	}
-	if err := c.rec.record(ctx, audit.ConfigChange(actor, audit.ActionModelConfirmed, fmt.Sprintf("model v%d", p.Version), audit.ResultSuccess,
+	if err := c.rec.Record(ctx, audit.ConfigChange(actor, audit.ActionModelConfirmed, fmt.Sprintf("model v%d", p.Version), audit.ResultSuccess,
 		c.digestOf(p.Previous), c.digestOf(p.Version), fmt.Sprintf("pushed by %s", p.User))); err != nil {
 		return ModelVersion{}, err
 	}
@@ -584,7 +584,7 @@ func (c *changes) rollbackPendingLocked(ctx context.Context, actor, reason strin
 	}
 	rec := audit.ConfigChange(actor, audit.ActionModelRolledBack, fmt.Sprintf("model v%d", p.Version), audit.ResultSuccess, c.digestOf(p.Version), c.digestOf(p.Previous), reason)
 	if mustAudit {
-		if err := c.rec.record(ctx, rec); err != nil {
+		if err := c.rec.Record(ctx, rec); err != nil {
 			return err
 		}
 	}
@@ -597,7 +597,7 @@ func (c *changes) rollbackPendingLocked(ctx context.Context, actor, reason strin
 		c.islandWhy = "the first pushed model was rolled back and there is no earlier one"
 	}
 	if !mustAudit {
-		c.rec.recordBestEffort(rec)
+		c.rec.RecordBestEffort(rec)
 	}
 	c.stopTimerLocked()
 	histErr := c.markLocked(actor, p.Version, zone.VersionRolledBack)
@@ -645,7 +645,7 @@ func (c *changes) Rollback(ctx context.Context, actor string, version int) (int,
 	if err != nil {
 		return 0, fmt.Errorf("kept version %d no longer loads: %w", version, err)
 	}
-	if err := c.rec.auditWritable(); err != nil {
+	if err := c.rec.Writable(); err != nil {
 		return 0, err
 	}
 	prev, prevVersion := c.running, c.state.Current
@@ -653,7 +653,7 @@ func (c *changes) Rollback(ctx context.Context, actor string, version int) (int,
 		c.restoreLocked(prev)
 		return 0, err
 	}
-	if err := c.rec.record(ctx, audit.ConfigChange(actor, audit.ActionModelRolledBack, fmt.Sprintf("model v%d", prevVersion), audit.ResultSuccess,
+	if err := c.rec.Record(ctx, audit.ConfigChange(actor, audit.ActionModelRolledBack, fmt.Sprintf("model v%d", prevVersion), audit.ResultSuccess,
 		c.digestOf(prevVersion), m.Digest(), fmt.Sprintf("back to version %d; %s", version, zone.DiffSummary(zone.Diff(prev, m))))); err != nil {
 		c.restoreLocked(prev)
 		return 0, err
@@ -675,7 +675,7 @@ func (c *changes) SetIsland(ctx context.Context, actor string, on bool) error {
 	if c.state.Island == on {
 		return nil
 	}
-	if err := c.rec.auditWritable(); err != nil {
+	if err := c.rec.Writable(); err != nil {
 		return err
 	}
 	state := map[bool]string{true: "on", false: "off"}[on]
@@ -688,7 +688,7 @@ func (c *changes) SetIsland(ctx context.Context, actor string, on bool) error {
 	}
 	rec := audit.Record{Actor: actor, Category: audit.CategoryConfig, Action: audit.ActionIslandMode, Object: "forwarding",
 		Result: audit.ResultSuccess, Details: map[string]string{audit.DetailState: state}}
-	if err := c.rec.record(ctx, rec); err != nil {
+	if err := c.rec.Record(ctx, rec); err != nil {
 		if c.running != nil {
 			if rerr := c.apply(c.running, !on); rerr != nil {
 				c.log.Error("cannot undo the island mode change that could not be audited", zap.Error(rerr))

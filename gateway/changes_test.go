@@ -93,12 +93,12 @@ func TestPushRefusedWithoutAudit(t *testing.T) {
 	h.push(hModelBase, 0)
 	h.push(hModelOpen, 0)
 	h.d.closeAudit()
-	h.d.audit = nil
+	h.d.rec.SetLog(nil)
 	_, err := h.d.Push(h.ctx, "erin", []byte(hModelModbus), "", 0)
-	assert.ErrorIs(t, err, errAuditUnavailable)
+	assert.ErrorIs(t, err, audit.ErrUnavailable)
 	_, err = h.d.Rollback(h.ctx, "erin", 0)
-	assert.ErrorIs(t, err, errAuditUnavailable, "rollback to an earlier version is a change too")
-	assert.ErrorIs(t, h.d.SetIsland(h.ctx, "erin", true), errAuditUnavailable)
+	assert.ErrorIs(t, err, audit.ErrUnavailable, "rollback to an earlier version is a change too")
+	assert.ErrorIs(t, h.d.SetIsland(h.ctx, "erin", true), audit.ErrUnavailable)
 	assert.True(t, h.holds(hModelOpen, false), "nothing changed")
 }
 
@@ -107,7 +107,7 @@ func TestChangesRefusedWhenAuditLogFull(t *testing.T) {
 	h.push(hModelBase, 0)
 	h.push(hModelOpen, 2*time.Minute)
 	for i := 0; ; i++ {
-		_, err := h.d.audit.Append(h.ctx, audit.ConfigChange("filler", audit.ActionSettingsChanged, "settings", audit.ResultSuccess, "", "", strings.Repeat("x", 400)))
+		_, err := h.d.rec.Log().Append(h.ctx, audit.ConfigChange("filler", audit.ActionSettingsChanged, "settings", audit.ResultSuccess, "", "", strings.Repeat("x", 400)))
 		if err != nil {
 			require.ErrorIs(t, err, audit.ErrFull)
 			break
@@ -393,7 +393,7 @@ func TestSetIslandNotAuditedIsUndone(t *testing.T) {
 	h := newHarness(t)
 	h.push(hModelBase, 0)
 	// The audit log closes after the early check: the record fails.
-	require.NoError(t, h.d.audit.Close())
+	require.NoError(t, h.d.rec.Log().Close())
 	err := h.d.SetIsland(h.ctx, "erin", true)
 	require.Error(t, err)
 	assert.True(t, h.holds(hModelBase, false), "the change that could not be audited is undone")
@@ -401,7 +401,7 @@ func TestSetIslandNotAuditedIsUndone(t *testing.T) {
 	h.k.FailApplies(nil, firewalltest.ErrInjected)
 	err = h.d.SetIsland(h.ctx, "erin", true)
 	assert.ErrorContains(t, err, "previous mode could not be restored")
-	h.d.audit = nil // closed above
+	h.d.rec.SetLog(nil) // closed above
 }
 
 func TestDrift(t *testing.T) {

@@ -11,7 +11,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -59,7 +58,7 @@ type Daemon struct {
 	set settings.Settings
 	log *zap.Logger
 
-	audit      *audit.Log // nil when the log cannot be opened: changes are then refused
+	rec        *audit.Recorder // the audit log, once open; without it changes are refused
 	stopExport context.CancelFunc
 	exported   sync.WaitGroup
 	accounts   *auth.Manager
@@ -87,10 +86,10 @@ func New(cfg Config) *Daemon {
 	if cfg.ModbusListen == "" {
 		cfg.ModbusListen = fmt.Sprintf("[::]:%d", cfg.Settings.Firewall.ModbusProxyPort)
 	}
-	d := &Daemon{cfg: cfg, set: cfg.Settings, log: cfg.Logger}
-	d.changes = newChanges(cfg.Logger, cfg.Clock, cfg.Kernel, d, d.fwOptions(false), cfg.Settings.Model)
+	d := &Daemon{cfg: cfg, set: cfg.Settings, log: cfg.Logger, rec: audit.NewRecorder(cfg.Logger.Sugar())}
+	d.changes = newChanges(cfg.Logger, cfg.Clock, cfg.Kernel, d.rec, d.fwOptions(false), cfg.Settings.Model)
 	d.changes.apply = d.applyLocked
-	d.unauth = newUnauthCalls(cfg.Clock, unauthInterval, d.recordBestEffort)
+	d.unauth = newUnauthCalls(cfg.Clock, unauthInterval, d.rec.RecordBestEffort)
 	return d
 }
 
@@ -218,7 +217,7 @@ func (d *Daemon) openAudit(last *zone.Model) {
 		d.log.Error("AUDIT LOG UNAVAILABLE: forwarding continues, but every configuration and account change is refused until it can be opened", zap.String("dir", d.set.AuditDir()), zap.Error(err))
 		return
 	}
-	d.audit = l
+	d.rec.SetLog(l)
 	ctx, cancel := context.WithCancel(context.Background())
 	d.stopExport = cancel
 	for _, s := range d.set.Audit.Syslog {
@@ -238,68 +237,27 @@ func (d *Daemon) openAudit(last *zone.Model) {
 			}
 		}(s.Address)
 	}
-	d.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryService, Action: audit.ActionServiceStart,
+	d.rec.RecordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryService, Action: audit.ActionServiceStart,
 		Object: "zonegate", Result: audit.ResultSuccess, Details: map[string]string{"version": Version}})
 }
 
 func (d *Daemon) closeAudit() {
 	d.unauth.close() // its records go before the stop record
-	if d.audit == nil {
+	l := d.rec.Log()
+	if l == nil {
 		return
 	}
-	d.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryService, Action: audit.ActionServiceStop,
+	d.rec.RecordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryService, Action: audit.ActionServiceStop,
 		Object: "zonegate", Result: audit.ResultSuccess})
 	d.stopExport()
 	d.exported.Wait()
-	if err := d.audit.Close(); err != nil {
+	if err := l.Close(); err != nil {
 		d.log.Error("close audit log", zap.Error(err))
 	}
 }
 
 // Version is the daemon's version, set by the command at start.
 var Version = "dev"
-
-// errAuditUnavailable refuses changes while no audit record can be written.
-var errAuditUnavailable = errors.New("the audit log is unavailable, so changes are refused: see the daemon log for why it cannot be opened")
-
-// record writes a record durably; a change must be refused when it fails.
-func (d *Daemon) record(ctx context.Context, r audit.Record) error {
-	if d.audit == nil {
-		return errAuditUnavailable
-	}
-	if _, err := d.audit.Append(ctx, r); err != nil {
-		return fmt.Errorf("audit record not written, so the change is refused: %w", err)
-	}
-	return nil
-}
-
-// auditWritable refuses a change early when its record could not be
-// written anyway.
-func (d *Daemon) auditWritable() error {
-	if d.audit == nil {
-		return errAuditUnavailable
-	}
-	if d.audit.Stats().Full {
-		return fmt.Errorf("the audit log is full, so changes are refused: %w", audit.ErrFull)
-	}
-	return nil
-}
-
-// recordBestEffort writes a record for something that happens anyway
-// (drift repair, automatic rollback, start and stop, refused calls)
-// with AppendBestEffort: a record that cannot be written is counted in
-// the log's LostBestEffort and its next "lost" record.
-func (d *Daemon) recordBestEffort(r audit.Record) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := errAuditUnavailable
-	if d.audit != nil {
-		_, err = d.audit.AppendBestEffort(ctx, r)
-	}
-	if err != nil {
-		d.log.Error("audit record lost", zap.String("action", string(r.Action)), zap.Error(err))
-	}
-}
 
 func (d *Daemon) openAccounts(last *zone.Model) error {
 	policy := d.set.PasswordPolicy()
@@ -325,6 +283,6 @@ func (d *Daemon) accountsPath() string { return d.set.StateDir + "/accounts.json
 // accountEvent records account events; the auth package refuses the change
 // when this fails.
 func (d *Daemon) accountEvent(ctx context.Context, ev auth.Event) error {
-	return d.record(ctx, audit.Record{Time: ev.Time, Actor: ev.Actor, Category: audit.CategoryAccount,
+	return d.rec.Record(ctx, audit.Record{Time: ev.Time, Actor: ev.Actor, Category: audit.CategoryAccount,
 		Action: audit.Action(ev.Action), Object: "user:" + ev.Target, Result: audit.Result(ev.Result), Details: ev.Detail})
 }

@@ -69,7 +69,7 @@ func (c *changes) checkDrift() {
 	summary := c.expected.Summary(cur)
 	c.log.Warn("DRIFT: table inet zonegate was changed outside zonegate; restoring it",
 		zap.String("summary", summary), zap.String("differences", c.expected.Diff(cur, 6)))
-	c.rec.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryConfig, Action: audit.ActionDriftDetected,
+	c.rec.RecordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryConfig, Action: audit.ActionDriftDetected,
 		Object: "table inet zonegate", Result: audit.ResultFailure, Details: map[string]string{
 			audit.DetailDiff: truncate(summary, 900), audit.DetailDigestAfter: c.runningDigest()}})
 	var restoreErr error
@@ -87,7 +87,7 @@ func (c *changes) checkDrift() {
 		result = audit.ResultFailure
 		c.log.Error("drift: restoring the ruleset failed", zap.Error(restoreErr))
 	}
-	c.rec.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryConfig, Action: audit.ActionDriftRestored,
+	c.rec.RecordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryConfig, Action: audit.ActionDriftRestored,
 		Object: "table inet zonegate", Result: result, Details: map[string]string{audit.DetailDigestAfter: c.runningDigest()}})
 }
 

@@ -117,7 +117,7 @@ func (h *harness) restart() {
 	h.t.Helper()
 	h.d.stop()
 	h.d.closeAudit()
-	h.d.audit = nil
+	h.d.rec.SetLog(nil)
 	h.startDaemon()
 }
 

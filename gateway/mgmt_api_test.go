@@ -48,7 +48,7 @@ func mgNewAPI(t *testing.T) *mgAPI {
 	s.StateDir = t.TempDir()
 	d := New(Config{Settings: s})
 	d.openAudit(nil)
-	require.NotNil(t, d.audit, "the audit log did not open")
+	require.NotNil(t, d.rec.Log(), "the audit log did not open")
 	require.NoError(t, d.openAccounts(nil))
 	t.Cleanup(d.closeAudit)
 	return &mgAPI{t: t, d: d, h: d.apiHandler()}

@@ -19,8 +19,8 @@ import (
 // is left).
 func (d *Daemon) startEvents(ctx context.Context) func() {
 	sinks := []events.Sink{&events.LogSink{Log: d.log.Named("events"), Lines: d.set.Events.LogLines}}
-	if d.audit != nil {
-		sinks = append(sinks, events.AuditSink{Log: d.audit})
+	if l := d.rec.Log(); l != nil {
+		sinks = append(sinks, events.AuditSink{Log: l})
 	}
 	d.pipeline = events.New(events.Config{
 		Interval: time.Duration(d.set.Events.Interval),

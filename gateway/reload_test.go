@@ -174,8 +174,8 @@ func TestReloadSettings(t *testing.T) {
 	// A change that cannot be audited is not made.
 	require.NoError(t, os.WriteFile(path, []byte("changes:\n  keep: 7\n"), 0o600))
 	h.d.closeAudit()
-	h.d.audit = nil
-	assert.ErrorIs(t, h.d.ReloadSettings(h.ctx), errAuditUnavailable)
+	h.d.rec.SetLog(nil)
+	assert.ErrorIs(t, h.d.ReloadSettings(h.ctx), audit.ErrUnavailable)
 	assert.Equal(t, 3, h.d.set.Changes.Keep)
 }
 

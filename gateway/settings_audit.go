@@ -65,7 +65,7 @@ func (d *Daemon) auditSettings(ctx context.Context, actor, note string) error {
 		summary += "; " + note
 	}
 	rec := audit.ConfigChange(actor, audit.ActionSettingsChanged, "settings", audit.ResultSuccess, digestBefore, digestOfBytes(now), summary)
-	if err := d.record(ctx, rec); err != nil {
+	if err := d.rec.Record(ctx, rec); err != nil {
 		return err
 	}
 	d.log.Info("daemon settings changed", zap.String("keys", changed))
@@ -97,7 +97,7 @@ func (d *Daemon) ReloadSettings(ctx context.Context) error {
 	}
 	s, err := settings.Load(d.cfg.SettingsPath)
 	if err != nil {
-		d.recordBestEffort(audit.ConfigChange("local:SIGHUP", audit.ActionSettingsRejected, "settings", audit.ResultFailure, "", "", firstLine(err.Error())))
+		d.rec.RecordBestEffort(audit.ConfigChange("local:SIGHUP", audit.ActionSettingsRejected, "settings", audit.ResultFailure, "", "", firstLine(err.Error())))
 		return fmt.Errorf("settings not reloaded: %w", err)
 	}
 	// Keep what the command line overrode.

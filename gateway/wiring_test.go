@@ -90,7 +90,7 @@ func TestUnauthenticatedCallsAreAggregated(t *testing.T) {
 		"first": got[2].Details["first"], "last": got[2].Details["last"]}, got[2].Details)
 	assert.Equal(t, "local uid=1000 pid=4242", got[2].Actor, "the actor is the peer")
 	assert.Equal(t, "1001", got[3].Details[detailUID])
-	assert.Equal(t, uint64(0), h.d.audit.Stats().LostBestEffort)
+	assert.Equal(t, uint64(0), h.d.rec.Log().Stats().LostBestEffort)
 }
 
 func TestUnauthenticatedKeysAreBounded(t *testing.T) {
@@ -151,9 +151,9 @@ func TestPushCommentIsInTheAuditRecord(t *testing.T) {
 
 func TestStopRecordLossIsCounted(t *testing.T) {
 	h := newHarness(t)
-	require.NoError(t, h.d.audit.Close())
+	require.NoError(t, h.d.rec.Log().Close())
 	h.d.closeAudit()
-	assert.Equal(t, uint64(1), h.d.audit.Stats().LostBestEffort, "the stop record that could not be written is counted")
+	assert.Equal(t, uint64(1), h.d.rec.Log().Stats().LostBestEffort, "the stop record that could not be written is counted")
 	assert.True(t, h.logged("audit record lost"))
 }
 

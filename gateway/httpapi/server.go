@@ -134,7 +134,7 @@ func StatusOf(err error) int {
 	case errors.Is(err, auth.ErrWeakPassword), errors.Is(err, auth.ErrInvalidUsername), errors.Is(err, auth.ErrInvalidRole),
 		errors.Is(err, errBadRequest):
 		return http.StatusBadRequest
-	case errors.Is(err, auth.ErrBusy), errors.Is(err, audit.ErrFull), errors.Is(err, auth.ErrAudit):
+	case errors.Is(err, auth.ErrBusy), errors.Is(err, audit.ErrFull), errors.Is(err, audit.ErrUnavailable), errors.Is(err, auth.ErrAudit):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

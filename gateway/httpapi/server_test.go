@@ -286,6 +286,7 @@ func TestBackendErrorsGetTheirStatus(t *testing.T) {
 		{&api.Error{Status: 422, Message: "the model has 1 error(s)", Diagnostics: []string{"pushed model:3:4: bad"}}, 422, []string{"pushed model:3:4: bad"}},
 		{&api.Error{Status: 409, Message: "waiting for confirmation"}, 409, nil},
 		{fmt.Errorf("record: %w", audit.ErrFull), 503, nil},
+		{fmt.Errorf("record: %w", audit.ErrUnavailable), 503, nil},
 		{auth.ErrAudit, 503, nil},
 		{auth.ErrLocked, 403, nil},
 		{errors.New("kernel said no"), 500, nil},

@@ -66,9 +66,7 @@ func (b apiBackend) Status() (api.Status, error) {
 }
 
 func (b apiBackend) ConfirmWithin() time.Duration {
-	b.d.mu.Lock()
-	defer b.d.mu.Unlock()
-	return time.Duration(b.d.set.Changes.ConfirmWithin)
+	return time.Duration(b.d.settings.Get().Changes.ConfirmWithin)
 }
 
 func (b apiBackend) Refused(rec audit.Record) { b.d.rec.RecordBestEffort(rec) }

@@ -99,6 +99,13 @@ func (c *changes) openStore(dir string, keep int) error {
 	return nil
 }
 
+// setKeep changes how many model versions stay on disk.
+func (c *changes) setKeep(keep int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.store.SetKeep(keep)
+}
+
 func (c *changes) options(island bool) firewall.Options {
 	o := c.opts
 	o.Island = island

@@ -54,9 +54,10 @@ type Daemon struct {
 	// (Push, Confirm, Rollback, SetIsland, History, drift repair).
 	*changes
 
-	cfg Config
-	set settings.Settings
-	log *zap.Logger
+	cfg      Config
+	set      settings.Settings // as at the start
+	settings *settings.Running // as now: SIGHUP changes some keys
+	log      *zap.Logger
 
 	rec        *audit.Recorder // the audit log, once open; without it changes are refused
 	stopExport context.CancelFunc
@@ -88,6 +89,7 @@ func New(cfg Config) *Daemon {
 	}
 	d := &Daemon{cfg: cfg, set: cfg.Settings, log: cfg.Logger, rec: audit.NewRecorder(cfg.Logger.Sugar())}
 	d.changes = newChanges(cfg.Logger, cfg.Clock, cfg.Kernel, d.rec, d.fwOptions(false), cfg.Settings.Model)
+	d.settings = settings.NewRunning(cfg.Settings, cfg.SettingsPath, d.rec, cfg.Logger)
 	d.changes.apply = d.applyLocked
 	d.unauth = newUnauthCalls(cfg.Clock, unauthInterval, d.rec.RecordBestEffort)
 	return d
@@ -155,10 +157,20 @@ func (d *Daemon) open(ctx context.Context) error {
 		d.closeAudit()
 		return err
 	}
-	if err := d.auditSettings(ctx, "zonegate", "at start"); err != nil {
+	if err := d.settings.AuditStart(ctx); err != nil {
 		d.log.Error("settings change not recorded", zap.Error(err))
 	}
 	return nil
+}
+
+// ReloadSettings re-reads the settings file (SIGHUP). Changes are audited;
+// the `changes` keys take effect at once, the others at the next start.
+func (d *Daemon) ReloadSettings(ctx context.Context) error {
+	s, err := d.settings.Reload(ctx)
+	if err == nil {
+		d.setKeep(s.Changes.Keep)
+	}
+	return err
 }
 
 // reload re-reads the settings and the model file (SIGHUP).

@@ -70,14 +70,16 @@ var hModelModbus = hModelBase + `  - name: ops-to-plc
 var hStart = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 type harness struct {
-	t     *testing.T
-	ctx   context.Context
-	set   settings.Settings
-	k     *firewalltest.Kernel
-	clk   *clock.Fake
-	logs  *observer.ObservedLogs
-	d     *Daemon
-	start error // what open returned
+	t   *testing.T
+	ctx context.Context
+	set settings.Settings
+	// settingsPath is the settings file of the daemon; "" for none.
+	settingsPath string
+	k            *firewalltest.Kernel
+	clk          *clock.Fake
+	logs         *observer.ObservedLogs
+	d            *Daemon
+	start        error // what open returned
 }
 
 type hOption func(*settings.Settings)
@@ -100,7 +102,7 @@ func (h *harness) startDaemon() {
 	h.t.Helper()
 	core, logs := observer.New(zap.DebugLevel)
 	h.logs = logs
-	h.d = New(Config{Settings: h.set, Kernel: h.k, Clock: h.clk, Logger: zap.New(core)})
+	h.d = New(Config{Settings: h.set, SettingsPath: h.settingsPath, Kernel: h.k, Clock: h.clk, Logger: zap.New(core)})
 	h.start = h.d.open(h.ctx)
 	require.NoError(h.t, h.start)
 	d := h.d
@@ -119,6 +121,16 @@ func (h *harness) restart() {
 	h.d.closeAudit()
 	h.d.rec.SetLog(nil)
 	h.startDaemon()
+}
+
+// withSettingsFile writes text as the daemon's settings file and
+// restarts the daemon with it; it returns the file's path.
+func (h *harness) withSettingsFile(text string) string {
+	h.t.Helper()
+	h.settingsPath = filepath.Join(h.t.TempDir(), "zonegate.yaml")
+	require.NoError(h.t, os.WriteFile(h.settingsPath, []byte(text), 0o600))
+	h.restart()
+	return h.settingsPath
 }
 
 func withModelFile(text string) hOption {

@@ -110,14 +110,13 @@ func TestDenialCountingDoesNotAllocate(t *testing.T) {
 // audited, but the server keeps its address until the next start.
 func TestReloadDoesNotRebindMetrics(t *testing.T) {
 	h := newHarness(t)
+	path := h.withSettingsFile("")
 	h.d.set.Metrics.Listen = "127.0.0.1:0"
 	stop, err := h.d.serveMetrics()
 	require.NoError(t, err)
 	defer stop()
 	addr := h.d.metrics.server.Addr().String()
 
-	path := filepath.Join(t.TempDir(), "zonegate.yaml")
-	h.d.cfg.SettingsPath = path
 	require.NoError(t, os.WriteFile(path, []byte("metrics:\n  listen: 127.0.0.1:9469\n"), 0o600))
 	require.NoError(t, h.d.ReloadSettings(h.ctx))
 	changed := h.entries(audit.ActionSettingsChanged)

@@ -141,17 +141,20 @@ func TestReloadModelFile(t *testing.T) {
 	assert.ErrorContains(t, h.d.ReloadModelFile(h.ctx), "cannot save the state file")
 }
 
+// TestReloadSettings: a SIGHUP takes the settings file's changes.* at
+// once (a smaller changes.keep prunes at the next push); a change that
+// cannot be audited is not made. The settings' own reload rules are tested
+// in package settings.
 func TestReloadSettings(t *testing.T) {
 	h := newHarness(t)
 	require.NoError(t, h.d.ReloadSettings(h.ctx), "no settings file: nothing to reload")
 
-	path := filepath.Join(t.TempDir(), "zonegate.yaml")
-	h.d.cfg.SettingsPath = path
-	require.NoError(t, os.WriteFile(path, []byte("state_dir: /elsewhere\nchanges:\n  keep: 3\n  confirm_within: 5m\n"), 0o600))
+	path := h.withSettingsFile("state_dir: /elsewhere\nchanges:\n  keep: 3\n  confirm_within: 5m\n")
 	require.NoError(t, h.d.ReloadSettings(h.ctx))
-	assert.Equal(t, 3, h.d.set.Changes.Keep)
-	assert.Equal(t, settings.Duration(5*time.Minute), h.d.set.Changes.ConfirmWithin)
-	assert.Equal(t, h.set.StateDir, h.d.set.StateDir, "what the command line set stays")
+	assert.Equal(t, 3, h.d.settings.Get().Changes.Keep)
+	assert.Equal(t, settings.Duration(5*time.Minute), h.d.settings.Get().Changes.ConfirmWithin)
+	assert.Equal(t, 5*time.Minute, apiBackend{h.d}.ConfirmWithin(), "a push without a confirm window takes the new one")
+	assert.Equal(t, h.set.StateDir, h.d.settings.Get().StateDir, "what the command line set stays")
 	changed := h.entries(audit.ActionSettingsChanged)
 	require.Len(t, changed, 2, "one at start, one at reload")
 	assert.Contains(t, changed[1].Details[audit.DetailDiff], "changes.confirm_within, changes.keep")
@@ -163,12 +166,9 @@ func TestReloadSettings(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, vs, 3, "the new keep prunes")
 
-	require.NoError(t, h.d.ReloadSettings(h.ctx), "unchanged settings")
-	assert.Len(t, h.entries(audit.ActionSettingsChanged), 2, "nothing to record")
-
 	require.NoError(t, os.WriteFile(path, []byte("changes:\n  keep: 1\n"), 0o600))
 	assert.ErrorContains(t, h.d.ReloadSettings(h.ctx), "changes.keep must be at least 2")
-	assert.Equal(t, 3, h.d.set.Changes.Keep)
+	assert.Equal(t, 3, h.d.settings.Get().Changes.Keep)
 	assert.Len(t, h.entries(audit.ActionSettingsRejected), 1)
 
 	// A change that cannot be audited is not made.
@@ -176,7 +176,7 @@ func TestReloadSettings(t *testing.T) {
 	h.d.closeAudit()
 	h.d.rec.SetLog(nil)
 	assert.ErrorIs(t, h.d.ReloadSettings(h.ctx), audit.ErrUnavailable)
-	assert.Equal(t, 3, h.d.set.Changes.Keep)
+	assert.Equal(t, 3, h.d.settings.Get().Changes.Keep)
 }
 
 // TestRun starts the whole daemon with the fake kernel: the Modbus proxy

@@ -139,7 +139,7 @@ func (d *Daemon) Status() (api.Status, error) {
 	for _, c := range cs {
 		st.Counters = append(st.Counters, api.Counter(c))
 	}
-	for _, rc := range d.inspection.requests() {
+	for _, rc := range d.proxies.Requests() {
 		if rc.Protocol == inspect.Modbus.Name {
 			st.Modbus = append(st.Modbus, api.ModbusCount{Conduit: rc.Conduit, Function: rc.Function, Verdict: rc.Verdict, Count: rc.Count})
 		}

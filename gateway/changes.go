@@ -276,14 +276,14 @@ func (c *changes) digestOf(version int) string {
 // connections it no longer allows and hands the policies of the inspected
 // conduits to their proxies. d.mu must be held.
 func (d *Daemon) applyLocked(m *zone.Model, island bool) error {
-	policies, err := compilePolicies(m)
+	install, err := d.proxies.Prepare(m)
 	if err != nil {
 		return err
 	}
 	if err := d.applyRulesetLocked(m, island); err != nil {
 		return err
 	}
-	d.inspection.install(m, island, policies, d.log)
+	install(island)
 	d.ifZones.set(m) // dropped packets name the zone of their ingress interface
 	d.setRunningLocked(m)
 	return nil

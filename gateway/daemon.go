@@ -22,6 +22,7 @@ import (
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/auth"
 	"github.com/zonegate/zonegate/gateway/events"
+	"github.com/zonegate/zonegate/gateway/inspection"
 	"github.com/zonegate/zonegate/gateway/internal/clock"
 	"github.com/zonegate/zonegate/gateway/settings"
 	"github.com/zonegate/zonegate/gateway/zone"
@@ -64,7 +65,7 @@ type Daemon struct {
 	exported   sync.WaitGroup
 	accounts   *auth.Manager
 
-	inspection inspection // the proxies of the inspected protocols
+	proxies *inspection.Proxies // the proxies of the inspected protocols
 
 	unauth   *unauthCalls     // API calls refused with 401, aggregated for the log
 	metrics  daemonMetrics    // the Prometheus endpoint (metrics.go)
@@ -84,13 +85,16 @@ func New(cfg Config) *Daemon {
 	if cfg.Kernel == nil {
 		cfg.Kernel = firewall.NewKernel(cfg.Target)
 	}
-	if cfg.ModbusListen == "" {
-		cfg.ModbusListen = fmt.Sprintf("[::]:%d", cfg.Settings.Firewall.ModbusProxyPort)
-	}
 	d := &Daemon{cfg: cfg, set: cfg.Settings, log: cfg.Logger, rec: audit.NewRecorder(cfg.Logger.Sugar())}
 	d.changes = newChanges(cfg.Logger, cfg.Clock, cfg.Kernel, d.rec, d.fwOptions(false), cfg.Settings.Model)
 	d.settings = settings.NewRunning(cfg.Settings, cfg.SettingsPath, d.rec, cfg.Logger)
 	d.changes.apply = d.applyLocked
+	d.proxies = inspection.New(inspection.Config{
+		ModbusPort:      cfg.Settings.Firewall.ModbusProxyPort,
+		ModbusListen:    cfg.ModbusListen,
+		ResponseTimeout: time.Duration(cfg.Settings.Modbus.ResponseTimeout),
+		Log:             cfg.Logger,
+	})
 	d.unauth = newUnauthCalls(cfg.Clock, unauthInterval, d.rec.RecordBestEffort)
 	return d
 }
@@ -98,7 +102,7 @@ func New(cfg Config) *Daemon {
 func (d *Daemon) fwOptions(island bool) firewall.Options {
 	return firewall.Options{
 		Island:   island,
-		Proxies:  proxyPorts(d.set),
+		Proxies:  inspection.Ports(d.set.Firewall.ModbusProxyPort),
 		LogGroup: d.set.Firewall.LogGroup,
 	}
 }
@@ -112,10 +116,12 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	}
 	defer d.closeAudit()
 	defer d.startEvents(ctx)()
-	if err := d.startProxy(); err != nil {
+	// The proxies' events go to the pipeline, their denials are counted
+	// for the metrics on the way.
+	if err := d.proxies.Start(d.metrics.denials.sink(inspection.PipelineSink(d.pipeline))); err != nil {
 		return err
 	}
-	defer d.stopProxy()
+	defer d.proxies.Stop()
 	d.boot(ctx)
 	api, err := d.serveAPI()
 	if err != nil {

@@ -62,10 +62,8 @@ func (d *Daemon) metricsSnapshot() (metrics.Snapshot, error) {
 		}
 	}
 	d.mu.Unlock()
-	for _, ip := range d.inspection.running() {
-		if ac, ok := ip.proxy.(interface{ ActiveConns() int }); ok {
-			s.Connections = append(s.Connections, metrics.Connections{Protocol: ip.name, Open: ac.ActiveConns()})
-		}
+	for _, c := range d.proxies.ActiveConns() {
+		s.Connections = append(s.Connections, metrics.Connections(c))
 	}
 	return s, err
 }

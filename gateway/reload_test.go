@@ -208,7 +208,7 @@ func TestRun(t *testing.T) {
 	require.NoError(t, os.Rename(model+".new", model))
 	reload <- struct{}{}
 	reload <- struct{}{} // a reload is done when the next one is taken
-	assert.NotEmpty(t, d.inspection.running(), "the proxies run")
+	assert.NotEmpty(t, d.proxies.Protocols(), "the proxies run")
 	cancel()
 	require.NoError(t, <-done)
 	h.d = d

@@ -72,7 +72,7 @@ func (b apiBackend) ConfirmWithin() time.Duration {
 func (b apiBackend) Refused(rec audit.Record) { b.d.rec.RecordBestEffort(rec) }
 
 func (b apiBackend) Unauthenticated(peer httpapi.PeerCred, route, why string) {
-	b.d.unauth.note(peer, route, why)
+	b.d.unauth.Note(peer, route, why)
 }
 
 func (b apiBackend) RunningModel() (api.RunningModel, error) {

@@ -22,6 +22,7 @@ import (
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/auth"
 	"github.com/zonegate/zonegate/gateway/events"
+	"github.com/zonegate/zonegate/gateway/httpapi"
 	"github.com/zonegate/zonegate/gateway/inspection"
 	"github.com/zonegate/zonegate/gateway/internal/clock"
 	"github.com/zonegate/zonegate/gateway/settings"
@@ -67,11 +68,11 @@ type Daemon struct {
 
 	proxies *inspection.Proxies // the proxies of the inspected protocols
 
-	unauth   *unauthCalls     // API calls refused with 401, aggregated for the log
-	metrics  daemonMetrics    // the Prometheus endpoint (metrics.go)
-	pipeline *events.Pipeline // data-plane events (observe.go); nil before Run
-	ifZones  ifaceZones       // ingress interface -> zone, for dropped packets
-	nflog    *events.Nflog    // nil when NFLOG cannot be read
+	unauth   *httpapi.Unauthenticated // API calls refused with 401, aggregated for the log
+	metrics  daemonMetrics            // the Prometheus endpoint (metrics.go)
+	pipeline *events.Pipeline         // data-plane events (observe.go); nil before Run
+	ifZones  ifaceZones               // ingress interface -> zone, for dropped packets
+	nflog    *events.Nflog            // nil when NFLOG cannot be read
 }
 
 // New prepares a daemon; Run starts it.
@@ -95,7 +96,7 @@ func New(cfg Config) *Daemon {
 		ResponseTimeout: time.Duration(cfg.Settings.Modbus.ResponseTimeout),
 		Log:             cfg.Logger,
 	})
-	d.unauth = newUnauthCalls(cfg.Clock, unauthInterval, d.rec.RecordBestEffort)
+	d.unauth = httpapi.NewUnauthenticated(cfg.Clock, httpapi.UnauthInterval, d.rec.RecordBestEffort)
 	return d
 }
 
@@ -260,7 +261,7 @@ func (d *Daemon) openAudit(last *zone.Model) {
 }
 
 func (d *Daemon) closeAudit() {
-	d.unauth.close() // its records go before the stop record
+	d.unauth.Close() // its records go before the stop record
 	l := d.rec.Log()
 	if l == nil {
 		return

@@ -119,7 +119,7 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	defer d.startEvents(ctx)()
 	// The proxies' events go to the pipeline, their denials are counted
 	// for the metrics on the way.
-	if err := d.proxies.Start(d.metrics.denials.sink(inspection.PipelineSink(d.pipeline))); err != nil {
+	if err := d.proxies.Start(d.metrics.denials.Sink(inspection.PipelineSink(d.pipeline))); err != nil {
 		return err
 	}
 	defer d.proxies.Stop()

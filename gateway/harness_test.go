@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -15,18 +14,18 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/firewall/firewalltest"
 	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/changes"
 	"github.com/zonegate/zonegate/gateway/internal/clock"
 	"github.com/zonegate/zonegate/gateway/settings"
 	"github.com/zonegate/zonegate/gateway/zone"
 )
 
-// The change transactions are tested on a daemon whose kernel is
-// firewalltest's fake and whose clock is a fake one, with a real audit
-// log, real accounts and a real state directory below t.TempDir(): no
-// root, no netlink, no sleeping.
+// The daemon's wiring is tested with firewalltest's fake kernel and a
+// fake clock, with a real audit log, real accounts and a real state
+// directory below t.TempDir(): no root, no netlink, no sleeping. The
+// change transactions themselves are tested in package changes.
 
 // hModelBase lets ops reach cell on tcp/7001; hModelOpen adds tcp/7000.
 const hModelBase = `version: 1
@@ -107,17 +106,17 @@ func (h *harness) startDaemon() {
 	require.NoError(h.t, h.start)
 	d := h.d
 	h.t.Cleanup(func() {
-		d.stop()
+		d.tx.Stop()
 		d.closeAudit()
 	})
-	h.d.boot(h.ctx)
+	h.d.tx.Boot(h.ctx)
 }
 
 // restart stops the daemon and starts a new one on the same state
 // directory and kernel, as after a reboot.
 func (h *harness) restart() {
 	h.t.Helper()
-	h.d.stop()
+	h.d.tx.Stop()
 	h.d.closeAudit()
 	h.d.rec.SetLog(nil)
 	h.startDaemon()
@@ -143,9 +142,9 @@ func withModelFile(text string) hOption {
 	}
 }
 
-func (h *harness) push(text string, within time.Duration) PushResult {
+func (h *harness) push(text string, within time.Duration) changes.PushResult {
 	h.t.Helper()
-	res, err := h.d.Push(h.ctx, "erin", []byte(text), "test push", within)
+	res, err := h.d.tx.Push(h.ctx, changes.Actor{User: "erin"}, []byte(text), "test push", within)
 	require.NoError(h.t, err)
 	return res
 }
@@ -160,18 +159,17 @@ func (h *harness) model(text string) *zone.Model {
 // holds reports whether the fake kernel holds the ruleset of text (in
 // island mode or not).
 func (h *harness) holds(text string, island bool) bool {
-	opt := h.d.options(island)
-	return h.k.Holds(firewall.Compile(h.model(text), opt))
+	return h.k.Holds(h.d.table.Ruleset(h.model(text), island))
 }
 
 func (h *harness) holdsLockdown() bool {
-	return h.k.Holds(firewall.Lockdown(h.d.options(true)))
+	return h.k.Holds(h.d.table.Ruleset(nil, true))
 }
 
 // states returns "1:running 2:pending ..." from the version history.
 func (h *harness) states() string {
 	h.t.Helper()
-	vs, err := h.d.History()
+	vs, err := h.d.tx.History()
 	require.NoError(h.t, err)
 	var out []string
 	for _, v := range vs {
@@ -207,74 +205,10 @@ func (h *harness) entries(a audit.Action) []audit.Entry {
 	return out
 }
 
-func (h *harness) current() int {
-	h.d.mu.Lock()
-	defer h.d.mu.Unlock()
-	return h.d.state.Current
-}
-
-func (h *harness) pending() *zone.Pending {
-	h.d.mu.Lock()
-	defer h.d.mu.Unlock()
-	return h.d.state.Pending
-}
-
-func (h *harness) islandWhy() string {
-	h.d.mu.Lock()
-	defer h.d.mu.Unlock()
-	return h.d.islandWhy
-}
-
 // logged reports whether a log message containing s was written.
 func (h *harness) logged(s string) bool {
 	return h.logs.FilterMessageSnippet(s).Len() > 0
 }
-
-// breakHistory makes reading and writing version n's metadata fail (its
-// file is replaced by a directory, which also breaks listing the
-// versions) until the returned function repairs it.
-func (h *harness) breakHistory(n int) (repair func()) {
-	h.t.Helper()
-	p := filepath.Join(h.set.StateDir, "models", fmt.Sprintf("v%06d.json", n))
-	b, err := os.ReadFile(p)
-	require.NoError(h.t, err)
-	require.NoError(h.t, os.Remove(p))
-	require.NoError(h.t, os.Mkdir(p, 0o700))
-	return func() {
-		require.NoError(h.t, os.Remove(p))
-		require.NoError(h.t, os.WriteFile(p, b, 0o600))
-	}
-}
-
-// afterNextApply runs f once, right after the next successful apply.
-func (h *harness) afterNextApply(f func()) {
-	h.d.mu.Lock()
-	defer h.d.mu.Unlock()
-	apply := h.d.changes.apply
-	h.d.changes.apply = func(m *zone.Model, island bool) error {
-		h.d.changes.apply = apply
-		err := apply(m, island)
-		if err == nil {
-			f()
-		}
-		return err
-	}
-}
-
-// breakStateFile makes saving the state file fail.
-func (h *harness) breakStateFile() {
-	h.t.Helper()
-	p := filepath.Join(h.set.StateDir, "state.json")
-	require.NoError(h.t, os.RemoveAll(p))
-	require.NoError(h.t, os.MkdirAll(filepath.Join(p, "x"), 0o700))
-}
-
-func contextWithCancel(h *harness) (context.Context, context.CancelFunc) {
-	return context.WithCancel(h.ctx)
-}
-
-// yield lets other goroutines run.
-func yield() { runtime.Gosched() }
 
 func newFakes() (*firewalltest.Kernel, *clock.Fake) {
 	return firewalltest.NewKernel(), clock.NewFake(hStart)

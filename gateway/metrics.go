@@ -52,13 +52,11 @@ func (d *Daemon) serveMetrics() (stop func(), err error) {
 func (d *Daemon) metricsSnapshot() (metrics.Snapshot, error) {
 	st, err := d.Status()
 	s := metrics.Snapshot{Status: st, Denials: d.metrics.denials.Snapshot()}
-	d.mu.Lock()
-	if m := d.running; m != nil {
+	if m := d.tx.Running(); m != nil {
 		for _, c := range m.Conduits {
 			s.Conduits = append(s.Conduits, metrics.Conduit{Name: c.Name, From: c.From, To: c.To})
 		}
 	}
-	d.mu.Unlock()
 	for _, c := range d.proxies.ActiveConns() {
 		s.Connections = append(s.Connections, metrics.Connections(c))
 	}

@@ -47,7 +47,7 @@ func TestRunRefusesUnusableMetricsListen(t *testing.T) {
 			assert.Contains(t, err.Error(), "metrics.listen "+addr, addr)
 			assert.Contains(t, err.Error(), want, addr)
 		}
-		assert.True(t, k.Holds(firewall.Lockdown(d.options(true))), "the fail-close ruleset stays in place")
+		assert.True(t, k.Holds(d.table.Ruleset(nil, true)), "the fail-close ruleset stays in place")
 	}
 }
 
@@ -87,7 +87,7 @@ func TestMetricsFromTheDaemon(t *testing.T) {
 		`zonegate_zone_spoofed_packets_total{zone="cell"} 2`,
 		`zonegate_dropped_packets_total{chain="forward"} 7`,
 		`zonegate_inspected_denials_total{conduit="ops-to-plc",protocol="modbus",reason="function_not_allowed",verdict="denied"} 2`,
-		`zonegate_model_info{digest="` + h.d.running.Digest() + `",gateway="unit-gw",version="1"} 1`,
+		`zonegate_model_info{digest="` + h.d.tx.Running().Digest() + `",gateway="unit-gw",version="1"} 1`,
 		`zonegate_island 0`,
 		`zonegate_audit_available 1`,
 		`zonegate_build_info{commit="` + Commit + `",`,

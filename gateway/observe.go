@@ -2,13 +2,11 @@ package gateway
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/gateway/zone"
 )
@@ -25,7 +23,7 @@ func (d *Daemon) startEvents(ctx context.Context) func() {
 	d.pipeline = events.New(events.Config{
 		Interval: time.Duration(d.set.Events.Interval),
 		MaxKeys:  d.set.Events.MaxKeys,
-		Clock:    d.clock,
+		Clock:    d.cfg.Clock,
 		Sinks:    sinks,
 	})
 	ctx, cancel := context.WithCancel(ctx)
@@ -47,6 +45,12 @@ func (d *Daemon) startEvents(ctx context.Context) func() {
 type ifaceZones struct {
 	mu sync.RWMutex
 	m  map[string]string
+}
+
+// Prepare makes the interfaces of m the ones dropped packets are named by
+// once m is applied (changes.Installer).
+func (z *ifaceZones) Prepare(m *zone.Model) (install func(island bool), err error) {
+	return func(bool) { z.set(m) }, nil
 }
 
 // set takes the interfaces of m (nil: none known).
@@ -82,7 +86,7 @@ func (d *Daemon) startNflog(ctx context.Context) func() {
 	n, err := listenNflog(ctx, d.pipeline, events.NflogConfig{
 		Group:  d.set.Firewall.LogGroup,
 		ZoneOf: d.ifZones.zone,
-		Clock:  d.clock,
+		Clock:  d.cfg.Clock,
 		Log:    d.log.Named("nflog"),
 	})
 	if err != nil {
@@ -95,46 +99,4 @@ func (d *Daemon) startNflog(ctx context.Context) func() {
 	d.nflog = n
 	d.log.Info("reporting dropped packets from NFLOG", zap.Uint16("group", d.set.Firewall.LogGroup))
 	return cancel
-}
-
-// Events returns the aggregated data-plane events newer than since from
-// the pipeline's ring, waiting up to wait for one when there is none.
-func (d *Daemon) Events(ctx context.Context, since uint64, wait time.Duration) api.EventsResult {
-	p := d.pipeline
-	if p == nil {
-		return api.EventsResult{}
-	}
-	aggs, last := p.Since(since, 0)
-	if len(aggs) == 0 && wait > 0 {
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		p.Wait(wctx, since)
-		cancel()
-		aggs, last = p.Since(since, 0)
-	}
-	res := api.EventsResult{Last: last, Interval: p.Interval().String(), Events: make([]api.Event, 0, len(aggs))}
-	for i := range aggs {
-		res.Events = append(res.Events, apiEvent(&aggs[i]))
-	}
-	return res
-}
-
-// apiEvent is the wire form of an aggregate.
-func apiEvent(a *events.Aggregate) api.Event {
-	ev := &a.Sample
-	out := api.Event{Seq: a.Seq, Kind: ev.Kind.String(), Count: a.Count, First: a.First.UTC(), Last: a.Last.UTC(),
-		Protocol: ev.Protocol, Source: ev.Source.Addr().String(), Conduit: ev.Conduit, Zone: ev.Zone, Interface: ev.Interface,
-		Chain: ev.Chain, Reason: ev.Reason, Sample: ev.Sample.String(), Monitor: ev.Monitor, OtherDestinations: a.OtherDestinations}
-	if ev.Destination.IsValid() {
-		out.Destination = ev.Destination.String()
-		if ev.Destination.Port() == 0 {
-			out.Destination = ev.Destination.Addr().String()
-		}
-	}
-	if a.PortHi != 0 {
-		out.Ports = strconv.Itoa(int(a.PortLo))
-		if a.PortHi != a.PortLo {
-			out.Ports += "-" + strconv.Itoa(int(a.PortHi))
-		}
-	}
-	return out
 }

@@ -43,7 +43,8 @@ func TestNoNflogKeepsRunning(t *testing.T) {
 	inspection.PipelineSink(d.pipeline).InspectedEvent(inspect.Event{Protocol: "modbus", Kind: inspect.Denied, Time: time.Now(),
 		Source: netip.MustParseAddrPort("198.18.0.10:1"), Conduit: "c", Reason: "function_not_allowed"})
 	d.pipeline.Flush()
-	got := d.Events(t.Context(), 0, 0)
+	got, err := apiBackend{d}.Events(t.Context(), 0, 0)
+	require.NoError(t, err)
 	require.Len(t, got.Events, 1)
 	assert.Equal(t, "denied", got.Events[0].Kind)
 	assert.Equal(t, "10s", got.Interval)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/changes"
 )
 
 // The promises of the audit log that the daemon keeps: calls without a
@@ -64,51 +65,12 @@ func TestUnauthenticatedCallsAreWrittenAtShutdown(t *testing.T) {
 	assert.Equal(t, []audit.Action{audit.ActionUnauthenticated, audit.ActionServiceStop}, actions, "refused calls come before the stop record")
 }
 
-func TestPushCommentIsInTheAuditRecord(t *testing.T) {
-	h := newHarness(t)
-	h.push(hModelBase, 0)
-	applied := h.entries(audit.ActionModelApplied)
-	require.NotEmpty(t, applied)
-	assert.Equal(t, "test push", applied[len(applied)-1].Details[audit.DetailComment])
-
-	long := strings.Repeat("é", 3000) // 6000 bytes
-	_, err := h.d.Push(h.ctx, "erin", []byte(hModelOpen), long, 0)
-	require.NoError(t, err, "a long comment does not refuse the push")
-	applied = h.entries(audit.ActionModelApplied)
-	c := applied[len(applied)-1].Details[audit.DetailComment]
-	assert.Less(t, len(c), maxCommentBytes+200, "the comment is cut in the record")
-	assert.True(t, strings.HasPrefix(c, strings.Repeat("é", 100)), "the cut keeps whole characters")
-	assert.Contains(t, c, "cut from 6000 bytes")
-	vs, err := h.d.History()
-	require.NoError(t, err)
-	assert.Equal(t, long, vs[len(vs)-1].Comment, "the history keeps the whole comment")
-
-	_, err = h.d.Push(h.ctx, "erin", []byte("version: 1\nzones: [\n"), "broken on purpose", 0)
-	require.Error(t, err)
-	rejected := h.entries(audit.ActionModelRejected)
-	require.NotEmpty(t, rejected)
-	assert.Equal(t, "broken on purpose", rejected[len(rejected)-1].Details[audit.DetailComment])
-}
-
 func TestStopRecordLossIsCounted(t *testing.T) {
 	h := newHarness(t)
 	require.NoError(t, h.d.rec.Log().Close())
 	h.d.closeAudit()
 	assert.Equal(t, uint64(1), h.d.rec.Log().Stats().LostBestEffort, "the stop record that could not be written is counted")
 	assert.True(t, h.logged("audit record lost"))
-}
-
-func TestRunningModelAnswer(t *testing.T) {
-	h := newHarness(t)
-	b := apiBackend{h.d}
-	_, err := b.RunningModel()
-	var ae *api.Error
-	require.ErrorAs(t, err, &ae, "no model runs")
-	assert.Equal(t, http.StatusNotFound, ae.Status)
-	res := h.push(hModelBase, 0)
-	m, err := b.RunningModel()
-	require.NoError(t, err)
-	assert.Equal(t, api.RunningModel{Version: res.Version, Digest: res.Digest, Model: hModelBase}, m)
 }
 
 // TestAccountAnswers: a role change to the role the user has is a
@@ -165,4 +127,17 @@ func TestAccountAnswers(t *testing.T) {
 	var e api.Error
 	require.NoError(t, json.Unmarshal([]byte(body), &e))
 	assert.Equal(t, mv, e.Message)
+}
+
+// TestRunningModelAnswer: GET /v1/model gets the running version's text as
+// pushed (404 while none runs: httpapi maps changes.ErrNoModel).
+func TestRunningModelAnswer(t *testing.T) {
+	h := newHarness(t)
+	b := apiBackend{h.d}
+	_, err := b.RunningModel()
+	require.ErrorIs(t, err, changes.ErrNoModel, "no model runs")
+	res := h.push(hModelBase, 0)
+	m, err := b.RunningModel()
+	require.NoError(t, err)
+	assert.Equal(t, api.RunningModel{Version: res.Version, Digest: res.Digest, Model: hModelBase}, m)
 }

@@ -2,11 +2,9 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,8 +16,8 @@ import (
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/changes"
 	"github.com/zonegate/zonegate/gateway/internal/clock"
+	"github.com/zonegate/zonegate/gateway/internal/gatewaytest"
 	"github.com/zonegate/zonegate/gateway/settings"
-	"github.com/zonegate/zonegate/gateway/zone"
 )
 
 // The daemon's wiring is tested with firewalltest's fake kernel and a
@@ -27,44 +25,11 @@ import (
 // directory below t.TempDir(): no root, no netlink, no sleeping. The
 // change transactions themselves are tested in package changes.
 
-// hModelBase lets ops reach cell on tcp/7001; hModelOpen adds tcp/7000.
-const hModelBase = `version: 1
-gateway:
-  name: unit-gw
-  management:
-    zones: [ops]
-zones:
-  - name: ops
-    importance: medium
-    interfaces: [eth0]
-    networks: [198.18.11.0/24]
-  - name: cell
-    importance: high
-    interfaces: [eth1]
-    networks: [198.18.12.0/24]
-conduits:
-  - name: ops-to-cell
-    from: ops
-    to: cell
-    services: [tcp/7001]
-`
-
-var hModelOpen = strings.Replace(hModelBase, "services: [tcp/7001]", "services: [tcp/7000, tcp/7001]", 1)
-
-// hModelModbus adds a Modbus-inspected conduit, whose policy the daemon
-// hands to the proxy.
-var hModelModbus = hModelBase + `  - name: ops-to-plc
-    from: ops
-    to: cell
-    services: [tcp/502]
-    inspect: modbus
-    modbus:
-      mode: enforce
-      on_deny: exception
-      allow:
-        - read: holding_registers
-          addresses: 0-99
-`
+// The models tested with.
+var (
+	hModelBase = gatewaytest.Base
+	hModelOpen = gatewaytest.Open
+)
 
 var hStart = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
@@ -149,60 +114,19 @@ func (h *harness) push(text string, within time.Duration) changes.PushResult {
 	return res
 }
 
-func (h *harness) model(text string) *zone.Model {
-	h.t.Helper()
-	m, err := zone.Load("test.yaml", []byte(text))
-	require.NoError(h.t, err)
-	return m
-}
-
-// holds reports whether the fake kernel holds the ruleset of text (in
-// island mode or not).
-func (h *harness) holds(text string, island bool) bool {
-	return h.k.Holds(h.d.table.Ruleset(h.model(text), island))
-}
-
-func (h *harness) holdsLockdown() bool {
-	return h.k.Holds(h.d.table.Ruleset(nil, true))
-}
-
 // states returns "1:running 2:pending ..." from the version history.
 func (h *harness) states() string {
-	h.t.Helper()
 	vs, err := h.d.tx.History()
-	require.NoError(h.t, err)
-	var out []string
-	for _, v := range vs {
-		out = append(out, fmt.Sprintf("%d:%s", v.Number, v.State))
-	}
-	return strings.Join(out, " ")
+	return gatewaytest.States(h.t, vs, err)
 }
 
 // records returns the audit records "actor action object result" of the
 // configuration category but settings changes, oldest first.
-func (h *harness) records() []string {
-	h.t.Helper()
-	var out []string
-	require.NoError(h.t, audit.Read(h.set.AuditDir(), audit.Filter{}, func(e audit.Entry) error {
-		if e.Category == audit.CategoryConfig && e.Action != audit.ActionSettingsChanged {
-			out = append(out, e.Actor+" "+string(e.Action)+" "+e.Object+" "+string(e.Result))
-		}
-		return nil
-	}))
-	return out
-}
+func (h *harness) records() []string { return gatewaytest.ConfigRecords(h.t, h.set.AuditDir()) }
 
 // entries returns the audit entries with action a.
 func (h *harness) entries(a audit.Action) []audit.Entry {
-	h.t.Helper()
-	var out []audit.Entry
-	require.NoError(h.t, audit.Read(h.set.AuditDir(), audit.Filter{}, func(e audit.Entry) error {
-		if e.Action == a {
-			out = append(out, e)
-		}
-		return nil
-	}))
-	return out
+	return gatewaytest.Entries(h.t, h.set.AuditDir(), a)
 }
 
 // logged reports whether a log message containing s was written.

@@ -34,7 +34,7 @@ var floors = map[string]int{
 	"gateway/versions": 2, "gateway/zone/zonedoc": 2,
 	// The change transactions, the event pipeline, the metrics, the fake
 	// kernel, the namespace lab.
-	"gateway/changes": 3, "gateway/events": 3, "gateway/metrics": 3, "firewall/firewalltest": 3, "test/lab": 3,
+	"gateway/changes": 3, "gateway/events": 3, "gateway/internal/gatewaytest": 3, "gateway/metrics": 3, "firewall/firewalltest": 3, "test/lab": 3,
 	// What binds them to the world: the transactions' kernel, the
 	// inspecting proxies, the settings, the HTTP API.
 	"gateway/kernel": 4, "gateway/inspection": 4, "gateway/settings": 4, "gateway/httpapi": 4, "test/bench/apply": 4,

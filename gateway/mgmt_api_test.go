@@ -12,28 +12,14 @@ import (
 
 	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/internal/gatewaytest"
 )
 
 // The management API's answers that need neither root nor nftables: the
 // handlers are served from a daemon with an audit log and accounts in a
 // temporary directory and firewalltest's fake kernel.
 
-const mgInvalidModel = `version: 1
-gateway:
-  name: unit-gw
-  management:
-    zones: [ops]
-zones:
-  - name: ops
-    importance: medium
-    interfaces: [eth0]
-    networks: [198.18.11.0/24]
-conduits:
-  - name: ops-to-cell
-    from: ops
-    to: cell
-    services: [tcp/7000]
-`
+const mgInvalidModel = gatewaytest.Invalid
 
 type mgAPI struct {
 	t *testing.T

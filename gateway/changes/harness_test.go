@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/changes"
 	"github.com/zonegate/zonegate/gateway/internal/clock"
+	"github.com/zonegate/zonegate/gateway/internal/gatewaytest"
 	"github.com/zonegate/zonegate/gateway/kernel"
 	"github.com/zonegate/zonegate/gateway/versions"
 	"github.com/zonegate/zonegate/gateway/zone"
@@ -30,61 +30,13 @@ import (
 // and a real audit log below t.TempDir(). No root, no netlink, no
 // sleeping.
 
-// hModelBase lets ops reach cell on tcp/7001; hModelOpen adds tcp/7000.
-const hModelBase = `version: 1
-gateway:
-  name: unit-gw
-  management:
-    zones: [ops]
-zones:
-  - name: ops
-    importance: medium
-    interfaces: [eth0]
-    networks: [198.18.11.0/24]
-  - name: cell
-    importance: high
-    interfaces: [eth1]
-    networks: [198.18.12.0/24]
-conduits:
-  - name: ops-to-cell
-    from: ops
-    to: cell
-    services: [tcp/7001]
-`
-
-var hModelOpen = strings.Replace(hModelBase, "services: [tcp/7001]", "services: [tcp/7000, tcp/7001]", 1)
-
-// hModelModbus adds a Modbus-inspected conduit.
-var hModelModbus = hModelBase + `  - name: ops-to-plc
-    from: ops
-    to: cell
-    services: [tcp/502]
-    inspect: modbus
-    modbus:
-      mode: enforce
-      on_deny: exception
-      allow:
-        - read: holding_registers
-          addresses: 0-99
-`
-
-// hModelInvalid names a zone that does not exist (line 14, column 9).
-const hModelInvalid = `version: 1
-gateway:
-  name: unit-gw
-  management:
-    zones: [ops]
-zones:
-  - name: ops
-    importance: medium
-    interfaces: [eth0]
-    networks: [198.18.11.0/24]
-conduits:
-  - name: ops-to-cell
-    from: ops
-    to: cell
-    services: [tcp/7000]
-`
+// The models tested with.
+var (
+	hModelBase    = gatewaytest.Base
+	hModelOpen    = gatewaytest.Open
+	hModelModbus  = gatewaytest.Modbus
+	hModelInvalid = gatewaytest.Invalid
+)
 
 var (
 	hStart = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -212,41 +164,17 @@ func (h *harness) holdsLockdown() bool { return h.k.Holds(h.table.Ruleset(nil, t
 
 // states returns "1:running 2:pending ..." from the version history.
 func (h *harness) states() string {
-	h.t.Helper()
 	vs, err := h.tx.History()
-	require.NoError(h.t, err)
-	var out []string
-	for _, v := range vs {
-		out = append(out, fmt.Sprintf("%d:%s", v.Number, v.State))
-	}
-	return strings.Join(out, " ")
+	return gatewaytest.States(h.t, vs, err)
 }
 
 // records returns the audit records "actor action object result" of the
-// configuration category, oldest first.
-func (h *harness) records() []string {
-	h.t.Helper()
-	var out []string
-	require.NoError(h.t, audit.Read(h.auditDir, audit.Filter{}, func(e audit.Entry) error {
-		if e.Category == audit.CategoryConfig {
-			out = append(out, e.Actor+" "+string(e.Action)+" "+e.Object+" "+string(e.Result))
-		}
-		return nil
-	}))
-	return out
-}
+// configuration category but settings changes, oldest first.
+func (h *harness) records() []string { return gatewaytest.ConfigRecords(h.t, h.auditDir) }
 
 // entries returns the audit entries with action a.
 func (h *harness) entries(a audit.Action) []audit.Entry {
-	h.t.Helper()
-	var out []audit.Entry
-	require.NoError(h.t, audit.Read(h.auditDir, audit.Filter{}, func(e audit.Entry) error {
-		if e.Action == a {
-			out = append(out, e)
-		}
-		return nil
-	}))
-	return out
+	return gatewaytest.Entries(h.t, h.auditDir, a)
 }
 
 func (h *harness) current() int              { return h.tx.Status().Version }

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/zonegate/zonegate/firewall"
+	"github.com/zonegate/zonegate/gateway/internal/gatewaytest"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/proxy"
@@ -29,44 +30,9 @@ func TestProxyPorts(t *testing.T) {
 	}
 }
 
-// modbusModel has one Modbus-inspected conduit from ops to plc-1 and one
-// plain conduit.
-const modbusModel = `version: 1
-gateway:
-  name: unit-gw
-  management:
-    zones: [ops]
-zones:
-  - name: ops
-    importance: medium
-    interfaces: [eth0]
-    networks: [198.18.11.0/24]
-  - name: cell
-    importance: high
-    interfaces: [eth1]
-    networks: [198.18.12.0/24]
-assets:
-  - name: plc-1
-    zone: cell
-    address: 198.18.12.10
-conduits:
-  - name: ops-to-cell
-    from: ops
-    to: cell
-    services: [tcp/7001]
-  - name: ops-to-plc
-    from: ops
-    to: cell
-    to_assets: [plc-1]
-    services: [tcp/502]
-    inspect: modbus
-    modbus:
-      mode: enforce
-      on_deny: exception
-      allow:
-        - read: holding_registers
-          addresses: 0-99
-`
+// modbusModel has a Modbus-inspected conduit ops-to-plc from ops
+// (198.18.11.0/24) to cell (198.18.12.0/24) and a plain one.
+var modbusModel = gatewaytest.Modbus
 
 func loadModel(t *testing.T, text string) *zone.Model {
 	t.Helper()

@@ -8,29 +8,11 @@ import (
 
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/firewall/firewalltest"
+	"github.com/zonegate/zonegate/gateway/internal/gatewaytest"
 	"github.com/zonegate/zonegate/gateway/zone"
 )
 
-const model = `version: 1
-gateway:
-  name: unit-gw
-  management:
-    zones: [ops]
-zones:
-  - name: ops
-    importance: medium
-    interfaces: [eth0]
-    networks: [198.18.11.0/24]
-  - name: cell
-    importance: high
-    interfaces: [eth1]
-    networks: [198.18.12.0/24]
-conduits:
-  - name: ops-to-cell
-    from: ops
-    to: cell
-    services: [tcp/7001]
-`
+const model = gatewaytest.Base
 
 // TestTable: a model (or none: lockdown) is compiled with the table's
 // options and island mode, applied, and handed on with the fingerprint

@@ -3,8 +3,11 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/changes"
+	"github.com/zonegate/zonegate/gateway/settings"
 )
 
 // The promises of the audit log that the daemon keeps: calls without a
@@ -140,4 +144,50 @@ func TestRunningModelAnswer(t *testing.T) {
 	m, err := b.RunningModel()
 	require.NoError(t, err)
 	assert.Equal(t, api.RunningModel{Version: res.Version, Digest: res.Digest, Model: hModelBase}, m)
+}
+
+// TestAuditUnavailable: an audit log that cannot be opened does not stop
+// the gateway (fail close, boot and forwarding go on), but every change is
+// refused, and the API says so with 503.
+func TestAuditUnavailable(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "not-a-directory")
+	require.NoError(t, os.WriteFile(blocker, nil, 0o600))
+	h := newHarness(t, withModelFile(hModelBase), func(s *settings.Settings) { s.Audit.Dir = filepath.Join(blocker, "audit") })
+	assert.Nil(t, h.d.rec.Log())
+	assert.True(t, h.logged("AUDIT LOG UNAVAILABLE"))
+	assert.True(t, h.k.Holds(h.d.table.Ruleset(h.d.tx.Running(), false)), "the model still runs")
+	_, err := h.d.tx.Push(h.ctx, changes.Actor{User: "erin"}, []byte(hModelOpen), "", 0)
+	assert.ErrorIs(t, err, audit.ErrUnavailable)
+	st, err := h.d.Status()
+	require.NoError(t, err)
+	assert.Nil(t, st.Audit, "no audit statistics without a log")
+	code, body := h.hCall("POST", "/v1/init", "", `{"user":"admin","password":"Quartz-Meadow-Lantern-81"}`)
+	assert.Equal(t, http.StatusServiceUnavailable, code, "the first administrator cannot be created unaudited: %s", body)
+}
+
+// TestSyslogExport: the daemon starts an export for every collector of the
+// settings; its records reach a collector on loopback.
+func TestSyslogExport(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b := make([]byte, 4096)
+		n, _ := c.Read(b)
+		got <- string(b[:n])
+	}()
+	h := newHarness(t, func(s *settings.Settings) {
+		s.Audit.Syslog = []audit.SyslogSettings{{Address: ln.Addr().String(), Transport: "tcp"}, {Address: ""}}
+	})
+	msg := <-got // a hang here is the test's timeout
+	assert.Contains(t, msg, `seq="1"`, "the log's first record, as RFC 5424: %s", msg)
+	assert.Contains(t, msg, "zonegate")
+	h.d.closeAudit()
+	h.d.rec.SetLog(nil)
 }

@@ -88,16 +88,11 @@ func TestStartServesAndStops(t *testing.T) {
 	c, err := net.Dial("tcp", addr)
 	if err == nil { // else reset before the dial returned
 		defer c.Close()
-		require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
-		_, err = c.Read(make([]byte, 1))
+		_, err = c.Read(make([]byte, 1)) // a hang here is the test's timeout
 	}
 	assert.Error(t, err, "the connection is refused (closed or reset)")
-	select {
-	case ev := <-events:
-		assert.Equal(t, inspect.Refused, ev.Kind)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the refused connection was not reported")
-	}
+	ev := <-events
+	assert.Equal(t, inspect.Refused, ev.Kind, "the refused connection is reported")
 	assert.Equal(t, []Conns{{Protocol: inspect.Modbus.Name}}, in.ActiveConns())
 	assert.Empty(t, in.Requests(), "no request was read")
 

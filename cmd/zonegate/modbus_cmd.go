@@ -31,10 +31,11 @@ func conduitPolicy(modelPath, conduit string) (*modbus.Policy, error) {
 	if c == nil {
 		return nil, fmt.Errorf("model %s has no conduit %q", modelPath, conduit)
 	}
-	if c.Modbus == nil {
+	spec, ok := c.Rules.(*modbus.Spec)
+	if !ok || spec == nil {
 		return nil, fmt.Errorf("conduit %q has no `modbus:` block: add `inspect: modbus` and an allow list", conduit)
 	}
-	return modbus.Compile(*c.Modbus)
+	return modbus.Compile(*spec)
 }
 
 func modbusProxyCmd() *cobra.Command {

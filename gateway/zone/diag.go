@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/zonegate/zonegate/protocols/rulesblock"
 )
 
 // Pos is a 1-based line and column in the model file.
-type Pos struct {
-	Line, Column int
-}
+type Pos = rulesblock.Pos
 
 // Severity tells errors from lint warnings.
 type Severity int
@@ -81,7 +81,16 @@ func (r *reporter) errorf(p Pos, format string, args ...any) {
 		r.dropped++
 		return
 	}
-	r.diags = append(r.diags, Diagnostic{File: r.file, Pos: p, Message: fmt.Sprintf(format, args...)})
+	r.add(p, fmt.Sprintf(format, args...))
+}
+
+// add records an error message.
+func (r *reporter) add(p Pos, msg string) {
+	if len(r.diags) >= maxDiagnostics {
+		r.dropped++
+		return
+	}
+	r.diags = append(r.diags, Diagnostic{File: r.file, Pos: p, Message: msg})
 }
 
 // finish sorts the diagnostics and says how many were left out.
@@ -100,32 +109,4 @@ func (r *reporter) warnf(p Pos, rule, format string, args ...any) {
 
 // closest returns the candidate nearest to s by edit distance when it is
 // close enough to be a likely typo, or "".
-func closest(s string, candidates []string) string {
-	best, bestDist := "", len(s)/2+2
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func closest(s string, candidates []string) string { return rulesblock.Closest(s, candidates) }

@@ -2,11 +2,11 @@ package zone
 
 import (
 	"fmt"
-	"reflect"
 	"sort"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/zonegate/zonegate/protocols/rulesblock"
+	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
 )
 
 // Change is one difference between two models: an element added, removed
@@ -124,86 +124,52 @@ func diffNamed[T any](kind string, a, b map[string]T) []Change {
 	return out
 }
 
-// fieldDiff compares two canonical structs field by field.
+// fieldDiff compares two canonical structs field by field; a conduit's
+// rules blocks through their protocols, after its other fields.
 func fieldDiff(a, b any) []string {
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	out := rulesblock.DiffFields("", a, b)
+	if ca, ok := a.(canonConduit); ok {
+		out = append(out, rulesDiff(ca.Rules, b.(canonConduit).Rules)...)
+	}
+	return out
+}
+
+// rulesDiff compares the rules blocks of two versions of a conduit: a
+// block added or removed in one line, a changed block by its protocol's
+// Diff.
+func rulesDiff(a, b map[string]any) []string {
 	var out []string
-	for i := 0; i < va.NumField(); i++ {
-		name := strings.Split(va.Type().Field(i).Tag.Get("yaml"), ",")[0]
-		if ma, ok := va.Field(i).Interface().(*canonModbus); ok {
-			if mb := vb.Field(i).Interface().(*canonModbus); ma != nil && mb != nil {
-				out = append(out, modbusDiff(ma, mb)...)
-				continue
+	for _, name := range sortedKeysOf(a, b) {
+		ra, rb := a[name], b[name]
+		p, ok := registry.Lookup(name)
+		switch {
+		case ra != nil && rb != nil && ok && p.Diff != nil:
+			out = append(out, p.Diff(ra, rb)...)
+		case ra != nil && rb != nil:
+			out = append(out, rulesblock.DiffFields(name, ra, rb)...)
+		default:
+			if line, changed := rulesblock.DiffValue(name, ra, rb); changed {
+				out = append(out, line)
 			}
 		}
-		fa, fb := oneLine(va.Field(i).Interface()), oneLine(vb.Field(i).Interface())
-		// An unset optional field (security_level, owner, description)
-		// reads as (none), not as its zero value.
-		if va.Field(i).IsZero() {
-			fa = ""
-		}
-		if vb.Field(i).IsZero() {
-			fb = ""
-		}
-		if fa != fb {
-			out = append(out, fmt.Sprintf("%s: %s -> %s", name, orNone(fa), orNone(fb)))
-		}
 	}
 	return out
 }
 
-// modbusDiff lists changed settings and allow rules added or removed.
-func modbusDiff(a, b *canonModbus) []string {
-	var out []string
-	for _, f := range fieldDiff(*a, *b) {
-		if !strings.HasPrefix(f, "allow:") {
-			out = append(out, "modbus "+f)
+// sortedKeysOf returns the keys of both maps, sorted.
+func sortedKeysOf(a, b map[string]any) []string {
+	var keys []string
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, dup := a[k]; !dup {
+			keys = append(keys, k)
 		}
 	}
-	ra, rb := map[string]bool{}, map[string]bool{}
-	for _, r := range a.Allow {
-		ra[oneLine(r)] = true
-	}
-	for _, r := range b.Allow {
-		rb[oneLine(r)] = true
-	}
-	for _, r := range a.Allow {
-		if l := oneLine(r); !rb[l] {
-			out = append(out, "modbus allow - "+l)
-		}
-	}
-	for _, r := range b.Allow {
-		if l := oneLine(r); !ra[l] {
-			out = append(out, "modbus allow + "+l)
-		}
-	}
-	return out
-}
-
-func orNone(s string) string {
-	if s == "" || s == "[]" || s == "null" || s == "{}" {
-		return "(none)"
-	}
-	return s
+	sort.Strings(keys)
+	return keys
 }
 
 // oneLine renders a canonical value as compact flow-style YAML.
-func oneLine(v any) string {
-	n := &yaml.Node{}
-	if err := n.Encode(v); err != nil {
-		return fmt.Sprint(v)
-	}
-	setFlow(n)
-	out, err := yaml.Marshal(n)
-	if err != nil {
-		return fmt.Sprint(v)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func setFlow(n *yaml.Node) {
-	n.Style |= yaml.FlowStyle
-	for _, c := range n.Content {
-		setFlow(c)
-	}
-}
+func oneLine(v any) string { return rulesblock.OneLine(v) }

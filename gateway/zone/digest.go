@@ -90,7 +90,9 @@ const (
 
 // encodeCanonical writes v, a value of the canonical structs, generically:
 // every exported field under its YAML key, in declaration order, fields
-// tagged omitempty left out when YAML leaves them out. A field added to the
+// tagged omitempty left out when YAML leaves them out, the keys of an
+// inline map (the conduits' rules blocks) after the fields, as YAML writes
+// them. The protocols' canonical blocks are encoded by the same rules. A field added to the
 // canonical structs is therefore part of the digest without further code,
 // and an optional field left unset does not change any digest.
 func encodeCanonical(w *digestWriter, v reflect.Value) {
@@ -103,19 +105,15 @@ func encodeCanonical(w *digestWriter, v reflect.Value) {
 		encodeCanonical(w, v.Elem())
 	case reflect.Struct:
 		w.tag(tagStruct)
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if !f.IsExported() {
-				continue
+		var inline reflect.Value
+		encodeFields(w, v, &inline)
+		if inline.IsValid() && inline.Len() > 0 {
+			// As YAML writes an inline map: its keys after the fields.
+			for _, k := range sortedKeys(inline) {
+				w.tag(tagField)
+				w.str(k.String())
+				encodeCanonical(w, inline.MapIndex(k))
 			}
-			name, omitEmpty, skip := yamlKey(f)
-			if skip || (omitEmpty && yamlZero(v.Field(i))) {
-				continue
-			}
-			w.tag(tagField)
-			w.str(name)
-			encodeCanonical(w, v.Field(i))
 		}
 		w.tag(tagEnd)
 	case reflect.String:
@@ -147,12 +145,7 @@ func encodeCanonical(w *digestWriter, v reflect.Value) {
 	case reflect.Map:
 		w.tag(tagMap)
 		w.uvarint(uint64(v.Len()))
-		keys := v.MapKeys()
-		if v.Type().Key().Kind() != reflect.String {
-			panic("zone: canonical maps must have string keys, not " + v.Type().Key().String())
-		}
-		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
-		for _, k := range keys {
+		for _, k := range sortedKeys(v) {
 			encodeCanonical(w, k)
 			encodeCanonical(w, v.MapIndex(k))
 		}
@@ -161,23 +154,64 @@ func encodeCanonical(w *digestWriter, v reflect.Value) {
 	}
 }
 
-// yamlKey returns a field's YAML key and whether it is omitted when empty
-// or always skipped, as go.yaml.in/yaml/v3 reads the tag.
-func yamlKey(f reflect.StructField) (name string, omitEmpty, skip bool) {
+// encodeFields writes the fields of struct v: every exported field under
+// its YAML key, in declaration order, the fields of an inline struct in its
+// place; an inline map is left in *inline for the caller.
+func encodeFields(w *digestWriter, v reflect.Value, inline *reflect.Value) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, omitEmpty, isInline, skip := yamlKey(f)
+		switch {
+		case skip:
+		case isInline && f.Type.Kind() == reflect.Map:
+			*inline = v.Field(i)
+		case isInline && f.Type.Kind() == reflect.Struct:
+			encodeFields(w, v.Field(i), inline)
+		case isInline:
+			panic("zone: the canonical form cannot inline a " + f.Type.String())
+		case omitEmpty && yamlZero(v.Field(i)):
+		default:
+			w.tag(tagField)
+			w.str(name)
+			encodeCanonical(w, v.Field(i))
+		}
+	}
+}
+
+// sortedKeys returns the keys of a map with string keys, sorted.
+func sortedKeys(m reflect.Value) []reflect.Value {
+	if m.Type().Key().Kind() != reflect.String {
+		panic("zone: canonical maps must have string keys, not " + m.Type().Key().String())
+	}
+	keys := m.MapKeys()
+	slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+	return keys
+}
+
+// yamlKey returns a field's YAML key and whether it is omitted when empty,
+// inline or always skipped, as go.yaml.in/yaml/v3 reads the tag.
+func yamlKey(f reflect.StructField) (name string, omitEmpty, inline, skip bool) {
 	tag := f.Tag.Get("yaml")
 	if tag == "-" {
-		return "", false, true
+		return "", false, false, true
 	}
 	name, opts, _ := strings.Cut(tag, ",")
 	if name == "" {
 		name = strings.ToLower(f.Name)
 	}
 	for _, o := range strings.Split(opts, ",") {
-		if o == "omitempty" {
+		switch o {
+		case "omitempty":
 			omitEmpty = true
+		case "inline":
+			inline = true
 		}
 	}
-	return name, omitEmpty, false
+	return name, omitEmpty, inline, false
 }
 
 // yamlZero reports whether go.yaml.in/yaml/v3 treats v as empty for

@@ -3,6 +3,7 @@ package zone
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,12 +12,19 @@ import (
 )
 
 // leaves calls fn with the path of every string, number and list inside v
-// (a value of the canonical structs) and a function that changes it.
+// (a value of the canonical structs, the protocols' blocks included) and a
+// function that changes it.
 func leaves(v reflect.Value, path string, fn func(path string, change func())) {
 	switch v.Kind() {
-	case reflect.Pointer:
+	case reflect.Pointer, reflect.Interface:
 		if !v.IsNil() {
 			leaves(v.Elem(), path, fn)
+		}
+	case reflect.Map:
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(a.String(), b.String()) })
+		for _, k := range keys {
+			leaves(v.MapIndex(k), path+"."+k.String(), fn)
 		}
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/zonegate/zonegate/protocols/modbus"
 )
 
 // The helpers below keep the tests to "load this YAML, expect that
@@ -212,4 +214,10 @@ func replaceOnce(t testing.TB, s, old, new string) string {
 		t.Fatalf("%q occurs %d times in the source, want exactly once", old, n)
 	}
 	return strings.Replace(s, old, new, 1)
+}
+
+// modbusSpec returns the Modbus rules of a conduit with `inspect: modbus`.
+func modbusSpec(c *Conduit) *modbus.Spec {
+	spec, _ := c.Rules.(*modbus.Spec)
+	return spec
 }

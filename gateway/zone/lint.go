@@ -5,24 +5,27 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/rulesblock"
+	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
 )
 
-// Lint rule names, printed in brackets in every warning.
+// Lint rule names of the zone model, printed in brackets in every warning.
+// The inspected protocols add their own (package registry).
 const (
-	RuleModbusUninspected = "modbus-uninspected"
 	RuleWholeProtocolHigh = "whole-protocol-into-high"
 	RuleTransitivePath    = "transitive-path"
 	RuleNoManagementZone  = "no-management-zone"
-	RuleMonitorIntoHigh   = "monitor-into-high"
 	RuleSLTargetGap       = "sl-target-gap"
-	RuleDisruptiveDiag    = "disruptive-diagnostics"
 )
 
-// Lint returns warnings about choices that are legal but risky. With
-// --strict the CLI treats them as errors.
+// Lint returns warnings about choices that are legal but risky: the zone
+// model's own rules and those of every registered protocol. With --strict
+// the CLI treats them as errors.
 func (m *Model) Lint() Diagnostics {
 	r := &reporter{file: m.File}
+	protocols := registry.All()
+	inspectAdvice := inspectExamples(registry.Names())
+	var services []rulesblock.Service // reused from conduit to conduit
 	if len(m.Gateway.ManagementZones) == 0 {
 		r.warnf(m.Gateway.at.self, RuleNoManagementZone, "no management zone: nobody can reach the gateway's own services; add `management: {zones: [ZONE]}` under gateway")
 	}
@@ -31,26 +34,28 @@ func (m *Model) Lint() Diagnostics {
 		if from == nil || to == nil {
 			continue
 		}
-		upward := from.Importance < to.Importance
+		// The protocols' rules first: where one warns at the same place
+		// as a rule below, its warning comes first.
+		view := m.protocolView(c, nil, services)
+		services = view.Services
+		for _, p := range protocols {
+			if p.Lint == nil {
+				continue
+			}
+			view.Rules = nil
+			if c.Inspect == p.Name {
+				view.Rules = c.Rules
+			}
+			p.Lint(view, r.warnf)
+		}
 		for i, s := range c.Services {
 			at := c.at.pos(fmt.Sprintf("services.%d", i))
-			if upward && c.Inspect != InspectModbus && s.Proto == TCP && s.HasPort(502) {
-				r.warnf(at, RuleModbusUninspected, "conduit %q carries Modbus (%s) from %s zone %q into %s zone %q without inspection: add `inspect: modbus` with an allow list", c.Name, s, from.Importance, from.Name, to.Importance, to.Name)
-			}
 			if to.Importance == High && s.WholeProtocol() {
 				r.warnf(at, RuleWholeProtocolHigh, "conduit %q allows all of %s into high-importance zone %q: name the ports or types it needs", c.Name, s.Proto, to.Name)
 			}
 		}
 		if from.SecurityLevel > 0 && to.SecurityLevel > from.SecurityLevel && c.Inspect == "" {
-			r.warnf(c.at.self, RuleSLTargetGap, "conduit %q leads from zone %q (SL-T %d) into zone %q (SL-T %d) without inspection: the higher zone's security level is not enforced at this boundary; add inspection (`inspect: modbus`), route the flow through a zone of the higher level, or lower the target of %q", c.Name, from.Name, from.SecurityLevel, to.Name, to.SecurityLevel, to.Name)
-		}
-		if c.Modbus != nil && c.Modbus.Mode == modbus.ModeMonitor && to.Importance == High {
-			r.warnf(c.at.pos("modbus"), RuleMonitorIntoHigh, "conduit %q only monitors Modbus into high-importance zone %q: denied requests still reach the devices; use `mode: enforce` once the allow list is complete", c.Name, to.Name)
-		}
-		if c.Modbus != nil && to.Importance == High {
-			if off := offBusDiagnostics(c.Modbus); len(off) > 0 {
-				r.warnf(c.at.pos("modbus"), RuleDisruptiveDiag, "conduit %q allows diagnostics %s into high-importance zone %q: one request takes a device off the bus until it is restarted; remove them from sub_functions unless this conduit is for maintenance", c.Name, strings.Join(off, " and "), to.Name)
-			}
+			r.warnf(c.at.self, RuleSLTargetGap, "conduit %q leads from zone %q (SL-T %d) into zone %q (SL-T %d) without inspection: the higher zone's security level is not enforced at this boundary; add inspection (%s), route the flow through a zone of the higher level, or lower the target of %q", c.Name, from.Name, from.SecurityLevel, to.Name, to.SecurityLevel, inspectAdvice, to.Name)
 		}
 	}
 	m.lintTransitivePaths(r)
@@ -142,24 +147,4 @@ func (m *Model) lintTransitivePaths(r *reporter) {
 		r.warnf(at, RuleTransitivePath, "low-importance zone %q reaches %d high-importance zones over two or more conduits: %s%s; make sure the middle zones terminate these flows",
 			start.Name, len(paths), strings.Join(shown, "; "), more)
 	}
-}
-
-// offBusDiagnostics lists the diagnostics sub-functions a Modbus block
-// allows that take a device off the bus (restart communications, force
-// listen only mode).
-func offBusDiagnostics(s *modbus.Spec) []string {
-	var out []string
-	seen := map[uint16]bool{}
-	for _, r := range s.Rules {
-		if r.Access != modbus.AccessFunction || r.Function != modbus.FuncDiagnostics {
-			continue
-		}
-		for _, sf := range r.SubFunctions {
-			if d, ok := modbus.LookupDiagSubFunction(sf); ok && d.OffBus && !seen[sf] {
-				seen[sf] = true
-				out = append(out, d.Name)
-			}
-		}
-	}
-	return out
 }

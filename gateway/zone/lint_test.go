@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 )
 
 // lintText has two low zones (office, vendor), two medium zones (dmz, mes)
@@ -74,7 +76,7 @@ func runLintCases(t *testing.T, rule string, tests []lintCase) {
 }
 
 func TestLintModbusUninspected(t *testing.T) {
-	runLintCases(t, RuleModbusUninspected, []lintCase{
+	runLintCases(t, modbusrules.RuleModbusUninspected, []lintCase{
 		{"low into high", "  - {name: c, from: office, to: control, services: [tcp/502]}\n",
 			[]lintWant{{"14:53", `conduit "c" carries Modbus (tcp/502) from low zone "office" into high zone "control" without inspection: add ` + "`inspect: modbus`"}}},
 		{"medium into high, port range", "  - {name: c, from: dmz, to: control, services: [icmp, tcp/500-510]}\n",
@@ -109,7 +111,7 @@ func TestLintMonitorIntoHigh(t *testing.T) {
 	modbus := func(from, to, mode string) string {
 		return "  - {name: c, from: " + from + ", to: " + to + ", services: [tcp/502], inspect: modbus, modbus: {mode: " + mode + ", allow: [{read: coils, addresses: 0-9}]}}\n"
 	}
-	runLintCases(t, RuleMonitorIntoHigh, []lintCase{
+	runLintCases(t, modbusrules.RuleMonitorIntoHigh, []lintCase{
 		{"monitor into high", modbus("dmz", "control", "monitor"),
 			[]lintWant{{"14:85", `conduit "c" only monitors Modbus into high-importance zone "control": denied requests still reach the devices`}}},
 		{"monitor with no rules", "  - {name: c, from: dmz, to: safety, services: [tcp/502], inspect: modbus, modbus: {mode: monitor}}\n",

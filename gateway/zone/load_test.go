@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
+	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
 )
 
 const examplePath = "../../configs/example-factory.yaml"
@@ -62,7 +64,7 @@ func TestLoadExample(t *testing.T) {
 	if c == nil {
 		t.Fatal("conduit scada-to-plc missing")
 	}
-	if c.From != "supervisory" || c.To != "control" || c.Inspect != InspectModbus ||
+	if c.From != "supervisory" || c.To != "control" || c.Inspect != modbusrules.Name ||
 		!slices.Equal(c.FromAssets, []string{"scada-1", "hmi-1"}) || !slices.Equal(c.ToAssets, []string{"plc-1", "plc-2"}) {
 		t.Errorf("conduit scada-to-plc = %+v", c)
 	}
@@ -70,7 +72,7 @@ func TestLoadExample(t *testing.T) {
 	if !slices.Equal(c.Services, wantSvcs) {
 		t.Errorf("services = %+v, want %+v", c.Services, wantSvcs)
 	}
-	spec := c.Modbus
+	spec := modbusSpec(c)
 	if spec == nil || spec.Mode != modbus.ModeEnforce || spec.OnDeny != modbus.DenyException ||
 		!slices.Equal(spec.Units, []uint8{1}) || spec.MaxRate != 100 || len(spec.Rules) != 5 {
 		t.Fatalf("modbus spec = %+v", spec)
@@ -83,10 +85,10 @@ func TestLoadExample(t *testing.T) {
 	if f := spec.Rules[4]; f.Access != modbus.AccessFunction || f.Function != modbus.FuncEncapsulatedInterface || f.MEIType == nil || *f.MEIType != 14 {
 		t.Errorf("function rule = %+v", f)
 	}
-	if s := m.Conduit("scada-to-sis").Modbus; s.OnDeny != modbus.DenyReset {
+	if s := modbusSpec(m.Conduit("scada-to-sis")); s.OnDeny != modbus.DenyReset {
 		t.Errorf("scada-to-sis on_deny = %v, want reset", s.OnDeny)
 	}
-	if s := m.Conduit("eng-to-plc").Modbus; s.Units != nil {
+	if s := modbusSpec(m.Conduit("eng-to-plc")); s.Units != nil {
 		t.Errorf("eng-to-plc has no units: line, so Units must be nil (any unit), got %v", s.Units)
 	}
 
@@ -183,7 +185,7 @@ func TestLoadFile(t *testing.T) {
 		f.Close()
 		_, err = LoadFile(p)
 		var ds Diagnostics
-		if !errors.As(err, &ds) || len(ds) != 1 || ds[0].Pos != (Pos{1, 1}) || !strings.Contains(ds[0].Message, "at most 16777216") {
+		if !errors.As(err, &ds) || len(ds) != 1 || ds[0].Pos != (Pos{Line: 1, Column: 1}) || !strings.Contains(ds[0].Message, "at most 16777216") {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -201,8 +203,8 @@ func TestLoadFile(t *testing.T) {
 }
 
 func TestDiagnosticString(t *testing.T) {
-	e := Diagnostic{File: "f.yaml", Pos: Pos{3, 7}, Message: "boom"}
-	w := Diagnostic{File: "f.yaml", Pos: Pos{10, 1}, Severity: SeverityWarning, Rule: "some-rule", Message: "careful"}
+	e := Diagnostic{File: "f.yaml", Pos: Pos{Line: 3, Column: 7}, Message: "boom"}
+	w := Diagnostic{File: "f.yaml", Pos: Pos{Line: 10, Column: 1}, Severity: SeverityWarning, Rule: "some-rule", Message: "careful"}
 	if got := e.String(); got != "f.yaml:3:7: boom" {
 		t.Errorf("error String = %q", got)
 	}
@@ -458,5 +460,15 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	wantDiag(t, ds, src, "19:1", `unknown key "colour"`)
 	if !regexp.MustCompile(`^test\.yaml:8:17: .*\ntest\.yaml:18:16: .*\ntest\.yaml:19:1: `).MatchString(ds.Error()) {
 		t.Errorf("Error() = %q", ds.Error())
+	}
+}
+
+// TestProtocolBlocksTakeNoConduitKey: a protocol whose name were one of a
+// conduit's own keys would never have its block read.
+func TestProtocolBlocksTakeNoConduitKey(t *testing.T) {
+	for _, name := range registry.Names() {
+		if slices.Contains(conduitKeys, name) {
+			t.Errorf("protocol %q is named like a conduit's own key", name)
+		}
 	}
 }

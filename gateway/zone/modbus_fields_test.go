@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 )
 
 // diagConduit is lintText with one Modbus conduit from dmz into control
@@ -36,9 +37,9 @@ func diagConduit(timeout, rule, subs string) string {
 
 func TestLoadResponseTimeout(t *testing.T) {
 	m := mustLoad(t, diagConduit("500ms", "function: diagnostics", ""))
-	assert.Equal(t, 500*time.Millisecond, m.Conduit("c").Modbus.ResponseTimeout)
+	assert.Equal(t, 500*time.Millisecond, modbusSpec(m.Conduit("c")).ResponseTimeout)
 	m = mustLoad(t, diagConduit("", "function: diagnostics", ""))
-	assert.Zero(t, m.Conduit("c").Modbus.ResponseTimeout, "unset: the proxy's default")
+	assert.Zero(t, modbusSpec(m.Conduit("c")).ResponseTimeout, "unset: the proxy's default")
 
 	for _, tt := range []struct{ value, phrase string }{
 		{"soon", `response_timeout "soon" is not a duration`},
@@ -56,15 +57,15 @@ func TestLoadResponseTimeout(t *testing.T) {
 
 func TestLoadDiagnosticsSubFunctions(t *testing.T) {
 	m := mustLoad(t, diagConduit("", "function: diagnostics", "restart_communications, 4, return_query_data"))
-	rules := m.Conduit("c").Modbus.Rules
+	rules := modbusSpec(m.Conduit("c")).Rules
 	require.Len(t, rules, 1)
 	assert.Equal(t, []uint16{1, 4, 0}, rules[0].SubFunctions)
 
 	m = mustLoad(t, diagConduit("", "function: 8", "clear_counters"))
-	assert.Equal(t, []uint16{modbus.DiagClearCounters}, m.Conduit("c").Modbus.Rules[0].SubFunctions, "the numeric spelling of diagnostics")
+	assert.Equal(t, []uint16{modbus.DiagClearCounters}, modbusSpec(m.Conduit("c")).Rules[0].SubFunctions, "the numeric spelling of diagnostics")
 
 	m = mustLoad(t, diagConduit("", "function: diagnostics", ""))
-	assert.Nil(t, m.Conduit("c").Modbus.Rules[0].SubFunctions, "no list: the non-disruptive default")
+	assert.Nil(t, modbusSpec(m.Conduit("c")).Rules[0].SubFunctions, "no list: the non-disruptive default")
 
 	for _, tt := range []struct {
 		name, rule, subs, pos string
@@ -113,7 +114,7 @@ func TestLintDisruptiveDiagnostics(t *testing.T) {
 	conduit := func(to, subs string) string {
 		return "  - {name: c, from: dmz, to: " + to + ", services: [tcp/502], inspect: modbus, modbus: {allow: [{function: diagnostics" + subs + "}]}}\n"
 	}
-	runLintCases(t, RuleDisruptiveDiag, []lintCase{
+	runLintCases(t, modbusrules.RuleDisruptiveDiag, []lintCase{
 		{"restart and listen-only into high", conduit("control", ", sub_functions: [force_listen_only, restart_communications]"),
 			[]lintWant{{"14:85", `conduit "c" allows diagnostics force_listen_only and restart_communications into high-importance zone "control"`}}},
 		{"listen-only by number into high", conduit("safety", ", sub_functions: [4]"), []lintWant{{"14:84", "force_listen_only"}}},

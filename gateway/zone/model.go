@@ -6,40 +6,35 @@
 // The package loads the version-1 YAML format (see DESIGN.md) with
 // FILE:LINE:COLUMN errors, validates it, lints it for risky but legal
 // choices, and computes a canonical form and its SHA-256 digest.
+//
+// It knows no inspected protocol. A conduit's rules block (`modbus:` for
+// `inspect: modbus`) is read, checked, written in canonical form, linted
+// and described by the protocol that package
+// protocols/rulesblock/registry lists under that name, through the
+// contract of package protocols/rulesblock.
 package zone
 
 import (
 	"net/netip"
 
-	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/rulesblock"
 )
 
 // SupportedVersion is the model format version this package reads.
 const SupportedVersion = 1
 
 // Importance ranks zones and assets by the importance of their operations
-// and assets (guideline steps 1-3 and 1-5).
-type Importance int
+// and assets (guideline steps 1-3 and 1-5). The protocols' lint rules see
+// the same type (package rulesblock).
+type Importance = rulesblock.Importance
 
 // Importance levels, ordered.
 const (
-	ImportanceUnset Importance = iota
-	Low
-	Medium
-	High
+	ImportanceUnset = rulesblock.ImportanceUnset
+	Low             = rulesblock.Low
+	Medium          = rulesblock.Medium
+	High            = rulesblock.High
 )
-
-func (i Importance) String() string {
-	switch i {
-	case Low:
-		return "low"
-	case Medium:
-		return "medium"
-	case High:
-		return "high"
-	}
-	return "unset"
-}
 
 // Model is a loaded and validated zone model.
 type Model struct {
@@ -101,30 +96,32 @@ type Conduit struct {
 	FromAssets  []string // empty: the whole From zone
 	ToAssets    []string // empty: the whole To zone
 	Services    []Service
-	Inspect     string       // "" or the name of a registered protocol (package inspect)
-	Modbus      *modbus.Spec // set when Inspect is InspectModbus
-	at          positions
+	Inspect     string // "" or the name of a registered protocol (package registry)
+	// Rules is the conduit's rules block for its inspected protocol
+	// (`modbus:` for `inspect: modbus`) as that protocol's reader
+	// returned it: for Modbus a *modbus.Spec. Nil when the conduit is not
+	// inspected, or its protocol's block is optional and left out.
+	Rules  any
+	blocks []block // every rules block the conduit has, for validation
+	at     positions
 }
 
-// InspectModbus is the value of `inspect:` that sends a conduit's tcp
-// services through the Modbus proxy.
-const InspectModbus = "modbus"
+// block is a rules block as written in a conduit, before validation has
+// made sure it is the block of the conduit's inspected protocol.
+type block struct {
+	name  string
+	rules any
+}
 
 // Inspected reports whether the conduit's tcp services go through the
 // proxy of an inspected protocol instead of being forwarded.
 func (c *Conduit) Inspected() bool { return c.Inspect != "" }
 
 // InspectRules returns the rules block of the conduit's inspected protocol
-// as plain data for that protocol's inspector (for `inspect: modbus` the
-// *modbus.Spec of the `modbus:` block), or nil when the conduit is not
+// as plain data for that protocol's inspector (Rules: for `inspect: modbus`
+// the *modbus.Spec of the `modbus:` block), or nil when the conduit is not
 // inspected.
-func (c *Conduit) InspectRules() any {
-	switch c.Inspect {
-	case InspectModbus:
-		return c.Modbus
-	}
-	return nil
-}
+func (c *Conduit) InspectRules() any { return c.Rules }
 
 // positions remembers where each field of an element was written, keyed by
 // a path such as "name" or "networks.1".

@@ -56,10 +56,17 @@ func (s Service) String() string {
 	if s.WholeProtocol() {
 		return string(s.Proto)
 	}
-	if s.PortLo == s.PortHi {
-		return fmt.Sprintf("%s/%d", s.Proto, s.PortLo)
+	// One allocation: this runs for every service of every conduit in
+	// the canonical form and the lint rules.
+	b := make([]byte, 0, 16)
+	b = append(b, s.Proto...)
+	b = append(b, '/')
+	b = strconv.AppendUint(b, uint64(s.PortLo), 10)
+	if s.PortHi != s.PortLo {
+		b = append(b, '-')
+		b = strconv.AppendUint(b, uint64(s.PortHi), 10)
 	}
-	return fmt.Sprintf("%s/%d-%d", s.Proto, s.PortLo, s.PortHi)
+	return string(b)
 }
 
 // icmpTypes and icmpv6Types are the message type names nft understands.

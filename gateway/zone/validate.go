@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
 )
 
 var (
@@ -31,7 +31,7 @@ func validate(m *Model, r *reporter) {
 		r.errorf(m.Gateway.at.pos("name"), "gateway name %q must be 1-%d letters, digits, '.', '_' or '-', starting with a letter or digit", m.Gateway.Name, maxGatewayName)
 	}
 	if len(m.Zones) == 0 {
-		r.errorf(Pos{1, 1}, "the model has no zones: add at least one under `zones:`")
+		r.errorf(Pos{Line: 1, Column: 1}, "the model has no zones: add at least one under `zones:`")
 	}
 	validateZones(m, r)
 	for i, name := range m.Gateway.ManagementZones {
@@ -217,7 +217,7 @@ func validateConduits(m *Model, r *reporter) {
 			seen[s] = i
 			hasTCP = hasTCP || s.Proto == TCP
 		}
-		checkConduitModbus(r, c, hasTCP)
+		checkConduitRules(m, r, c, hasTCP)
 	}
 }
 
@@ -250,16 +250,26 @@ func checkConduitAssets(m *Model, r *reporter, c *Conduit, key string, assets []
 	}
 }
 
-func checkConduitModbus(r *reporter, c *Conduit, hasTCP bool) {
-	switch {
-	case c.Inspect == InspectModbus && !hasTCP:
-		r.errorf(c.at.pos("inspect"), "conduit %q has `inspect: modbus` but no tcp service: add tcp/502 (or the port the devices use)", c.Name)
-	case c.Inspect == InspectModbus && c.Modbus == nil:
-		r.errorf(c.at.pos("inspect"), "conduit %q has `inspect: modbus` but no `modbus:` block: add one with an `allow:` list (everything not allowed is denied)", c.Name)
-	case c.Inspect != InspectModbus && c.Modbus != nil:
-		r.errorf(c.at.pos("modbus"), "conduit %q has a `modbus:` block but no `inspect: modbus`: add `inspect: modbus` or remove the block", c.Name)
+// checkConduitRules checks the inspection of a conduit: a tcp service and
+// a block for its protocol, no block of another protocol; then each block
+// through its protocol's own checks.
+func checkConduitRules(m *Model, r *reporter, c *Conduit, hasTCP bool) {
+	if p, ok := registry.Lookup(c.Inspect); ok {
+		switch {
+		case !hasTCP:
+			r.errorf(c.at.pos("inspect"), "conduit %q has `inspect: %s` but no tcp service: add %s", c.Name, p.Name, p.TCPHint)
+		case !c.hasBlock(p.Name) && p.MissingBlock != "":
+			r.errorf(c.at.pos("inspect"), "conduit %q has `inspect: %s` but no `%s:` block: %s", c.Name, p.Name, p.Name, p.MissingBlock)
+		}
 	}
-	if c.Modbus != nil && c.Modbus.Mode == modbus.ModeEnforce && len(c.Modbus.Rules) == 0 {
-		r.errorf(c.at.pos("modbus"), "conduit %q: the modbus block allows nothing, so every request would be denied: add `allow:` rules", c.Name)
+	for _, b := range c.blocks {
+		if b.name != c.Inspect {
+			r.errorf(c.at.pos(b.name), "conduit %q has a `%s:` block but no `inspect: %s`: add `inspect: %s` or remove the block", c.Name, b.name, b.name, b.name)
+		}
+	}
+	for _, b := range c.blocks {
+		if p, ok := registry.Lookup(b.name); ok && p.Check != nil {
+			p.Check(m.protocolView(c, b.rules, nil), r.errorf)
+		}
 	}
 }

@@ -233,7 +233,7 @@ func TestValidConduits(t *testing.T) {
     services: [udp/53]
 `)
 	c := m.Conduit("a")
-	if len(c.Services) != 5 || c.Inspect != "" || c.Modbus != nil {
+	if len(c.Services) != 5 || c.Inspect != "" || c.Rules != nil {
 		t.Errorf("conduit a = %+v", c)
 	}
 	if m.Conduit("b").From != "control" {
@@ -367,14 +367,14 @@ func TestValidModbus(t *testing.T) {
     modbus: {mode: monitor, max_rate: 1/h}
 `
 	m := mustLoad(t, src)
-	s := m.Conduit("mb").Modbus
+	s := modbusSpec(m.Conduit("mb"))
 	if len(s.Rules) != 9 || s.MaxRate != 100 || len(s.Units) != 3 {
 		t.Errorf("spec = %+v", s)
 	}
 	if r := s.Rules[2]; r.Addresses.Lo != 10 || r.Addresses.Hi != 20 {
 		t.Errorf("addresses with spaces = %+v", r.Addresses)
 	}
-	if s := m.Conduit("monitor-only").Modbus; len(s.Rules) != 0 || s.MaxRate != 1.0/3600 {
+	if s := modbusSpec(m.Conduit("monitor-only")); len(s.Rules) != 0 || s.MaxRate != 1.0/3600 {
 		t.Errorf("monitor-only = %+v", s)
 	}
 }

@@ -6,8 +6,9 @@
 // The TCP proxy that carries it on connections is package modbusproxy.
 //
 // The package knows nothing about zones. Callers describe what a conduit
-// allows with a Spec (plain data, usually loaded from the zone model by
-// gateway/zone) and compile it into a Policy.
+// allows with a Spec (plain data, usually read from a conduit's `modbus:`
+// block by package modbusrules, the zone model's side of Modbus) and
+// compile it into a Policy.
 package modbus
 
 import (

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zonegate/zonegate/gateway/zone"
+	"github.com/zonegate/zonegate/protocols/inspect"
 )
 
 // Case is one probe: a packet or connection from one host to another and
@@ -82,7 +83,7 @@ func (l *Lab) Cases() []Case {
 					if s.WholeProtocol() {
 						c.Port = 7 // any port stands for the whole protocol
 					}
-					c.Inspected = s.Proto == zone.TCP && cd.Inspect == zone.InspectModbus
+					c.Inspected = s.Proto == zone.TCP && cd.Inspect == inspect.Modbus.Name
 					add(c)
 					rev := c
 					rev.From, rev.To, rev.Src, rev.Dst, rev.SrcAddr, rev.DstAddr = c.To, c.From, c.Dst, c.Src, c.DstAddr, c.SrcAddr
@@ -142,7 +143,7 @@ func (l *Lab) spoofCases() []Case {
 	var out []Case
 	done := map[string]bool{}
 	for _, cd := range l.Model.Conduits {
-		if len(cd.FromAssets) > 0 || done[cd.From] || cd.Inspect == zone.InspectModbus {
+		if len(cd.FromAssets) > 0 || done[cd.From] || cd.Inspect == inspect.Modbus.Name {
 			continue
 		}
 		for _, s := range cd.Services {
@@ -247,7 +248,7 @@ func (c Case) flow() zone.Flow {
 // modbusCases returns the Modbus requests for an inspected conduit, per
 // address family both sides have, sent to the conduit's first tcp port.
 func (l *Lab) modbusCases(cd *zone.Conduit) []Case {
-	if cd.Inspect != zone.InspectModbus {
+	if cd.Inspect != inspect.Modbus.Name {
 		return nil
 	}
 	port := uint16(0)
@@ -263,7 +264,7 @@ func (l *Lab) modbusCases(cd *zone.Conduit) []Case {
 	if port == 0 {
 		return nil
 	}
-	read, write, _ := ModbusChecks(cd.Name, cd.Modbus)
+	read, write, _ := ModbusChecks(cd.Name, ModbusSpec(cd))
 	var out []Case
 	for _, fam := range []int{4, 6} {
 		src, srcAddr, ok1 := l.pick(cd.From, cd.FromAssets, fam)

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/modbus"
 )
 
@@ -90,6 +91,12 @@ func (op ModbusOp) matches(r ModbusRequest) bool {
 		return len(r.Values) == 1 && r.Values[0] == op.Value
 	}
 	return true
+}
+
+// ModbusSpec returns the rules of a conduit with `inspect: modbus`, or nil.
+func ModbusSpec(cd *zone.Conduit) *modbus.Spec {
+	spec, _ := cd.Rules.(*modbus.Spec)
+	return spec
 }
 
 // ModbusChecks chooses, from a conduit's Modbus spec, an allowed read (the

@@ -112,7 +112,7 @@ func TestModbusChecksOfTheExampleFactory(t *testing.T) {
 	wantDeny := map[string]ModbusWant{"scada-to-plc": WantException, "scada-to-sis": WantReset, "eng-to-plc": WantException}
 	for name, w := range want {
 		cd := m.Conduit(name)
-		read, write, missing := ModbusChecks(cd.Name, cd.Modbus)
+		read, write, missing := ModbusChecks(cd.Name, ModbusSpec(cd))
 		if read == nil || write == nil || len(missing) > 0 {
 			t.Fatalf("%s: read %v, write %v, missing %v", name, read, write, missing)
 		}

@@ -2,8 +2,9 @@
 // it up as a report, the documentation IEC 62443-3-2 asks for and METI's
 // factory guideline step 1 produces: zones grouped and coloured by
 // importance with their networks and assets, conduits as arrows with their
-// services and Modbus policy, and tables of zones, conduits, zone pairs and
-// lint findings.
+// services and inspection policy, and tables of zones, conduits, zone pairs
+// and lint findings. What a drawing and a report say of a conduit's rules
+// block comes from its protocol (package protocols/rulesblock/registry).
 //
 // Everything here is pure: a loaded model in, bytes out. Nothing reads the
 // clock, the file system or the network; the report date is passed in. The

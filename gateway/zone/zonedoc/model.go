@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zonegate/zonegate/gateway/zone"
+	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
 )
 
 // rowOrder is the order of the importance groups, top to bottom: from the
@@ -187,16 +188,17 @@ func assetNarrowing(c *zone.Conduit) string {
 }
 
 // conduitBody is the label of a conduit's arrow after its name: services,
-// asset narrowing, Modbus policy summary and live counters.
+// asset narrowing, the inspected protocol's summary of its rules and live
+// counters.
 func conduitBody(c *zone.Conduit, opt DiagramOptions) []string {
 	lines := []string{serviceList(c)}
 	if s := assetNarrowing(c); s != "" {
 		lines = append(lines, s)
 	}
-	if c.Inspect == zone.InspectModbus {
-		lines = append(lines, "inspect modbus:")
-		if c.Modbus != nil {
-			lines = append(lines, PolicySummary(c.Modbus)...)
+	if c.Inspect != "" {
+		lines = append(lines, "inspect "+c.Inspect+":")
+		if p, ok := registry.Lookup(c.Inspect); ok && p.Summary != nil && c.Rules != nil {
+			lines = append(lines, p.Summary(c.Rules)...)
 		}
 	}
 	if cnt, ok := opt.Counters[c.Name]; ok {
@@ -230,4 +232,23 @@ func pairKey(a, b string) [2]string {
 		a, b = b, a
 	}
 	return [2]string{a, b}
+}
+
+// policyWords is a conduit's inspection in words for the report: what its
+// protocol says of its rules, else the protocol's name.
+func policyWords(c *zone.Conduit) string {
+	if p, ok := registry.Lookup(c.Inspect); ok && p.Words != nil && c.Rules != nil {
+		return p.Words(c.Rules)
+	}
+	return c.Inspect
+}
+
+// inspectedTitles names the protocols zonegate inspects, as in "thick red
+// arrow = Modbus inspected": "Modbus", "Modbus or OPC UA".
+func inspectedTitles() string {
+	var titles []string
+	for _, p := range registry.All() {
+		titles = append(titles, p.Title)
+	}
+	return strings.Join(titles, " or ")
 }

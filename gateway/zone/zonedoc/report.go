@@ -87,7 +87,7 @@ func buildReport(m *zone.Model, opt ReportOptions) reportDoc {
 		}
 	}
 
-	d.conduits.head = []string{"Conduit", "From", "To", "Assets", "Services", "Inspection and Modbus policy", "Description"}
+	d.conduits.head = []string{"Conduit", "From", "To", "Assets", "Services", "Inspection and " + inspectedTitles() + " policy", "Description"}
 	for _, c := range m.Conduits {
 		from, to := "whole zone", "whole zone"
 		if len(c.FromAssets) > 0 {
@@ -97,10 +97,8 @@ func buildReport(m *zone.Model, opt ReportOptions) reportDoc {
 			to = strings.Join(c.ToAssets, ", ")
 		}
 		policy := "none: packet filter only"
-		if c.Inspect == zone.InspectModbus && c.Modbus != nil {
-			policy = "Modbus/TCP deep inspection. " + PolicyWords(c.Modbus)
-		} else if c.Inspect != "" {
-			policy = c.Inspect
+		if c.Inspect != "" {
+			policy = policyWords(c)
 		}
 		d.conduits.rows = append(d.conduits.rows, []cell{one(c.Name), one(c.From), one(c.To), {"from: " + from, "to: " + to},
 			one(serviceList(c)), one(policy), one(c.Description)})
@@ -149,7 +147,7 @@ func buildReport(m *zone.Model, opt ReportOptions) reportDoc {
 		{"METI guideline steps 1-2 to 1-7: operations and assets grouped into zones by importance",
 			fmt.Sprintf("Section Zones and the drawing: %d zones in importance groups, %d protected assets with their importance and address, interfaces and networks of every zone.", len(m.Zones), len(m.Assets))},
 		{"METI guideline step 2, network measures: control the flows between zones",
-			fmt.Sprintf("Sections Conduits and Zone pairs: deny by default between zones; %d conduits allow named services in one direction; %d of them carry Modbus through deep inspection with the policy stated; management access to the gateway only from %s.", len(m.Conduits), inspected, mgmt)},
+			fmt.Sprintf("Sections Conduits and Zone pairs: deny by default between zones; %d conduits allow named services in one direction; %d of them carry %s through deep inspection with the policy stated; management access to the gateway only from %s.", len(m.Conduits), inspected, inspectedTitles(), mgmt)},
 		{"IEC 62443-3-2 ZCR 3: partition the system under consideration into zones and conduits",
 			"The zone model itself: every interface and network belongs to exactly one zone; every permitted flow is a conduit."},
 		{"IEC 62443-3-2 ZCR 6: document zones and conduits (drawing, characteristics, SL-T)",

@@ -263,7 +263,7 @@ func SVG(m *zone.Model, opt DiagramOptions) []byte {
 
 func writeSVG(b *bytes.Buffer, m *zone.Model, opt DiagramOptions, standalone bool) {
 	bands, boxes, edges, bb := svgLayout(m, opt)
-	legend := "fill colour = importance (green low, yellow medium, red high); double border = management zone; thick red arrow = Modbus inspected"
+	legend := "fill colour = importance (green low, yellow medium, red high); double border = management zone; thick red arrow = " + inspectedTitles() + " inspected"
 	bb.rect(bb.minX, bb.minY, textWidth(legend, edgeCharW), 0)
 	x0, y0 := bb.minX-margin, bb.minY-titleBlock-margin
 	w, h := bb.maxX-bb.minX+2*margin, bb.maxY-bb.minY+titleBlock+2*margin

@@ -21,6 +21,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zonegate/zonegate/gateway/zone"
+	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -356,10 +358,10 @@ func TestHTMLIsSelfContained(t *testing.T) {
 
 func TestPolicyWording(t *testing.T) {
 	m := loadModel(t, examplePath)
-	assert.Equal(t, []string{"read di 0-127, ir 0-63", "unit 1", "deny: reset"}, PolicySummary(m.Conduit("scada-to-sis").Modbus))
+	assert.Equal(t, []string{"read di 0-127, ir 0-63", "unit 1", "deny: reset"}, modbusrules.Summary(modbusSpec(m.Conduit("scada-to-sis"))))
 	assert.Equal(t, []string{"read hr 0-99, co 0-63", "write hr 10-19 ≤ 1000, co 0-15", "fn read_device_identification", "unit 1", "≤ 100/s"},
-		PolicySummary(m.Conduit("scada-to-plc").Modbus))
-	w := PolicyWords(m.Conduit("scada-to-sis").Modbus)
+		modbusrules.Summary(modbusSpec(m.Conduit("scada-to-plc"))))
+	w := modbusrules.Words(modbusSpec(m.Conduit("scada-to-sis")))
 	assert.Contains(t, w, "Enforced: a request the rules do not allow closes the connection.")
 	assert.Contains(t, w, "Allowed: read discrete inputs 0-127; read input registers 0-63.")
 
@@ -367,8 +369,8 @@ func TestPolicyWording(t *testing.T) {
 	require.NoError(t, err)
 	mon, err := zone.Load("m.yaml", []byte(strings.Replace(string(src), "      mode: enforce\n      on_deny: reset\n", "      mode: monitor\n", 1)))
 	require.NoError(t, err)
-	assert.Equal(t, "MONITOR only, denies nothing", PolicySummary(mon.Conduit("scada-to-sis").Modbus)[0])
-	assert.Contains(t, PolicyWords(mon.Conduit("scada-to-sis").Modbus), "only reported")
+	assert.Equal(t, "MONITOR only, denies nothing", modbusrules.Summary(modbusSpec(mon.Conduit("scada-to-sis")))[0])
+	assert.Contains(t, modbusrules.Words(modbusSpec(mon.Conduit("scada-to-sis"))), "only reported")
 }
 
 func TestSmallAndLargeModels(t *testing.T) {
@@ -404,4 +406,10 @@ func TestSmallAndLargeModels(t *testing.T) {
 			}
 		})
 	}
+}
+
+// modbusSpec returns the Modbus rules of a conduit with `inspect: modbus`.
+func modbusSpec(c *zone.Conduit) *modbus.Spec {
+	spec, _ := c.Rules.(*modbus.Spec)
+	return spec
 }

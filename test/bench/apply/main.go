@@ -149,7 +149,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err := cmd.Run()
 		s := sample{wall: time.Since(start)}
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			s.maxRSS = ru.Maxrss
+			s.maxRSS = int64(ru.Maxrss) // int32 on 32-bit ARM
 		}
 		if err != nil {
 			return s, fmt.Errorf("%s: %v\n%s", name, err, errb.String())

@@ -1,4 +1,4 @@
-package zonedoc
+package modbusrules
 
 import (
 	"fmt"
@@ -27,11 +27,11 @@ func rate(perSecond float64) string {
 	return strconv.FormatFloat(perSecond, 'g', 6, 64) + "/s"
 }
 
-// PolicySummary is a short description of a Modbus policy for a drawing,
+// Summary is a short description of a Modbus policy for a drawing,
 // one group per line: "read hr 0-99, co 0-63", "write hr 10-19 ≤ 1000",
 // "fn read_device_identification", "unit 1", "≤ 100/s". Table names are
 // shortened to co, di, hr and ir; rules keep the model's order.
-func PolicySummary(s *modbus.Spec) []string {
+func Summary(s *modbus.Spec) []string {
 	var reads, writes, fns []string
 	for _, r := range s.Rules {
 		switch r.Access {
@@ -92,8 +92,8 @@ func unitList(units []uint8, one, many string) string {
 
 func tableWords(t modbus.Table) string { return strings.ReplaceAll(t.String(), "_", " ") }
 
-// PolicyWords describes a Modbus policy in sentences for a report.
-func PolicyWords(s *modbus.Spec) string {
+// Words describes a Modbus policy in sentences for a report.
+func Words(s *modbus.Spec) string {
 	var b strings.Builder
 	if s.Mode == modbus.ModeMonitor {
 		b.WriteString("Monitor mode: every request is forwarded; those the rules below do not allow are only reported. ")

@@ -1,0 +1,88 @@
+package modbusrules
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+
+	"github.com/zonegate/zonegate/protocols/modbus"
+)
+
+// canonModbus is the canonical form of a `modbus:` block. Its field names,
+// tags and order are hashed into every model's digest: add fields (with
+// omitempty), never rename or reorder them.
+type canonModbus struct {
+	Mode    string          `yaml:"mode"`
+	OnDeny  string          `yaml:"on_deny"`
+	Units   []int           `yaml:"units,flow,omitempty"`
+	Allow   []canonMbusRule `yaml:"allow"`
+	MaxRate string          `yaml:"max_rate,omitempty"`
+	// Added after the first digests were taken: omitted when unset.
+	ResponseTimeout string `yaml:"response_timeout,omitempty"`
+}
+
+type canonMbusRule struct {
+	Read      string `yaml:"read,omitempty"`
+	Write     string `yaml:"write,omitempty"`
+	Function  string `yaml:"function,omitempty"`
+	Addresses string `yaml:"addresses,omitempty"`
+	Values    string `yaml:"values,omitempty"`
+	// Added after the first digests were taken: omitted when unset.
+	SubFunctions []string `yaml:"sub_functions,flow,omitempty"`
+}
+
+// canonical writes a Spec one way only: units and rules sorted, repeated
+// rules dropped, defaults written out.
+func canonical(s *modbus.Spec) *canonModbus {
+	cm := &canonModbus{Mode: s.Mode.String(), OnDeny: s.OnDeny.String(), Allow: []canonMbusRule{}}
+	for _, u := range s.Units {
+		cm.Units = append(cm.Units, int(u))
+	}
+	slices.Sort(cm.Units)
+	for _, r := range s.Rules {
+		cr := canonMbusRule{}
+		switch r.Access {
+		case modbus.AccessRead:
+			cr.Read, cr.Addresses = r.Table.String(), r.Addresses.String()
+		case modbus.AccessWrite:
+			cr.Write, cr.Addresses = r.Table.String(), r.Addresses.String()
+			if r.Values != nil {
+				cr.Values = r.Values.String()
+			}
+		case modbus.AccessFunction:
+			cr.Function = modbus.FunctionRuleName(r)
+			subs := slices.Clone(r.SubFunctions)
+			slices.Sort(subs)
+			for _, sf := range slices.Compact(subs) {
+				cr.SubFunctions = append(cr.SubFunctions, modbus.DiagSubFunctionName(sf))
+			}
+		}
+		cm.Allow = append(cm.Allow, cr)
+	}
+	compare := func(a, b canonMbusRule) int {
+		return cmp.Or(cmp.Compare(a.Read, b.Read), cmp.Compare(a.Write, b.Write), cmp.Compare(a.Function, b.Function),
+			cmp.Compare(a.Addresses, b.Addresses), cmp.Compare(a.Values, b.Values),
+			compareSubFunctions(a.SubFunctions, b.SubFunctions))
+	}
+	slices.SortFunc(cm.Allow, compare)
+	cm.Allow = slices.CompactFunc(cm.Allow, func(a, b canonMbusRule) bool { return compare(a, b) == 0 })
+	if s.MaxRate > 0 {
+		cm.MaxRate = strconv.FormatFloat(s.MaxRate, 'g', -1, 64) + "/s"
+	}
+	if s.ResponseTimeout > 0 {
+		cm.ResponseTimeout = s.ResponseTimeout.String()
+	}
+	return cm
+}
+
+// compareSubFunctions orders sub-function lists; nil (the default set)
+// before any list.
+func compareSubFunctions(a, b []string) int {
+	if (a == nil) != (b == nil) {
+		if a == nil {
+			return -1
+		}
+		return 1
+	}
+	return slices.Compare(a, b)
+}

@@ -99,11 +99,17 @@ test: buildroot-check test-arm64
 
 .PHONY: bench-modbus
 
-# bench-modbus: on loopback, a fast Modbus/TCP server read directly, through
-# `zonegate modbus-proxy` (bin/zonegate) and through HAProxy in TCP mode, at
-# 1, 16 and 64 clients (medians of rounds whose paths run in interleaved
-# slices: req/s, p50, p99, proxy CPU per request, ratios), then the proxy's
-# RSS with 1,000 idle client connections. Add flags with BENCH_MODBUS_FLAGS, e.g. "-rounds 5 -pin -v".
+# bench-modbus (as root for api and gc): bin/zonegate's Modbus data path and
+# daemon under load, against baselines measured in the same run. Scenarios
+# (-scenario, default all): cpu and onecpu (CPU per request of `zonegate
+# modbus-proxy` vs HAProxy in TCP mode and a plain Go relay at 1/16/64
+# clients, interleaved slices; onecpu with every proxy on one CPU), api (the
+# daemon in a namespace lab on one CPU, saturated: status calls vs a plain Go
+# HTTP server on the same CPU, one push), gc (gctrace stop-the-world pauses
+# under load), churn (threads and fds around 20,000 short connections),
+# memory (RSS with 1,000 idle connections); then the goals, PASS or MISS.
+# Add flags with BENCH_MODBUS_FLAGS, e.g. "-scenario cpu,api -v" or
+# "-zonegate-baseline /tmp/main/bin/zonegate" to compare two builds.
 bench-modbus: build
 	$(GO) run ./test/bench/modbus -zonegate bin/zonegate $(BENCH_MODBUS_FLAGS)
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -122,7 +123,7 @@ type client struct {
 const readQty = 10
 
 func newClient(c net.Conn) *client {
-	cl := &client{c: c, h: newHistogram()}
+	cl := &client{c: c} // the load sets h after its warm-up
 	copy(cl.req[:], []byte{0, 0, 0, 0, 0, 6, 1, 3, 0, 0, 0, readQty})
 	return cl
 }
@@ -152,76 +153,122 @@ func (cl *client) once() (time.Time, time.Duration, error) {
 	return now, now.Sub(start), nil
 }
 
-// measure connects n clients to addr, warms them up, then lets them run
-// for dur and returns the merged counts and latencies, and the CPU time
-// process pid (the proxy; 0: none) used while they ran.
-func measure(path, addr string, n int, dur time.Duration, pid int) (result, error) {
+// dialFunc connects client i of a load.
+type dialFunc func(ctx context.Context, i int) (net.Conn, error)
+
+// loopback dials addr from client i's loopback source address.
+func loopback(addr string) dialFunc {
+	return func(ctx context.Context, i int) (net.Conn, error) { return dialFrom(ctx, i, addr) }
+}
+
+// loadRun is a load of n clients: connected and warmed up by connectLoad,
+// running from begin until stop.
+type loadRun struct {
+	path      string
+	clients   []*client
+	pid       int // the proxy whose CPU time is measured; 0: none
+	stopping  atomic.Bool
+	wg        sync.WaitGroup
+	errs      chan error
+	start     time.Time
+	cpuBefore time.Duration
+}
+
+// connectLoad connects n clients with dial and warms each up with 50
+// requests (which connects the proxies' upstream sides and fills the
+// caches).
+func connectLoad(path string, dial dialFunc, n int) (*loadRun, error) {
+	l := &loadRun{path: path, clients: make([]*client, n), errs: make(chan error, n)}
 	ctx := context.Background()
-	clients := make([]*client, n)
-	defer func() {
-		for _, cl := range clients {
-			if cl != nil {
-				cl.c.Close()
-			}
-		}
-	}()
-	for i := range clients {
-		c, err := dialFrom(ctx, i, addr)
+	for i := range l.clients {
+		c, err := dial(ctx, i)
 		if err != nil {
-			return result{}, fmt.Errorf("%s: connect client %d: %w", path, i, err)
+			l.close()
+			return nil, fmt.Errorf("%s: connect client %d: %w", path, i, err)
 		}
-		clients[i] = newClient(c)
+		l.clients[i] = newClient(c)
 	}
-	// Warm-up: connects the proxies' upstream sides and the caches.
-	for _, cl := range clients {
+	for _, cl := range l.clients {
 		for j := 0; j < 50; j++ {
 			if _, _, err := cl.once(); err != nil {
-				return result{}, fmt.Errorf("%s: warm-up: %w", path, err)
+				l.close()
+				return nil, fmt.Errorf("%s: warm-up: %w", path, err)
 			}
 		}
 		cl.h = newHistogram()
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	var cpuBefore time.Duration
+	return l, nil
+}
+
+// begin lets every client do requests back to back until stop, and
+// starts counting the CPU time of process pid (0: none).
+func (l *loadRun) begin(pid int) {
+	l.pid = pid
 	if pid != 0 {
-		cpuBefore, _ = cpuTime(pid)
+		l.cpuBefore, _ = cpuTime(pid)
 	}
-	start := time.Now()
-	end := start.Add(dur)
-	for _, cl := range clients {
-		wg.Add(1)
+	l.start = time.Now()
+	for _, cl := range l.clients {
+		l.wg.Add(1)
 		go func(cl *client) {
-			defer wg.Done()
-			for {
-				done, d, err := cl.once()
+			defer l.wg.Done()
+			for !l.stopping.Load() {
+				_, d, err := cl.once()
 				if err != nil {
-					errs <- err
+					l.errs <- err
 					return
 				}
 				cl.h.add(d)
-				if done.After(end) {
-					return
-				}
 			}
 		}(cl)
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
+}
+
+// stop ends the load, closes the connections and returns the merged
+// counts and latencies. A client that failed stopped at its error; the
+// errors are returned beside the result of the others.
+func (l *loadRun) stop() (result, error) {
+	l.stopping.Store(true)
+	l.wg.Wait()
+	elapsed := time.Since(l.start)
 	var cpu time.Duration
-	if pid != 0 {
-		after, _ := cpuTime(pid)
-		cpu = after - cpuBefore
+	if l.pid != 0 {
+		after, _ := cpuTime(l.pid)
+		cpu = after - l.cpuBefore
 	}
-	close(errs)
-	if err := errors.Join(collect(errs)...); err != nil {
-		return result{}, fmt.Errorf("%s with %d clients: %w", path, n, err)
+	l.close()
+	close(l.errs)
+	var err error
+	if errs := collect(l.errs); len(errs) > 0 {
+		err = fmt.Errorf("%s with %d clients: %d client(s) failed: %w", l.path, len(l.clients), len(errs), errors.Join(errs...))
 	}
 	all := newHistogram()
-	for _, cl := range clients {
+	for _, cl := range l.clients {
 		all.merge(cl.h)
 	}
-	return result{path: path, clients: n, requests: all.n, elapsed: elapsed, p50: all.quantile(0.50), p99: all.quantile(0.99), cpu: cpu, hist: all}, nil
+	return result{path: l.path, clients: len(l.clients), requests: all.n, elapsed: elapsed,
+		p50: all.quantile(0.50), p99: all.quantile(0.99), cpu: cpu, hist: all}, err
+}
+
+func (l *loadRun) close() {
+	for _, cl := range l.clients {
+		if cl != nil {
+			cl.c.Close()
+		}
+	}
+}
+
+// measure connects n clients with dial, warms them up, then lets them run
+// for dur and returns the merged counts and latencies, and the CPU time
+// process pid (the proxy; 0: none) used while they ran.
+func measure(path string, dial dialFunc, n int, dur time.Duration, pid int) (result, error) {
+	l, err := connectLoad(path, dial, n)
+	if err != nil {
+		return result{}, err
+	}
+	l.begin(pid)
+	time.Sleep(dur)
+	return l.stop()
 }
 
 func collect(ch <-chan error) []error {

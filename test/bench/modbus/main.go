@@ -1,394 +1,446 @@
 // Command modbus is the load benchmark of zonegate's Modbus/TCP proxy
 // (`make bench-modbus`, or `go run ./test/bench/modbus` from the module
-// root).
+// root). It measures any zonegate binary (-zonegate) and, side by side in
+// the same run, a second one (-zonegate-baseline), against HAProxy and
+// against controls measured in the same run, in these scenarios
+// (-scenario, default all):
 //
-// On loopback it starts a minimal, fast Modbus/TCP server (FC 3 reads of
-// 10 registers), then for 1, 16 and 64 concurrent clients, each keeping
-// one connection and doing FC 3 reads back to back (one request
-// outstanding, no pipelining, preallocated buffers) for a fixed time, it
-// measures three paths in one run:
+//   - cpu: a fast Modbus/TCP server on loopback (FC 3 reads of 10
+//     registers) read directly, through `zonegate modbus-proxy` (explicit
+//     mode, full inspection), through HAProxy in TCP mode (no inspection)
+//     and through a plain Go TCP relay in its own process (-gorelay), by 1,
+//     16 and 64 clients, each keeping one connection with one request
+//     outstanding. Every path's time is cut into slices interleaved with
+//     the other paths' (see throughput.go). Requests per second, p50, p99
+//     and each proxy's CPU time per request (schedstat), as medians over
+//     rounds and as ratios.
+//   - onecpu: the same at 16 and 64 clients with every proxy limited to
+//     one CPU (taskset) and GOMAXPROCS unset, HAProxy with one thread.
+//   - api: `zonegate serve` in a namespace lab, pinned to one CPU, its
+//     inspected conduit saturated; the latency of status calls over its
+//     API against a plain Go HTTP server on the same CPU, and one push
+//     (daemon.go).
+//   - gc: the stop-the-world pauses of the Go processes under load, from
+//     GODEBUG=gctrace=1 (the daemon of the api scenario, the proxies and
+//     the Go relay of cpu and onecpu).
+//   - churn: threads and file descriptors of the proxy before, during and
+//     after 20,000 short connections (churn.go).
+//   - memory: the proxy's resident set size with 1,000 idle connections.
 //
-//   - direct: client to server;
-//   - zonegate: through `zonegate modbus-proxy` (explicit mode, the real
-//     binary, with a policy that allows the read);
-//   - haproxy: through HAProxy in TCP mode (no inspection);
-//   - go-relay (with --gorelay): through a plain Go TCP relay in its own
-//     process, which tells what any Go proxy pays before inspecting.
+// Then it prints the goals of issue 20 (and issue 3) next to the figures,
+// PASS or MISS each; the run does not fail because of a figure.
 //
-// Each round runs every path at every concurrency, each path's time cut
-// into slices (-slices) interleaved with the other paths' in an order that
-// rotates from slice to slice and round to round, so that a slow spell of
-// the machine falls on all paths alike; a proxy's CPU time is its threads'
-// run time from schedstat. The report gives the median over rounds of
-// requests per second, p50 and p99 latency, and the proxies' CPU time per
-// request, then the ratios (zonegate/haproxy throughput and CPU per
-// request, zonegate p50 − direct p50). Finally it measures the resident set size (VmRSS) of a
-// fresh zonegate proxy idle, with 1,000 open idle client connections,
-// and with those connections after one request each (the proxy then also
-// holds 1,000 upstream connections), with HAProxy alongside.
-//
-// Clients connect from several loopback source addresses (16 per
-// address) because zonegate admits at most 32 connections per source
-// address by default. The load generator and the server share this
-// process; on a small machine all three compete for the same CPUs, so
-// read the absolute numbers as this machine's, and compare paths within
-// one run.
+// With -pin (the default) the load generator and the server run on CPU 0
+// and the processes under test on the others; the one-CPU scenarios use
+// the last CPU. Clients connect from several loopback source addresses
+// (16 per address) because zonegate admits at most 32 connections per
+// source address. Read the absolute numbers as this machine's, and
+// compare within one run.
 package main
 
 import (
-	"cmp"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+	"sync"
+	"syscall"
 	"time"
-)
-
-// Goals of issue 3 on the reference machine.
-const (
-	goalAddedP50 = 30 * time.Microsecond
-	goalRSS      = 64 << 10 // KiB
 )
 
 func main() {
 	if spec := os.Getenv(relayEnv); spec != "" {
 		os.Exit(runRelay(spec))
 	}
+	if spec := os.Getenv(controlEnv); spec != "" {
+		os.Exit(runControl(spec))
+	}
+	if spec := os.Getenv(callerEnv); spec != "" {
+		os.Exit(runCaller(spec))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// path is one way from the clients to the server.
-type path struct {
-	name string
-	addr string
-	pid  int // proxy process, 0 for direct
+// scenarios lists the scenario names in the order they run.
+var scenarios = []string{"cpu", "onecpu", "churn", "memory", "api", "gc"}
+
+// options are the parsed flags.
+type options struct {
+	scenarios     map[string]bool
+	dur           time.Duration
+	rounds        int
+	slices        int
+	counts        []int
+	oneCounts     []int
+	idle          int
+	zonegate      string
+	baseline      string
+	haproxy       string
+	goRelay       bool
+	verbose       bool
+	api           daemonConfig
+	churnConns    int
+	churnParallel int
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench-modbus", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dur := fs.Duration("duration", 2*time.Second, "measuring time of one path at one concurrency")
-	rounds := fs.Int("rounds", 3, "rounds over all paths and concurrencies; the report gives medians")
-	slices := fs.Int("slices", 4, "slices of a path's time in a round, interleaved with the other paths' slices")
-	clientList := fs.String("clients", "1,16,64", "concurrent client connections, comma-separated")
-	idle := fs.Int("idle-conns", 1000, "open idle client connections for the memory measurement")
-	zonegate := fs.String("zonegate", "", "zonegate binary; empty: go build ./cmd/zonegate into a temporary directory")
-	haproxy := fs.String("haproxy", "haproxy", "HAProxy binary")
-	verbose := fs.Bool("v", false, "print every measurement, not only the medians")
-	goRelay := fs.Bool("gorelay", false, "also measure a plain Go TCP relay in its own process (path go-relay): what any Go proxy costs before inspection")
-	pin := fs.Bool("pin", false, "run the load generator and server on CPU 0 and the proxies on the other CPUs (needs taskset and 2+ CPUs), so they do not compete")
+	var o options
+	scenarioList := fs.String("scenario", "all", "scenarios to run, comma-separated: "+strings.Join(scenarios, ",")+" (or all)")
+	fs.DurationVar(&o.dur, "duration", 2*time.Second, "cpu, onecpu: measuring time of one path at one concurrency in a round")
+	fs.IntVar(&o.rounds, "rounds", 3, "cpu, onecpu: rounds over all paths and concurrencies; the report gives medians")
+	fs.IntVar(&o.slices, "slices", 4, "cpu, onecpu: slices of a path's time in a round, interleaved with the other paths' slices")
+	clientList := fs.String("clients", "1,16,64", "cpu: concurrent client connections, comma-separated")
+	oneList := fs.String("onecpu-clients", "16,64", "onecpu: concurrent client connections, comma-separated")
+	fs.IntVar(&o.idle, "idle-conns", 1000, "memory: open idle client connections")
+	fs.StringVar(&o.zonegate, "zonegate", "", "zonegate binary under test; empty: go build ./cmd/zonegate into a temporary directory")
+	fs.StringVar(&o.baseline, "zonegate-baseline", "", "a second zonegate binary (e.g. of main) measured side by side as \"baseline\"; empty: none")
+	fs.StringVar(&o.haproxy, "haproxy", "haproxy", "HAProxy binary")
+	fs.BoolVar(&o.goRelay, "gorelay", true, "cpu, onecpu: also measure a plain Go TCP relay in its own process (path go-relay): what any Go proxy costs before inspection, and the gc scenario's control")
+	fs.BoolVar(&o.verbose, "v", false, "print every measurement, not only the medians")
+	pin := fs.Bool("pin", true, "run the load generator and server on CPU 0 and the processes under test on the other CPUs (needs taskset and 2+ CPUs); onecpu, api and gc need it")
+	fs.IntVar(&o.api.clients, "api-clients", 64, "api, gc: client connections saturating the daemon")
+	fs.IntVar(&o.api.calls, "api-calls", 50, "api, gc: status calls to the daemon, and as many to the control")
+	fs.DurationVar(&o.api.gap, "api-gap", 100*time.Millisecond, "api, gc: pause between two pairs of status calls")
+	apiLoad := fs.String("api-load", "cpu0", "api, gc: where the load generator and server run: cpu0 (CPU 0 only, the daemon's CPU is its own) or shared (every CPU, the daemon's too)")
+	fs.DurationVar(&o.api.gcTime, "gc-time", 5*time.Second, "gc: after the api calls, status calls back to back for this long under the same load, so that the daemon collects garbage")
+	fs.BoolVar(&o.api.push, "push", true, "api: also time one `push` (a model with one more conduit) under load")
+	fs.StringVar(&o.api.lock, "lock", "/tmp/zonegate-netns.lock", "api, gc: file locked (flock) while the namespaces exist; empty: no lock")
+	fs.IntVar(&o.churnConns, "churn-conns", 20000, "churn: short connections")
+	fs.IntVar(&o.churnParallel, "churn-parallel", 32, "churn: connections at a time, each worker from its own source address")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "bench-modbus: "+format+"\n", a...)
+		return 2
+	}
+	var err error
+	if o.scenarios, err = parseScenarios(*scenarioList); err != nil {
+		return usage("-scenario: %v", err)
+	}
+	if o.counts, err = parseCounts(*clientList); err != nil {
+		return usage("-clients: %v", err)
+	}
+	if o.oneCounts, err = parseCounts(*oneList); err != nil {
+		return usage("-onecpu-clients: %v", err)
+	}
+	if o.slices < 1 || o.rounds < 1 || o.api.calls < 1 || o.api.clients < 1 || o.churnConns < 1 || o.churnParallel < 1 {
+		return usage("-rounds, -slices, -api-calls, -api-clients, -churn-conns and -churn-parallel must be at least 1")
+	}
+	if o.churnParallel > 250 {
+		return usage("-churn-parallel %d: at most 250 (one loopback source address each)", o.churnParallel)
+	}
+	o.api.verbose = o.verbose
+	switch *apiLoad {
+	case "cpu0":
+	case "shared":
+		o.api.shared = "shared"
+	default:
+		return usage("-api-load %q: want cpu0 or shared", *apiLoad)
+	}
+	needsPin := o.scenarios["onecpu"] || o.scenarios["api"] || o.scenarios["gc"]
+	if !*pin && needsPin {
+		return usage("-pin=false: the onecpu, api and gc scenarios need a CPU of their own for the process under test; run only cpu, churn and memory unpinned (-scenario cpu,churn,memory)")
+	}
+	var plan cpuPlan
 	if *pin {
-		if err := pinSelf(args); err != nil {
-			fmt.Fprintf(stderr, "bench-modbus: --pin: %v\n", err)
+		if plan, err = pinSelf(args); err != nil {
+			fmt.Fprintf(stderr, "bench-modbus: -pin: %v (unpinned, only -scenario cpu,churn,memory -pin=false can run)\n", err)
 			return 1
 		}
 	}
-	var counts []int
-	for _, f := range strings.Split(*clientList, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			fmt.Fprintf(stderr, "bench-modbus: --clients %q: want positive numbers such as 1,16,64\n", *clientList)
-			return 2
-		}
-		counts = append(counts, n)
-	}
-	if *slices < 1 || *rounds < 1 {
-		fmt.Fprintf(stderr, "bench-modbus: --rounds and --slices must be at least 1\n")
-		return 2
-	}
-	if err := bench(stdout, *dur, *rounds, *slices, counts, *idle, *zonegate, *haproxy, *goRelay, *verbose); err != nil {
+	if err := bench(stdout, stderr, o, plan); err != nil {
 		fmt.Fprintf(stderr, "bench-modbus: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func bench(w io.Writer, dur time.Duration, rounds, slices int, counts []int, idle int, zgBin, hpBin string, goRelay, verbose bool) error {
-	if _, err := exec.LookPath(hpBin); err != nil {
-		return fmt.Errorf("HAProxy (%s) is not installed: `make deps` installs it (apt-get install haproxy)", hpBin)
+func parseScenarios(list string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		switch {
+		case f == "all":
+			for _, s := range scenarios {
+				out[s] = true
+			}
+		case slices.Contains(scenarios, f):
+			out[f] = true
+		default:
+			return nil, fmt.Errorf("unknown scenario %q: choose from %s, or all", f, strings.Join(scenarios, ", "))
+		}
+	}
+	return out, nil
+}
+
+func parseCounts(list string) ([]int, error) {
+	var counts []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q: want positive numbers such as 1,16,64", list)
+		}
+		counts = append(counts, n)
+	}
+	return counts, nil
+}
+
+// bench runs the selected scenarios and prints the report on w (progress
+// on log).
+func bench(w, log io.Writer, o options, plan cpuPlan) error {
+	sc := o.scenarios
+	progress := func(s string) { fmt.Fprintf(log, "bench-modbus: %s\n", s) }
+	if sc["cpu"] || sc["onecpu"] || sc["memory"] {
+		if _, err := exec.LookPath(o.haproxy); err != nil {
+			return fmt.Errorf("HAProxy (%s) is not installed: `make deps` installs it (apt-get install haproxy)", o.haproxy)
+		}
 	}
 	dir, err := os.MkdirTemp("", "bench-modbus-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if zgBin == "" {
-		if zgBin, err = buildZonegate(dir); err != nil {
+	if o.zonegate == "" {
+		progress("building ./cmd/zonegate ...")
+		if o.zonegate, err = buildZonegate(dir); err != nil {
 			return err
 		}
 	}
-	header(w, zgBin, hpBin, dur, rounds, slices, counts)
+	targets := []target{{"zonegate", o.zonegate}}
+	if o.baseline != "" {
+		targets = append(targets, target{"baseline", o.baseline})
+	}
+	for _, t := range targets {
+		if _, err := exec.LookPath(t.bin); err != nil {
+			return fmt.Errorf("-%s %s: %w", map[string]string{"zonegate": "zonegate", "baseline": "zonegate-baseline"}[t.name], t.bin, err)
+		}
+	}
+	header(w, o, plan, targets)
 
 	srv, err := startFastServer("127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	defer srv.close()
-	zg, err := startZonegate(zgBin, dir, srv.addr())
-	if err != nil {
-		return err
+	tcfg := throughputConfig{dur: o.dur, rounds: o.rounds, slices: o.slices, goRelay: o.goRelay,
+		haproxy: o.haproxy, dir: dir, upstream: srv.addr(), verbose: o.verbose}
+	var goals []goal
+	var gcRows []gcRow
+	var cpuTP, oneTP *throughput
+	throughputScenario := func(label, cpus string, counts []int) (*throughput, error) {
+		progress("scenario " + label + " ...")
+		cfg := tcfg
+		cfg.label, cfg.cpus, cfg.counts = label, cpus, counts
+		tp, err := runThroughput(w, cfg, targets)
+		if err == nil {
+			tp.print(w, "Scenario "+label+": "+where(cpus))
+		}
+		return tp, err
 	}
-	defer zg.stop()
-	hp, err := startHAProxy(hpBin, dir, srv.addr())
-	if err != nil {
-		return err
+	if sc["cpu"] {
+		if cpuTP, err = throughputScenario("cpu", plan.all, o.counts); err != nil {
+			return err
+		}
+		goals = append(goals, cpuGoals(cpuTP, "cpu", targets)...)
 	}
-	defer hp.stop()
-	paths := []path{{"direct", srv.addr(), 0}, {"zonegate", zg.addr, zg.pid()}, {"haproxy", hp.addr, hp.pid()}}
-	if goRelay {
-		gr, err := startGoRelay(srv.addr())
+	if sc["onecpu"] {
+		if cpuTP != nil && plan.all == plan.one && subset(o.oneCounts, o.counts) {
+			fmt.Fprintf(w, "\nScenario onecpu: on this %d-CPU machine scenario cpu already ran the proxies on one CPU (%s, GOMAXPROCS unset): its figures are onecpu's.\n", plan.n, plan.one)
+			oneTP = cpuTP
+		} else if oneTP, err = throughputScenario("onecpu", plan.one, o.oneCounts); err != nil {
+			return err
+		}
+		label := "onecpu"
+		if oneTP == cpuTP {
+			label = "onecpu (= cpu here)"
+		}
+		goals = append(goals, cpuGoals(oneTP, label, targets)...)
+	}
+	tps := []*throughput{cpuTP}
+	if oneTP != cpuTP {
+		tps = append(tps, oneTP)
+	}
+	for _, tp := range tps {
+		if tp == nil {
+			continue
+		}
+		for _, p := range tp.proxies() {
+			if s, ok := tp.gc[p.name]; ok {
+				proc := p.name + " modbus-proxy"
+				if p.name == "go-relay" {
+					proc = "go-relay (control)"
+				}
+				gcRows = append(gcRows, gcRow{proc, tp.cfg.label, s})
+			}
+		}
+	}
+
+	if sc["churn"] {
+		var rs []churnResult
+		for _, t := range targets {
+			progress(fmt.Sprintf("scenario churn: %s ...", t.name))
+			r, err := runChurn(t, plan.all, dir, srv.addr(), o.churnConns, o.churnParallel)
+			if err != nil {
+				return fmt.Errorf("churn, %s: %w", t.name, err)
+			}
+			rs = append(rs, r)
+		}
+		printChurn(w, plan.all, o.churnParallel, rs)
+		goals = append(goals, churnGoals(rs)...)
+	}
+
+	rss := map[string]int{}
+	if sc["memory"] {
+		progress("scenario memory ...")
+		fmt.Fprintf(w, "\nScenario memory: VmRSS of a fresh process, after a short warm-up load\n\n")
+		for _, t := range targets {
+			kib, err := memory(w, t.name, func() (*proc, error) { return startZonegate(t.name, t.bin, plan.all, dir, srv.addr()) }, o.idle)
+			if err != nil {
+				return err
+			}
+			rss[t.name] = kib
+		}
+		if _, err := memory(w, "haproxy", func() (*proc, error) { return startHAProxy(o.haproxy, plan.all, dir, srv.addr()) }, o.idle); err != nil {
+			return err
+		}
+	}
+
+	if sc["api"] || sc["gc"] {
+		cfg := o.api
+		cfg.cpu = plan.one
+		if cfg.shared != "" {
+			cfg.shared = cpuRange(0, plan.n-1)
+		}
+		if !sc["gc"] {
+			cfg.gcTime = 0
+		}
+		rs, err := runDaemonScenario(cfg, targets, progress)
 		if err != nil {
 			return err
 		}
-		defer gr.stop()
-		paths = append(paths, path{"go-relay", gr.addr, gr.pid()})
-	}
-
-	all := map[string][]result{} // by path/clients
-	key := func(p string, n int) string { return p + "/" + strconv.Itoa(n) }
-	for r := 0; r < rounds; r++ {
-		for _, n := range counts {
-			// Each path's time is cut into slices interleaved with the
-			// other paths', in an order that rotates from slice to slice: a
-			// disturbance of the machine that lasts a second or two (seen
-			// on the proxies' CPU of a shared VM) falls on all paths alike.
-			round := make([]result, len(paths))
-			self := make([]time.Duration, len(paths))
-			for s := 0; s < slices; s++ {
-				for i := range paths {
-					j := (i + r + s) % len(paths)
-					p := paths[j]
-					selfBefore := selfCPU()
-					res, err := measure(p.name, p.addr, n, dur/time.Duration(slices), p.pid)
-					if err != nil {
-						return fmt.Errorf("round %d: %w\nzonegate:\n%s\nhaproxy:\n%s", r+1, err, tail(zg.output()), tail(hp.output()))
-					}
-					self[j] += selfCPU() - selfBefore // includes connecting and warm-up
-					round[j].add(res)
-				}
-			}
-			for j, p := range paths {
-				res := round[j]
-				all[key(p.name, n)] = append(all[key(p.name, n)], res)
-				if verbose {
-					fmt.Fprintf(w, "  round %d  %-8s %3d clients  %9.0f req/s  p50 %7s  p99 %7s  proxy cpu %5.1f µs/req  load+server cpu %5.1f µs/req\n",
-						r+1, p.name, n, res.rps(), us(res.p50), us(res.p99), perReq(res.cpu, res.requests), perReq(self[j], res.requests))
-				}
+		printDaemon(w, cfg, rs)
+		if sc["api"] {
+			goals = append(goals, apiGoals(rs)...)
+		}
+		var rows []gcRow
+		for _, r := range rs {
+			rows = append(rows, gcRow{r.target.name + " serve", "api", r.gc})
+			if sc["gc"] {
+				goals = append(goals, gcGoal(r))
 			}
 		}
-	}
-
-	fmt.Fprintf(w, "\nThroughput and latency (median of %d rounds of %s; FC 3 reads of 10 registers, one request outstanding per connection)\n\n", rounds, dur)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tpath\treq/s\tp50\tp99\tproxy CPU/req\t")
-	med := map[string]result{}
-	for _, n := range counts {
-		for _, p := range paths {
-			m := median(all[key(p.name, n)])
-			med[key(p.name, n)] = m
-			cpu := "-"
-			if p.pid != 0 {
-				cpu = fmt.Sprintf("%.1f µs", perReq(m.cpu, m.requests))
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%s\t\n", n, p.name, m.rps(), us(m.p50), us(m.p99), cpu)
+		for _, r := range rs {
+			rows = append(rows, gcRow{"HTTP control (" + r.target.name + " run)", "api", r.controlG})
 		}
+		gcRows = append(rows, gcRows...)
 	}
-	tw.Flush()
-
-	fmt.Fprintf(w, "\nRatios (medians)\n\n")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	relayCols := ""
-	if goRelay {
-		relayCols = "zonegate/go-relay req/s\tgo-relay p50 − direct p50\t"
+	if sc["gc"] {
+		printGC(w, gcRows)
 	}
-	fmt.Fprintln(tw, "clients\tzonegate/haproxy req/s\tzonegate/haproxy CPU per request\tCPU ratio by round (min-max)\tzonegate/direct req/s\tzonegate p50 − direct p50\thaproxy p50 − direct p50\t"+relayCols)
-	for _, n := range counts {
-		d, z, h := med[key("direct", n)], med[key("zonegate", n)], med[key("haproxy", n)]
-		lo, hi := roundRatios(all[key("zonegate", n)], all[key("haproxy", n)])
-		fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t%.2f-%.2f\t%.2f\t%s\t%s\t", n, z.rps()/h.rps(), cpuRatio(z, h), lo, hi, z.rps()/d.rps(), us(z.p50-d.p50), us(h.p50-d.p50))
-		if goRelay {
-			g := med[key("go-relay", n)]
-			fmt.Fprintf(tw, "%.2f\t%s\t", z.rps()/g.rps(), us(g.p50-d.p50))
-		}
-		fmt.Fprintln(tw)
-	}
-	tw.Flush()
-
-	// Memory: fresh processes, so earlier load does not inflate them.
-	zg.stop()
-	hp.stop()
-	zgRSS, err := memory(w, "zonegate", func() (*proc, error) { return startZonegate(zgBin, dir, srv.addr()) }, idle)
-	if err != nil {
-		return err
-	}
-	if _, err := memory(w, "haproxy", func() (*proc, error) { return startHAProxy(hpBin, dir, srv.addr()) }, idle); err != nil {
-		return err
-	}
-
-	fmt.Fprintf(w, "\nGoals\n\n")
-	ok := true
-	check := func(pass bool, format string, a ...any) {
-		verdict := "met"
-		if !pass {
-			verdict, ok = "NOT met", false
-		}
-		fmt.Fprintf(w, "  %-7s %s\n", verdict, fmt.Sprintf(format, a...))
-	}
-	for _, n := range counts {
-		z, h := med[key("zonegate", n)], med[key("haproxy", n)]
-		check(z.rps() >= h.rps(), "%d client(s): zonegate throughput %.0f req/s >= HAProxy %.0f req/s (ratio %.2f)", n, z.rps(), h.rps(), z.rps()/h.rps())
-		if n > 1 {
-			check(cpuRatio(z, h) <= 1, "%d clients: zonegate CPU per request %.1f µs <= HAProxy %.1f µs, with full inspection (ratio %.2f)",
-				n, perReq(z.cpu, z.requests), perReq(h.cpu, h.requests), cpuRatio(z, h))
-		}
-	}
-	n0 := counts[0]
-	added := med[key("zonegate", n0)].p50 - med[key("direct", n0)].p50
-	check(added < goalAddedP50, "%d client(s): p50 added over direct %s < %s", n0, us(added), us(goalAddedP50))
-	zp50, hp50 := med[key("zonegate", n0)].p50, med[key("haproxy", n0)].p50
-	check(zp50 <= hp50, "%d client(s): zonegate p50 %s not above HAProxy's %s", n0, us(zp50), us(hp50))
-	check(zgRSS < goalRSS, "RSS with %d open client connections %.1f MiB < %d MiB", idle, float64(zgRSS)/1024, goalRSS>>10)
-	if !ok {
-		fmt.Fprintf(w, "\nSome goals are not met on this machine (see above); numbers from a shared, noisy machine vary from run to run.\n")
-	}
+	goals = append(goals, issue3Goals(cpuTP, rss, o.idle, targets)...)
+	printGoals(w, goals)
 	return nil
 }
 
-// memory starts a fresh proxy, reads its RSS idle, with n idle client
-// connections, and after one request on each of them; it returns the RSS
-// with the idle connections (the issue's goal) in KiB.
-func memory(w io.Writer, name string, startProc func() (*proc, error), n int) (int, error) {
-	p, err := startProc()
-	if err != nil {
-		return 0, err
+// where describes a taskset list for the report.
+func where(cpus string) string {
+	if cpus == "" {
+		return "proxies on any CPU, sharing them with the load generator"
 	}
-	defer p.stop()
-	settle := func() (int, error) {
-		time.Sleep(500 * time.Millisecond)
-		return rssKiB(p.pid())
-	}
-	// Warm up with a short load, so "idle" is a proxy that has served.
-	if _, err := measure(name, p.addr, 4, 200*time.Millisecond, 0); err != nil {
-		return 0, err
-	}
-	idle, err := settle()
-	if err != nil {
-		return 0, err
-	}
-	conns, err := idleConns(p.addr, n, nil, false)
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	if err != nil {
-		return 0, err
-	}
-	open, err := settle()
-	if err != nil {
-		return 0, err
-	}
-	conns, err = idleConns(p.addr, n, conns, true)
-	if err != nil {
-		return 0, err
-	}
-	used, err := settle()
-	if err != nil {
-		return 0, err
-	}
-	if name == "zonegate" {
-		fmt.Fprintf(w, "\nMemory (VmRSS of a fresh process, after a short warm-up load)\n\n")
-	}
-	fmt.Fprintf(w, "  %-8s idle %6.1f MiB | %d idle client conns %6.1f MiB (+%.1f KiB/conn) | after one request each (upstream conns open too) %6.1f MiB (+%.1f KiB/conn)\n",
-		name, mib(idle), n, mib(open), float64(open-idle)/float64(n), mib(used), float64(used-idle)/float64(n))
-	return max(open, used), nil
+	return fmt.Sprintf("proxies on CPU(s) %s (GOMAXPROCS unset; HAProxy with %d thread(s)), load generator and server on CPU 0", cpus, cpuCount(cpus))
 }
 
-func median(rs []result) result {
-	if len(rs) == 0 {
-		return result{}
-	}
-	pick := func(less func(a, b result) int) result {
-		s := slices.Clone(rs)
-		slices.SortFunc(s, less)
-		return s[len(s)/2]
-	}
-	m := pick(func(a, b result) int { return cmp.Compare(a.rps(), b.rps()) })
-	m.p50 = pick(func(a, b result) int { return int(a.p50 - b.p50) }).p50
-	m.p99 = pick(func(a, b result) int { return int(a.p99 - b.p99) }).p99
-	cpus := make([]float64, len(rs))
-	for i, r := range rs {
-		cpus[i] = perReq(r.cpu, r.requests)
-	}
-	sort.Float64s(cpus)
-	// Keep the median CPU per request with the median run's count.
-	m.cpu = time.Duration(cpus[len(cpus)/2] * float64(m.requests) * float64(time.Microsecond))
-	return m
-}
-
-// roundRatios returns the smallest and largest CPU-per-request ratio of
-// zonegate over HAProxy within one round.
-func roundRatios(z, h []result) (lo, hi float64) {
-	for i := range min(len(z), len(h)) {
-		r := cpuRatio(z[i], h[i])
-		if i == 0 || r < lo {
-			lo = r
-		}
-		if i == 0 || r > hi {
-			hi = r
+func subset(a, b []int) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
 		}
 	}
-	return lo, hi
-}
-
-// cpuRatio is zonegate's CPU time per request over HAProxy's.
-func cpuRatio(z, h result) float64 {
-	if hc := perReq(h.cpu, h.requests); hc > 0 {
-		return perReq(z.cpu, z.requests) / hc
-	}
-	return 0
-}
-
-func perReq(d time.Duration, n uint64) float64 {
-	if n == 0 {
-		return 0
-	}
-	return float64(d) / float64(time.Microsecond) / float64(n)
-}
-
-func us(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond)) }
-
-func mib(kib int) float64 { return float64(kib) / 1024 }
-
-func tail(s string) string {
-	if len(s) > 2000 {
-		return "…" + s[len(s)-2000:]
-	}
-	return s
+	return true
 }
 
 // header prints what the run measures and on what.
-func header(w io.Writer, zgBin, hpBin string, dur time.Duration, rounds, slices int, counts []int) {
-	zv, _ := exec.Command(zgBin, "version").Output()
-	hv, _ := exec.Command(hpBin, "-v").Output()
+func header(w io.Writer, o options, plan cpuPlan, targets []target) {
+	hv, _ := exec.Command(o.haproxy, "-v").Output()
 	hvLine, _, _ := strings.Cut(string(hv), "\n")
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Fprintf(w, "bench-modbus: %d CPU(s) for this process, Linux %s, %s, load average %s\n", runtime.NumCPU(), strings.TrimSpace(string(kernel)), runtime.Version(), strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Fprintf(w, "  %s", zv)
-	fmt.Fprintf(w, "  %s\n", hvLine)
-	fmt.Fprintf(w, "  %d round(s) × clients %v × paths direct, zonegate, haproxy × %s each, in %d interleaved slices\n", rounds, counts, dur, slices)
-	if proxyCPUs != "" {
-		fmt.Fprintf(w, "  pinned: load generator and server on CPU 0, proxies on CPU(s) %s\n", proxyCPUs)
+	n := runtime.NumCPU()
+	if plan.n > 0 {
+		n = plan.n
 	}
+	fmt.Fprintf(w, "bench-modbus: %d CPU(s), Linux %s, %s, load average %s\n", n, strings.TrimSpace(string(kernel)), runtime.Version(), strings.Join(strings.Fields(string(load))[:3], " "))
+	for _, t := range targets {
+		v, _ := exec.Command(t.bin, "version").Output()
+		fmt.Fprintf(w, "  %-8s %s: %s\n", t.name, t.bin, strings.TrimSpace(string(v)))
+	}
+	if hvLine != "" {
+		fmt.Fprintf(w, "  haproxy  %s\n", hvLine)
+	}
+	var names []string
+	for _, s := range scenarios {
+		if o.scenarios[s] {
+			names = append(names, s)
+		}
+	}
+	fmt.Fprintf(w, "  scenarios %s", strings.Join(names, ", "))
+	if plan.pinned {
+		fmt.Fprintf(w, "; load generator and server on CPU 0, proxies on CPU(s) %s, one-CPU scenarios on CPU %s", plan.all, plan.one)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "  Other work on this machine shares the CPUs: compare figures within this run (ratios, controls), not across runs.")
+}
+
+var (
+	cleanMu  sync.Mutex
+	cleanups = map[int]func(){}
+	cleanSeq int
+	sigOnce  sync.Once
+)
+
+// onInterrupt runs fn if the benchmark is interrupted (SIGINT, SIGTERM)
+// before the returned undo is called, then exits.
+func onInterrupt(fn func()) (undo func()) {
+	sigOnce.Do(func() {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+		go func() {
+			<-ch
+			cleanMu.Lock()
+			for _, f := range cleanups {
+				f()
+			}
+			os.Exit(1)
+		}()
+	})
+	cleanMu.Lock()
+	defer cleanMu.Unlock()
+	cleanSeq++
+	id := cleanSeq
+	cleanups[id] = fn
+	return func() {
+		cleanMu.Lock()
+		defer cleanMu.Unlock()
+		delete(cleanups, id)
+	}
+}
+
+// lookPath finds a program and says which package provides it when not.
+func lookPath(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		pkg := map[string]string{"ip": "iproute2", "nft": "nftables", "taskset": "util-linux"}[name]
+		return "", errors.New(name + " is not installed (Debian package " + pkg + ")")
+	}
+	return p, nil
 }

@@ -16,18 +16,30 @@ import (
 	"time"
 )
 
-// benchModel is the zone model whose conduit "bench" gives zonegate's
-// proxy its policy: FC 3 reads of holding registers 0-99 from unit 1, as
-// the load does; everything else denied. No rate limit.
-const benchModel = `version: 1
+// benchModel returns the zone model whose conduit "bench" gives
+// zonegate's proxy its policy: FC 3 reads of holding registers 0-99 from
+// unit 1, as the load does; everything else denied; no rate limit. The
+// zone hmi holds clientHosts assets (hmi-1, ...), the load's source hosts
+// in the daemon scenario, and zone plc the asset plc-1, the fast server;
+// the explicit-mode proxy uses only the conduit.
+func benchModel(clientHosts int, extra string) string {
+	var b strings.Builder
+	b.WriteString(`version: 1
 gateway: {name: bench-gw, management: {zones: [hmi]}}
 zones:
   - {name: hmi, importance: medium, interfaces: [eth0], networks: [198.18.200.0/24]}
   - {name: plc, importance: high, interfaces: [eth1], networks: [198.18.201.0/24]}
-conduits:
+assets:
+`)
+	for i := range clientHosts {
+		fmt.Fprintf(&b, "  - {name: hmi-%d, zone: hmi, address: %s, importance: medium}\n", i+1, clientHostAddr(i))
+	}
+	fmt.Fprintf(&b, "  - {name: plc-1, zone: plc, address: %s, importance: high}\n", plcAddr)
+	b.WriteString(`conduits:
   - name: bench
     from: hmi
     to: plc
+    to_assets: [plc-1]
     services: [tcp/502]
     inspect: modbus
     modbus:
@@ -37,15 +49,27 @@ conduits:
       allow:
         - read: holding_registers
           addresses: 0-99
-`
+`)
+	b.WriteString(extra)
+	return b.String()
+}
 
-// proc is a proxy process under test.
+// Addresses of benchModel's hosts.
+const plcAddr = "198.18.201.10"
+
+func clientHostAddr(i int) string { return fmt.Sprintf("198.18.200.%d", 11+i) }
+
+// proc is a process under test: a proxy, the daemon or a control.
 type proc struct {
 	name string
-	addr string
+	addr string // where it accepts connections (TCP address or Unix socket)
 	cmd  *exec.Cmd
 	out  lockedBuffer // stdout and stderr
 	done chan struct{}
+
+	// loaded collects what the process wrote while the benchmark loaded
+	// it (see underLoad): the GC trace lines of those spells.
+	loaded strings.Builder
 }
 
 // lockedBuffer collects a process's output while it runs.
@@ -66,10 +90,31 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
+func (b *lockedBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
+
 // output returns what the process wrote so far.
 func (p *proc) output() string { return p.out.String() }
 
 func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// underLoad runs fn, which loads the process, and keeps what the process
+// wrote meanwhile (its GC trace under load).
+func (p *proc) underLoad(fn func() error) error {
+	from := p.out.Len()
+	err := fn()
+	// The runtime writes a trace line at the end of the cycle: give the
+	// pipe a moment so a cycle that ended under load is not cut off.
+	time.Sleep(20 * time.Millisecond)
+	p.loaded.WriteString(p.output()[from:])
+	return err
+}
+
+// gcUnderLoad sums up the collections the process reported while loaded.
+func (p *proc) gcUnderLoad() gcSummary { return summarizeGC(parseGCTrace(p.loaded.String())) }
 
 // stop ends the process with SIGTERM (SIGKILL after 5 s).
 func (p *proc) stop() {
@@ -92,11 +137,25 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// start runs cmd and waits until addr accepts connections.
-func start(name, addr string, cmd *exec.Cmd) (*proc, error) {
+// tcpReady is start's readiness probe of a TCP listener.
+func tcpReady(addr string) func() error {
+	return func() error {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+}
+
+// start runs cmd and waits until ready succeeds (10 s at most; timeout
+// for slower starts such as the daemon's).
+func start(name, addr string, cmd *exec.Cmd, ready func() error, timeout time.Duration) (*proc, error) {
 	p := &proc{name: name, addr: addr, cmd: cmd, done: make(chan struct{})}
 	cmd.Stdout = &p.out
 	cmd.Stderr = &p.out
+	// A process under test ends with the benchmark, even a killed one.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -104,84 +163,114 @@ func start(name, addr string, cmd *exec.Cmd) (*proc, error) {
 		_ = cmd.Wait()
 		close(p.done)
 	}()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timeout)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		err := ready()
 		if err == nil {
-			c.Close()
 			return p, nil
 		}
 		select {
 		case <-p.done:
-			return nil, fmt.Errorf("%s ended before it listened on %s:\n%s", name, addr, p.output())
+			return nil, fmt.Errorf("%s ended before it was ready on %s:\n%s", name, addr, tail(p.output()))
 		default:
 		}
 		if time.Now().After(deadline) {
 			p.stop()
-			return nil, fmt.Errorf("%s does not listen on %s after 10 s:\n%s", name, addr, p.output())
+			return nil, fmt.Errorf("%s is not ready on %s after %s (%v):\n%s", name, addr, timeout, err, tail(p.output()))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// pinnedEnv marks a benchmark process that pinSelf already moved to CPU 0.
+// pinnedEnv marks a benchmark process that pinSelf already moved to CPU 0;
+// its value is the number of CPUs the machine has.
 const pinnedEnv = "BENCH_MODBUS_PINNED"
 
-// proxyCPUs is the CPU list the proxies run on with --pin; empty: any.
-var proxyCPUs string
+// cpuPlan says which CPUs the load and the processes under test use.
+type cpuPlan struct {
+	pinned bool   // the load generator and fast server run on CPU 0
+	all    string // taskset list of the proxies in scenario cpu; "" any
+	one    string // the single CPU of scenarios onecpu and api; "" none
+	n      int    // CPUs of the machine
+}
 
 // pinSelf re-executes the benchmark under `taskset -c 0` (every thread of
-// a Go process must be pinned, so the whole process is started pinned) and
-// makes the proxies start on the remaining CPUs. In the pinned process it
-// only sets proxyCPUs.
-func pinSelf(args []string) error {
-	if cpus := os.Getenv(pinnedEnv); cpus != "" {
-		proxyCPUs = cpus
-		return nil
+// a Go process must be pinned, so the whole process is started pinned).
+// In the pinned process it returns the plan: proxies on CPUs 1..n-1, the
+// one-CPU scenarios on the last CPU.
+func pinSelf(args []string) (cpuPlan, error) {
+	if v := os.Getenv(pinnedEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2 {
+			return cpuPlan{}, fmt.Errorf("%s=%q: want the machine's CPU count", pinnedEnv, v)
+		}
+		return cpuPlan{pinned: true, all: cpuRange(1, n-1), one: strconv.Itoa(n - 1), n: n}, nil
 	}
 	n := runtime.NumCPU()
 	if n < 2 {
-		return fmt.Errorf("%d CPU: nothing to separate", n)
+		return cpuPlan{}, fmt.Errorf("%d CPU: nothing to separate", n)
 	}
 	taskset, err := exec.LookPath("taskset")
 	if err != nil {
-		return fmt.Errorf("taskset (util-linux) is not installed")
+		return cpuPlan{}, fmt.Errorf("taskset (util-linux) is not installed")
 	}
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return cpuPlan{}, err
 	}
 	argv := append([]string{"taskset", "-c", "0", self}, args...)
-	return syscall.Exec(taskset, argv, append(os.Environ(), pinnedEnv+"="+cpuRange(1, n-1)))
+	return cpuPlan{}, syscall.Exec(taskset, argv, append(os.Environ(), pinnedEnv+"="+strconv.Itoa(n)))
 }
 
-// proxyThreads is the number of CPUs the proxies may use.
-func proxyThreads() int {
-	if proxyCPUs == "" {
+// cpuCount is the number of CPUs in a taskset list ("" is every CPU).
+func cpuCount(cpus string) int {
+	if cpus == "" {
 		return runtime.NumCPU()
 	}
-	lo, hi, _ := strings.Cut(proxyCPUs, "-")
-	a, _ := strconv.Atoi(lo)
-	b, err := strconv.Atoi(hi)
-	if err != nil {
+	lo, hi, isRange := strings.Cut(cpus, "-")
+	if !isRange {
 		return 1
 	}
+	a, _ := strconv.Atoi(lo)
+	b, _ := strconv.Atoi(hi)
 	return b - a + 1
 }
 
-// command returns the command of a proxy, pinned when --pin is set.
-func command(bin string, args ...string) *exec.Cmd {
-	if proxyCPUs == "" {
+// command returns the command of a process under test, pinned to cpus
+// unless cpus is empty.
+func command(cpus, bin string, args ...string) *exec.Cmd {
+	if cpus == "" {
 		return exec.Command(bin, args...)
 	}
-	return exec.Command("taskset", append([]string{"-c", proxyCPUs, bin}, args...)...)
+	return exec.Command("taskset", append([]string{"-c", cpus, bin}, args...)...)
 }
 
-// startZonegate runs `zonegate modbus-proxy` (explicit mode) in front of
-// upstream with benchModel's policy.
-func startZonegate(bin, dir, upstream string) (*proc, error) {
+// goEnv is the environment of a Go process under test: GOMAXPROCS unset
+// (the runtime picks it from the CPUs it may use, as in production) and
+// the GC trace on (one line on stderr per collection).
+func goEnv() []string {
+	var env []string
+	debug := "gctrace=1"
+	for _, kv := range os.Environ() {
+		switch k, v, _ := strings.Cut(kv, "="); k {
+		case "GOMAXPROCS", pinnedEnv:
+			continue
+		case "GODEBUG":
+			if v != "" {
+				debug = v + "," + debug
+			}
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "GODEBUG="+debug)
+}
+
+// startZonegate runs `zonegate modbus-proxy` (explicit mode) of binary bin
+// on cpus in front of upstream with benchModel's policy.
+func startZonegate(name, bin, cpus, dir, upstream string) (*proc, error) {
 	model := filepath.Join(dir, "bench-model.yaml")
-	if err := os.WriteFile(model, []byte(benchModel), 0o644); err != nil {
+	if err := os.WriteFile(model, []byte(benchModel(0, "")), 0o644); err != nil {
 		return nil, err
 	}
 	port, err := freePort()
@@ -189,13 +278,14 @@ func startZonegate(bin, dir, upstream string) (*proc, error) {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := command(bin, "modbus-proxy", "--listen", addr, "--upstream", upstream, "--model", model, "--conduit", "bench")
-	return start("zonegate", addr, cmd)
+	cmd := command(cpus, bin, "modbus-proxy", "--listen", addr, "--upstream", upstream, "--model", model, "--conduit", "bench")
+	cmd.Env = goEnv()
+	return start(name, addr, cmd, tcpReady(addr), 10*time.Second)
 }
 
-// startHAProxy runs HAProxy in TCP mode (no inspection) in front of
-// upstream, with as many threads as it has CPUs, like Go's GOMAXPROCS.
-func startHAProxy(bin, dir, upstream string) (*proc, error) {
+// startHAProxy runs HAProxy in TCP mode (no inspection) on cpus in front
+// of upstream, with one thread per CPU it may use, like Go's GOMAXPROCS.
+func startHAProxy(bin, cpus, dir, upstream string) (*proc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -218,7 +308,7 @@ frontend modbus
 
 backend plc
     server plc1 %s
-`, proxyThreads(), addr, upstream)
+`, cpuCount(cpus), addr, upstream)
 	path := filepath.Join(dir, "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -226,7 +316,7 @@ backend plc
 	if out, err := exec.Command(bin, "-c", "-f", path).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("haproxy -c rejects the generated config: %v\n%s", err, out)
 	}
-	return start("haproxy", addr, command(bin, "-db", "-f", path))
+	return start("haproxy", addr, command(cpus, bin, "-db", "-f", path), tcpReady(addr), 10*time.Second)
 }
 
 // buildZonegate builds cmd/zonegate the way `make build` does into dir.
@@ -383,4 +473,74 @@ func cpuRange(lo, hi int) string {
 		return strconv.Itoa(lo)
 	}
 	return fmt.Sprintf("%d-%d", lo, hi)
+}
+
+// threadsAndFDs returns a process's thread count (Threads in
+// /proc/PID/status) and open file descriptors (entries of /proc/PID/fd).
+func threadsAndFDs(pid int) (threads, fds int, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	threads = -1
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Threads:"); ok {
+			threads, err = strconv.Atoi(strings.TrimSpace(rest))
+			if err != nil {
+				return 0, 0, fmt.Errorf("unexpected Threads line in /proc/%d/status: %q", pid, line)
+			}
+		}
+	}
+	if threads < 0 {
+		return 0, 0, fmt.Errorf("no Threads in /proc/%d/status", pid)
+	}
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	return threads, len(ents), nil
+}
+
+// cpuTimes are one CPU's counters from /proc/stat (USER_HZ ticks).
+type cpuTimes struct{ busy, total uint64 }
+
+// readCPUTimes returns the counters of CPU cpu from /proc/stat.
+func readCPUTimes(cpu string) (cpuTimes, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}, err
+	}
+	return parseCPUTimes(string(b), cpu)
+}
+
+// parseCPUTimes finds line "cpuN" in the text of /proc/stat: user nice
+// system idle iowait irq softirq steal ...; idle and iowait are not busy.
+func parseCPUTimes(stat, cpu string) (cpuTimes, error) {
+	for _, line := range strings.Split(stat, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 9 || f[0] != "cpu"+cpu {
+			continue
+		}
+		var t cpuTimes
+		for i, v := range f[1:9] {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return cpuTimes{}, fmt.Errorf("unexpected /proc/stat line %q", line)
+			}
+			t.total += n
+			if i != 3 && i != 4 {
+				t.busy += n
+			}
+		}
+		return t, nil
+	}
+	return cpuTimes{}, fmt.Errorf("no line cpu%s in /proc/stat", cpu)
+}
+
+// busyShare is the share of time the CPU was busy from a to b.
+func busyShare(a, b cpuTimes) float64 {
+	if b.total <= a.total {
+		return 0
+	}
+	return float64(b.busy-a.busy) / float64(b.total-a.total)
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 )
 
 // relayEnv makes the benchmark binary run as a plain Go TCP relay
@@ -55,8 +56,8 @@ func relayConn(c net.Conn, upstream string) {
 	<-done
 }
 
-// startGoRelay runs this binary as a relay in front of upstream.
-func startGoRelay(upstream string) (*proc, error) {
+// startGoRelay runs this binary as a relay on cpus in front of upstream.
+func startGoRelay(cpus, upstream string) (*proc, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -66,7 +67,7 @@ func startGoRelay(upstream string) (*proc, error) {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := command(self)
-	cmd.Env = append(os.Environ(), relayEnv+"="+addr+" "+upstream)
-	return start("go-relay", addr, cmd)
+	cmd := command(cpus, self)
+	cmd.Env = append(goEnv(), relayEnv+"="+addr+" "+upstream)
+	return start("go-relay", addr, cmd, tcpReady(addr), 10*time.Second)
 }

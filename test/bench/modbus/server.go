@@ -24,10 +24,16 @@ func startFastServer(addr string) (*fastServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	return serveFast(ln), nil
+}
+
+// serveFast serves on ln (for example a listener in a namespace) until
+// close.
+func serveFast(ln net.Listener) *fastServer {
 	s := &fastServer{ln: ln, conns: map[net.Conn]struct{}{}}
 	s.wg.Add(1)
 	go s.accept()
-	return s, nil
+	return s
 }
 
 func (s *fastServer) addr() string { return s.ln.Addr().String() }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -190,4 +191,15 @@ func TestSyslogExport(t *testing.T) {
 	assert.Contains(t, msg, "zonegate")
 	h.d.closeAudit()
 	h.d.rec.SetLog(nil)
+}
+
+// TestStartFailsWithoutFailClose: a daemon that cannot put its fail-close
+// ruleset in place does not start.
+func TestStartFailsWithoutFailClose(t *testing.T) {
+	s := settings.Default()
+	s.StateDir = filepath.Join(t.TempDir(), "state")
+	k, clk := newFakes()
+	k.FailApply(nil)
+	d := New(Config{Settings: s, Kernel: k, Clock: clk})
+	assert.ErrorContains(t, d.open(context.Background()), "cannot put the fail-close ruleset in place")
 }

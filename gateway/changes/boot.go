@@ -125,7 +125,7 @@ func (c *Transactions) Boot(ctx context.Context) {
 	if comment != "" {
 		prev := c.state.Current
 		if prev == 0 || c.digestOf(prev) != m.Digest() {
-			v, err := c.store.Add(text, zone.ModelVersion{Digest: m.Digest(), User: "zonegate", Time: c.now(), Comment: comment, State: zone.VersionRunning})
+			v, err := c.store.Add(text, zone.ModelVersion{Digest: m.Digest(), User: daemonActor.User, Time: c.now(), Comment: comment, State: zone.VersionRunning})
 			if err != nil {
 				c.log.Errorw("cannot keep the model version", "error", err)
 			} else {

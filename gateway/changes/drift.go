@@ -66,7 +66,7 @@ func (c *Transactions) CheckDrift() {
 	summary := c.expected.Summary(cur)
 	c.log.Warnw("DRIFT: table inet zonegate was changed outside zonegate; restoring it",
 		"summary", summary, "differences", c.expected.Diff(cur, 6))
-	c.rec.RecordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryConfig, Action: audit.ActionDriftDetected,
+	c.rec.RecordBestEffort(audit.Record{Actor: daemonActor.User, Category: audit.CategoryConfig, Action: audit.ActionDriftDetected,
 		Object: "table inet zonegate", Result: audit.ResultFailure, Details: map[string]string{
 			audit.DetailDiff: truncate(summary, 900), audit.DetailDigestAfter: c.runningDigest()}})
 	var restoreErr error
@@ -80,7 +80,7 @@ func (c *Transactions) CheckDrift() {
 		result = audit.ResultFailure
 		c.log.Errorw("drift: restoring the ruleset failed", "error", restoreErr)
 	}
-	c.rec.RecordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryConfig, Action: audit.ActionDriftRestored,
+	c.rec.RecordBestEffort(audit.Record{Actor: daemonActor.User, Category: audit.CategoryConfig, Action: audit.ActionDriftRestored,
 		Object: "table inet zonegate", Result: result, Details: map[string]string{audit.DetailDigestAfter: c.runningDigest()}})
 }
 

@@ -76,7 +76,7 @@ type Daemon struct {
 	unauth   *httpapi.Unauthenticated // API calls refused with 401, aggregated for the log
 	metrics  daemonMetrics            // the Prometheus endpoint (metrics.go)
 	pipeline *events.Pipeline         // data-plane events (observe.go); nil before Run
-	ifZones  ifaceZones               // ingress interface -> zone, for dropped packets
+	ifZones  events.InterfaceZones    // ingress interface -> zone, for dropped packets
 	nflog    *events.Nflog            // nil when NFLOG cannot be read
 }
 

@@ -8,7 +8,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zonegate/zonegate/gateway/events"
-	"github.com/zonegate/zonegate/gateway/zone"
 )
 
 // startEvents starts the data-plane event pipeline: aggregates go to the
@@ -41,40 +40,6 @@ func (d *Daemon) startEvents(ctx context.Context) func() {
 	}
 }
 
-// ifaceZones maps ingress interface names to zones of the running model.
-type ifaceZones struct {
-	mu sync.RWMutex
-	m  map[string]string
-}
-
-// Prepare makes the interfaces of m the ones dropped packets are named by
-// once m is applied (changes.Installer).
-func (z *ifaceZones) Prepare(m *zone.Model) (install func(island bool), err error) {
-	return func(bool) { z.set(m) }, nil
-}
-
-// set takes the interfaces of m (nil: none known).
-func (z *ifaceZones) set(m *zone.Model) {
-	out := map[string]string{}
-	if m != nil {
-		for _, zn := range m.Zones {
-			for _, i := range zn.Interfaces {
-				out[i] = zn.Name
-			}
-		}
-	}
-	z.mu.Lock()
-	z.m = out
-	z.mu.Unlock()
-}
-
-// zone returns the zone of interface name, "" if none.
-func (z *ifaceZones) zone(name string) string {
-	z.mu.RLock()
-	defer z.mu.RUnlock()
-	return z.m[name]
-}
-
 // listenNflog is events.ListenNflog; tests replace it.
 var listenNflog = events.ListenNflog
 
@@ -85,7 +50,7 @@ func (d *Daemon) startNflog(ctx context.Context) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	n, err := listenNflog(ctx, d.pipeline, events.NflogConfig{
 		Group:  d.set.Firewall.LogGroup,
-		ZoneOf: d.ifZones.zone,
+		ZoneOf: d.ifZones.ZoneOf,
 		Clock:  d.cfg.Clock,
 		Log:    d.log.Named("nflog"),
 	})

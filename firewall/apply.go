@@ -88,14 +88,28 @@ func (t Target) usable() error {
 	return nil
 }
 
-// Result says what Apply did.
+// Result says what Apply did and what it verified.
 type Result struct {
 	Changed bool // false when the kernel already held exactly this ruleset
 	Rules   int
 	Sets    int
+	// Fingerprint is the table Apply installs, compared with what it read
+	// back: after a successful Apply, what the kernel holds. It is also
+	// set when Apply fails after the ruleset was prepared, so a caller can
+	// keep defending what it meant to install; nil when the ruleset could
+	// not be prepared.
+	Fingerprint Fingerprint
+	// Generation is the ruleset generation read before the table was
+	// verified: while the kernel's generation stays at it, the table is
+	// still the verified one. GenerationErr says why it could not be read
+	// (Generation is then 0).
+	Generation    uint32
+	GenerationErr error
 }
 
-// Expected returns the fingerprint of what applying rs installs.
+// Expected returns the fingerprint of what applying rs installs, without
+// applying it; Apply returns it in its Result (tests and fake kernels use
+// this).
 func Expected(rs *Ruleset) Fingerprint {
 	k := toKernel(rs)
 	msgs, err := k.ruleMsgs()
@@ -124,10 +138,11 @@ func Current(t Target) (Fingerprint, error) {
 // Apply replaces table inet zonegate with rs in one netlink transaction
 // and touches no other table. When the kernel already holds exactly rs it
 // changes nothing (counters keep counting). After the transaction it reads
-// the table back and fails when it is not what was meant.
-func Apply(t Target, rs *Ruleset) (Result, error) {
+// the table back and fails when it is not what was meant. The Result
+// carries the fingerprint it verified and the generation it verified at.
+func Apply(t Target, rs *Ruleset) (res Result, err error) {
 	want := toKernel(rs)
-	res := Result{Rules: len(want.rules), Sets: len(want.sets)}
+	res = Result{Rules: len(want.rules), Sets: len(want.sets)}
 	msgs, err := want.ruleMsgs()
 	if err != nil {
 		// Nothing has been sent: the rules are only marshalled here.
@@ -148,6 +163,11 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 		fpDone <- fp{fp: want.fingerprint()}
 	}()
 	expected := sync.OnceValues(func() (Fingerprint, error) { f := <-fpDone; return f.fp, f.err })
+	defer func() {
+		if res.Fingerprint == nil {
+			res.Fingerprint, _ = expected() // what was meant, also when it failed
+		}
+	}()
 	conns, err := t.readConns()
 	if err != nil {
 		return res, err
@@ -170,6 +190,8 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 			return res, fmt.Errorf("prepare nftables batch (nothing was changed): %w", err)
 		}
 		if cur.fingerprint().Equal(wantFP) {
+			// Verified at the generation read before the table.
+			res.Fingerprint, res.Generation, res.GenerationErr = wantFP, gen, genErr
 			return res, nil
 		}
 	}
@@ -189,6 +211,7 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 				if after, err := conns.structure.generation(); err == nil && after == gen+1 {
 					// Nothing but this delta since cur was read: what it
 					// did not touch is as read.
+					res.Generation = after
 					got, err := readAfterDelta(conns, cur, changed)
 					if err != nil {
 						return res, fmt.Errorf("read table inet %s back after applying: %w", TableName, err)
@@ -212,6 +235,7 @@ func Apply(t Target, rs *Ruleset) (Result, error) {
 	}
 	// ENOBUFS means the kernel may have committed without our reading its
 	// answer: the read-back decides.
+	res.Generation, res.GenerationErr = conns.structure.generation()
 	got, err := conns.current()
 	if err != nil {
 		return res, fmt.Errorf("read table inet %s back after applying: %w", TableName, err)

@@ -38,12 +38,13 @@ func (c readConns) current() (Fingerprint, error) {
 }
 
 // verify compares the table read back with the expected fingerprint and
-// sets res.Changed when they are equal.
+// sets res.Changed and res.Fingerprint when they are equal.
 func verify(res *Result, got Fingerprint, expected func() (Fingerprint, error), flushErr error) error {
 	wantFP, err := expected()
 	if err != nil {
 		return fmt.Errorf("describe the applied ruleset (a zonegate bug; apply again to be sure of the kernel's table): %w", err)
 	}
+	res.Fingerprint = wantFP
 	if !got.Equal(wantFP) {
 		return fmt.Errorf("table inet %s in the kernel is not what was applied (flush error: %v); differences:\n%s", TableName, flushErr, wantFP.Diff(got, 20))
 	}

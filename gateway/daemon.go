@@ -1,17 +1,17 @@
-// Package gateway is the zonegate daemon: it keeps the zone model's
-// ruleset in the kernel (fail close at boot, island mode, drift repair),
-// runs the proxies of the inspected conduits, and takes changes from
-// the management API as transactions that undo themselves unless
-// confirmed, each recorded in the audit log. The transactions (changes.go)
-// reach the kernel through the Kernel interface and time through an
-// injected clock, so they are tested without root. Subpackages hold the
-// zone model (zone), the audit log (audit), local accounts (auth) and the
-// model versions (versions).
+// Package gateway is the zonegate daemon as wiring: it builds the parts
+// from the settings and starts and stops them in order. The fail-close
+// ruleset goes in first, then the audit log, the accounts, the event
+// pipeline, the inspecting proxies, the boot of the zone model, the
+// management API and the metrics; SIGHUP reloads the settings and the
+// model file. What the parts do lives in their packages: the change
+// transactions (changes) on the kernel's table (kernel, firewall), the
+// model versions (versions), the proxies (inspection), the settings
+// (settings), the audit log (audit), the accounts (auth), the events
+// (events), the API (httpapi, api) and the metrics (metrics).
 package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -22,14 +22,20 @@ import (
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/auth"
+	"github.com/zonegate/zonegate/gateway/changes"
 	"github.com/zonegate/zonegate/gateway/events"
+	"github.com/zonegate/zonegate/gateway/httpapi"
+	"github.com/zonegate/zonegate/gateway/inspection"
 	"github.com/zonegate/zonegate/gateway/internal/clock"
+	"github.com/zonegate/zonegate/gateway/kernel"
+	"github.com/zonegate/zonegate/gateway/settings"
+	"github.com/zonegate/zonegate/gateway/versions"
 	"github.com/zonegate/zonegate/gateway/zone"
 )
 
 // Config is what the daemon needs to run.
 type Config struct {
-	Settings Settings
+	Settings settings.Settings
 	// SettingsPath is the settings file, re-read on SIGHUP; empty when the
 	// settings came from flags only.
 	SettingsPath string
@@ -38,7 +44,7 @@ type Config struct {
 	Target firewall.Target
 	// Kernel is the kernel the ruleset goes to; default
 	// firewall.NewKernel(Target).
-	Kernel Kernel
+	Kernel kernel.Netlink
 	Logger *zap.Logger
 	// ModbusListen overrides where the Modbus proxy listens; default
 	// "[::]:PORT" with the ruleset's proxy port (dual stack).
@@ -48,28 +54,30 @@ type Config struct {
 	Clock clock.Clock
 }
 
+// Version is the daemon's version, set by the command at start.
+var Version = "dev"
+
 // Daemon applies a zone model and keeps it applied.
 type Daemon struct {
-	// changes holds the running configuration and its transactions
-	// (Push, Confirm, Rollback, SetIsland, History, drift repair).
-	*changes
+	cfg      Config
+	set      settings.Settings // as at the start
+	settings *settings.Running // as now: SIGHUP changes some keys
+	log      *zap.Logger
 
-	cfg Config
-	set Settings
-	log *zap.Logger
+	table *kernel.Table         // table inet zonegate
+	tx    *changes.Transactions // the change transactions; set by open
 
-	audit      *audit.Log // nil when the log cannot be opened: changes are then refused
+	rec        *audit.Recorder // the audit log, once open; without it changes are refused
 	stopExport context.CancelFunc
 	exported   sync.WaitGroup
 	accounts   *auth.Manager
 
-	inspection inspection // the proxies of the inspected protocols
-
-	unauth   *unauthCalls     // API calls refused with 401, aggregated for the log
-	metrics  daemonMetrics    // the Prometheus endpoint (metrics.go)
-	pipeline *events.Pipeline // data-plane events (observe.go); nil before Run
-	ifZones  ifaceZones       // ingress interface -> zone, for dropped packets
-	nflog    *events.Nflog    // nil when NFLOG cannot be read
+	proxies  *inspection.Proxies      // the proxies of the inspected protocols
+	unauth   *httpapi.Unauthenticated // API calls refused with 401, aggregated for the log
+	metrics  daemonMetrics            // the Prometheus endpoint (metrics.go)
+	pipeline *events.Pipeline         // data-plane events (observe.go); nil before Run
+	ifZones  events.InterfaceZones    // ingress interface -> zone, for dropped packets
+	nflog    *events.Nflog            // nil when NFLOG cannot be read
 }
 
 // New prepares a daemon; Run starts it.
@@ -83,22 +91,21 @@ func New(cfg Config) *Daemon {
 	if cfg.Kernel == nil {
 		cfg.Kernel = firewall.NewKernel(cfg.Target)
 	}
-	if cfg.ModbusListen == "" {
-		cfg.ModbusListen = fmt.Sprintf("[::]:%d", cfg.Settings.Firewall.ModbusProxyPort)
-	}
-	d := &Daemon{cfg: cfg, set: cfg.Settings, log: cfg.Logger}
-	d.changes = newChanges(cfg.Logger, cfg.Clock, cfg.Kernel, d, d.fwOptions(false), cfg.Settings.Model)
-	d.changes.apply = d.applyLocked
-	d.unauth = newUnauthCalls(cfg.Clock, unauthInterval, d.recordBestEffort)
+	s := cfg.Settings
+	d := &Daemon{cfg: cfg, set: s, log: cfg.Logger, rec: audit.NewRecorder(cfg.Logger.Sugar())}
+	d.settings = settings.NewRunning(s, cfg.SettingsPath, d.rec, cfg.Logger)
+	d.table = kernel.New(cfg.Kernel, firewall.Options{
+		Proxies:  inspection.Ports(s.Firewall.ModbusProxyPort),
+		LogGroup: s.Firewall.LogGroup,
+	})
+	d.proxies = inspection.New(inspection.Config{
+		ModbusPort:      s.Firewall.ModbusProxyPort,
+		ModbusListen:    cfg.ModbusListen,
+		ResponseTimeout: time.Duration(s.Modbus.ResponseTimeout),
+		Log:             cfg.Logger,
+	})
+	d.unauth = httpapi.NewUnauthenticated(cfg.Clock, httpapi.UnauthInterval, d.rec.RecordBestEffort)
 	return d
-}
-
-func (d *Daemon) fwOptions(island bool) firewall.Options {
-	return firewall.Options{
-		Island:   island,
-		Proxies:  proxyPorts(d.set),
-		LogGroup: d.set.Firewall.LogGroup,
-	}
 }
 
 // Run starts the daemon and serves until ctx ends. reload receives on
@@ -110,11 +117,13 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	}
 	defer d.closeAudit()
 	defer d.startEvents(ctx)()
-	if err := d.startProxy(); err != nil {
+	// The proxies' events go to the pipeline, their denials are counted
+	// for the metrics on the way.
+	if err := d.proxies.Start(d.metrics.denials.Sink(inspection.PipelineSink(d.pipeline))); err != nil {
 		return err
 	}
-	defer d.stopProxy()
-	d.boot(ctx)
+	defer d.proxies.Stop()
+	d.tx.Boot(ctx)
 	api, err := d.serveAPI()
 	if err != nil {
 		return err
@@ -125,12 +134,12 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		return err
 	}
 	defer stopMetrics()
-	go d.watchDrift(ctx, time.Duration(d.set.Firewall.DriftCheck))
+	go d.tx.WatchDrift(ctx, time.Duration(d.set.Firewall.DriftCheck))
 	for {
 		select {
 		case <-ctx.Done():
 			d.log.Info("stopping; the ruleset stays in the kernel")
-			d.stop() // a pending change rolls back at the next start
+			d.tx.Stop() // a pending change rolls back at the next start
 			return nil
 		case <-reload:
 			d.reload(ctx)
@@ -143,22 +152,46 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 // audit log (closeAudit closes it) and the accounts, and records a
 // settings change.
 func (d *Daemon) open(ctx context.Context) error {
-	if err := d.openStore(d.set.StateDir, d.set.Changes.Keep); err != nil {
+	store, err := versions.Open(d.set.StateDir, d.set.Changes.Keep)
+	if err != nil {
 		return err
 	}
-	last := d.lastKnownModel()
-	if err := d.failClose(last); err != nil {
+	d.tx, err = changes.New(changes.Config{
+		Kernel:   d.table,
+		Store:    store,
+		Recorder: d.rec,
+		// The proxies' policies and the interfaces' zones follow the model.
+		Installers: []changes.Installer{d.proxies, &d.ifZones},
+		Clock:      d.cfg.Clock,
+		Log:        d.log.Sugar(),
+		ModelFile:  d.set.Model,
+	})
+	if err != nil {
+		return err
+	}
+	last := d.tx.LastKnown()
+	if err := d.tx.FailClose(last); err != nil {
 		return fmt.Errorf("cannot put the fail-close ruleset in place: %w", err)
 	}
-	d.openAudit(last)
-	if err := d.openAccounts(last); err != nil {
+	d.openAudit(gatewayName(last))
+	if err := d.openAccounts(gatewayName(last)); err != nil {
 		d.closeAudit()
 		return err
 	}
-	if err := d.auditSettings(ctx, "zonegate", "at start"); err != nil {
+	if err := d.settings.AuditStart(ctx); err != nil {
 		d.log.Error("settings change not recorded", zap.Error(err))
 	}
 	return nil
+}
+
+// ReloadSettings re-reads the settings file (SIGHUP). Changes are audited;
+// the `changes` keys take effect at once, the others at the next start.
+func (d *Daemon) ReloadSettings(ctx context.Context) error {
+	s, err := d.settings.Reload(ctx)
+	if err == nil {
+		d.tx.SetKeep(s.Changes.Keep)
+	}
+	return err
 }
 
 // reload re-reads the settings and the model file (SIGHUP).
@@ -166,30 +199,14 @@ func (d *Daemon) reload(ctx context.Context) {
 	if err := d.ReloadSettings(ctx); err != nil {
 		d.log.Error("settings reload failed; the running settings are unchanged", zap.Error(err))
 	}
-	if err := d.ReloadModelFile(ctx); err != nil {
+	if err := d.tx.ReloadModelFile(ctx); err != nil {
 		d.log.Error("reload failed; the running ruleset is unchanged", zap.Error(err))
 	}
 }
 
-// lastKnownModel is the running version from the state directory, or the
-// model file of the settings; nil when neither loads.
-func (d *Daemon) lastKnownModel() *zone.Model {
-	if d.state.Current > 0 {
-		if text, err := d.store.Model(d.state.Current); err == nil {
-			if m, err := zone.Load(d.store.ModelPath(d.state.Current), text); err == nil {
-				return m
-			}
-		}
-	}
-	if d.set.Model != "" {
-		if m, err := zone.LoadFile(d.set.Model); err == nil {
-			return m
-		}
-	}
-	return nil
-}
-
-func (d *Daemon) gatewayName(m *zone.Model) string {
+// gatewayName names the gateway in the audit log: the last known model's
+// gateway, else the host.
+func gatewayName(m *zone.Model) string {
 	if m != nil {
 		return m.Gateway.Name
 	}
@@ -197,133 +214,4 @@ func (d *Daemon) gatewayName(m *zone.Model) string {
 		return h
 	}
 	return "zonegate"
-}
-
-// openAudit opens the audit log. A log that cannot be opened does not stop
-// the gateway (forwarding is an essential service, IEC 62443 SR 2.10), but
-// every change is refused until it works again.
-func (d *Daemon) openAudit(last *zone.Model) {
-	l, err := audit.Open(audit.Options{
-		Dir:         d.set.AuditDir(),
-		Gateway:     d.gatewayName(last),
-		MaxBytes:    int64(d.set.Audit.MaxSize),
-		WarnPercent: d.set.Audit.WarnPercent,
-		Logger:      d.log.Named("audit"),
-		// Traffic fills at most this share: changes always have room.
-		DataPlaneShare:  d.set.Audit.DataPlaneShare,
-		DataPlaneReport: time.Duration(d.set.Events.Interval),
-	})
-	if err != nil {
-		d.log.Error("AUDIT LOG UNAVAILABLE: forwarding continues, but every configuration and account change is refused until it can be opened", zap.String("dir", d.set.AuditDir()), zap.Error(err))
-		return
-	}
-	d.audit = l
-	ctx, cancel := context.WithCancel(context.Background())
-	d.stopExport = cancel
-	for _, s := range d.set.Audit.Syslog {
-		if s.Address == "" {
-			continue
-		}
-		exp, err := audit.NewExporter(l, s, d.log.Named("syslog"))
-		if err != nil {
-			d.log.Error("syslog export not started", zap.String("collector", s.Address), zap.Error(err))
-			continue
-		}
-		d.exported.Add(1)
-		go func(collector string) {
-			defer d.exported.Done()
-			if err := exp.Run(ctx); err != nil {
-				d.log.Error("syslog export stopped: the records stay in the audit log; restart zonegate to resume the export", zap.String("collector", collector), zap.Error(err))
-			}
-		}(s.Address)
-	}
-	d.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryService, Action: audit.ActionServiceStart,
-		Object: "zonegate", Result: audit.ResultSuccess, Details: map[string]string{"version": Version}})
-}
-
-func (d *Daemon) closeAudit() {
-	d.unauth.close() // its records go before the stop record
-	if d.audit == nil {
-		return
-	}
-	d.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryService, Action: audit.ActionServiceStop,
-		Object: "zonegate", Result: audit.ResultSuccess})
-	d.stopExport()
-	d.exported.Wait()
-	if err := d.audit.Close(); err != nil {
-		d.log.Error("close audit log", zap.Error(err))
-	}
-}
-
-// Version is the daemon's version, set by the command at start.
-var Version = "dev"
-
-// errAuditUnavailable refuses changes while no audit record can be written.
-var errAuditUnavailable = errors.New("the audit log is unavailable, so changes are refused: see the daemon log for why it cannot be opened")
-
-// record writes a record durably; a change must be refused when it fails.
-func (d *Daemon) record(ctx context.Context, r audit.Record) error {
-	if d.audit == nil {
-		return errAuditUnavailable
-	}
-	if _, err := d.audit.Append(ctx, r); err != nil {
-		return fmt.Errorf("audit record not written, so the change is refused: %w", err)
-	}
-	return nil
-}
-
-// auditWritable refuses a change early when its record could not be
-// written anyway.
-func (d *Daemon) auditWritable() error {
-	if d.audit == nil {
-		return errAuditUnavailable
-	}
-	if d.audit.Stats().Full {
-		return fmt.Errorf("the audit log is full, so changes are refused: %w", audit.ErrFull)
-	}
-	return nil
-}
-
-// recordBestEffort writes a record for something that happens anyway
-// (drift repair, automatic rollback, start and stop, refused calls)
-// with AppendBestEffort: a record that cannot be written is counted in
-// the log's LostBestEffort and its next "lost" record.
-func (d *Daemon) recordBestEffort(r audit.Record) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := errAuditUnavailable
-	if d.audit != nil {
-		_, err = d.audit.AppendBestEffort(ctx, r)
-	}
-	if err != nil {
-		d.log.Error("audit record lost", zap.String("action", string(r.Action)), zap.Error(err))
-	}
-}
-
-func (d *Daemon) openAccounts(last *zone.Model) error {
-	policy := d.set.PasswordPolicy()
-	policy.ForbiddenWords = append(policy.ForbiddenWords, d.gatewayName(last))
-	m, err := auth.Open(auth.Options{
-		Path:   d.accountsPath(),
-		Sink:   auth.SinkFunc(d.accountEvent),
-		Policy: policy,
-		Now:    d.clock.Now,
-	})
-	if err != nil {
-		return fmt.Errorf("open accounts: %w", err)
-	}
-	d.accounts = m
-	if !m.Initialized() {
-		d.log.Warn("no accounts yet: create the first administrator with `zonegate user init`")
-	}
-	return nil
-}
-
-func (d *Daemon) accountsPath() string { return d.set.StateDir + "/accounts.json" }
-
-// accountEvent records account events; the auth package refuses the change
-// when this fails.
-func (d *Daemon) accountEvent(ctx context.Context, ev auth.Event) error {
-	return d.record(ctx, audit.Record{Time: ev.Time, Actor: ev.Actor, Category: audit.CategoryAccount,
-		Action: audit.Action(ev.Action), Object: "user:" + ev.Target, Result: audit.Result(ev.Result), Details: ev.Detail})
 }

@@ -18,29 +18,9 @@ import (
 
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/settings"
 	"github.com/zonegate/zonegate/protocols/inspect"
 )
-
-func TestMetricsListenSettings(t *testing.T) {
-	for text, want := range map[string]string{
-		"metrics:\n  listen: 198.18.60.1\n":          "metrics.listen \"198.18.60.1\" is not ADDRESS:PORT",
-		"metrics:\n  listen: gateway.example:9469\n": "not an IP address",
-		"metrics:\n  listen: 198.18.60.1:0\n":        "the port must be 1-65535",
-	} {
-		path := filepath.Join(t.TempDir(), "s.yaml")
-		require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
-		_, err := LoadSettings(path)
-		if assert.Error(t, err, text) {
-			assert.Contains(t, err.Error(), want, text)
-		}
-	}
-	path := filepath.Join(t.TempDir(), "s.yaml")
-	require.NoError(t, os.WriteFile(path, []byte("metrics:\n  listen: 198.18.60.1:9469\n"), 0o600))
-	s, err := LoadSettings(path)
-	require.NoError(t, err)
-	assert.Equal(t, "198.18.60.1:9469", s.Metrics.Listen)
-	assert.Empty(t, DefaultSettings().Metrics.Listen, "metrics are off by default")
-}
 
 // TestRunRefusesUnusableMetricsListen: an address that cannot be bound
 // stops the start with a settings error that says what to do.
@@ -55,7 +35,7 @@ func TestRunRefusesUnusableMetricsListen(t *testing.T) {
 		"198.19.255.254:9469": "not on any interface of this gateway",
 	} {
 		dir := t.TempDir()
-		s := DefaultSettings()
+		s := settings.Default()
 		s.StateDir = filepath.Join(dir, "state")
 		s.API.Socket = filepath.Join(dir, "api.sock")
 		s.Metrics.Listen = addr
@@ -67,7 +47,7 @@ func TestRunRefusesUnusableMetricsListen(t *testing.T) {
 			assert.Contains(t, err.Error(), "metrics.listen "+addr, addr)
 			assert.Contains(t, err.Error(), want, addr)
 		}
-		assert.True(t, k.Holds(firewall.Lockdown(d.options(true))), "the fail-close ruleset stays in place")
+		assert.True(t, k.Holds(d.table.Ruleset(nil, true)), "the fail-close ruleset stays in place")
 	}
 }
 
@@ -81,7 +61,7 @@ func TestMetricsFromTheDaemon(t *testing.T) {
 		{Name: firewall.SpoofCounter("cell"), Packets: 2, Bytes: 120},
 		{Name: firewall.CounterDropFwd, Packets: 7, Bytes: 420},
 	})
-	sink := h.d.metrics.denials.sink(nil)
+	sink := h.d.metrics.denials.Sink(nil)
 	for range 2 {
 		sink.InspectedEvent(inspect.Event{Protocol: "modbus", Kind: inspect.Denied, Conduit: "ops-to-plc", Reason: "function_not_allowed"})
 	}
@@ -107,7 +87,7 @@ func TestMetricsFromTheDaemon(t *testing.T) {
 		`zonegate_zone_spoofed_packets_total{zone="cell"} 2`,
 		`zonegate_dropped_packets_total{chain="forward"} 7`,
 		`zonegate_inspected_denials_total{conduit="ops-to-plc",protocol="modbus",reason="function_not_allowed",verdict="denied"} 2`,
-		`zonegate_model_info{digest="` + h.d.running.Digest() + `",gateway="unit-gw",version="1"} 1`,
+		`zonegate_model_info{digest="` + h.d.tx.Running().Digest() + `",gateway="unit-gw",version="1"} 1`,
 		`zonegate_island 0`,
 		`zonegate_audit_available 1`,
 		`zonegate_build_info{commit="` + Commit + `",`,
@@ -116,28 +96,17 @@ func TestMetricsFromTheDaemon(t *testing.T) {
 	}
 }
 
-func TestDenialCountingDoesNotAllocate(t *testing.T) {
-	var c denialCounter
-	ev := inspect.Event{Protocol: "modbus", Kind: inspect.Denied, Conduit: "a", Reason: "address_not_allowed"}
-	c.count(ev)
-	assert.Zero(t, testing.AllocsPerRun(100, func() { c.count(ev) }))
-	ds := c.snapshot()
-	require.Len(t, ds, 1)
-	assert.Equal(t, uint64(1+1+100), ds[0].Count, "the first, the warm-up run of AllocsPerRun and 100 runs")
-}
-
 // TestReloadDoesNotRebindMetrics: a SIGHUP that changes metrics.listen is
 // audited, but the server keeps its address until the next start.
 func TestReloadDoesNotRebindMetrics(t *testing.T) {
 	h := newHarness(t)
+	path := h.withSettingsFile("")
 	h.d.set.Metrics.Listen = "127.0.0.1:0"
 	stop, err := h.d.serveMetrics()
 	require.NoError(t, err)
 	defer stop()
 	addr := h.d.metrics.server.Addr().String()
 
-	path := filepath.Join(t.TempDir(), "zonegate.yaml")
-	h.d.cfg.SettingsPath = path
 	require.NoError(t, os.WriteFile(path, []byte("metrics:\n  listen: 127.0.0.1:9469\n"), 0o600))
 	require.NoError(t, h.d.ReloadSettings(h.ctx))
 	changed := h.entries(audit.ActionSettingsChanged)

@@ -12,28 +12,14 @@ import (
 
 	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/internal/gatewaytest"
 )
 
 // The management API's answers that need neither root nor nftables: the
 // handlers are served from a daemon with an audit log and accounts in a
-// temporary directory, but no firewall.
+// temporary directory and firewalltest's fake kernel.
 
-const mgInvalidModel = `version: 1
-gateway:
-  name: unit-gw
-  management:
-    zones: [ops]
-zones:
-  - name: ops
-    importance: medium
-    interfaces: [eth0]
-    networks: [198.18.11.0/24]
-conduits:
-  - name: ops-to-cell
-    from: ops
-    to: cell
-    services: [tcp/7000]
-`
+const mgInvalidModel = gatewaytest.Invalid
 
 type mgAPI struct {
 	t *testing.T
@@ -43,14 +29,9 @@ type mgAPI struct {
 
 func mgNewAPI(t *testing.T) *mgAPI {
 	t.Helper()
-	s := DefaultSettings()
-	s.StateDir = t.TempDir()
-	d := New(Config{Settings: s})
-	d.openAudit(nil)
-	require.NotNil(t, d.audit, "the audit log did not open")
-	require.NoError(t, d.openAccounts(nil))
-	t.Cleanup(d.closeAudit)
-	return &mgAPI{t: t, d: d, h: d.apiHandler()}
+	h := newHarness(t)
+	require.NotNil(t, h.d.rec.Log(), "the audit log did not open")
+	return &mgAPI{t: t, d: h.d, h: h.d.apiHandler()}
 }
 
 func (a *mgAPI) do(method, path, token, body string) (int, api.Error) {
@@ -135,15 +116,17 @@ func TestAPIStatusCodes(t *testing.T) {
 	code, _ = a.do("GET", "/v1/push", admin, "")
 	assert.Equal(t, http.StatusMethodNotAllowed, code, "GET /v1/push")
 	// While a push waits for confirmation another one is refused.
-	a.d.mu.Lock()
-	a.d.state.Pending = &Pending{Version: 2, Previous: 1, User: "erin"}
-	a.d.mu.Unlock()
+	pending, _ := json.Marshal(api.PushRequest{Model: hModelBase, ConfirmWithin: "2m"})
+	code, e = a.do("POST", "/v1/push", admin, string(pending))
+	require.Equal(t, http.StatusOK, code, "push with a confirm deadline: %s", e.Message)
 	code, e = a.do("POST", "/v1/push", admin, string(body))
 	assert.Equal(t, http.StatusConflict, code, "push while another waits")
 	assert.Contains(t, e.Message, "waiting for confirmation", "push while another waits")
-	a.d.mu.Lock()
-	a.d.state.Pending = nil
-	a.d.mu.Unlock()
+	code, e = a.do("POST", "/v1/rollback", admin, `{"version": 0}`)
+	require.Equal(t, http.StatusOK, code, "rollback of the pending change: %s", e.Message)
+	code, e = a.do("POST", "/v1/confirm", admin, "")
+	assert.Equal(t, http.StatusConflict, code, "confirm without a pending change")
+	assert.Contains(t, e.Message, "nothing to confirm")
 
 	// Roles: a viewer may not push; a user who must change the password
 	// is told so, not that the role is missing.

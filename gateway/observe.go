@@ -2,15 +2,12 @@ package gateway
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/events"
-	"github.com/zonegate/zonegate/gateway/zone"
 )
 
 // startEvents starts the data-plane event pipeline: aggregates go to the
@@ -19,13 +16,13 @@ import (
 // is left).
 func (d *Daemon) startEvents(ctx context.Context) func() {
 	sinks := []events.Sink{&events.LogSink{Log: d.log.Named("events"), Lines: d.set.Events.LogLines}}
-	if d.audit != nil {
-		sinks = append(sinks, events.AuditSink{Log: d.audit})
+	if l := d.rec.Log(); l != nil {
+		sinks = append(sinks, events.AuditSink{Log: l})
 	}
 	d.pipeline = events.New(events.Config{
 		Interval: time.Duration(d.set.Events.Interval),
 		MaxKeys:  d.set.Events.MaxKeys,
-		Clock:    d.clock,
+		Clock:    d.cfg.Clock,
 		Sinks:    sinks,
 	})
 	ctx, cancel := context.WithCancel(ctx)
@@ -43,34 +40,6 @@ func (d *Daemon) startEvents(ctx context.Context) func() {
 	}
 }
 
-// ifaceZones maps ingress interface names to zones of the running model.
-type ifaceZones struct {
-	mu sync.RWMutex
-	m  map[string]string
-}
-
-// set takes the interfaces of m (nil: none known).
-func (z *ifaceZones) set(m *zone.Model) {
-	out := map[string]string{}
-	if m != nil {
-		for _, zn := range m.Zones {
-			for _, i := range zn.Interfaces {
-				out[i] = zn.Name
-			}
-		}
-	}
-	z.mu.Lock()
-	z.m = out
-	z.mu.Unlock()
-}
-
-// zone returns the zone of interface name, "" if none.
-func (z *ifaceZones) zone(name string) string {
-	z.mu.RLock()
-	defer z.mu.RUnlock()
-	return z.m[name]
-}
-
 // listenNflog is events.ListenNflog; tests replace it.
 var listenNflog = events.ListenNflog
 
@@ -81,8 +50,8 @@ func (d *Daemon) startNflog(ctx context.Context) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	n, err := listenNflog(ctx, d.pipeline, events.NflogConfig{
 		Group:  d.set.Firewall.LogGroup,
-		ZoneOf: d.ifZones.zone,
-		Clock:  d.clock,
+		ZoneOf: d.ifZones.ZoneOf,
+		Clock:  d.cfg.Clock,
 		Log:    d.log.Named("nflog"),
 	})
 	if err != nil {
@@ -95,46 +64,4 @@ func (d *Daemon) startNflog(ctx context.Context) func() {
 	d.nflog = n
 	d.log.Info("reporting dropped packets from NFLOG", zap.Uint16("group", d.set.Firewall.LogGroup))
 	return cancel
-}
-
-// Events returns the aggregated data-plane events newer than since from
-// the pipeline's ring, waiting up to wait for one when there is none.
-func (d *Daemon) Events(ctx context.Context, since uint64, wait time.Duration) api.EventsResult {
-	p := d.pipeline
-	if p == nil {
-		return api.EventsResult{}
-	}
-	aggs, last := p.Since(since, 0)
-	if len(aggs) == 0 && wait > 0 {
-		wctx, cancel := context.WithTimeout(ctx, wait)
-		p.Wait(wctx, since)
-		cancel()
-		aggs, last = p.Since(since, 0)
-	}
-	res := api.EventsResult{Last: last, Interval: p.Interval().String(), Events: make([]api.Event, 0, len(aggs))}
-	for i := range aggs {
-		res.Events = append(res.Events, apiEvent(&aggs[i]))
-	}
-	return res
-}
-
-// apiEvent is the wire form of an aggregate.
-func apiEvent(a *events.Aggregate) api.Event {
-	ev := &a.Sample
-	out := api.Event{Seq: a.Seq, Kind: ev.Kind.String(), Count: a.Count, First: a.First.UTC(), Last: a.Last.UTC(),
-		Protocol: ev.Protocol, Source: ev.Source.Addr().String(), Conduit: ev.Conduit, Zone: ev.Zone, Interface: ev.Interface,
-		Chain: ev.Chain, Reason: ev.Reason, Sample: ev.Sample.String(), Monitor: ev.Monitor, OtherDestinations: a.OtherDestinations}
-	if ev.Destination.IsValid() {
-		out.Destination = ev.Destination.String()
-		if ev.Destination.Port() == 0 {
-			out.Destination = ev.Destination.Addr().String()
-		}
-	}
-	if a.PortHi != 0 {
-		out.Ports = strconv.Itoa(int(a.PortLo))
-		if a.PortHi != a.PortLo {
-			out.Ports += "-" + strconv.Itoa(int(a.PortHi))
-		}
-	}
-	return out
 }

@@ -1,20 +1,24 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/audit"
-	"github.com/zonegate/zonegate/gateway/httpapi"
+	"github.com/zonegate/zonegate/gateway/changes"
+	"github.com/zonegate/zonegate/gateway/settings"
 )
 
 // The promises of the audit log that the daemon keeps: calls without a
@@ -45,66 +49,9 @@ func (h *harness) unauthSummary() []string {
 	for _, e := range h.entries(audit.ActionUnauthenticated) {
 		assert.Equal(h.t, audit.CategoryAccount, e.Category)
 		assert.Equal(h.t, audit.ResultDenied, e.Result)
-		out = append(out, fmt.Sprintf("%s %s %s %s", e.Object, e.Details[audit.DetailCount], e.Details[detailUID], e.Details[audit.DetailReason]))
+		out = append(out, fmt.Sprintf("%s %s %s %s", e.Object, e.Details[audit.DetailCount], e.Details["uid"], e.Details[audit.DetailReason]))
 	}
 	return out
-}
-
-func TestUnauthenticatedCallsAreAggregated(t *testing.T) {
-	h := newHarness(t)
-	for i := 0; i < 50; i++ {
-		code, _ := h.hCall("GET", "/v1/status", "", "")
-		require.Equal(t, http.StatusUnauthorized, code)
-	}
-	h.clk.Advance(10 * time.Second)
-	for i := 0; i < 10; i++ {
-		code, _ := h.hCall("GET", "/v1/status", "not-a-token", "")
-		require.Equal(t, http.StatusUnauthorized, code)
-	}
-	for _, name := range []string{"a", "b", "c"} {
-		code, _ := h.hCall("POST", "/v1/users/"+name+"/disable", "", "")
-		require.Equal(t, http.StatusUnauthorized, code)
-	}
-	assert.Empty(t, h.unauthSummary(), "nothing is written before the interval ends")
-	h.clk.Advance(unauthInterval - 10*time.Second - time.Nanosecond)
-	assert.Empty(t, h.unauthSummary(), "nothing is written before the interval ends")
-	h.clk.Advance(time.Nanosecond)
-	assert.Equal(t, []string{
-		"GET /v1/status 60 unknown invalid or expired token",
-		"POST /v1/users/{name}/{action} 3 unknown no token",
-	}, h.unauthSummary(), "one record per route and interval, with the count")
-	e := h.entries(audit.ActionUnauthenticated)[0]
-	assert.Equal(t, hStart.Format(time.RFC3339Nano), e.Details[detailFirst], "first call")
-	assert.Equal(t, hStart.Add(10*time.Second).Format(time.RFC3339Nano), e.Details[detailLast], "last call")
-
-	// A quiet interval writes nothing; the next call starts a new one.
-	h.clk.Advance(5 * unauthInterval)
-	assert.Len(t, h.unauthSummary(), 2)
-	h.d.unauth.note(httpapi.PeerCred{UID: 1000, PID: 4242}, "GET /v1/history", "no token")
-	h.d.unauth.note(httpapi.PeerCred{UID: 1001, PID: 17}, "GET /v1/history", "no token")
-	h.d.unauth.note(httpapi.PeerCred{UID: 1000, PID: 4243}, "GET /v1/history", "no token")
-	h.clk.Advance(unauthInterval)
-	got := h.entries(audit.ActionUnauthenticated)
-	require.Len(t, got, 4, "one record per uid")
-	assert.Equal(t, map[string]string{"uid": "1000", "pid": "4242", "count": "2", "reason": "no token",
-		"first": got[2].Details["first"], "last": got[2].Details["last"]}, got[2].Details)
-	assert.Equal(t, "local uid=1000 pid=4242", got[2].Actor, "the actor is the peer")
-	assert.Equal(t, "1001", got[3].Details[detailUID])
-	assert.Equal(t, uint64(0), h.d.audit.Stats().LostBestEffort)
-}
-
-func TestUnauthenticatedKeysAreBounded(t *testing.T) {
-	h := newHarness(t)
-	for i := 0; i < unauthMaxKeys+40; i++ {
-		h.d.unauth.note(httpapi.PeerCred{UID: 1000 + i, PID: 1}, "GET /v1/status", "no token")
-	}
-	h.clk.Advance(unauthInterval)
-	got := h.entries(audit.ActionUnauthenticated)
-	require.Len(t, got, unauthMaxKeys+1, "the keys of an interval are bounded")
-	last := got[len(got)-1]
-	assert.Equal(t, "*", last.Object)
-	assert.Equal(t, "40", last.Details[audit.DetailCount], "the calls beyond the bound are counted together")
-	assert.Equal(t, "many", last.Details[detailUID])
 }
 
 func TestUnauthenticatedCallsAreWrittenAtShutdown(t *testing.T) {
@@ -123,51 +70,12 @@ func TestUnauthenticatedCallsAreWrittenAtShutdown(t *testing.T) {
 	assert.Equal(t, []audit.Action{audit.ActionUnauthenticated, audit.ActionServiceStop}, actions, "refused calls come before the stop record")
 }
 
-func TestPushCommentIsInTheAuditRecord(t *testing.T) {
-	h := newHarness(t)
-	h.push(hModelBase, 0)
-	applied := h.entries(audit.ActionModelApplied)
-	require.NotEmpty(t, applied)
-	assert.Equal(t, "test push", applied[len(applied)-1].Details[audit.DetailComment])
-
-	long := strings.Repeat("é", 3000) // 6000 bytes
-	_, err := h.d.Push(h.ctx, "erin", []byte(hModelOpen), long, 0)
-	require.NoError(t, err, "a long comment does not refuse the push")
-	applied = h.entries(audit.ActionModelApplied)
-	c := applied[len(applied)-1].Details[audit.DetailComment]
-	assert.Less(t, len(c), maxCommentBytes+200, "the comment is cut in the record")
-	assert.True(t, strings.HasPrefix(c, strings.Repeat("é", 100)), "the cut keeps whole characters")
-	assert.Contains(t, c, "cut from 6000 bytes")
-	vs, err := h.d.History()
-	require.NoError(t, err)
-	assert.Equal(t, long, vs[len(vs)-1].Comment, "the history keeps the whole comment")
-
-	_, err = h.d.Push(h.ctx, "erin", []byte("version: 1\nzones: [\n"), "broken on purpose", 0)
-	require.Error(t, err)
-	rejected := h.entries(audit.ActionModelRejected)
-	require.NotEmpty(t, rejected)
-	assert.Equal(t, "broken on purpose", rejected[len(rejected)-1].Details[audit.DetailComment])
-}
-
 func TestStopRecordLossIsCounted(t *testing.T) {
 	h := newHarness(t)
-	require.NoError(t, h.d.audit.Close())
+	require.NoError(t, h.d.rec.Log().Close())
 	h.d.closeAudit()
-	assert.Equal(t, uint64(1), h.d.audit.Stats().LostBestEffort, "the stop record that could not be written is counted")
+	assert.Equal(t, uint64(1), h.d.rec.Log().Stats().LostBestEffort, "the stop record that could not be written is counted")
 	assert.True(t, h.logged("audit record lost"))
-}
-
-func TestRunningModelAnswer(t *testing.T) {
-	h := newHarness(t)
-	b := apiBackend{h.d}
-	_, err := b.RunningModel()
-	var ae *api.Error
-	require.ErrorAs(t, err, &ae, "no model runs")
-	assert.Equal(t, http.StatusNotFound, ae.Status)
-	res := h.push(hModelBase, 0)
-	m, err := b.RunningModel()
-	require.NoError(t, err)
-	assert.Equal(t, api.RunningModel{Version: res.Version, Digest: res.Digest, Model: hModelBase}, m)
 }
 
 // TestAccountAnswers: a role change to the role the user has is a
@@ -224,4 +132,74 @@ func TestAccountAnswers(t *testing.T) {
 	var e api.Error
 	require.NoError(t, json.Unmarshal([]byte(body), &e))
 	assert.Equal(t, mv, e.Message)
+}
+
+// TestRunningModelAnswer: GET /v1/model gets the running version's text as
+// pushed (404 while none runs: httpapi maps changes.ErrNoModel).
+func TestRunningModelAnswer(t *testing.T) {
+	h := newHarness(t)
+	b := apiBackend{h.d}
+	_, err := b.RunningModel()
+	require.ErrorIs(t, err, changes.ErrNoModel, "no model runs")
+	res := h.push(hModelBase, 0)
+	m, err := b.RunningModel()
+	require.NoError(t, err)
+	assert.Equal(t, api.RunningModel{Version: res.Version, Digest: res.Digest, Model: hModelBase}, m)
+}
+
+// TestAuditUnavailable: an audit log that cannot be opened does not stop
+// the gateway (fail close, boot and forwarding go on), but every change is
+// refused, and the API says so with 503.
+func TestAuditUnavailable(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "not-a-directory")
+	require.NoError(t, os.WriteFile(blocker, nil, 0o600))
+	h := newHarness(t, withModelFile(hModelBase), func(s *settings.Settings) { s.Audit.Dir = filepath.Join(blocker, "audit") })
+	assert.Nil(t, h.d.rec.Log())
+	assert.True(t, h.logged("AUDIT LOG UNAVAILABLE"))
+	assert.True(t, h.k.Holds(h.d.table.Ruleset(h.d.tx.Running(), false)), "the model still runs")
+	_, err := h.d.tx.Push(h.ctx, changes.Actor{User: "erin"}, []byte(hModelOpen), "", 0)
+	assert.ErrorIs(t, err, audit.ErrUnavailable)
+	st, err := h.d.Status()
+	require.NoError(t, err)
+	assert.Nil(t, st.Audit, "no audit statistics without a log")
+	code, body := h.hCall("POST", "/v1/init", "", `{"user":"admin","password":"Quartz-Meadow-Lantern-81"}`)
+	assert.Equal(t, http.StatusServiceUnavailable, code, "the first administrator cannot be created unaudited: %s", body)
+}
+
+// TestSyslogExport: the daemon starts an export for every collector of the
+// settings; its records reach a collector on loopback.
+func TestSyslogExport(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b := make([]byte, 4096)
+		n, _ := c.Read(b)
+		got <- string(b[:n])
+	}()
+	h := newHarness(t, func(s *settings.Settings) {
+		s.Audit.Syslog = []audit.SyslogSettings{{Address: ln.Addr().String(), Transport: "tcp"}, {Address: ""}}
+	})
+	msg := <-got // a hang here is the test's timeout
+	assert.Contains(t, msg, `seq="1"`, "the log's first record, as RFC 5424: %s", msg)
+	assert.Contains(t, msg, "zonegate")
+	h.d.closeAudit()
+	h.d.rec.SetLog(nil)
+}
+
+// TestStartFailsWithoutFailClose: a daemon that cannot put its fail-close
+// ruleset in place does not start.
+func TestStartFailsWithoutFailClose(t *testing.T) {
+	s := settings.Default()
+	s.StateDir = filepath.Join(t.TempDir(), "state")
+	k, clk := newFakes()
+	k.FailApply(nil)
+	d := New(Config{Settings: s, Kernel: k, Clock: clk})
+	assert.ErrorContains(t, d.open(context.Background()), "cannot put the fail-close ruleset in place")
 }

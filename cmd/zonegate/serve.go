@@ -14,6 +14,7 @@ import (
 
 	"github.com/zonegate/zonegate/cmd/internal/cli"
 	"github.com/zonegate/zonegate/gateway"
+	"github.com/zonegate/zonegate/gateway/settings"
 )
 
 func newLogger(stderr io.Writer, debug bool) *zap.Logger {
@@ -60,10 +61,10 @@ func serveCmd() *cobra.Command {
 }
 
 func runServe(f serveFlags, stderr io.Writer) error {
-	set := gateway.DefaultSettings()
+	set := settings.Default()
 	if f.config != "" {
 		var err error
-		if set, err = gateway.LoadSettings(f.config); err != nil {
+		if set, err = settings.Load(f.config); err != nil {
 			return err
 		}
 	}

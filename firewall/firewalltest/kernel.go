@@ -39,11 +39,13 @@ func NewKernel() *Kernel { return &Kernel{gen: 1} }
 
 // Apply installs rs like firewall.Kernel.Apply: nothing changes when the
 // table already holds rs; otherwise the table is replaced and the
-// generation moves. Injected failures leave the table as it was.
+// generation moves. The Result carries the fingerprint of rs and the
+// generation after the apply (GenerationErr while FailGeneration is in
+// force). Injected failures leave the table as it was.
 func (k *Kernel) Apply(rs *firewall.Ruleset) (firewall.Result, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	res := firewall.Result{Sets: len(rs.Sets)}
+	res := firewall.Result{Sets: len(rs.Sets), Fingerprint: firewall.Expected(rs)}
 	for _, ch := range rs.Chains {
 		res.Rules += len(ch.Rules)
 	}
@@ -57,14 +59,17 @@ func (k *Kernel) Apply(rs *firewall.Ruleset) (firewall.Result, error) {
 	if k.failApply != nil {
 		return res, k.failApply
 	}
-	want := firewall.Expected(rs)
 	k.applied = append(k.applied, rs)
-	if k.table != nil && k.table.Equal(want) {
-		return res, nil
+	if k.table == nil || !k.table.Equal(res.Fingerprint) {
+		k.table = res.Fingerprint
+		k.gen++
+		res.Changed = true
 	}
-	k.table = want
-	k.gen++
-	res.Changed = true
+	if k.failGen != nil {
+		res.GenerationErr = k.failGen
+	} else {
+		res.Generation = k.gen
+	}
 	return res, nil
 }
 

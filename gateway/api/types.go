@@ -4,7 +4,9 @@
 // server (package gateway/httpapi), the zonegate CLI and the end-to-end
 // tests all use these types, so the wire format is written down once.
 //
-// The package depends on the standard library only.
+// The package depends on the standard library and on the zone model,
+// whose types (model versions, a pending change) it turns into their wire
+// form (convert.go).
 package api
 
 import (

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // Batch limits of one group commit.
@@ -22,7 +20,7 @@ type committer struct {
 	w   *writer
 	st  *storage
 	o   *Options
-	log *zap.Logger
+	log Logger
 
 	reqs []*appendReq // batch being collected
 	data []Record
@@ -211,7 +209,7 @@ func (c *committer) flush() error {
 			e = c.st.fullError()
 		} else {
 			e = fmt.Errorf("%w: %v: the change is refused; check the storage (kernel log), then restart zonegate", ErrWrite, err)
-			c.log.Error("audit: write failed", zap.Error(err))
+			c.log.Errorw("audit: write failed", "error", err)
 		}
 		for _, a := range c.acks {
 			c.finishReq(a, e)
@@ -247,7 +245,7 @@ func (c *committer) checkpoint(now time.Time, reason string) {
 	}
 	c.sinceCP, c.lastCP = 0, now
 	if err := writeStatement(filepath.Join(c.w.dir, checkpointFile), s); err != nil {
-		c.log.Warn("audit: could not update checkpoint.json", zap.Error(err))
+		c.log.Warnw("audit: could not update checkpoint.json", "error", err)
 		return
 	}
 	c.l.statsMu.Lock()
@@ -263,7 +261,7 @@ func (c *committer) rotate(now time.Time) {
 		return // the flush failed; stay put
 	}
 	if err := c.w.startSegment(c.w.seg+1, "size", now); err != nil {
-		c.log.Error("audit: could not start a new segment; continuing in the current one", zap.Error(err))
+		c.log.Errorw("audit: could not start a new segment; continuing in the current one", "error", err)
 		return
 	}
 	c.sinceCP++
@@ -276,8 +274,8 @@ func (c *committer) enterFull(now time.Time) {
 		return
 	}
 	c.st.full = true
-	c.log.Error("audit log full: configuration and account changes are refused and data-plane records are lost until space is freed",
-		zap.Int64("used", c.st.used), zap.Int64("capacity", c.st.capacity), zap.String("dir", c.st.dir))
+	c.log.Errorw("audit log full: configuration and account changes are refused and data-plane records are lost until space is freed",
+		"used", c.st.used, "capacity", c.st.capacity, "dir", c.st.dir)
 	c.addNotice(c.w.internal(now, ActionStorageFull, "log", ResultFailure, map[string]string{
 		"used": strconv.FormatInt(c.st.used, 10), "capacity": strconv.FormatInt(c.st.capacity, 10),
 		DetailReason: "configuration changes are refused until space is freed",
@@ -290,7 +288,7 @@ func (c *committer) checkSpaceBack(now time.Time) {
 		return
 	}
 	c.st.full = false
-	c.log.Info("audit log has space again; configuration changes are accepted", zap.Int64("used", c.st.used), zap.Int64("capacity", c.st.capacity))
+	c.log.Infow("audit log has space again; configuration changes are accepted", "used", c.st.used, "capacity", c.st.capacity)
 	c.addNotice(c.w.internal(now, ActionStorageOK, "log", ResultSuccess, map[string]string{
 		"used": strconv.FormatInt(c.st.used, 10), "capacity": strconv.FormatInt(c.st.capacity, 10),
 	}))
@@ -323,7 +321,7 @@ func (c *committer) maybeLost(now time.Time, force bool) {
 	c.l.lostBE.Add(-m)
 	c.lostPending, c.lostBEPend = n, m
 	c.lastLost = now
-	c.log.Warn("audit: records lost", zap.Uint64("data_plane", n), zap.Uint64("best_effort", m))
+	c.log.Warnw("audit: records lost", "data_plane", n, "best_effort", m)
 }
 
 // maybeDropped writes a "data-plane-dropped" record saying how many
@@ -351,7 +349,7 @@ func (c *committer) maybeDropped(now time.Time) {
 	c.l.dpDropped.Add(-n)
 	c.dpPending = n
 	c.lastDrop = now
-	c.log.Warn("audit: data-plane records dropped beyond the data-plane share", zap.Uint64("count", n), zap.Int64("limit", c.st.dataLimit()))
+	c.log.Warnw("audit: data-plane records dropped beyond the data-plane share", "count", n, "limit", c.st.dataLimit())
 }
 
 // addNotice writes one of the log's own notices; if even the reserve has
@@ -391,8 +389,8 @@ func (c *committer) checkWarning(now time.Time) {
 		msg = "audit log is filling up: the filesystem holding it is running out of space before the audit size limit; " +
 			"free space on it, or archive and prune the log, before configuration changes are refused"
 	}
-	c.log.Warn(msg, zap.Int("percent", pct), zap.Int64("used", c.st.used), zap.Int64("capacity", c.st.capacity),
-		zap.Int64("room", room), zap.String("limit", c.st.limit()))
+	c.log.Warnw(msg, "percent", pct, "used", c.st.used, "capacity", c.st.capacity,
+		"room", room, "limit", c.st.limit())
 	c.addNotice(c.w.internal(now, ActionStorageWarning, "log", ResultSuccess, map[string]string{
 		"percent": strconv.Itoa(pct), "used": strconv.FormatInt(c.st.used, 10), "capacity": strconv.FormatInt(c.st.capacity, 10),
 		"room": strconv.FormatInt(room, 10), "limit": c.st.limit(), "max_bytes": strconv.FormatInt(c.st.maxBytes, 10),

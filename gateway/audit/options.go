@@ -5,8 +5,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // Options configure Open. Only Dir and Gateway are required.
@@ -61,7 +59,7 @@ type Options struct {
 	CheckpointInterval time.Duration
 
 	// Logger receives operational messages (warnings, failures); default none.
-	Logger *zap.Logger
+	Logger Logger
 	// OnCommit, if set, is called by the writer after each commit with the
 	// highest durable sequence number. It must not block.
 	OnCommit func(durableSeq uint64)
@@ -142,7 +140,7 @@ func (o *Options) setDefaults() error {
 		o.CheckpointInterval = defaultCheckpointIntvl
 	}
 	if o.Logger == nil {
-		o.Logger = zap.NewNop()
+		o.Logger = nopLogger{}
 	}
 	if o.Now == nil {
 		o.Now = time.Now

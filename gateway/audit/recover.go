@@ -273,7 +273,7 @@ func writeStartRecords(w *writer, ss *startState, o *Options) error {
 			return err
 		}
 		for _, c := range ss.corrupt {
-			o.Logger.Error("audit log damaged; the damaged segment is kept as evidence and the log continues in a new segment: " + c)
+			o.Logger.Errorw("audit log damaged; the damaged segment is kept as evidence and the log continues in a new segment: " + c)
 			w.add(kindRecord, w.internal(now, ActionFailure, "log", ResultFailure, map[string]string{
 				DetailReason: cutTo(c, 400), "segment": strconv.FormatUint(w.seg-1, 10),
 			}))
@@ -284,12 +284,12 @@ func writeStartRecords(w *writer, ss *startState, o *Options) error {
 			d["dropped_bytes"] = strconv.FormatInt(ss.torn.Len, 10)
 			d["segment"] = strconv.FormatUint(ss.tornSeg, 10)
 			d["offset"] = strconv.FormatInt(ss.torn.Off, 10)
-			o.Logger.Warn(fmt.Sprintf("audit: trimmed %d bytes of torn tail from %s after an unclean shutdown", ss.torn.Len, segName(ss.tornSeg)))
+			o.Logger.Warnw(fmt.Sprintf("audit: trimmed %d bytes of torn tail from %s after an unclean shutdown", ss.torn.Len, segName(ss.tornSeg)))
 		}
 		w.add(kindRecord, w.internal(now, ActionRecovered, "log", ResultSuccess, d))
 	}
 	if ss.cpProblem != "" {
-		o.Logger.Error("audit: " + ss.cpProblem)
+		o.Logger.Errorw("audit: " + ss.cpProblem)
 		w.add(kindRecord, w.internal(now, ActionFailure, "checkpoint.json", ResultFailure, map[string]string{DetailReason: cutTo(ss.cpProblem, 400)}))
 	}
 	return w.flush()

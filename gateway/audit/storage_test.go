@@ -48,7 +48,7 @@ func TestStorageQuotaFullAndPrune(t *testing.T) {
 	o.Reserve = 32 << 10
 	o.WarnPercent = 60
 	core, logs := observer.New(zap.InfoLevel)
-	o.Logger = zap.New(core)
+	o.Logger = zap.New(core).Sugar()
 	l := openLog(t, o)
 	_, err := fillUntilFull(t, l)
 	var fe *FullError
@@ -140,7 +140,7 @@ func TestDiskFullTmpfs(t *testing.T) {
 	mnt := mountTmpfs(t, "1m")
 	o := Options{Dir: filepath.Join(mnt, "audit"), Gateway: "line3-gw", BootID: "b", SegmentBytes: 64 << 10, Reserve: 32 << 10, WarnPercent: 70}
 	core, logs := observer.New(zap.InfoLevel)
-	o.Logger = zap.New(core)
+	o.Logger = zap.New(core).Sugar()
 	l := openLog(t, o)
 	filler := filepath.Join(mnt, "filler")
 	fill(t, filler, 640<<10) // leave the log about 350 KiB of the filesystem

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // ExportStats describe the syslog export.
@@ -50,7 +48,7 @@ type Exporter struct {
 	l   *Log
 	s   SyslogSettings
 	tc  *tls.Config
-	log *zap.Logger
+	log Logger
 	fmt *syslogFormatter
 
 	tail *tail
@@ -62,15 +60,15 @@ type Exporter struct {
 }
 
 // NewExporter prepares an export of l with settings s. Start it with Run.
-func NewExporter(l *Log, s SyslogSettings, logger *zap.Logger) (*Exporter, error) {
+func NewExporter(l *Log, s SyslogSettings, logger Logger) (*Exporter, error) {
 	s, err := s.withDefaults(l.Dir(), l.opts.Gateway)
 	if err != nil {
 		return nil, err
 	}
 	if logger == nil {
-		logger = zap.NewNop()
+		logger = nopLogger{}
 	}
-	e := &Exporter{l: l, s: s, log: logger.With(zap.String("collector", s.Address)), fmt: newSyslogFormatter(&s)}
+	e := &Exporter{l: l, s: s, log: collectorLogger{logger, s.Address}, fmt: newSyslogFormatter(&s)}
 	if s.Transport == "tls" {
 		if e.tc, err = s.tlsConfig(); err != nil {
 			return nil, err
@@ -115,7 +113,7 @@ func (e *Exporter) Run(ctx context.Context) error {
 			e.failed(err, false)
 		} else {
 			e.update(func(s *ExportStats) { s.Connects++; s.Connected = true })
-			e.log.Info("audit: connected to syslog collector", zap.Uint64("resume_after", e.cur.Seq))
+			e.log.Infow("audit: connected to syslog collector", "resume_after", e.cur.Seq)
 			delivered, err := e.stream(ctx, cc, wake)
 			cc.Close()
 			e.update(func(s *ExportStats) { s.Connected = false })
@@ -145,7 +143,7 @@ func (e *Exporter) failed(err error, wasConnected bool) {
 	if wasConnected {
 		msg = "audit: syslog connection lost; resending from the last delivered record after reconnecting"
 	}
-	e.log.Warn(msg, zap.Error(err), zap.Uint64("cursor", e.cur.Seq))
+	e.log.Warnw(msg, "error", err, "cursor", e.cur.Seq)
 	e.update(func(s *ExportStats) { s.LastError = err.Error() })
 }
 
@@ -164,8 +162,8 @@ func (e *Exporter) checkCursor() {
 	if err == nil && ok && fr.seq == e.cur.Seq && fr.hash == e.cur.Hash {
 		return
 	}
-	e.log.Warn("audit: the syslog cursor does not match this log (was the log re-created?); exporting the whole log again",
-		zap.Uint64("cursor", e.cur.Seq))
+	e.log.Warnw("audit: the syslog cursor does not match this log (was the log re-created?); exporting the whole log again",
+		"cursor", e.cur.Seq)
 	e.cur = cursor{}
 }
 
@@ -247,8 +245,8 @@ func (e *Exporter) fill() (int, cursor, error) {
 		}
 		if fr.seq > e.tail.next {
 			gap := fr.seq - e.tail.next
-			e.log.Warn("audit: records could not be exported (pruned or damaged before delivery)",
-				zap.Uint64("from", e.tail.next), zap.Uint64("to", fr.seq-1))
+			e.log.Warnw("audit: records could not be exported (pruned or damaged before delivery)",
+				"from", e.tail.next, "to", fr.seq-1)
 			e.update(func(s *ExportStats) { s.Gaps += gap })
 		}
 		e.tail.next = fr.seq + 1

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/auth"
+	"github.com/zonegate/zonegate/gateway/events"
 )
 
 // hEvents answers GET /v1/events?since=SEQ&wait=DURATION.
@@ -40,4 +42,46 @@ func (s *server) hEvents(w http.ResponseWriter, r *http.Request, _ auth.Session)
 		res.Events = []api.Event{}
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// PipelineEvents answers GET /v1/events from the event pipeline p (nil:
+// none): the aggregated data-plane events newer than since from the
+// pipeline's ring, waiting up to wait for one when there is none.
+func PipelineEvents(ctx context.Context, p *events.Pipeline, since uint64, wait time.Duration) api.EventsResult {
+	if p == nil {
+		return api.EventsResult{}
+	}
+	aggs, last := p.Since(since, 0)
+	if len(aggs) == 0 && wait > 0 {
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		p.Wait(wctx, since)
+		cancel()
+		aggs, last = p.Since(since, 0)
+	}
+	res := api.EventsResult{Last: last, Interval: p.Interval().String(), Events: make([]api.Event, 0, len(aggs))}
+	for i := range aggs {
+		res.Events = append(res.Events, apiEvent(&aggs[i]))
+	}
+	return res
+}
+
+// apiEvent is the wire form of an aggregate.
+func apiEvent(a *events.Aggregate) api.Event {
+	ev := &a.Sample
+	out := api.Event{Seq: a.Seq, Kind: ev.Kind.String(), Count: a.Count, First: a.First.UTC(), Last: a.Last.UTC(),
+		Protocol: ev.Protocol, Source: ev.Source.Addr().String(), Conduit: ev.Conduit, Zone: ev.Zone, Interface: ev.Interface,
+		Chain: ev.Chain, Reason: ev.Reason, Sample: ev.Sample.String(), Monitor: ev.Monitor, OtherDestinations: a.OtherDestinations}
+	if ev.Destination.IsValid() {
+		out.Destination = ev.Destination.String()
+		if ev.Destination.Port() == 0 {
+			out.Destination = ev.Destination.Addr().String()
+		}
+	}
+	if a.PortHi != 0 {
+		out.Ports = strconv.Itoa(int(a.PortLo))
+		if a.PortHi != a.PortLo {
+			out.Ports += "-" + strconv.Itoa(int(a.PortHi))
+		}
+	}
+	return out
 }

@@ -5,7 +5,9 @@
 // interfaces, Backend (change transactions and status, implemented by the
 // daemon) and Accounts (implemented by *auth.Manager), so the HTTP layer
 // is tested with fakes and without a kernel. The wire types are those of
-// package gateway/api.
+// package gateway/api; the errors of package changes get their statuses
+// here. Calls refused for want of a session are aggregated for the audit
+// log (Unauthenticated).
 package httpapi
 
 import (
@@ -24,8 +26,8 @@ import (
 )
 
 // Backend is what the API needs from the daemon. Errors that are an
-// *api.Error are answered with its status and body; auth and audit errors
-// are mapped here; anything else is a 500.
+// *api.Error are answered with its status and body; auth, audit and change
+// transaction errors are mapped here; anything else is a 500.
 type Backend interface {
 	Push(ctx context.Context, actor string, model []byte, comment string, confirmWithin time.Duration) (api.PushResult, error)
 	Confirm(ctx context.Context, actor string) (api.ModelVersion, error)
@@ -134,7 +136,7 @@ func StatusOf(err error) int {
 	case errors.Is(err, auth.ErrWeakPassword), errors.Is(err, auth.ErrInvalidUsername), errors.Is(err, auth.ErrInvalidRole),
 		errors.Is(err, errBadRequest):
 		return http.StatusBadRequest
-	case errors.Is(err, auth.ErrBusy), errors.Is(err, audit.ErrFull), errors.Is(err, auth.ErrAudit):
+	case errors.Is(err, auth.ErrBusy), errors.Is(err, audit.ErrFull), errors.Is(err, audit.ErrUnavailable), errors.Is(err, auth.ErrAudit):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -142,6 +144,7 @@ func StatusOf(err error) int {
 
 // fail answers with the error's status and an api.Error body.
 func fail(w http.ResponseWriter, err error) {
+	err = changeError(err)
 	body := api.Error{Message: err.Error()}
 	var ae *api.Error
 	if errors.As(err, &ae) {

@@ -20,6 +20,8 @@ import (
 	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/auth"
+	"github.com/zonegate/zonegate/gateway/changes"
+	"github.com/zonegate/zonegate/gateway/zone"
 )
 
 // fakeBackend records the calls it gets and answers with what the test
@@ -286,6 +288,7 @@ func TestBackendErrorsGetTheirStatus(t *testing.T) {
 		{&api.Error{Status: 422, Message: "the model has 1 error(s)", Diagnostics: []string{"pushed model:3:4: bad"}}, 422, []string{"pushed model:3:4: bad"}},
 		{&api.Error{Status: 409, Message: "waiting for confirmation"}, 409, nil},
 		{fmt.Errorf("record: %w", audit.ErrFull), 503, nil},
+		{fmt.Errorf("record: %w", audit.ErrUnavailable), 503, nil},
 		{auth.ErrAudit, 503, nil},
 		{auth.ErrLocked, 403, nil},
 		{errors.New("kernel said no"), 500, nil},
@@ -388,4 +391,33 @@ func TestClientOverSocket(t *testing.T) {
 	gone := api.NewClient(filepath.Join(dir, "none.sock"))
 	_, err = gone.Status(ctx)
 	assert.ErrorContains(t, err, "is `zonegate serve` running?")
+}
+
+// TestChangeErrors: the change transactions' errors get their statuses,
+// a rejected model its diagnostics.
+func TestChangeErrors(t *testing.T) {
+	h := newHarness(t)
+	diags := zone.Diagnostics{{File: "pushed model", Pos: zone.Pos{Line: 14, Column: 9}, Message: "conduit ops-to-cell: unknown zone \"cell\""}}
+	for _, tc := range []struct {
+		err   error
+		want  int
+		diags []string
+	}{
+		{&changes.ModelError{Diagnostics: diags}, 422, []string{diags[0].String()}},
+		{fmt.Errorf("push: %w", changes.ErrPending), 409, nil},
+		{changes.ErrNothingPending, 409, nil},
+		{changes.ErrNoPrevious, 409, nil},
+		{changes.ErrNoModel, 404, nil},
+		{&changes.HistoryError{Version: 2, State: "running", Err: errors.New("disk full")}, 500, nil},
+	} {
+		h.b.err = tc.err
+		code, body := h.do("POST", "/v1/push", "tok-eng", `{"model":"m"}`)
+		assert.Equal(t, tc.want, code, tc.err.Error())
+		var e api.Error
+		require.NoError(t, json.Unmarshal(body, &e))
+		assert.Equal(t, tc.diags, e.Diagnostics)
+		if tc.diags != nil {
+			assert.Equal(t, "the model has 1 error(s); nothing was changed", e.Message)
+		}
+	}
 }

@@ -16,34 +16,18 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/internal/atomicfile"
+	"github.com/zonegate/zonegate/gateway/zone"
 )
-
-// ModelVersion is one model version kept in the state directory; its
-// JSON form is the API's (history, confirm) and the version's meta file.
-type ModelVersion = api.ModelVersion
-
-// The states of a model version.
-const (
-	StateRunning    = "running"     // applied and confirmed
-	StatePending    = "pending"     // applied, waiting for confirmation
-	StateSuperseded = "superseded"  // ran before a later version
-	StateRolledBack = "rolled-back" // a pending change that was undone
-	StateRejected   = "rejected"    // could not be applied
-)
-
-// Pending is a pushed model that undoes itself unless confirmed in time.
-type Pending = api.Pending
 
 // State is what must survive a restart besides the versions.
 type State struct {
-	Current int      `json:"current"`
-	Pending *Pending `json:"pending,omitempty"`
-	Island  bool     `json:"island"`
+	Current int
+	Pending *zone.Pending
+	Island  bool
 	// ModelFile is the digest of the settings' model file when it was last
 	// imported: a file edited since then is applied at the next start.
-	ModelFile string `json:"model_file,omitempty"`
+	ModelFile string
 }
 
 // Store keeps model versions, the running version, a pending change and
@@ -77,23 +61,23 @@ func (s *Store) statePath() string { return filepath.Join(s.dir, "state.json") }
 
 // LoadState reads the state file; the zero State when there is none.
 func (s *Store) LoadState() (State, error) {
-	var st State
+	var f stateFile
 	b, err := os.ReadFile(s.statePath())
 	if errors.Is(err, os.ErrNotExist) {
-		return st, nil
+		return State{}, nil
 	}
 	if err != nil {
-		return st, fmt.Errorf("read %s: %w", s.statePath(), err)
+		return State{}, fmt.Errorf("read %s: %w", s.statePath(), err)
 	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("%s is corrupt (%v): restore it from a backup or remove it to start from the model file", s.statePath(), err)
+	if err := json.Unmarshal(b, &f); err != nil {
+		return State{}, fmt.Errorf("%s is corrupt (%v): restore it from a backup or remove it to start from the model file", s.statePath(), err)
 	}
-	return st, nil
+	return f.state(), nil
 }
 
 // SaveState writes the state file.
 func (s *Store) SaveState(st State) error {
-	b, err := json.MarshalIndent(st, "", "  ")
+	b, err := json.MarshalIndent(stateFileOf(st), "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode the state: %w", err)
 	}
@@ -101,7 +85,7 @@ func (s *Store) SaveState(st State) error {
 }
 
 // Add stores a new version and returns its number.
-func (s *Store) Add(model []byte, v ModelVersion) (ModelVersion, error) {
+func (s *Store) Add(model []byte, v zone.ModelVersion) (zone.ModelVersion, error) {
 	vs, err := s.Versions()
 	if err != nil {
 		return v, err
@@ -116,8 +100,8 @@ func (s *Store) Add(model []byte, v ModelVersion) (ModelVersion, error) {
 	return v, s.saveMeta(v)
 }
 
-func (s *Store) saveMeta(v ModelVersion) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+func (s *Store) saveMeta(v zone.ModelVersion) error {
+	b, err := json.MarshalIndent(metaFile(v), "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode model version %d: %w", v.Number, err)
 	}
@@ -135,16 +119,16 @@ func (s *Store) SetState(n int, state string) error {
 }
 
 // Meta returns version n without its model.
-func (s *Store) Meta(n int) (ModelVersion, error) {
-	var v ModelVersion
+func (s *Store) Meta(n int) (zone.ModelVersion, error) {
+	var v metaFile
 	b, err := os.ReadFile(s.metaPath(n))
 	if err != nil {
-		return v, fmt.Errorf("model version %d is not kept (see `zonegate history`): %w", n, err)
+		return zone.ModelVersion{}, fmt.Errorf("model version %d is not kept (see `zonegate history`): %w", n, err)
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
-		return v, fmt.Errorf("%s is corrupt (%v): restore it from a backup or remove it (the version is then forgotten)", s.metaPath(n), err)
+		return zone.ModelVersion{}, fmt.Errorf("%s is corrupt (%v): restore it from a backup or remove it (the version is then forgotten)", s.metaPath(n), err)
 	}
-	return v, nil
+	return zone.ModelVersion(v), nil
 }
 
 // Model returns version n's model text.
@@ -157,12 +141,12 @@ func (s *Store) Model(n int) ([]byte, error) {
 }
 
 // Versions lists the kept versions, oldest first.
-func (s *Store) Versions() ([]ModelVersion, error) {
+func (s *Store) Versions() ([]zone.ModelVersion, error) {
 	entries, err := os.ReadDir(filepath.Join(s.dir, "models"))
 	if err != nil {
 		return nil, fmt.Errorf("list model versions: %w", err)
 	}
-	var out []ModelVersion
+	var out []zone.ModelVersion
 	for _, e := range entries {
 		var n int
 		if _, err := fmt.Sscanf(e.Name(), "v%06d.json", &n); err != nil || !strings.HasSuffix(e.Name(), ".json") {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zonegate/zonegate/gateway/zone"
 )
 
 func mgOpenStore(t *testing.T, keep int) *Store {
@@ -20,7 +22,7 @@ func mgOpenStore(t *testing.T, keep int) *Store {
 	return s
 }
 
-func mgAdd(t *testing.T, s *Store, text string, v ModelVersion) ModelVersion {
+func mgAdd(t *testing.T, s *Store, text string, v zone.ModelVersion) zone.ModelVersion {
 	t.Helper()
 	got, err := s.Add([]byte(text), v)
 	if err != nil {
@@ -49,7 +51,7 @@ func TestStoreVersions(t *testing.T) {
 	}
 	when := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
 	for i, text := range []string{"model one\n", "model two\n", "model three\n"} {
-		v := mgAdd(t, s, text, ModelVersion{Digest: "sha256:" + strings.Repeat("a", i+1), User: "erin", Time: when, Comment: text, State: "pending"})
+		v := mgAdd(t, s, text, zone.ModelVersion{Digest: "sha256:" + strings.Repeat("a", i+1), User: "erin", Time: when, Comment: text, State: "pending"})
 		if v.Number != i+1 {
 			t.Fatalf("version %d got number %d", i+1, v.Number)
 		}
@@ -61,7 +63,7 @@ func TestStoreVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ModelVersion{Number: 2, Digest: "sha256:aa", User: "erin", Time: when, Comment: "model two\n", State: "pending"}
+	want := zone.ModelVersion{Number: 2, Digest: "sha256:aa", User: "erin", Time: when, Comment: "model two\n", State: "pending"}
 	if !reflect.DeepEqual(m, want) {
 		t.Errorf("meta(2) = %+v, want %+v", m, want)
 	}
@@ -92,7 +94,7 @@ func TestStoreVersions(t *testing.T) {
 	if err := os.Remove(s.metaPath(2)); err != nil {
 		t.Fatal(err)
 	}
-	if v := mgAdd(t, s, "model four\n", ModelVersion{State: "running"}); v.Number != 4 {
+	if v := mgAdd(t, s, "model four\n", zone.ModelVersion{State: "running"}); v.Number != 4 {
 		t.Errorf("after removing version 2 the next number is %d, want 4", v.Number)
 	}
 	for _, n := range []int{1, 3, 4} {
@@ -122,7 +124,7 @@ func TestStorePruneKeepsCurrentAndPrevious(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := mgOpenStore(t, tc.keep)
 			for i := 1; i <= tc.versions; i++ {
-				mgAdd(t, s, "model\n", ModelVersion{State: "superseded"})
+				mgAdd(t, s, "model\n", zone.ModelVersion{State: "superseded"})
 			}
 			if err := s.Prune(tc.current, tc.prev); err != nil {
 				t.Fatal(err)
@@ -143,7 +145,7 @@ func TestStorePruneKeepsCurrentAndPrevious(t *testing.T) {
 				}
 			}
 			// A new version never reuses a number.
-			if v := mgAdd(t, s, "next\n", ModelVersion{}); v.Number != tc.versions+1 {
+			if v := mgAdd(t, s, "next\n", zone.ModelVersion{}); v.Number != tc.versions+1 {
 				t.Errorf("next version number %d, want %d", v.Number, tc.versions+1)
 			}
 		})
@@ -157,7 +159,7 @@ func TestStoreStateFile(t *testing.T) {
 		t.Fatalf("a new store's state: %+v %v, want the zero state", st, err)
 	}
 	want := State{Current: 7, Island: true, ModelFile: "abc",
-		Pending: &Pending{Version: 7, Previous: 6, Deadline: time.Date(2026, 3, 1, 9, 32, 0, 0, time.UTC), User: "erin"}}
+		Pending: &zone.Pending{Version: 7, Previous: 6, Deadline: time.Date(2026, 3, 1, 9, 32, 0, 0, time.UTC), User: "erin"}}
 	if err := s.SaveState(want); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +202,7 @@ func TestStoreStateAtomic(t *testing.T) {
 				default:
 				}
 				b, err := os.ReadFile(s.statePath())
-				var st State
+				var st stateFile
 				if err == nil {
 					err = json.Unmarshal(b, &st)
 				}
@@ -271,7 +273,7 @@ func mgNoTemps(t *testing.T, dir string) {
 
 func TestStoreErrorsSayWhatToDo(t *testing.T) {
 	s := mgOpenStore(t, 2)
-	v := mgAdd(t, s, "model\n", ModelVersion{State: StateRunning})
+	v := mgAdd(t, s, "model\n", zone.ModelVersion{State: zone.VersionRunning})
 	if err := os.WriteFile(s.metaPath(v.Number), []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -284,13 +286,13 @@ func TestStoreErrorsSayWhatToDo(t *testing.T) {
 	if err := s.Prune(); err == nil {
 		t.Error("Prune with a corrupt version succeeded")
 	}
-	if _, err := s.Add([]byte("x"), ModelVersion{}); err == nil {
+	if _, err := s.Add([]byte("x"), zone.ModelVersion{}); err == nil {
 		t.Error("Add with a corrupt version succeeded")
 	}
 
 	s = mgOpenStore(t, 5)
 	for i := 0; i < 4; i++ {
-		mgAdd(t, s, "model\n", ModelVersion{State: StateSuperseded})
+		mgAdd(t, s, "model\n", zone.ModelVersion{State: zone.VersionSuperseded})
 	}
 	s.SetKeep(2)
 	if err := s.Prune(4); err != nil {
@@ -315,5 +317,55 @@ func TestStoreErrorsSayWhatToDo(t *testing.T) {
 	}
 	if _, err := Open(filepath.Join(f, "state"), 2); err == nil || !strings.Contains(err.Error(), "create state directory") {
 		t.Errorf("Open below a file: %v", err)
+	}
+}
+
+// TestStoreFileFormat: the meta and state files keep the JSON keys that
+// gateways in the field have on disk; files written by an earlier
+// zonegate read back as they were.
+func TestStoreFileFormat(t *testing.T) {
+	s := mgOpenStore(t, 20)
+	when := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	if _, err := s.Add([]byte("model\n"), zone.ModelVersion{Digest: "sha256:ab", User: "erin", Time: when, Comment: "why", State: zone.VersionPending}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveState(State{Current: 1, Island: true, ModelFile: "f0",
+		Pending: &zone.Pending{Version: 1, Deadline: when.Add(2 * time.Minute), User: "erin"}}); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{
+		s.metaPath(1): `{"version":1,"digest":"sha256:ab","user":"erin","time":"2026-03-01T09:30:00Z","comment":"why","state":"pending"}`,
+		s.statePath(): `{"current":1,"pending":{"version":1,"previous":0,"deadline":"2026-03-01T09:32:00Z","user":"erin"},"island":true,"model_file":"f0"}`,
+	} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, exp any
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(want), &exp); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, exp) {
+			t.Errorf("%s:\n%s\nwant the keys of\n%s", filepath.Base(path), b, want)
+		}
+	}
+
+	// Written by an earlier zonegate: no comment, no pending change.
+	if err := os.WriteFile(s.metaPath(2), []byte(`{"version": 2, "digest": "sha256:cd", "user": "zonegate", "time": "2026-03-01T10:00:00Z", "state": "running"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.statePath(), []byte(`{"current": 2, "island": false, "model_file": "f1"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.Meta(2)
+	if want := (zone.ModelVersion{Number: 2, Digest: "sha256:cd", User: "zonegate", Time: when.Add(30 * time.Minute), State: zone.VersionRunning}); err != nil || v != want {
+		t.Errorf("old meta file: %+v %v, want %+v", v, err, want)
+	}
+	st, err := s.LoadState()
+	if want := (State{Current: 2, ModelFile: "f1"}); err != nil || !reflect.DeepEqual(st, want) {
+		t.Errorf("old state file: %+v %v, want %+v", st, err, want)
 	}
 }

@@ -1,32 +1,29 @@
-package gateway
+package changes
 
 import (
 	"context"
 	"time"
 	"unicode/utf8"
 
-	"go.uber.org/zap"
-
-	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/audit"
 )
 
-// driftStats describes the drift watcher for status.
-type driftStats struct {
+// driftState is the drift watcher's memory.
+type driftState struct {
 	lastGen  uint32
-	genKnown bool      // false: lastGen could not be read, the next check reads the table
-	Checks   uint64    `json:"checks"`
-	Detected uint64    `json:"detected"`
-	Last     time.Time `json:"last_detected,omitempty"`
+	genKnown bool // false: lastGen could not be read, the next check reads the table
+	checks   uint64
+	detected uint64
+	last     time.Time
 }
 
-// watchDrift notices when table inet zonegate is changed by anything but
+// WatchDrift notices when table inet zonegate is changed by anything but
 // zonegate (nft by hand, another program): every interval it polls the
 // kernel's ruleset generation, reads the table only when the generation
 // moved, and when the table differs from what zonegate installed it
 // records a security event and restores the expected ruleset. An interval
 // of zero or less turns the watcher off.
-func (c *changes) watchDrift(ctx context.Context, every time.Duration) {
+func (c *Transactions) WatchDrift(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		return
 	}
@@ -37,57 +34,53 @@ func (c *changes) watchDrift(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C():
-			c.checkDrift()
+			c.CheckDrift()
 		}
 	}
 }
 
-// checkDrift runs one drift check.
-func (c *changes) checkDrift() {
+// CheckDrift runs one drift check.
+func (c *Transactions) CheckDrift() {
 	gen, err := c.kernel.Generation()
 	if err != nil {
-		c.log.Warn("drift check: cannot read the ruleset generation", zap.Error(err))
+		c.log.Warnw("drift check: cannot read the ruleset generation", "error", err)
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.drift.Checks++
+	c.drift.checks++
 	if (c.drift.genKnown && gen == c.drift.lastGen) || c.expected == nil {
 		return
 	}
 	cur, err := c.kernel.Current()
 	if err != nil {
-		c.log.Warn("drift check: cannot read table inet zonegate", zap.Error(err))
+		c.log.Warnw("drift check: cannot read table inet zonegate", "error", err)
 		return
 	}
-	if cur.Equal(c.expected) {
+	if c.expected.Equal(cur) {
 		c.drift.lastGen, c.drift.genKnown = gen, true // another table changed; ours is intact
 		return
 	}
-	c.drift.Detected++
-	c.drift.Last = c.now()
+	c.drift.detected++
+	c.drift.last = c.now()
 	summary := c.expected.Summary(cur)
-	c.log.Warn("DRIFT: table inet zonegate was changed outside zonegate; restoring it",
-		zap.String("summary", summary), zap.String("differences", c.expected.Diff(cur, 6)))
-	c.rec.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryConfig, Action: audit.ActionDriftDetected,
+	c.log.Warnw("DRIFT: table inet zonegate was changed outside zonegate; restoring it",
+		"summary", summary, "differences", c.expected.Diff(cur, 6))
+	c.rec.RecordBestEffort(audit.Record{Actor: daemonActor.User, Category: audit.CategoryConfig, Action: audit.ActionDriftDetected,
 		Object: "table inet zonegate", Result: audit.ResultFailure, Details: map[string]string{
 			audit.DetailDiff: truncate(summary, 900), audit.DetailDigestAfter: c.runningDigest()}})
 	var restoreErr error
 	if c.running != nil {
-		restoreErr = c.apply(c.running, c.state.Island)
+		restoreErr = c.applyLocked(c.running, c.state.Island)
 	} else {
-		rs := c.fallback
-		if rs == nil {
-			rs = firewall.Lockdown(c.options(true))
-		}
-		restoreErr = c.applyFallbackLocked(rs)
+		restoreErr = c.applyFallbackLocked(c.fallback)
 	}
 	result := audit.ResultSuccess
 	if restoreErr != nil {
 		result = audit.ResultFailure
-		c.log.Error("drift: restoring the ruleset failed", zap.Error(restoreErr))
+		c.log.Errorw("drift: restoring the ruleset failed", "error", restoreErr)
 	}
-	c.rec.recordBestEffort(audit.Record{Actor: "zonegate", Category: audit.CategoryConfig, Action: audit.ActionDriftRestored,
+	c.rec.RecordBestEffort(audit.Record{Actor: daemonActor.User, Category: audit.CategoryConfig, Action: audit.ActionDriftRestored,
 		Object: "table inet zonegate", Result: result, Details: map[string]string{audit.DetailDigestAfter: c.runningDigest()}})
 }
 

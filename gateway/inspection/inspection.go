@@ -1,4 +1,10 @@
-package gateway
+// Package inspection runs the deep-inspection proxies of the daemon: one
+// proxy per registered inspector (Modbus/TCP today), started and stopped
+// with the daemon; it routes each connection the ruleset redirects to a
+// proxy by the applied model (original destination -> conduit), installs
+// the compiled policies of the inspected conduits with every apply, and
+// closes the connections a change no longer allows.
+package inspection
 
 import (
 	"context"
@@ -25,18 +31,42 @@ import (
 // package inspect).
 var inspectors = []proxy.Inspector{modbusproxy.Inspector{}}
 
-// inspection runs the proxy of every inspector, routes the connections the
+// Config is what the proxies need from the daemon's settings and parts.
+type Config struct {
+	// ModbusPort is the local port of the Modbus proxy (settings
+	// firewall.modbus_proxy_port); 0: the protocol's default port.
+	ModbusPort uint16
+	// ModbusListen overrides where the Modbus proxy listens; default
+	// "[::]:PORT" (dual stack).
+	ModbusListen string
+	// ResponseTimeout is the devices' default time to answer (settings
+	// modbus.response_timeout).
+	ResponseTimeout time.Duration
+	Log             *zap.Logger
+}
+
+// Proxies runs the proxy of every inspector, routes the connections the
 // ruleset redirects to them by the applied model, installs the policies of
 // the inspected conduits on every apply and closes the connections a
 // change no longer allows.
-type inspection struct {
+type Proxies struct {
+	cfg     Config
 	mu      sync.RWMutex
 	model   *zone.Model       // nil while no conduit is active (island mode, nothing applied)
-	proxies []*inspectorProxy // started by startProxy
+	proxies []*inspectorProxy // started by Start
+}
+
+// New prepares the proxies; Start starts them. Policies installed before
+// Start (Prepare) are the ones the proxies start with.
+func New(cfg Config) *Proxies {
+	if cfg.Log == nil {
+		cfg.Log = zap.NewNop()
+	}
+	return &Proxies{cfg: cfg}
 }
 
 // running returns the running proxies.
-func (in *inspection) running() []*inspectorProxy {
+func (in *Proxies) running() []*inspectorProxy {
 	in.mu.RLock()
 	defer in.mu.RUnlock()
 	return in.proxies
@@ -86,11 +116,13 @@ func compilePolicies(m *zone.Model) (inspectionPolicies, error) {
 	return out, nil
 }
 
-// proxyPorts returns the local port of every inspector's proxy.
-func proxyPorts(set Settings) []firewall.ProxyPort {
+// Ports returns the local port of every inspector's proxy, with the Modbus
+// proxy on modbusPort (settings firewall.modbus_proxy_port; 0: its default
+// port): where the ruleset redirects the inspected conduits.
+func Ports(modbusPort uint16) []firewall.ProxyPort {
 	out := make([]firewall.ProxyPort, len(inspectors))
 	for i, in := range inspectors {
-		out[i] = proxyPort(set, in.Protocol())
+		out[i] = proxyPort(modbusPort, in.Protocol())
 	}
 	return out
 }
@@ -98,62 +130,57 @@ func proxyPorts(set Settings) []firewall.ProxyPort {
 // proxyPort is the local port of a protocol's proxy: the settings'
 // firewall.modbus_proxy_port for Modbus, the protocol's default port for
 // the others.
-func proxyPort(set Settings, p inspect.Protocol) firewall.ProxyPort {
+func proxyPort(modbusPort uint16, p inspect.Protocol) firewall.ProxyPort {
 	port := p.DefaultPort
-	if p.Name == inspect.Modbus.Name && set.Firewall.ModbusProxyPort != 0 {
-		port = set.Firewall.ModbusProxyPort
+	if p.Name == inspect.Modbus.Name && modbusPort != 0 {
+		port = modbusPort
 	}
 	return firewall.ProxyPort{Inspector: p.Name, Port: port}
 }
 
 // listenAddress is where the proxy of an inspector listens: dual stack on
 // its port, or Config.ModbusListen for Modbus when set.
-func (d *Daemon) listenAddress(pp firewall.ProxyPort) string {
-	if pp.Inspector == inspect.Modbus.Name && d.cfg.ModbusListen != "" {
-		return d.cfg.ModbusListen
+func (in *Proxies) listenAddress(pp firewall.ProxyPort) string {
+	if pp.Inspector == inspect.Modbus.Name && in.cfg.ModbusListen != "" {
+		return in.cfg.ModbusListen
 	}
 	return fmt.Sprintf("[::]:%d", pp.Port)
 }
 
-// startProxy starts the proxy of every registered inspector. Its data-plane
-// events go to the event pipeline (startEvents), which aggregates them for
-// the daemon log and the audit log.
-func (d *Daemon) startProxy() error {
-	var sink inspect.Sink
-	if d.pipeline != nil {
-		sink = pipelineSink{p: d.pipeline}
-	}
-	sink = d.metrics.denials.sink(sink) // denials by reason for the metrics
-	for _, in := range inspectors {
-		pp := proxyPort(d.set, in.Protocol())
-		title := in.Protocol().Title
-		addr := d.listenAddress(pp)
+// Start starts the proxy of every registered inspector; their data-plane
+// events go to sink (nil: the proxies log them). When one cannot start,
+// none runs.
+func (in *Proxies) Start(sink inspect.Sink) error {
+	for _, insp := range inspectors {
+		pp := proxyPort(in.cfg.ModbusPort, insp.Protocol())
+		title := insp.Protocol().Title
+		addr := in.listenAddress(pp)
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			d.stopProxy()
+			in.Stop()
 			hint := "is another zonegate or another program using the port?"
 			if pp.Inspector == inspect.Modbus.Name {
 				hint = "is another zonegate running? set firewall.modbus_proxy_port"
 			}
 			return fmt.Errorf("%s proxy cannot listen on %s: %w (%s)", title, addr, err, hint)
 		}
-		log := d.log.Named(pp.Inspector)
+		log := in.cfg.Log.Named(pp.Inspector)
 		name := pp.Inspector
-		p, err := in.NewProxy(proxy.Config{
-			Route: func(c net.Conn) (proxy.Route, error) { return d.inspection.route(name, title, c) },
+		p, err := insp.NewProxy(proxy.Config{
+			Route: func(c net.Conn) (proxy.Route, error) { return in.route(name, title, c) },
 			Sink:  sink,
 			Log:   log,
 			// Inspectors of other protocols read it as their default too.
-			ResponseTimeout: time.Duration(d.set.Modbus.ResponseTimeout),
+			ResponseTimeout: in.cfg.ResponseTimeout,
 		})
 		if err != nil {
 			ln.Close()
-			d.stopProxy()
+			in.Stop()
 			return fmt.Errorf("start the %s proxy: %w", title, err)
 		}
-		d.inspection.mu.Lock()
-		d.inspection.proxies = append(d.inspection.proxies, &inspectorProxy{name: name, proxy: p})
-		d.inspection.mu.Unlock()
+		in.mu.Lock()
+		in.proxies = append(in.proxies, &inspectorProxy{name: name, proxy: p})
+		in.mu.Unlock()
 		go func() {
 			if err := p.Serve(ln); err != nil && !errors.Is(err, proxy.ErrClosed) {
 				log.Error(title+" proxy stopped: inspected connections are refused until zonegate restarts", zap.Error(err))
@@ -164,18 +191,18 @@ func (d *Daemon) startProxy() error {
 	return nil
 }
 
-// stopProxy shuts every proxy down, giving open connections five seconds
-// to receive the answers of the requests already read.
-func (d *Daemon) stopProxy() {
+// Stop shuts every proxy down, giving open connections five seconds to
+// receive the answers of the requests already read.
+func (in *Proxies) Stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	d.inspection.mu.Lock()
-	proxies := d.inspection.proxies
-	d.inspection.proxies = nil
-	d.inspection.mu.Unlock()
+	in.mu.Lock()
+	proxies := in.proxies
+	in.proxies = nil
+	in.mu.Unlock()
 	for _, ip := range proxies {
 		if err := ip.proxy.Shutdown(ctx); err != nil {
-			d.log.Warn("proxy connections closed before their requests were answered", zap.String("inspector", ip.name), zap.Error(err))
+			in.cfg.Log.Warn("proxy connections closed before their requests were answered", zap.String("inspector", ip.name), zap.Error(err))
 		}
 	}
 }
@@ -184,7 +211,19 @@ func (d *Daemon) stopProxy() {
 // closes the connections the proxies hold that m no longer routes the same
 // way. In island mode there is no conduit: the proxies take no connection
 // and drop the ones they have.
-func (in *inspection) install(m *zone.Model, island bool, compiled inspectionPolicies, log *zap.Logger) {
+// Prepare compiles the policies of m's inspected conduits without
+// installing them, so a model that cannot be inspected fails before
+// anything changes; install makes them the proxies' policies once the
+// ruleset is applied (none in island mode).
+func (in *Proxies) Prepare(m *zone.Model) (install func(island bool), err error) {
+	policies, err := compilePolicies(m)
+	if err != nil {
+		return nil, err
+	}
+	return func(island bool) { in.install(m, island, policies, in.cfg.Log) }, nil
+}
+
+func (in *Proxies) install(m *zone.Model, island bool, compiled inspectionPolicies, log *zap.Logger) {
 	if island {
 		m = nil
 	}
@@ -211,7 +250,7 @@ func (in *inspection) install(m *zone.Model, island bool, compiled inspectionPol
 // disallowed reports the proxy connections the installed model no longer
 // routes the same way (conduit removed, narrowed, or no longer inspected
 // by this inspector).
-func (in *inspection) disallowed(name string, r proxy.Route, client netip.AddrPort) bool {
+func (in *Proxies) disallowed(name string, r proxy.Route, client netip.AddrPort) bool {
 	in.mu.RLock()
 	defer in.mu.RUnlock()
 	if in.model == nil {
@@ -224,7 +263,7 @@ func (in *inspection) disallowed(name string, r proxy.Route, client netip.AddrPo
 
 // route finds, for a connection the ruleset redirected to the proxy of
 // inspector name, its original destination and the conduit it belongs to.
-func (in *inspection) route(name, title string, c net.Conn) (proxy.Route, error) {
+func (in *Proxies) route(name, title string, c net.Conn) (proxy.Route, error) {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return proxy.Route{}, fmt.Errorf("not a TCP connection")
@@ -251,13 +290,49 @@ func (in *inspection) route(name, title string, c net.Conn) (proxy.Route, error)
 	return proxy.Route{Upstream: netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port()), Conduit: cd.Name}, nil
 }
 
-// requests returns the request counters of every proxy.
-func (in *inspection) requests() []inspect.RequestCount {
+// Requests returns the request counters of every proxy.
+func (in *Proxies) Requests() []inspect.RequestCount {
 	var out []inspect.RequestCount
 	for _, ip := range in.running() {
 		out = append(out, ip.proxy.Requests()...)
 	}
 	return out
+}
+
+// Conns are the open client connections of one protocol's proxy.
+type Conns struct {
+	Protocol string
+	Open     int
+}
+
+// ActiveConns returns the open client connections of every proxy that
+// counts them.
+func (in *Proxies) ActiveConns() []Conns {
+	var out []Conns
+	for _, ip := range in.running() {
+		if ac, ok := ip.proxy.(interface{ ActiveConns() int }); ok {
+			out = append(out, Conns{Protocol: ip.name, Open: ac.ActiveConns()})
+		}
+	}
+	return out
+}
+
+// Protocols names the inspectors whose proxies run.
+func (in *Proxies) Protocols() []string {
+	var out []string
+	for _, ip := range in.running() {
+		out = append(out, ip.name)
+	}
+	return out
+}
+
+// PipelineSink hands the proxies' events to the event pipeline p; nil when
+// there is no pipeline.
+func PipelineSink(p *events.Pipeline) inspect.Sink {
+	if p == nil {
+		return nil
+	}
+	return pipelineSink{p: p}
 }
 
 // pipelineSink hands the proxies' events to the event pipeline: allowed

@@ -1,4 +1,4 @@
-package gateway
+package settings
 
 import (
 	"os"
@@ -19,7 +19,7 @@ func TestSettingsAPIGroup(t *testing.T) {
 	load := func(text string) (Settings, error) {
 		path := filepath.Join(dir, "s.yaml")
 		require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
-		return LoadSettings(path)
+		return Load(path)
 	}
 
 	_, err := load("api:\n  group: no-such-group-zg\n")

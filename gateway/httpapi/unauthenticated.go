@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"strconv"
@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/zonegate/zonegate/gateway/audit"
-	"github.com/zonegate/zonegate/gateway/httpapi"
 	"github.com/zonegate/zonegate/gateway/internal/clock"
 )
 
@@ -18,9 +17,9 @@ import (
 // updates a map; the records are written from a timer (or at shutdown)
 // with AppendBestEffort, so a refused call never waits for the log.
 
-// unauthInterval is how long refused calls of one key are gathered into
+// UnauthInterval is how long refused calls of one key are gathered into
 // one record.
-const unauthInterval = 60 * time.Second
+const UnauthInterval = 60 * time.Second
 
 // unauthMaxKeys bounds the keys of one interval; calls of further keys
 // are counted together under unauthOverflow.
@@ -50,8 +49,9 @@ type unauthCount struct {
 	why         string
 }
 
-// unauthCalls aggregates refused calls and writes their records.
-type unauthCalls struct {
+// Unauthenticated aggregates the calls refused with 401 (what a Backend
+// hears through Unauthenticated) and writes their records.
+type Unauthenticated struct {
 	clk      clock.Clock
 	interval time.Duration
 	write    func(audit.Record)
@@ -63,13 +63,16 @@ type unauthCalls struct {
 	closed bool
 }
 
-func newUnauthCalls(clk clock.Clock, interval time.Duration, write func(audit.Record)) *unauthCalls {
-	return &unauthCalls{clk: clk, interval: interval, write: write}
+// NewUnauthenticated gathers refused calls for interval (UnauthInterval
+// in the daemon) and hands each key's record to write, which must not
+// block for long (audit.Recorder.RecordBestEffort).
+func NewUnauthenticated(clk clock.Clock, interval time.Duration, write func(audit.Record)) *Unauthenticated {
+	return &Unauthenticated{clk: clk, interval: interval, write: write}
 }
 
-// note counts one refused call. The first call after a quiet interval
+// Note counts one refused call. The first call after a quiet interval
 // starts the timer that writes the records when the interval ends.
-func (u *unauthCalls) note(peer httpapi.PeerCred, route, why string) {
+func (u *Unauthenticated) Note(peer PeerCred, route, why string) {
 	now := u.clk.Now()
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -98,7 +101,7 @@ func (u *unauthCalls) note(peer httpapi.PeerCred, route, why string) {
 }
 
 // flush writes the records of the open interval.
-func (u *unauthCalls) flush() {
+func (u *Unauthenticated) flush() {
 	u.mu.Lock()
 	open, order := u.open, u.order
 	u.open, u.order = nil, nil
@@ -112,8 +115,8 @@ func (u *unauthCalls) flush() {
 	}
 }
 
-// close writes what is open and ignores later calls (shutdown).
-func (u *unauthCalls) close() {
+// Close writes what is open and ignores later calls (shutdown).
+func (u *Unauthenticated) Close() {
 	u.mu.Lock()
 	u.closed = true
 	u.mu.Unlock()
@@ -122,14 +125,14 @@ func (u *unauthCalls) close() {
 
 // unauthRecord is the record of one key's refused calls.
 func unauthRecord(k unauthKey, c *unauthCount) audit.Record {
-	peer := httpapi.PeerCred{UID: k.uid, PID: c.pid}
+	peer := PeerCred{UID: k.uid, PID: c.pid}
 	uid, pid := "unknown", "unknown"
 	if k.uid >= 0 {
 		uid, pid = strconv.Itoa(k.uid), strconv.Itoa(c.pid)
 	}
 	if k == unauthOverflow {
 		uid, pid = "many", "many"
-		peer = httpapi.PeerCred{UID: -1}
+		peer = PeerCred{UID: -1}
 	}
 	return audit.Record{Time: c.last, Actor: peer.String(), Category: audit.CategoryAccount, Action: audit.ActionUnauthenticated,
 		Object: k.route, Result: audit.ResultDenied, Details: map[string]string{

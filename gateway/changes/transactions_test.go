@@ -1,6 +1,7 @@
-package gateway
+package changes_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/firewall/firewalltest"
 	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/changes"
 )
 
 func TestBootWithoutModelStaysInLockdown(t *testing.T) {
@@ -51,8 +53,8 @@ func TestPushConfirmedAtOnce(t *testing.T) {
 
 func TestPushInvalidModel(t *testing.T) {
 	h := newHarness(t)
-	_, err := h.d.Push(h.ctx, "erin", []byte(mgInvalidModel), "", 0)
-	var me *ModelError
+	_, err := h.tx.Push(h.ctx, erin, []byte(hModelInvalid), "", 0)
+	var me *changes.ModelError
 	require.ErrorAs(t, err, &me)
 	require.Len(t, me.Diagnostics, 1)
 	assert.True(t, strings.HasPrefix(me.Diagnostics[0].String(), "pushed model:14:9: "), me.Diagnostics[0].String())
@@ -61,7 +63,7 @@ func TestPushInvalidModel(t *testing.T) {
 	assert.Equal(t, "", h.states(), "a rejected model is no version")
 	assert.Equal(t, []string{"erin model-rejected model failure"}, h.records())
 
-	_, err = h.d.Push(h.ctx, "erin", []byte("version: [\n"), "", 0)
+	_, err = h.tx.Push(h.ctx, erin, []byte("version: [\n"), "", 0)
 	assert.Error(t, err, "text that is no YAML")
 }
 
@@ -69,7 +71,7 @@ func TestPushApplyFailureRestoresPrevious(t *testing.T) {
 	h := newHarness(t)
 	h.push(hModelBase, 0)
 	h.k.FailApplies(errors.New("netlink: operation not permitted"))
-	_, err := h.d.Push(h.ctx, "erin", []byte(hModelOpen), "", 0)
+	_, err := h.tx.Push(h.ctx, erin, []byte(hModelOpen), "", 0)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "the previous one is back in place")
 	assert.Contains(t, err.Error(), "operation not permitted")
@@ -81,7 +83,7 @@ func TestPushApplyFailureRestoresPrevious(t *testing.T) {
 	// When the previous model cannot be restored either, nothing is
 	// forwarded.
 	h.k.FailApplies(firewalltest.ErrInjected, firewalltest.ErrInjected)
-	_, err = h.d.Push(h.ctx, "erin", []byte(hModelOpen), "", 0)
+	_, err = h.tx.Push(h.ctx, erin, []byte(hModelOpen), "", 0)
 	require.ErrorIs(t, err, firewalltest.ErrInjected)
 	assert.True(t, h.holdsLockdown())
 	assert.Equal(t, "the previous model could not be restored", h.islandWhy())
@@ -91,34 +93,34 @@ func TestPushRefusedWithoutAudit(t *testing.T) {
 	h := newHarness(t)
 	h.push(hModelBase, 0)
 	h.push(hModelOpen, 0)
-	h.d.closeAudit()
-	h.d.audit = nil
-	_, err := h.d.Push(h.ctx, "erin", []byte(hModelModbus), "", 0)
-	assert.ErrorIs(t, err, errAuditUnavailable)
-	_, err = h.d.Rollback(h.ctx, "erin", 0)
-	assert.ErrorIs(t, err, errAuditUnavailable, "rollback to an earlier version is a change too")
-	assert.ErrorIs(t, h.d.SetIsland(h.ctx, "erin", true), errAuditUnavailable)
+	require.NoError(t, h.audit.Close())
+	h.rec.SetLog(nil)
+	_, err := h.tx.Push(h.ctx, erin, []byte(hModelModbus), "", 0)
+	assert.ErrorIs(t, err, audit.ErrUnavailable)
+	_, err = h.tx.Rollback(h.ctx, erin, 0)
+	assert.ErrorIs(t, err, audit.ErrUnavailable, "rollback to an earlier version is a change too")
+	assert.ErrorIs(t, h.tx.SetIsland(h.ctx, erin, true), audit.ErrUnavailable)
 	assert.True(t, h.holds(hModelOpen, false), "nothing changed")
 }
 
 func TestChangesRefusedWhenAuditLogFull(t *testing.T) {
-	h := newHarness(t, func(s *Settings) { s.Audit.MaxSize = 200 << 10 })
+	h := newHarness(t, withAuditSize(200<<10))
 	h.push(hModelBase, 0)
 	h.push(hModelOpen, 2*time.Minute)
 	for i := 0; ; i++ {
-		_, err := h.d.audit.Append(h.ctx, audit.ConfigChange("filler", audit.ActionSettingsChanged, "settings", audit.ResultSuccess, "", "", strings.Repeat("x", 400)))
+		_, err := h.audit.Append(h.ctx, audit.ConfigChange("filler", audit.ActionSettingsChanged, "settings", audit.ResultSuccess, "", "", strings.Repeat("x", 400)))
 		if err != nil {
 			require.ErrorIs(t, err, audit.ErrFull)
 			break
 		}
 		require.Less(t, i, 10000, "the audit log never filled up")
 	}
-	_, err := h.d.Confirm(h.ctx, "erin")
+	_, err := h.tx.Confirm(h.ctx, erin)
 	assert.ErrorIs(t, err, audit.ErrFull, "a confirm that cannot be audited is refused")
-	_, err = h.d.Rollback(h.ctx, "erin", 0)
+	_, err = h.tx.Rollback(h.ctx, erin, 0)
 	assert.ErrorIs(t, err, audit.ErrFull, "a user's rollback that cannot be audited is refused")
 	assert.NotNil(t, h.pending(), "the change still waits")
-	assert.ErrorIs(t, h.d.SetIsland(h.ctx, "erin", true), audit.ErrFull)
+	assert.ErrorIs(t, h.tx.SetIsland(h.ctx, erin, true), audit.ErrFull)
 
 	// The deadline rolls back anyway: the gateway must not keep an
 	// unconfirmed model because the log is full.
@@ -127,7 +129,7 @@ func TestChangesRefusedWhenAuditLogFull(t *testing.T) {
 	assert.True(t, h.holds(hModelBase, false))
 	assert.True(t, h.logged("audit record lost"))
 
-	_, err = h.d.Push(h.ctx, "erin", []byte(hModelOpen), "", 0)
+	_, err = h.tx.Push(h.ctx, erin, []byte(hModelOpen), "", 0)
 	assert.ErrorContains(t, err, "the audit log is full")
 }
 
@@ -139,10 +141,10 @@ func TestConfirm(t *testing.T) {
 	assert.Equal(t, "1:running 2:pending", h.states())
 	assert.Equal(t, 1, h.clk.Pending(), "the confirm deadline runs")
 
-	_, err := h.d.Push(h.ctx, "erin", []byte(hModelBase), "", 0)
-	assert.ErrorIs(t, err, ErrPending)
+	_, err := h.tx.Push(h.ctx, erin, []byte(hModelBase), "", 0)
+	assert.ErrorIs(t, err, changes.ErrPending)
 
-	v, err := h.d.Confirm(h.ctx, "olga")
+	v, err := h.tx.Confirm(h.ctx, olga)
 	require.NoError(t, err)
 	assert.Equal(t, 2, v.Number)
 	assert.Equal(t, "running", v.State)
@@ -152,8 +154,8 @@ func TestConfirm(t *testing.T) {
 	h.clk.Advance(time.Hour)
 	assert.True(t, h.holds(hModelOpen, false), "a confirmed model stays after the deadline")
 
-	_, err = h.d.Confirm(h.ctx, "olga")
-	assert.ErrorIs(t, err, ErrNothingPending)
+	_, err = h.tx.Confirm(h.ctx, olga)
+	assert.ErrorIs(t, err, changes.ErrNothingPending)
 	assert.Contains(t, h.records(), "olga model-confirmed model v2 success")
 }
 
@@ -176,8 +178,8 @@ func TestRollbackAtDeadline(t *testing.T) {
 	assert.Equal(t, "not confirmed before the deadline", rb[0].Details[audit.DetailDiff])
 
 	// A confirm after the deadline finds nothing.
-	_, err := h.d.Confirm(h.ctx, "erin")
-	assert.ErrorIs(t, err, ErrNothingPending)
+	_, err := h.tx.Confirm(h.ctx, erin)
+	assert.ErrorIs(t, err, changes.ErrNothingPending)
 }
 
 func TestRollbackAtDeadlineOfFirstModel(t *testing.T) {
@@ -200,24 +202,24 @@ func TestRollbackAtDeadlineFailure(t *testing.T) {
 	assert.True(t, h.logged("automatic rollback failed"))
 	assert.NotNil(t, h.pending(), "the change still waits: the user can confirm or roll back")
 	h.k.Heal()
-	_, err := h.d.Rollback(h.ctx, "erin", 0)
+	_, err := h.tx.Rollback(h.ctx, erin, 0)
 	require.NoError(t, err)
 	assert.True(t, h.holds(hModelBase, false))
 }
 
 func TestRollback(t *testing.T) {
 	h := newHarness(t)
-	_, err := h.d.Rollback(h.ctx, "erin", 0)
-	assert.ErrorIs(t, err, ErrNoPrevious, "nothing to roll back to")
+	_, err := h.tx.Rollback(h.ctx, erin, 0)
+	assert.ErrorIs(t, err, changes.ErrNoPrevious, "nothing to roll back to")
 
 	h.push(hModelBase, 0)
 	h.push(hModelOpen, 0)
 	h.push(hModelModbus, 2*time.Minute)
 
 	// A pending change: back to the version before it.
-	_, err = h.d.Rollback(h.ctx, "erin", 1)
-	assert.ErrorIs(t, err, ErrPending, "another version while a change waits")
-	v, err := h.d.Rollback(h.ctx, "erin", 0)
+	_, err = h.tx.Rollback(h.ctx, erin, 1)
+	assert.ErrorIs(t, err, changes.ErrPending, "another version while a change waits")
+	v, err := h.tx.Rollback(h.ctx, erin, 0)
 	require.NoError(t, err)
 	assert.Equal(t, 2, v)
 	assert.True(t, h.holds(hModelOpen, false))
@@ -225,33 +227,33 @@ func TestRollback(t *testing.T) {
 	assert.Zero(t, h.clk.Pending(), "the deadline is stopped")
 
 	// Back to the version before the running one.
-	v, err = h.d.Rollback(h.ctx, "erin", 0)
+	v, err = h.tx.Rollback(h.ctx, erin, 0)
 	require.NoError(t, err)
 	assert.Equal(t, 1, v)
 	assert.True(t, h.holds(hModelBase, false))
 	assert.Equal(t, "1:running 2:superseded 3:rolled-back", h.states())
 
 	// To a named version.
-	v, err = h.d.Rollback(h.ctx, "erin", 2)
+	v, err = h.tx.Rollback(h.ctx, erin, 2)
 	require.NoError(t, err)
 	assert.Equal(t, 2, v)
 	assert.True(t, h.holds(hModelOpen, false))
 
-	_, err = h.d.Rollback(h.ctx, "erin", 2)
+	_, err = h.tx.Rollback(h.ctx, erin, 2)
 	assert.ErrorContains(t, err, "already running")
-	_, err = h.d.Rollback(h.ctx, "erin", 9)
+	_, err = h.tx.Rollback(h.ctx, erin, 9)
 	assert.ErrorContains(t, err, "not kept")
 
 	// A failed apply puts the running model back.
 	h.k.FailApplies(firewalltest.ErrInjected)
-	_, err = h.d.Rollback(h.ctx, "erin", 1)
+	_, err = h.tx.Rollback(h.ctx, erin, 1)
 	assert.ErrorIs(t, err, firewalltest.ErrInjected)
 	assert.True(t, h.holds(hModelOpen, false))
 	assert.Equal(t, 2, h.current())
 
 	// A kept version that no longer loads.
-	require.NoError(t, os.WriteFile(filepath.Join(h.set.StateDir, "models", "v000001.yaml"), []byte("version: 9\n"), 0o600))
-	_, err = h.d.Rollback(h.ctx, "erin", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(h.stateDir, "models", "v000001.yaml"), []byte("version: 9\n"), 0o600))
+	_, err = h.tx.Rollback(h.ctx, erin, 1)
 	assert.ErrorContains(t, err, "no longer loads")
 
 	var rolled []string
@@ -265,8 +267,8 @@ func TestRollbackOfPendingWithLostPrevious(t *testing.T) {
 	h := newHarness(t)
 	h.push(hModelBase, 0)
 	h.push(hModelOpen, time.Minute)
-	require.NoError(t, os.Remove(filepath.Join(h.set.StateDir, "models", "v000001.yaml")))
-	_, err := h.d.Rollback(h.ctx, "erin", 0)
+	require.NoError(t, os.Remove(filepath.Join(h.stateDir, "models", "v000001.yaml")))
+	_, err := h.tx.Rollback(h.ctx, erin, 0)
 	assert.ErrorContains(t, err, "not kept")
 	assert.NotNil(t, h.pending())
 }
@@ -301,20 +303,21 @@ func TestRestartFailClosesInIslandModeOfLastModel(t *testing.T) {
 	assert.Contains(t, h.records(), "zonegate model-rejected model failure")
 }
 
-func TestStartFailsWithoutFailClose(t *testing.T) {
+func TestFailCloseFailure(t *testing.T) {
 	h := newHarness(t)
 	h.k.FailApply(nil)
-	d := New(Config{Settings: h.set, Kernel: h.k, Clock: h.clk})
-	assert.ErrorContains(t, d.open(h.ctx), "cannot put the fail-close ruleset in place")
+	tx, err := h.newTransactions()
+	require.NoError(t, err)
+	assert.ErrorIs(t, tx.FailClose(nil), firewalltest.ErrInjected)
 }
 
 func TestBootFromModelFile(t *testing.T) {
 	h := newHarness(t, withModelFile(hModelBase))
 	assert.True(t, h.holds(hModelBase, false))
 	assert.Equal(t, "1:running", h.states())
-	vs, err := h.d.History()
+	vs, err := h.tx.History()
 	require.NoError(t, err)
-	assert.Equal(t, "model file "+h.set.Model+" at start", vs[0].Comment)
+	assert.Equal(t, "model file "+h.modelFile+" at start", vs[0].Comment)
 
 	// Unchanged file: the running version stays, no new one.
 	h.restart()
@@ -326,13 +329,13 @@ func TestBootFromModelFile(t *testing.T) {
 	assert.True(t, h.holds(hModelOpen, false))
 
 	// An edited file wins at the next start.
-	require.NoError(t, os.WriteFile(h.set.Model, []byte(hModelModbus), 0o600))
+	require.NoError(t, os.WriteFile(h.modelFile, []byte(hModelModbus), 0o600))
 	h.restart()
 	assert.True(t, h.holds(hModelModbus, false))
 	assert.Equal(t, "1:superseded 2:superseded 3:running", h.states())
 
 	// A broken edit keeps the last good version running, loudly, once.
-	require.NoError(t, os.WriteFile(h.set.Model, []byte(mgInvalidModel), 0o600))
+	require.NoError(t, os.WriteFile(h.modelFile, []byte(hModelInvalid), 0o600))
 	h.restart()
 	assert.True(t, h.holds(hModelModbus, false))
 	assert.True(t, h.logged("MODEL FILE REJECTED"))
@@ -342,19 +345,19 @@ func TestBootFromModelFile(t *testing.T) {
 }
 
 func TestBootWithBrokenModelFile(t *testing.T) {
-	h := newHarness(t, withModelFile(mgInvalidModel))
+	h := newHarness(t, withModelFile(hModelInvalid))
 	assert.True(t, h.holdsLockdown())
 	assert.Contains(t, h.islandWhy(), "the zone model is invalid")
 	assert.Equal(t, []string{"zonegate model-rejected model failure"}, h.records())
 
-	h = newHarness(t, func(s *Settings) { s.Model = filepath.Join(t.TempDir(), "missing.yaml") })
+	h = newHarness(t, func(h *harness) { h.modelFile = filepath.Join(t.TempDir(), "missing.yaml") })
 	assert.Contains(t, h.islandWhy(), "model file cannot be read")
 }
 
 func TestBootWithLostRunningVersion(t *testing.T) {
 	h := newHarness(t)
 	h.push(hModelBase, 0)
-	require.NoError(t, os.Remove(filepath.Join(h.set.StateDir, "models", "v000001.yaml")))
+	require.NoError(t, os.Remove(filepath.Join(h.stateDir, "models", "v000001.yaml")))
 	h.restart()
 	assert.Contains(t, h.islandWhy(), "running model version 1 cannot be read")
 	assert.True(t, h.holdsLockdown())
@@ -362,17 +365,17 @@ func TestBootWithLostRunningVersion(t *testing.T) {
 
 func TestSetIsland(t *testing.T) {
 	h := newHarness(t)
-	assert.NoError(t, h.d.SetIsland(h.ctx, "erin", false), "already off: nothing to do")
-	require.NoError(t, h.d.SetIsland(h.ctx, "erin", true), "island mode without a model")
-	assert.ErrorContains(t, h.d.SetIsland(h.ctx, "erin", false), "push a model first")
+	assert.NoError(t, h.tx.SetIsland(h.ctx, erin, false), "already off: nothing to do")
+	require.NoError(t, h.tx.SetIsland(h.ctx, erin, true), "island mode without a model")
+	assert.ErrorContains(t, h.tx.SetIsland(h.ctx, erin, false), "push a model first")
 
 	h.push(hModelModbus, 0)
 	assert.True(t, h.holds(hModelModbus, true), "a push in island mode stays in island mode")
-	require.NoError(t, h.d.SetIsland(h.ctx, "erin", false))
+	require.NoError(t, h.tx.SetIsland(h.ctx, erin, false))
 	assert.True(t, h.holds(hModelModbus, false))
-	require.NoError(t, h.d.SetIsland(h.ctx, "erin", true))
+	require.NoError(t, h.tx.SetIsland(h.ctx, erin, true))
 	assert.True(t, h.holds(hModelModbus, true))
-	require.NoError(t, h.d.SetIsland(h.ctx, "erin", true), "already on")
+	require.NoError(t, h.tx.SetIsland(h.ctx, erin, true), "already on")
 
 	h.restart()
 	assert.True(t, h.holds(hModelModbus, true), "island mode survives a restart")
@@ -384,7 +387,7 @@ func TestSetIsland(t *testing.T) {
 	assert.Equal(t, []string{"on", "off", "on"}, states)
 
 	h.k.FailApplies(firewalltest.ErrInjected)
-	assert.ErrorIs(t, h.d.SetIsland(h.ctx, "erin", false), firewalltest.ErrInjected)
+	assert.ErrorIs(t, h.tx.SetIsland(h.ctx, erin, false), firewalltest.ErrInjected)
 	assert.True(t, h.holds(hModelModbus, true))
 }
 
@@ -392,33 +395,33 @@ func TestSetIslandNotAuditedIsUndone(t *testing.T) {
 	h := newHarness(t)
 	h.push(hModelBase, 0)
 	// The audit log closes after the early check: the record fails.
-	require.NoError(t, h.d.audit.Close())
-	err := h.d.SetIsland(h.ctx, "erin", true)
+	require.NoError(t, h.audit.Close())
+	err := h.tx.SetIsland(h.ctx, erin, true)
 	require.Error(t, err)
 	assert.True(t, h.holds(hModelBase, false), "the change that could not be audited is undone")
 
 	h.k.FailApplies(nil, firewalltest.ErrInjected)
-	err = h.d.SetIsland(h.ctx, "erin", true)
+	err = h.tx.SetIsland(h.ctx, erin, true)
 	assert.ErrorContains(t, err, "previous mode could not be restored")
-	h.d.audit = nil // closed above
+	h.rec.SetLog(nil) // closed above
 }
 
 func TestDrift(t *testing.T) {
 	h := newHarness(t)
 	h.push(hModelBase, 0)
-	h.d.checkDrift()
-	assert.Equal(t, uint64(0), h.d.drift.Detected)
+	h.tx.CheckDrift()
+	assert.Equal(t, uint64(0), h.drift().Detected)
 
 	// Another table changed: ours is intact.
 	h.k.TouchOtherTable()
-	h.d.checkDrift()
-	assert.Equal(t, uint64(0), h.d.drift.Detected)
+	h.tx.CheckDrift()
+	assert.Equal(t, uint64(0), h.drift().Detected)
 
 	// Someone changed table inet zonegate.
 	h.k.Tamper(firewall.Expected(firewall.Compile(h.model(hModelOpen), firewall.Options{})))
-	h.d.checkDrift()
-	assert.Equal(t, uint64(1), h.d.drift.Detected)
-	assert.Equal(t, hStart, h.d.drift.Last)
+	h.tx.CheckDrift()
+	assert.Equal(t, uint64(1), h.drift().Detected)
+	assert.Equal(t, hStart, h.drift().Last)
 	assert.True(t, h.holds(hModelBase, false), "the ruleset is restored")
 	assert.True(t, h.logged("DRIFT"))
 	det := h.entries(audit.ActionDriftDetected)
@@ -432,19 +435,19 @@ func TestDrift(t *testing.T) {
 	// The table deleted, and the restore fails.
 	h.k.Tamper(nil)
 	h.k.FailApplies(firewalltest.ErrInjected)
-	h.d.checkDrift()
+	h.tx.CheckDrift()
 	res = h.entries(audit.ActionDriftRestored)
 	require.Len(t, res, 2)
 	assert.Equal(t, audit.ResultFailure, res[1].Result)
 	assert.True(t, h.logged("restoring the ruleset failed"))
-	assert.Equal(t, uint64(4), h.d.drift.Checks)
+	assert.Equal(t, uint64(4), h.drift().Checks)
 }
 
 func TestDriftWithoutModelRestoresFailClose(t *testing.T) {
 	h := newHarness(t)
 	h.k.Tamper(firewall.Fingerprint{"chain forward accept"})
-	h.d.checkDrift()
-	assert.Equal(t, uint64(1), h.d.drift.Detected)
+	h.tx.CheckDrift()
+	assert.Equal(t, uint64(1), h.drift().Detected)
 	assert.True(t, h.holdsLockdown())
 }
 
@@ -452,8 +455,8 @@ func TestDriftReadFailures(t *testing.T) {
 	h := newHarness(t)
 	h.push(hModelBase, 0)
 	h.k.FailGeneration(nil)
-	h.d.checkDrift()
-	assert.Zero(t, h.d.drift.Checks, "no check without the generation")
+	h.tx.CheckDrift()
+	assert.Zero(t, h.drift().Checks, "no check without the generation")
 	assert.True(t, h.logged("cannot read the ruleset generation"))
 
 	// A generation that cannot be read after an apply makes the next
@@ -462,22 +465,29 @@ func TestDriftReadFailures(t *testing.T) {
 	assert.True(t, h.logged("the next drift check reads the whole table"))
 	h.k.Heal()
 	h.k.FailRead(nil)
-	h.d.checkDrift()
+	h.tx.CheckDrift()
 	assert.True(t, h.logged("cannot read table inet zonegate"))
 	h.k.Heal()
-	h.d.checkDrift()
-	assert.Zero(t, h.d.drift.Detected)
-	assert.True(t, h.d.drift.genKnown)
+	h.tx.CheckDrift()
+	assert.Zero(t, h.drift().Detected)
+
+	// The table was intact: its generation is known again, and the
+	// table is not read while the generation stays.
+	h.k.FailRead(nil)
+	unreadable := h.logs.FilterMessageSnippet("cannot read table inet zonegate").Len()
+	h.tx.CheckDrift()
+	assert.Equal(t, unreadable, h.logs.FilterMessageSnippet("cannot read table inet zonegate").Len())
+	assert.Equal(t, uint64(3), h.drift().Checks, "the checks that got the generation")
 }
 
 func TestWatchDriftTicks(t *testing.T) {
 	h := newHarness(t)
 	h.push(hModelBase, 0)
 	h.k.Tamper(nil)
-	ctx, cancel := contextWithCancel(h)
+	ctx, cancel := context.WithCancel(h.ctx)
 	done := make(chan struct{})
 	go func() {
-		h.d.watchDrift(ctx, 2*time.Second)
+		h.tx.WatchDrift(ctx, 2*time.Second)
 		close(done)
 	}()
 	// Tick until the watcher has seen the drift; each Advance delivers a
@@ -488,8 +498,8 @@ func TestWatchDriftTicks(t *testing.T) {
 	}
 	cancel()
 	<-done
-	assert.GreaterOrEqual(t, h.d.drift.Detected, uint64(1))
-	h.d.watchDrift(ctx, 0) // off: returns at once
+	assert.GreaterOrEqual(t, h.drift().Detected, uint64(1))
+	h.tx.WatchDrift(ctx, 0) // off: returns at once
 }
 
 func TestFlushFailureIsLogged(t *testing.T) {

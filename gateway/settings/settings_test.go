@@ -1,4 +1,4 @@
-package gateway
+package settings
 
 import (
 	"os"
@@ -12,12 +12,12 @@ import (
 )
 
 func TestExampleSettingsAreTheDefaults(t *testing.T) {
-	s, err := LoadSettings("../configs/zonegate.yaml")
+	s, err := Load("../../configs/zonegate.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := DefaultSettings()
-	want.Model = filepath.Join("../configs", "example-factory.yaml")
+	want := Default()
+	want.Model = filepath.Join("../../configs", "example-factory.yaml")
 	if s.Model != want.Model {
 		t.Errorf("model = %q, want %q (relative to the settings file)", s.Model, want.Model)
 	}
@@ -45,7 +45,7 @@ func TestSettingsErrors(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err := LoadSettings(path)
+		_, err := Load(path)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want it to mention %q", tc.text, err, tc.want)
 		}
@@ -54,7 +54,7 @@ func TestSettingsErrors(t *testing.T) {
 	if err := os.WriteFile(path, []byte("changes:\n  confirm_within: 90s\naudit:\n  max_size: 8MiB\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := LoadSettings(path)
+	s, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +64,10 @@ func TestSettingsErrors(t *testing.T) {
 }
 
 func TestSettingsModbusResponseTimeout(t *testing.T) {
-	assert.Equal(t, Duration(time.Second), DefaultSettings().Modbus.ResponseTimeout, "the default")
+	assert.Equal(t, Duration(time.Second), Default().Modbus.ResponseTimeout, "the default")
 	path := filepath.Join(t.TempDir(), "s.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("modbus:\n  response_timeout: 500ms\n"), 0o600))
-	s, err := LoadSettings(path)
+	s, err := Load(path)
 	require.NoError(t, err)
 	assert.Equal(t, Duration(500*time.Millisecond), s.Modbus.ResponseTimeout)
 }

@@ -1,4 +1,4 @@
-package gateway
+package settings
 
 import (
 	"os"
@@ -11,9 +11,9 @@ import (
 )
 
 func TestEventSettings(t *testing.T) {
-	s, err := LoadSettings("../configs/zonegate.yaml")
+	s, err := Load("../../configs/zonegate.yaml")
 	require.NoError(t, err)
-	want := DefaultSettings()
+	want := Default()
 	assert.Equal(t, want.Events, s.Events, "the example shows the defaults")
 	assert.Equal(t, 0.5, s.Audit.DataPlaneShare)
 	assert.Equal(t, 10*time.Second, time.Duration(s.Events.Interval))
@@ -26,13 +26,13 @@ func TestEventSettings(t *testing.T) {
 	} {
 		path := filepath.Join(t.TempDir(), "s.yaml")
 		require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
-		_, err := LoadSettings(path)
+		_, err := Load(path)
 		require.Error(t, err, text)
 		assert.Contains(t, err.Error(), msg, text)
 	}
 	path := filepath.Join(t.TempDir(), "s.yaml")
 	require.NoError(t, os.WriteFile(path, []byte("audit:\n  data_plane_share: 0.25\nevents:\n  interval: 1m\n"), 0o600))
-	s, err = LoadSettings(path)
+	s, err = Load(path)
 	require.NoError(t, err)
 	assert.Equal(t, 0.25, s.Audit.DataPlaneShare)
 	assert.Equal(t, time.Minute, time.Duration(s.Events.Interval))

@@ -1,4 +1,4 @@
-package gateway
+package settings
 
 import (
 	"os"
@@ -21,7 +21,7 @@ func TestSettingsRefuseInvalidPasswordPolicy(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err := LoadSettings(path)
+		_, err := Load(path)
 		if err == nil || !strings.Contains(err.Error(), "passwords: ") || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want it to mention %q", tc.text, err, tc.want)
 		}
@@ -30,7 +30,7 @@ func TestSettingsRefuseInvalidPasswordPolicy(t *testing.T) {
 	if err := os.WriteFile(path, []byte("passwords:\n  session_lifetime: 1m\n  history: 24\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadSettings(path); err != nil {
+	if _, err := Load(path); err != nil {
 		t.Errorf("the smallest session lifetime and the largest history are refused: %v", err)
 	}
 }

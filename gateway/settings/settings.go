@@ -1,4 +1,7 @@
-package gateway
+// Package settings are the daemon's own settings (not the zone model):
+// their defaults, the YAML file of `zonegate serve --config` with its
+// errors, and the checks a value must pass before the daemon starts.
+package settings
 
 import (
 	"bytes"
@@ -96,8 +99,8 @@ type Settings struct {
 	} `yaml:"modbus"`
 }
 
-// DefaultSettings returns the settings used when no file is given.
-func DefaultSettings() Settings {
+// Default returns the settings used when no file is given.
+func Default() Settings {
 	var s Settings
 	s.StateDir = "/var/lib/zonegate"
 	s.API.Socket = "/run/zonegate/api.sock"
@@ -126,10 +129,10 @@ func DefaultSettings() Settings {
 	return s
 }
 
-// LoadSettings reads a settings file over the defaults. Unknown keys are
-// errors, reported with their line.
-func LoadSettings(path string) (Settings, error) {
-	s := DefaultSettings()
+// Load reads a settings file over the defaults. Unknown keys are errors,
+// reported with their line.
+func Load(path string) (Settings, error) {
+	s := Default()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return s, fmt.Errorf("read settings: %w", err)

@@ -18,10 +18,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zonegate/zonegate/test/prereq"
 )
 
 // rsyslogd runs a real Debian rsyslogd on loopback as a test collector.
 type rsyslogd struct {
+	bin  string // the program, found by prereq.Command (also in /usr/sbin when PATH lacks it)
 	dir  string
 	conf string
 	out  string
@@ -35,20 +38,13 @@ type rsyslogd struct {
 // the test if rsyslogd (or, for TLS, its GnuTLS driver) is not installed.
 func newRsyslogd(t *testing.T, useTLS bool) *rsyslogd {
 	t.Helper()
-	bin, err := exec.LookPath("rsyslogd")
-	if err != nil {
-		if _, err2 := os.Stat("/usr/sbin/rsyslogd"); err2 != nil {
-			t.Skip("rsyslogd not installed (Debian package rsyslog; rsyslog-gnutls for TLS): syslog interop test skipped")
-		}
-		bin = "/usr/sbin/rsyslogd"
-	}
-	_ = bin
+	bin := prereq.Command(t, "rsyslogd", "rsyslog")
 	if useTLS {
 		if m, _ := filepath.Glob("/usr/lib/*/rsyslog/lmnsd_gtls.so"); len(m) == 0 {
 			t.Skip("rsyslog GnuTLS driver not installed (Debian package rsyslog-gnutls): TLS syslog test skipped")
 		}
 	}
-	r := &rsyslogd{dir: t.TempDir(), tls: useTLS}
+	r := &rsyslogd{bin: bin, dir: t.TempDir(), tls: useTLS}
 	r.out = filepath.Join(r.dir, "out.log")
 	r.conf = filepath.Join(r.dir, "rsyslog.conf")
 	os.Mkdir(filepath.Join(r.dir, "work"), 0o700)
@@ -75,7 +71,7 @@ func (r *rsyslogd) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
 
 func (r *rsyslogd) start(t *testing.T) {
 	t.Helper()
-	r.cmd = exec.Command("rsyslogd", "-n", "-f", r.conf, "-i", filepath.Join(r.dir, "rsyslogd.pid"))
+	r.cmd = exec.Command(r.bin, "-n", "-f", r.conf, "-i", filepath.Join(r.dir, "rsyslogd.pid"))
 	r.cmd.Env = append(os.Environ(), "PATH=/usr/sbin:/sbin:"+os.Getenv("PATH"))
 	logf, err := os.OpenFile(filepath.Join(r.dir, "rsyslogd.out"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
@@ -103,7 +99,7 @@ func (r *rsyslogd) start(t *testing.T) {
 
 // stop shuts rsyslogd down normally (SIGTERM) and waits for it.
 func (r *rsyslogd) stop(t *testing.T) {
-	if r.cmd == nil {
+	if r.cmd == nil || r.cmd.Process == nil { // never started (start failed the test)
 		return
 	}
 	r.cmd.Process.Signal(syscall.SIGTERM)

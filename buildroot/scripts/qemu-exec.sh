@@ -18,7 +18,11 @@ trap 'rm -rf "$dir"' EXIT
 trap 'exit 130' INT TERM
 cp "$bin" "$dir/"
 chmod 0755 "$dir" "$dir/${bin##*/}"
+# A home the user may write: tests that run the go tool (go list -deps)
+# keep their build and module caches there.
+mkdir "$dir/home"
+chown "$user" "$dir/home"
 status=0
-HOME=$dir setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups \
+HOME=$dir/home setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups \
 	"$QEMU" "$dir/${bin##*/}" "$@" || status=$?
 exit "$status"

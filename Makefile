@@ -129,20 +129,21 @@ bench-apply: build
 
 # --- Supply chain: SBOMs, checksums, reproducible builds, vulnerabilities ---
 # (README "Releases and supply chain"). The pinned tools live in modules of
-# their own, never in zonegate's go.mod: tools/ (cyclonedx-gomod v1.10.0,
-# the SBOM driver and these tests) and tools/govulncheck (govulncheck).
+# their own under the release side of the tree, never in zonegate's go.mod:
+# buildroot/release (cyclonedx-gomod v1.10.0, the SBOM driver and the
+# release tests) and buildroot/release/govulncheck (govulncheck).
 
-TOOLS_DIR     := tools
-VULNCHECK_DIR := tools/govulncheck
+RELEASE_DIR   := buildroot/release
+VULNCHECK_DIR := $(RELEASE_DIR)/govulncheck
 RELEASE_BINS   = $(addprefix $(abspath $(DIST))/zonegate-linux-,amd64 arm64 armv7)
 
-.PHONY: sbom checksums release reproducible vulncheck tools-test tools-vet
+.PHONY: sbom checksums release reproducible vulncheck release-test release-vet
 
 # sbom: the three release binaries (make cross: reproducible, stamped with
 # VERSION and COMMIT) and next to each its CycloneDX 1.6 SBOM,
 # dist/zonegate-linux-ARCH.cdx.json, checked before it is written.
 sbom: cross
-	cd $(TOOLS_DIR) && $(GO) run ./cmd/zonegate-sbom -go '$(GO)' -version '$(VERSION)' -repo '$(CURDIR)' $(RELEASE_BINS)
+	cd $(RELEASE_DIR) && $(GO) run ./cmd/zonegate-sbom -go '$(GO)' -version '$(VERSION)' -repo '$(CURDIR)' $(RELEASE_BINS)
 
 # checksums: dist/SHA256SUMS of the binaries and their SBOMs.
 checksums:
@@ -156,9 +157,9 @@ release: sbom
 
 # reproducible: build the three binaries twice from copies of this checkout
 # (other directory, later, fresh build cache, other file dates) and compare
-# their SHA-256 (tools/reproducible.sh).
+# their SHA-256 (buildroot/scripts/reproducible.sh).
 reproducible:
-	@GO='$(GO)' MAKE='$(MAKE)' VERSION='$(VERSION)' COMMIT='$(COMMIT)' $(TOOLS_DIR)/reproducible.sh
+	@GO='$(GO)' MAKE='$(MAKE)' VERSION='$(VERSION)' COMMIT='$(COMMIT)' buildroot/scripts/reproducible.sh
 
 # vulncheck VULNDB=DIR: govulncheck of every package against a copy of the
 # Go vulnerability database in DIR (offline); fails when a vulnerable
@@ -183,17 +184,19 @@ IMAGE_SBOM_URL ?= file:///usr/share/zonegate/zonegate.cdx.json
 image-sbom:
 	@if [ -z '$(IMAGE_SBOM)' ] || [ -z '$(ZONEGATE_SBOM)' ] || [ -z '$(OUT)' ]; then \
 		echo 'make image-sbom IMAGE_SBOM=FILE ZONEGATE_SBOM=FILE OUT=FILE' >&2; exit 2; fi
-	cd $(TOOLS_DIR) && $(GO) run ./cmd/zonegate-sbom merge -image '$(abspath $(IMAGE_SBOM))' \
+	cd $(RELEASE_DIR) && $(GO) run ./cmd/zonegate-sbom merge -image '$(abspath $(IMAGE_SBOM))' \
 		-ref '$(IMAGE_SBOM_REF)' -url '$(IMAGE_SBOM_URL)' -o '$(abspath $(OUT))' '$(abspath $(ZONEGATE_SBOM))'
 
-# tools-test: the tests of tools/ (SBOM checks; make sbom, reproducible and
-# vulncheck end to end), reported like go-test. They skip nothing.
-tools-test:
+# release-test: the tests of the release module, buildroot/release (SBOM
+# checks; make release, reproducible, image-sbom and vulncheck end to end),
+# reported like go-test. They skip nothing.
+release-test:
 	@mkdir -p bin && $(GO) build -o bin/testreport ./test/testreport
-	@bash -o pipefail -c 'cd $(TOOLS_DIR) && $(GO) test -count=1 -timeout 30m -json ./... 2>&1 | ../bin/testreport -no-skips .'
+	@bash -o pipefail -c 'cd $(RELEASE_DIR) && $(GO) test -count=1 -timeout 30m -json ./... 2>&1 | $(CURDIR)/bin/testreport -no-skips .'
 
-tools-vet:
-	cd $(TOOLS_DIR) && $(GO) vet ./...
+# release-vet: go vet of the release module (part of make lint).
+release-vet:
+	cd $(RELEASE_DIR) && $(GO) vet ./...
 
-lint: tools-vet
-test: tools-test
+lint: release-vet
+test: release-test

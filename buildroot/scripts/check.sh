@@ -270,7 +270,7 @@ fi
 words() { tr '\n' ' ' | sed 's/ $//'; }
 # modules_of SBOM: "PATH VERSION LICENCES" of zonegate, then of each module.
 modules_of() {
-	(cd "$repo/tools" && "$GO" run ./cmd/zonegate-sbom modules "$1")
+	(cd "$ext/release" && "$GO" run ./cmd/zonegate-sbom modules "$1")
 }
 declared_licences=$(var ZONEGATE_LICENSE | tr ',' '\n' | sed 's/^ *//; s/ *$//' | sort -u)
 licence_files=$(var ZONEGATE_LICENSE_FILES | tr ' ' '\n' | sed '/^$/d')

@@ -1,6 +1,6 @@
 #!/bin/sh
 # reproducible.sh: proves that the release binaries are reproducible
-# (`make reproducible`, and tools/release's TestReproducibleBuilds).
+# (`make reproducible`, and buildroot/release's TestReproducibleBuilds).
 #
 # It copies the checkout twice (the files git knows plus untracked ones
 # that are not ignored, i.e. the commit with any local edits, without
@@ -19,7 +19,7 @@ GO=${GO:-go}
 MAKE=${MAKE:-make}
 : "${VERSION:?VERSION must be set (make reproducible sets it)}"
 : "${COMMIT:?COMMIT must be set (make reproducible sets it)}"
-repo=$(cd "$(dirname "$0")/.." && pwd)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 
 if ! git -C "$repo" rev-parse --git-dir >/dev/null 2>&1; then
 	echo "reproducible: $repo is not a git checkout (or git is missing): the sources to copy are the files git knows" >&2

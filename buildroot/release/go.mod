@@ -1,4 +1,4 @@
-module github.com/zonegate/zonegate/tools
+module github.com/zonegate/zonegate/buildroot/release
 
 go 1.25
 

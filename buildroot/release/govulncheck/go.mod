@@ -1,4 +1,4 @@
-module github.com/zonegate/zonegate/tools/govulncheck
+module github.com/zonegate/zonegate/buildroot/release/govulncheck
 
 go 1.26.0
 

@@ -1,5 +1,5 @@
 // Command zonegate-sbom writes, reads and merges the CycloneDX SBOMs of
-// zonegate's binaries (package tools/sbom).
+// zonegate's binaries (package buildroot/release/sbom).
 //
 //	zonegate-sbom -version VERSION [-repo DIR] BINARY...
 //	    write BINARY.cdx.json for each binary (`make sbom`), checked
@@ -21,7 +21,7 @@ import (
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
-	"github.com/zonegate/zonegate/tools/sbom"
+	"github.com/zonegate/zonegate/buildroot/release/sbom"
 )
 
 func main() {
@@ -41,7 +41,7 @@ func main() {
 func generate() {
 	g := sbom.Generator{Go: "go"}
 	flag.StringVar(&g.Version, "version", "", "zonegate's version, the version of the SBOM's main component (make: VERSION)")
-	flag.StringVar(&g.RepoDir, "repo", "..", "zonegate's checkout, for the licence of zonegate itself")
+	flag.StringVar(&g.RepoDir, "repo", "../..", "zonegate's checkout, for the licence of zonegate itself (../.. is the checkout when run in buildroot/release)")
 	flag.StringVar(&g.Go, "go", g.Go, "the go tool")
 	verbose := flag.Bool("v", false, "show cyclonedx-gomod's messages")
 	flag.Usage = func() {

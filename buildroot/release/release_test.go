@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/zonegate/zonegate/tools/sbom"
+	"github.com/zonegate/zonegate/buildroot/release/sbom"
 )
 
 // The version and commit the test stamps into the binaries.
@@ -105,7 +105,7 @@ func TestReleaseSBOMs(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(again, bin, 0o755))
 	gen := exec.Command("go", "run", "./cmd/zonegate-sbom", "-version", testVersion, "-repo", root, again)
-	gen.Dir = filepath.Join(root, "tools")
+	gen.Dir = filepath.Join(root, "buildroot", "release")
 	genOut, err := gen.CombinedOutput()
 	require.NoError(t, err, "%s", genOut)
 	first, err := os.ReadFile(filepath.Join(dist, "zonegate-linux-amd64.cdx.json"))
@@ -115,9 +115,9 @@ func TestReleaseSBOMs(t *testing.T) {
 	assert.True(t, bytes.Equal(first, second), "two SBOMs of the same binary differ")
 
 	// make image-sbom: the arm64 SBOM into an image SBOM shaped like
-	// Buildroot's (tools/sbom/testdata), as buildroot/README.md shows.
+	// Buildroot's (sbom/testdata), as buildroot/README.md shows.
 	full := filepath.Join(t.TempDir(), "full.cdx.json")
-	runMake(t, root, "image-sbom", "IMAGE_SBOM="+filepath.Join(root, "tools", "sbom", "testdata", "buildroot-image.cdx.json"),
+	runMake(t, root, "image-sbom", "IMAGE_SBOM="+filepath.Join(root, "buildroot", "release", "sbom", "testdata", "buildroot-image.cdx.json"),
 		"ZONEGATE_SBOM="+filepath.Join(dist, "zonegate-linux-arm64.cdx.json"), "OUT="+full)
 	doc, err := os.ReadFile(full)
 	require.NoError(t, err)
@@ -291,12 +291,13 @@ func writeJSON(t *testing.T, name string, v any) {
 	require.NoError(t, os.WriteFile(name, b, 0o644))
 }
 
-// repoRoot is zonegate's checkout: two levels above this package.
+// repoRoot is zonegate's checkout: two levels above this package
+// (buildroot/release).
 func repoRoot(t *testing.T) string {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
 	_, err = os.Stat(filepath.Join(root, "cmd", "zonegate"))
-	require.NoError(t, err, "the tools module must sit in zonegate's checkout")
+	require.NoError(t, err, "the release module must sit in zonegate's checkout, at buildroot/release")
 	need(t, "make", "make")
 	return root
 }

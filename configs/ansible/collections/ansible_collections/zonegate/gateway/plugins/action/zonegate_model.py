@@ -78,7 +78,8 @@ class ActionModule(ActionBase):
                     "%s: the controller's zonegate computes %s, the gateway's %s: they are different zonegate versions; "
                     "the gateway's digest decides" % (src, local_digest, plan["digest"]))
             if plan.get("dry_run") is not None and diff and not plan["unchanged"]:
-                out["diff"] = dict(prepared=plan["dry_run"])
+                # Name the controller's file, not its copy on the gateway.
+                out["diff"] = dict(prepared=plan["dry_run"].replace(remote, src))
             if plan["unchanged"]:
                 out.update(changed=False, msg="version %d already runs this model" % plan["version"])
                 return self._merge(result, out, src)

@@ -27,7 +27,7 @@ description:
   - Every step is an API call of the logged-in user, so the gateway's audit
     log records the login, the push, the confirmation or the automatic
     rollback and the logout under that user.
-version_added: "0.1.0"
+version_added: "1.0.0"
 author: zonegate authors
 options:
   model:
@@ -54,7 +54,7 @@ options:
         in order. Each has a C(name) and either C(counter) or C(command).
       - C(counter) names a counter of C(zonegate status) (such as
         C(conduit_scada-to-plc)) that must grow by at least C(min_increase)
-        (default 1) within C(within) seconds (default 30): the flows of that
+        (default 1) within C(within) seconds (default 30), so the flows of that
         conduit still pass.
       - C(command) is a probe run on the gateway, a list of arguments or a
         string for C(/bin/sh -c); it passes when it exits 0, tried
@@ -211,7 +211,8 @@ def run_check(gw, check, deadline):
                                stderr=subprocess.STDOUT, timeout=min(left, float(check.get("timeout", 10))))
             if p.returncode == 0:
                 return True, "exit 0 (try %d)" % (i + 1)
-            last = "exit %d: %s" % (p.returncode, p.stdout.decode("utf-8", "replace").strip()[-300:])
+            lines = [l for l in p.stdout.decode("utf-8", "replace").splitlines() if l.strip()]
+            last = "exit %d%s" % (p.returncode, (": " + lines[-1][-300:]) if lines else "")
         except subprocess.TimeoutExpired:
             last = "timed out"
         except OSError as e:

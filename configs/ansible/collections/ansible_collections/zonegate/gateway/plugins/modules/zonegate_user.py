@@ -22,7 +22,7 @@ description:
   - With C(bootstrap), a gateway without any account gets its first
     administrator (C(zonegate user init)) named C(login_user) with
     C(login_password).
-version_added: "0.1.0"
+version_added: "1.0.0"
 author: zonegate authors
 options:
   name:
@@ -151,15 +151,18 @@ def main():
 
     try:
         ok, msg = gw.login()
-        if not ok and p["bootstrap"] and "no accounts yet" in msg:
-            actions.append("zonegate user init %s" % p["login_user"])
+        if not ok and p["bootstrap"]:
+            # The daemon answers a login on a gateway without accounts as
+            # any failed login; init says whether accounts exist.
             if module.check_mode:
-                # Nothing to read yet: the account would be created too.
-                if p["name"] != p["login_user"] and p["state"] == "present":
-                    actions.append("zonegate user add %s --role %s" % (p["name"], p["role"]))
+                actions.append("zonegate user init %s (unless accounts exist)" % p["login_user"])
                 module.exit_json(changed=True, actions=actions)
-            gw.run(["user", "init", p["login_user"]], data=p["login_password"] + "\n")
-            ok, msg = gw.login()
+            rc, out, err = gw.run(["user", "init", p["login_user"]], data=p["login_password"] + "\n", check=False)
+            if rc == 0:
+                actions.append("zonegate user init %s" % p["login_user"])
+                ok, msg = gw.login()
+            elif "already exist" not in err + out:
+                raise ZonegateError("`zonegate user init %s` failed: %s" % (p["login_user"], (err or out).strip()))
         if not ok:
             raise ZonegateError("login as %s on the gateway failed: %s" % (p["login_user"], msg))
         user = find(gw.users(), p["name"])

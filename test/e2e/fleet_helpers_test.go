@@ -697,7 +697,7 @@ zonegate_login_user: ansible
 zonegate_login_password: "{{ vault_zonegate_ansible_password }}"
 zonegate_admin_user: fleet-admin
 zonegate_admin_password: "{{ vault_zonegate_admin_password }}"
-zonegate_confirm_within: 20s
+zonegate_confirm_within: 30s
 zonegate_health_checks:
   - name: the PLC answers the cell host through the gateway
     command: [ip, netns, exec, "{{ fleet_cell_ns }}", /usr/bin/python3, -c, "import socket; socket.create_connection(('198.18.82.10', %[3]d), 2).close()"]

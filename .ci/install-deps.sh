@@ -53,6 +53,15 @@ python3-serial-asyncio pyimport serial_asyncio
 python3-pymodbus pyimport pymodbus.server.async_io
 python3-pymodbus pyimport pymodbus.client
 python3-pymodbus pyimport pymodbus.mei_message
+ansible-core have ansible-playbook
+ansible-core have ansible-vault
+ansible-core have ansible-doc
+ansible-lint have ansible-lint
+openssh-server have sshd
+openssh-sftp-server test -x /usr/lib/openssh/sftp-server
+openssh-client have ssh
+openssh-client have ssh-keygen
+prometheus have promtool
 EOF
 }
 # Users of the entries above:
@@ -67,6 +76,14 @@ EOF
 #   haproxy: make bench-modbus baseline
 #   graphviz: gateway/zone/zonedoc checks that `dot` accepts the DOT drawing
 #     (zonegate renders SVG itself; graphviz is never needed at run time)
+#   ansible-core, openssh-server (+ openssh-sftp-server, which Ansible's file
+#     transfer uses), openssh-client, ansible-lint, prometheus (promtool):
+#     test/e2e fleet tests of configs/ansible (TestFleetAnsible runs
+#     ansible-playbook on a controller namespace against sshd in three
+#     gateway namespaces; the modules need only python3's standard library
+#     on the gateway). Installing them starts no service where systemd does
+#     not run (CI); on a systemd machine the packages start sshd and
+#     prometheus as their postinst scripts do.
 
 missing() {
 	checks | while read -r pkg check; do

@@ -151,14 +151,18 @@ func userCmd() *cobra.Command {
 	})
 	reset.Flags().BoolVar(&resetMustChange, "must-change", false, "the user must change the password at the next login")
 
+	var listJSON bool
 	list := clientCmd(&cobra.Command{
-		Use:   "list",
+		Use:   "list [--json]",
 		Short: "list the accounts",
 		Args:  cli.Args(0, 0, ""),
 	}, func(cmd *cobra.Command, c *api.Client, _ []string) error {
 		users, err := c.Users(cmd.Context())
 		if err != nil {
 			return err
+		}
+		if listJSON {
+			return printJSON(cmd.OutOrStdout(), users)
 		}
 		tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "USER\tROLE\tSTATE\tPASSWORD CHANGED")
@@ -176,6 +180,7 @@ func userCmd() *cobra.Command {
 		}
 		return tw.Flush()
 	})
+	list.Flags().BoolVar(&listJSON, "json", false, "print the accounts as JSON (name, role, disabled, locked, must_change_password, dates)")
 
 	del := clientCmd(&cobra.Command{
 		Use:   "delete NAME",
@@ -259,9 +264,10 @@ func userInitCmd() *cobra.Command {
 }
 
 func pushCmd() *cobra.Command {
-	var within, comment string
+	var within, comment, dryConfig string
+	var dryRun bool
 	cmd := clientCmd(&cobra.Command{
-		Use:   "push FILE [--confirm-within 2m] [--comment TEXT]",
+		Use:   "push FILE [--confirm-within 2m] [--comment TEXT] [--dry-run [--config FILE]]",
 		Short: "validate a model, show the diff, apply it; it rolls back unless confirmed in time",
 		Args:  cli.Args(1, 1, "the zone model FILE is"),
 	}, func(cmd *cobra.Command, c *api.Client, args []string) error {
@@ -271,9 +277,16 @@ func pushCmd() *cobra.Command {
 			return err
 		}
 		// Check locally first, so errors name the file the user edited.
-		if _, err := zone.Load(args[0], text); err != nil {
+		m, err := zone.Load(args[0], text)
+		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return fmt.Errorf("%s is invalid; nothing was pushed", args[0])
+		}
+		if dryRun {
+			return pushDryRun(cmd, c, args[0], m, dryConfig)
+		}
+		if cmd.Flags().Changed("config") {
+			return cli.Usagef("--config goes with --dry-run")
 		}
 		res, err := c.Push(cmd.Context(), api.PushRequest{Model: string(text), Comment: comment, ConfirmWithin: within})
 		if err != nil {
@@ -298,6 +311,9 @@ func pushCmd() *cobra.Command {
 	})
 	cmd.Flags().StringVar(&within, "confirm-within", "", "roll back unless \"zonegate confirm\" comes within this `DURATION` (0: confirm at once; default from the settings)")
 	cmd.Flags().StringVar(&comment, "comment", "", "why the model changes (kept in history and the audit log)")
+	// --dry-run (fleet rollouts: ansible --check --diff) changes nothing.
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show the model and ruleset changes a push would make against the running model; change nothing")
+	cmd.Flags().StringVar(&dryConfig, "config", "", "with --dry-run: the daemon settings `FILE` whose firewall options (proxy port, log group) the rulesets are compiled with")
 	return cmd
 }
 
@@ -361,6 +377,13 @@ func historyCmd() *cobra.Command {
 	})
 }
 
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 func shortDigest(d string) string {
 	if len(d) > 19 {
 		return d[:19]
@@ -414,9 +437,7 @@ counted in dropped_forward_ZONE of the zone they came from.`,
 		}
 		stdout := cmd.OutOrStdout()
 		if asJSON {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(st)
+			return printJSON(stdout, st)
 		}
 		printStatus(cmd, st)
 		return nil

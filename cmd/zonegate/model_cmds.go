@@ -10,6 +10,7 @@ import (
 
 	"github.com/zonegate/zonegate/cmd/internal/cli"
 	"github.com/zonegate/zonegate/firewall"
+	"github.com/zonegate/zonegate/gateway/settings"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/inspect"
 )
@@ -31,14 +32,17 @@ func loadModel(path string, stderr io.Writer) (*zone.Model, error) {
 }
 
 func checkCmd() *cobra.Command {
-	var strict, canonical bool
+	var strict, canonical, isSettings bool
 	cmd := &cobra.Command{
-		Use:   "check [--strict] [--canonical] FILE",
-		Short: "validate and lint a zone model: exit 0 when valid, 1 when not",
+		Use:   "check [--strict] [--canonical] FILE | check --settings FILE",
+		Short: "validate and lint a zone model (or with --settings a daemon settings file): exit 0 when valid, 1 when not",
 		Args:  cli.Args(1, 1, "the zone model FILE is"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			path := args[0]
+			if isSettings {
+				return checkSettings(cmd, path, strict || canonical)
+			}
 			m, err := loadModel(path, stderr)
 			if err != nil {
 				return err
@@ -60,7 +64,23 @@ func checkCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&strict, "strict", false, "treat lint warnings as errors")
 	cmd.Flags().BoolVar(&canonical, "canonical", false, "print the canonical form of the model")
+	cmd.Flags().BoolVar(&isSettings, "settings", false, "FILE is a daemon settings file (zonegate serve --config): load it with the daemon's own checks")
 	return cmd
+}
+
+// checkSettings is `zonegate check --settings FILE`: the daemon's own
+// loading and checks, so that a settings file can be refused before it
+// is installed (Ansible's template validate, an editor's hook).
+func checkSettings(cmd *cobra.Command, path string, modelFlags bool) error {
+	if modelFlags {
+		return cli.Usagef("--strict and --canonical are for zone models, not with --settings")
+	}
+	if _, err := settings.Load(path); err != nil {
+		fmt.Fprintln(cmd.ErrOrStderr(), err)
+		return cli.Errorf(cli.ExitFailure, "%s: invalid daemon settings; the daemon would not start with them (a SIGHUP would keep the running ones)", path)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: valid daemon settings\n", path)
+	return nil
 }
 
 // fwFlags are the ruleset options of plan and apply.

@@ -12,10 +12,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zonegate/zonegate/firewall"
-	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/inspect"
-	"github.com/zonegate/zonegate/protocols/modbusproxy"
+	"github.com/zonegate/zonegate/protocols/modbustcp"
 	"github.com/zonegate/zonegate/protocols/origdst"
 	"github.com/zonegate/zonegate/protocols/proxy"
 )
@@ -23,7 +22,7 @@ import (
 // inspectors are the inspected protocols this daemon runs, one proxy each.
 // A new protocol registers its proxy.Inspector here (and its name in
 // package inspect).
-var inspectors = []proxy.Inspector{modbusproxy.Inspector{}}
+var inspectors = []proxy.Inspector{modbustcp.Inspector{}}
 
 // inspection runs the proxy of every inspector, routes the connections the
 // ruleset redirects to them by the applied model, installs the policies of
@@ -116,14 +115,10 @@ func (d *Daemon) listenAddress(pp firewall.ProxyPort) string {
 }
 
 // startProxy starts the proxy of every registered inspector. Its data-plane
-// events go to the event pipeline (startEvents), which aggregates them for
-// the daemon log and the audit log.
+// events go to the event pipeline (startEvents), which drains them from the
+// proxy's queues and aggregates them for the daemon log, the audit log and
+// the metrics.
 func (d *Daemon) startProxy() error {
-	var sink inspect.Sink
-	if d.pipeline != nil {
-		sink = pipelineSink{p: d.pipeline}
-	}
-	sink = d.metrics.denials.sink(sink) // denials by reason for the metrics
 	for _, in := range inspectors {
 		pp := proxyPort(d.set, in.Protocol())
 		title := in.Protocol().Title
@@ -141,7 +136,6 @@ func (d *Daemon) startProxy() error {
 		name := pp.Inspector
 		p, err := in.NewProxy(proxy.Config{
 			Route: func(c net.Conn) (proxy.Route, error) { return d.inspection.route(name, title, c) },
-			Sink:  sink,
 			Log:   log,
 			// Inspectors of other protocols read it as their default too.
 			ResponseTimeout: time.Duration(d.set.Modbus.ResponseTimeout),
@@ -150,6 +144,9 @@ func (d *Daemon) startProxy() error {
 			ln.Close()
 			d.stopProxy()
 			return fmt.Errorf("start the %s proxy: %w", title, err)
+		}
+		if d.pipeline != nil {
+			go d.pipeline.Follow(p.Events())
 		}
 		d.inspection.mu.Lock()
 		d.inspection.proxies = append(d.inspection.proxies, &inspectorProxy{name: name, proxy: p})
@@ -258,35 +255,4 @@ func (in *inspection) requests() []inspect.RequestCount {
 		out = append(out, ip.proxy.Requests()...)
 	}
 	return out
-}
-
-// pipelineSink hands the proxies' events to the event pipeline: allowed
-// writes one by one, everything else counted on the hot path and
-// aggregated off it.
-type pipelineSink struct{ p *events.Pipeline }
-
-var inspectKinds = [...]events.Kind{
-	inspect.Denied:    events.Denied,
-	inspect.Write:     events.Write,
-	inspect.Malformed: events.Malformed,
-	inspect.Refused:   events.Refused,
-	inspect.Failure:   events.Failure,
-}
-
-// InspectedEvent implements inspect.Sink without allocating.
-func (s pipelineSink) InspectedEvent(ev inspect.Event) {
-	kind := events.Failure
-	if int(ev.Kind) < len(inspectKinds) && inspectKinds[ev.Kind] != 0 {
-		kind = inspectKinds[ev.Kind]
-	}
-	e := events.Event{Kind: kind, Time: ev.Time, Protocol: ev.Protocol,
-		Source:      netip.AddrPortFrom(ev.Source.Addr().Unmap(), ev.Source.Port()),
-		Destination: netip.AddrPortFrom(ev.Destination.Addr().Unmap(), ev.Destination.Port()),
-		Conduit:     ev.Conduit, Reason: ev.Reason, Monitor: ev.Monitor, Sample: ev.Summary}
-	if kind == events.Write {
-		w := e // escapes to the sinks; e must not
-		s.p.Individual(&w, ev.Details)
-		return
-	}
-	s.p.Record(&e)
 }

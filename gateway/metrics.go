@@ -2,13 +2,11 @@ package gateway
 
 import (
 	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"go.uber.org/zap"
 
+	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/gateway/metrics"
-	"github.com/zonegate/zonegate/protocols/inspect"
 )
 
 // The Prometheus endpoint (settings metrics.listen) is package metrics;
@@ -19,11 +17,9 @@ import (
 // Commit is the daemon's commit, set by the command at start.
 var Commit = "unknown"
 
-// daemonMetrics is the daemon's part of the metrics: the denial counter
-// the proxies' sink feeds, and the running server.
+// daemonMetrics is the daemon's part of the metrics: the running server.
 type daemonMetrics struct {
-	denials denialCounter
-	server  *metrics.Server
+	server *metrics.Server
 }
 
 // serveMetrics starts the metrics endpoint when metrics.listen is set. A
@@ -51,10 +47,17 @@ func (d *Daemon) serveMetrics() (stop func(), err error) {
 }
 
 // metricsSnapshot is the Source of the metrics: the status, plus the
-// running conduits' zones, the proxies' open connections and denials.
+// running conduits' zones, the proxies' open connections and the denials
+// the event pipeline counted (each denial once).
 func (d *Daemon) metricsSnapshot() (metrics.Snapshot, error) {
 	st, err := d.Status()
-	s := metrics.Snapshot{Status: st, Denials: d.metrics.denials.snapshot()}
+	s := metrics.Snapshot{Status: st}
+	if d.pipeline != nil {
+		for _, t := range d.pipeline.Totals(events.Denied) {
+			s.Denials = append(s.Denials, metrics.Denial{Protocol: t.Protocol, Conduit: t.Scope, Reason: t.Reason, Monitor: t.Monitor, Count: t.Count})
+		}
+		s.EventsDropped = d.pipeline.Stats().Dropped
+	}
 	d.mu.Lock()
 	if m := d.running; m != nil {
 		for _, c := range m.Conduits {
@@ -63,66 +66,7 @@ func (d *Daemon) metricsSnapshot() (metrics.Snapshot, error) {
 	}
 	d.mu.Unlock()
 	for _, ip := range d.inspection.running() {
-		if ac, ok := ip.proxy.(interface{ ActiveConns() int }); ok {
-			s.Connections = append(s.Connections, metrics.Connections{Protocol: ip.name, Open: ac.ActiveConns()})
-		}
+		s.Connections = append(s.Connections, metrics.Connections{Protocol: ip.name, Open: ip.proxy.ActiveConns()})
 	}
 	return s, err
-}
-
-// denialCounter counts the denied requests of the inspecting proxies by
-// protocol, conduit and reason, from the events they hand the daemon's
-// sink. Counting is a read-locked map lookup and an atomic add; only the
-// first denial of a key allocates. Keys are bounded: conduits of the
-// models run since the start times the protocols' fixed reasons.
-type denialCounter struct {
-	mu sync.RWMutex
-	m  map[denialKey]*atomic.Uint64
-}
-
-type denialKey struct {
-	protocol, conduit, reason string
-	monitor                   bool
-}
-
-func (c *denialCounter) count(ev inspect.Event) {
-	k := denialKey{ev.Protocol, ev.Conduit, ev.Reason, ev.Monitor}
-	c.mu.RLock()
-	n := c.m[k]
-	c.mu.RUnlock()
-	if n == nil {
-		c.mu.Lock()
-		if c.m == nil {
-			c.m = map[denialKey]*atomic.Uint64{}
-		}
-		if n = c.m[k]; n == nil {
-			n = new(atomic.Uint64)
-			c.m[k] = n
-		}
-		c.mu.Unlock()
-	}
-	n.Add(1)
-}
-
-func (c *denialCounter) snapshot() []metrics.Denial {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	out := make([]metrics.Denial, 0, len(c.m))
-	for k, n := range c.m {
-		out = append(out, metrics.Denial{Protocol: k.protocol, Conduit: k.conduit, Reason: k.reason, Monitor: k.monitor, Count: n.Load()})
-	}
-	return out
-}
-
-// sink wraps the proxies' sink (nil: none) so that denials are counted
-// before they go on.
-func (c *denialCounter) sink(next inspect.Sink) inspect.Sink {
-	return inspect.SinkFunc(func(ev inspect.Event) {
-		if ev.Kind == inspect.Denied {
-			c.count(ev)
-		}
-		if next != nil {
-			next.InspectedEvent(ev)
-		}
-	})
 }

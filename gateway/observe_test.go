@@ -22,7 +22,7 @@ import (
 	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/modbus"
-	"github.com/zonegate/zonegate/protocols/modbusproxy"
+	"github.com/zonegate/zonegate/protocols/modbustcp"
 	"github.com/zonegate/zonegate/protocols/proxy"
 )
 
@@ -38,39 +38,71 @@ func productionPipeline(t testing.TB) *events.Pipeline {
 }
 
 // TestDeniedEventNoAllocs: a denied request reported by a proxy costs no
-// allocation on the hot path with the production sinks attached.
+// allocation on the way into the pipeline with the production sinks
+// attached (the proxy's loop only queues it; this is the pipeline's side).
 func TestDeniedEventNoAllocs(t *testing.T) {
 	p := productionPipeline(t)
-	s := pipelineSink{p: p}
-	ev := inspect.Event{Protocol: "modbus", Kind: inspect.Denied, Time: time.Now(),
-		Source: netip.MustParseAddrPort("[::ffff:198.18.0.10]:40000"), Destination: netip.MustParseAddrPort("198.18.1.10:502"),
-		Conduit: "scada-to-plc", Reason: string(modbus.ReasonAddressDenied)}
-	ev.Summary.Add("unit 1 fc 6 addr 50")
-	allocs := testing.AllocsPerRun(10000, func() { s.InspectedEvent(ev) })
-	assert.Zero(t, allocs)
+	feed := inspect.NewFeed(1, 2048, nil) // room for every event of the test
+	q := feed.Queue(0)
+	push := func() {
+		ev := q.Reserve()
+		*ev = inspect.Event{Protocol: "modbus", Kind: inspect.Denied, Time: time.Now(),
+			Source: netip.MustParseAddrPort("198.18.0.10:40000"), Destination: netip.MustParseAddrPort("198.18.1.10:502"),
+			Conduit: "scada-to-plc", Reason: string(modbus.ReasonAddressDenied)}
+		ev.Summary.Add("unit 1 fc 6 addr 50")
+		q.Commit()
+		feed.Signal()
+	}
+	followed := make(chan struct{})
+	go func() {
+		p.Follow(feed)
+		close(followed)
+	}()
+	push()
+	waitFor(t, func() bool { return p.Stats().Events["denied"] == 1 })
+	allocs := testing.AllocsPerRun(1000, push)
+	assert.Zero(t, allocs, "queueing an event")
+	feed.Close()
+	<-followed
+	// The first, AllocsPerRun's warm-up and its 1000 runs.
+	assert.EqualValues(t, 1002, p.Stats().Events["denied"], "every event recorded")
+	assert.Equal(t, []events.Total{{Kind: events.Denied, Protocol: "modbus", Scope: "scada-to-plc", Reason: "address_not_allowed", Count: 1002}},
+		p.Totals(events.Denied), "counted once each")
 	p.Flush()
 	got, _ := p.Since(0, 0)
 	require.Len(t, got, 1)
-	assert.Equal(t, netip.MustParseAddr("198.18.0.10"), got[0].Sample.Source.Addr(), "mapped addresses are unmapped")
+	assert.Equal(t, netip.MustParseAddr("198.18.0.10"), got[0].Sample.Source.Addr())
 }
 
-// floodProxy starts the Modbus proxy on loopback with sink (nil: none);
-// every connection goes to a conduit whose policy allows reads of
-// holding registers 0-9 only. No upstream is needed: denied requests are
-// answered by the proxy.
-func floodProxy(tb testing.TB, sink inspect.Sink) string {
+// waitFor polls cond until it holds (bounded only against a hang).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met")
+		}
+	}
+}
+
+// floodProxy starts the Modbus proxy on loopback, its events followed by
+// pipeline (nil: dropped by the proxy's queues); every connection goes to
+// a conduit whose policy allows reads of holding registers 0-9 only. No
+// upstream is needed: denied requests are answered by the proxy.
+func floodProxy(tb testing.TB, pipeline *events.Pipeline) string {
 	spec := modbus.Spec{Units: []uint8{1}, Rules: []modbus.Rule{{Access: modbus.AccessRead, Table: modbus.HoldingRegisters, Addresses: modbus.Range{Lo: 0, Hi: 9}}}}
-	in := modbusproxy.Inspector{}
+	in := modbustcp.Inspector{}
 	pol, err := in.Compile(&spec)
 	require.NoError(tb, err)
 	px, err := in.NewProxy(proxy.Config{
 		Route: func(net.Conn) (proxy.Route, error) {
 			return proxy.Route{Upstream: netip.MustParseAddrPort("127.0.0.1:9"), Conduit: "scada-to-plc"}, nil
 		},
-		Sink: sink,
-		Log:  zap.NewNop(),
+		Log: zap.NewNop(),
 	})
 	require.NoError(tb, err)
+	if pipeline != nil {
+		go pipeline.Follow(px.Events())
+	}
 	require.NoError(tb, px.Install(map[string]proxy.Policy{"scada-to-plc": pol}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(tb, err)
@@ -95,19 +127,19 @@ func deniedADU(tid uint16) []byte {
 }
 
 // BenchmarkDeniedFlood floods the proxy with denied requests, 16 in
-// flight: as before the pipeline (no Sink: the proxy logs every event
-// through zap, here to a no-op logger) and with the daemon's pipeline and
-// its production sinks. allocs/op and ns/op are per request.
+// flight: without a pipeline (the events are dropped by the proxy's
+// queues) and with the daemon's pipeline and its production sinks
+// following the proxy. allocs/op and ns/op are per request.
 func BenchmarkDeniedFlood(b *testing.B) {
 	for _, bc := range []struct {
-		name string
-		sink func(testing.TB) inspect.Sink
+		name     string
+		pipeline func(testing.TB) *events.Pipeline
 	}{
-		{"before=zap-line-per-event", func(testing.TB) inspect.Sink { return nil }},
-		{"sink=pipeline", func(tb testing.TB) inspect.Sink { return pipelineSink{p: productionPipeline(tb)} }},
+		{"no-pipeline", func(testing.TB) *events.Pipeline { return nil }},
+		{"pipeline", productionPipeline},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			addr := floodProxy(b, bc.sink(b))
+			addr := floodProxy(b, bc.pipeline(b))
 			c, err := net.Dial("tcp", addr)
 			require.NoError(b, err)
 			defer c.Close()
@@ -172,8 +204,11 @@ func TestNoNflogKeepsRunning(t *testing.T) {
 	assert.EqualValues(t, 1, msgs[0].ContextMap()["group"])
 
 	// The proxies' events still flow.
-	pipelineSink{p: d.pipeline}.InspectedEvent(inspect.Event{Protocol: "modbus", Kind: inspect.Denied, Time: time.Now(),
+	feed := inspect.NewFeed(0, 1, nil)
+	feed.Push(&inspect.Event{Protocol: "modbus", Kind: inspect.Denied, Time: time.Now(),
 		Source: netip.MustParseAddrPort("198.18.0.10:1"), Conduit: "c", Reason: "function_not_allowed"})
+	feed.Close()
+	d.pipeline.Follow(feed)
 	d.pipeline.Flush()
 	got := d.Events(t.Context(), 0, 0)
 	require.Len(t, got.Events, 1)

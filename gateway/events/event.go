@@ -2,8 +2,13 @@
 // requests the inspecting proxies denied, framing errors and refused
 // connections, and the packets the ruleset dropped (read from NFLOG).
 //
-// The hot path (Pipeline.Record) counts an event into a fixed-size
-// aggregation table under one short lock: no formatting, no allocation.
+// The inspecting proxies' event loops only queue their events (each loop
+// its own bounded queue, inspect.Feed); Pipeline.Follow drains them on a
+// goroutine of the pipeline's, so nothing on a loop formats, logs or takes
+// a lock the sinks take. Record counts an event into a fixed-size
+// aggregation table under one short lock: no formatting, no allocation;
+// it also counts it once in the cumulative counters the metrics read
+// (Totals).
 // Once per interval (Config.Interval, default 10 s) the table is swapped
 // and handed, off the hot path, to the sinks: the audit log gets one record
 // per key (kind, source address, conduit or zone, reason) with a count,
@@ -86,6 +91,7 @@ type Event struct {
 	Source      netip.AddrPort // client, or packet source (port 0 when none)
 	Destination netip.AddrPort // device, or packet destination (port 0 when none)
 	Conduit     string         // inspected conduit (proxy events)
+	Role        string         // the client's role, when a front end proved one (proxy events)
 	Zone        string         // ingress zone (dropped packets), "" if unknown
 	Interface   string         // ingress interface (dropped packets)
 	Chain       string         // ruleset chain that dropped the packet: forward, input, spoofed

@@ -1,6 +1,6 @@
 //go:build race
 
-package modbusproxy
+package modbustcp
 
 // raceEnabled: the race detector allocates on its own.
 const raceEnabled = true

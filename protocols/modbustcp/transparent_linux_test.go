@@ -1,4 +1,4 @@
-package modbusproxy
+package modbustcp
 
 import (
 	"context"
@@ -9,9 +9,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/internal/netnstest"
 	"github.com/zonegate/zonegate/protocols/modbus"
 	"github.com/zonegate/zonegate/protocols/origdst"
+	"github.com/zonegate/zonegate/protocols/proxy"
 )
 
 // TestTransparentProxy runs the proxy the way the gateway does in
@@ -35,12 +37,10 @@ func TestTransparentProxy(t *testing.T) {
 	noErr(t, err)
 	pol, err := modbus.Compile(proxySpec())
 	noErr(t, err)
-	live := modbus.NewLivePolicy(pol)
-	sink := &recSink{}
-	p, err := New(Config{
-		Route: func(c net.Conn) (Route, error) {
+	p, err := proxy.New(proxy.Config{
+		Route: func(c net.Conn) (proxy.Route, error) {
 			dst, err := origdst.OriginalDestination(c.(*net.TCPConn))
-			return Route{Upstream: dst, Conduit: "transparent", Policy: live}, err
+			return proxy.Route{Upstream: dst, Conduit: "transparent"}, err
 		},
 		Dial: func(ctx context.Context, network, addr string) (c net.Conn, err error) {
 			d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
@@ -54,11 +54,12 @@ func TestTransparentProxy(t *testing.T) {
 			ns.Do(func() { c, err = d.DialContext(ctx, network, addr) })
 			return c, err
 		},
-		Sink: sink,
-	})
+	}, Codec{})
 	noErr(t, err)
-	go p.Serve(ln)
 	defer p.Close()
+	noErr(t, p.Install(map[string]proxy.Policy{"transparent": pol}))
+	sink := follow(p.Events())
+	go p.Serve(ln)
 
 	var c net.Conn
 	ns.Do(func() { c, err = net.Dial("tcp", "127.0.0.1:5020") })
@@ -68,7 +69,7 @@ func TestTransparentProxy(t *testing.T) {
 	equal(t, modbus.Frame(adu(1, 1, cat([]byte{3, 4}, be(1007, 1008)))), r.roundTrip(adu(1, 1, pdu(3, 7, 2))))
 	wantException(t, r.roundTrip(adu(2, 1, pdu(6, 50, 1))), 2, 6, modbus.ExIllegalDataAddress)
 	equal(t, int64(1), plc.requests.Load())
-	ev := sink.waitFor(t, "denied", func(ev recEvent) bool { return ev.Kind == modbus.EventDenied })
+	ev := sink.waitFor(t, "denied", func(ev recEvent) bool { return ev.Kind == inspect.Denied })
 	equal(t, plc.addr, ev.Destination)
 	equal(t, "transparent", ev.Conduit)
 }

@@ -1,4 +1,4 @@
-package modbusproxy
+package modbustcp
 
 import (
 	"encoding/binary"
@@ -16,7 +16,9 @@ import (
 	gbmodbus "github.com/goburrow/modbus"
 	svmodbus "github.com/simonvetter/modbus"
 
+	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/proxy"
 )
 
 // hang is the generous bound that only keeps a broken test from hanging;
@@ -119,38 +121,46 @@ func (p *fakePLC) register(i int) uint16 {
 	return p.hr[i]
 }
 
-// recEvent is a copy of an Event.
+// recEvent is a copy of an inspect.Event.
 type recEvent struct {
-	Kind        modbus.EventKind
-	Reason      modbus.Reason
-	Exception   modbus.ExceptionCode
-	Function    modbus.FunctionCode
-	Unit        uint8
-	Address     uint16
-	Quantity    uint16
-	Mode        modbus.Mode
+	Kind        inspect.EventKind
+	Reason      string
+	Summary     string
+	Monitor     bool
 	Conduit     string
+	Role        string
 	Source      netip.AddrPort
 	Destination netip.AddrPort
-	Values      []uint16
-	HasErr      bool
+	Details     map[string]string
 }
 
-// recSink records copies of events.
+// recSink records copies of the events a proxy's feed hands on, drained
+// as the event pipeline drains them.
 type recSink struct {
 	mu  sync.Mutex
 	evs []recEvent
 }
 
-func (s *recSink) ModbusEvent(ev *modbus.Event) {
-	r := recEvent{Kind: ev.Kind, Reason: ev.Reason, Exception: ev.Exception, Function: ev.Function, Unit: ev.Unit,
-		Address: ev.Address, Quantity: ev.Quantity, Mode: ev.Mode, Conduit: ev.Conduit, Source: ev.Source,
-		Destination: ev.Destination, HasErr: ev.Err != nil}
-	if ev.Request != nil {
-		for _, v := range ev.Request.Values() {
-			r.Values = append(r.Values, v)
+// follow drains feed into a recSink until the feed closes.
+func follow(feed *inspect.Feed) *recSink {
+	s := &recSink{}
+	go func() {
+		for {
+			select {
+			case <-feed.Ready():
+				feed.Drain(s.add)
+			case <-feed.Done():
+				feed.Drain(s.add)
+				return
+			}
 		}
-	}
+	}()
+	return s
+}
+
+func (s *recSink) add(ev *inspect.Event) {
+	r := recEvent{Kind: ev.Kind, Reason: ev.Reason, Summary: ev.Summary.String(), Monitor: ev.Monitor, Conduit: ev.Conduit,
+		Role: ev.Role, Source: ev.Source, Destination: ev.Destination, Details: ev.Details}
 	s.mu.Lock()
 	s.evs = append(s.evs, r)
 	s.mu.Unlock()
@@ -178,22 +188,25 @@ func (s *recSink) waitFor(t testing.TB, what string, pred func(recEvent) bool) r
 	return recEvent{}
 }
 
-func (s *recSink) count(kind modbus.EventKind) int {
+// count counts the events of kind (and reason, when given).
+func (s *recSink) count(kind inspect.EventKind, reason ...string) int {
 	n := 0
 	for _, e := range s.all() {
-		if e.Kind == kind {
+		if e.Kind == kind && (len(reason) == 0 || e.Reason == reason[0]) {
 			n++
 		}
 	}
 	return n
 }
 
+// conduit is the conduit of the tests' proxies.
+const conduit = "scada-to-plc"
+
 // env is a proxy in front of an upstream.
 type env struct {
 	t        testing.TB
-	proxy    *Proxy
+	proxy    *proxy.Engine
 	addr     string
-	policy   *modbus.LivePolicy
 	sink     *recSink
 	plc      *fakePLC
 	upstream netip.AddrPort
@@ -201,41 +214,62 @@ type env struct {
 }
 
 // newEnv starts a proxy for spec in front of upstream (zero: a new fake PLC).
-func newEnv(t testing.TB, spec modbus.Spec, upstream netip.AddrPort, tweak func(*Config)) *env {
+func newEnv(t testing.TB, spec modbus.Spec, upstream netip.AddrPort, tweak func(*proxy.Config)) *env {
 	t.Helper()
-	e := &env{t: t, sink: &recSink{}, served: make(chan error, 1)}
+	e := &env{t: t, served: make(chan error, 1)}
 	if !upstream.IsValid() {
 		e.plc = startPLC(t)
 		upstream = e.plc.addr
 	}
 	e.upstream = upstream
-	pol, err := modbus.Compile(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.policy = modbus.NewLivePolicy(pol)
-	cfg := Config{
-		Route: func(net.Conn) (Route, error) {
-			return Route{Upstream: upstream, Conduit: "scada-to-plc", Policy: e.policy}, nil
+	cfg := proxy.Config{
+		Route: func(net.Conn) (proxy.Route, error) {
+			return proxy.Route{Upstream: upstream, Conduit: conduit}, nil
 		},
-		Sink:              e.sink,
 		MaxConnsPerSource: 100,
 	}
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	e.proxy, err = New(cfg)
+	var err error
+	e.proxy, err = proxy.New(cfg, Codec{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { e.proxy.Close() })
+	e.sink = follow(e.proxy.Events())
+	e.setPolicy(spec)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.addr = ln.Addr().String()
 	go func() { e.served <- e.proxy.Serve(ln) }()
-	t.Cleanup(func() { e.proxy.Close() })
 	return e
+}
+
+// setPolicy installs spec as the conduit's policy.
+func (e *env) setPolicy(spec modbus.Spec) {
+	e.t.Helper()
+	pol, err := modbus.Compile(spec)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.proxy.Install(map[string]proxy.Policy{conduit: pol}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// requests sums the proxy's request counters of a verdict (allowed,
+// denied, monitored).
+func (e *env) requests(verdict string) uint64 {
+	var n uint64
+	for _, rc := range e.proxy.Requests() {
+		if rc.Verdict == verdict {
+			n += rc.Count
+		}
+	}
+	return n
 }
 
 // client returns a goburrow client for unit through the proxy.

@@ -1,4 +1,4 @@
-package modbusproxy
+package modbustcp
 
 import (
 	"context"
@@ -15,18 +15,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/proxy"
 )
 
 func TestProxyPerSourceLimit(t *testing.T) {
-	e := newEnv(t, proxySpec(), netip.AddrPort{}, func(c *Config) { c.MaxConnsPerSource = 2 })
+	e := newEnv(t, proxySpec(), netip.AddrPort{}, func(c *proxy.Config) { c.MaxConnsPerSource = 2 })
 	a, b := e.dialRaw(), e.dialRaw()
 	for _, r := range []*rawConn{a, b} {
 		equal(t, modbus.FuncReadHoldingRegisters, r.roundTrip(adu(1, 1, pdu(3, 0, 1))).Function())
 	}
 	expectRefused(t, e.addr)
-	ev := e.sink.waitFor(t, "refused", func(ev recEvent) bool { return ev.Kind == modbus.EventConnRefused })
-	equal(t, modbus.ReasonConnLimitSource, ev.Reason)
+	ev := e.sink.waitFor(t, "refused", func(ev recEvent) bool { return ev.Kind == inspect.Refused })
+	equal(t, proxy.ReasonConnLimitSource, ev.Reason)
 	equal(t, "scada-to-plc", ev.Conduit)
 	equal(t, int64(2), e.plc.requests.Load())
 
@@ -35,7 +37,7 @@ func TestProxyPerSourceLimit(t *testing.T) {
 	waitUntil(t, "connection released", func() bool { return e.proxy.ActiveConns() == 1 })
 	d := e.dialRaw()
 	equal(t, modbus.FuncReadHoldingRegisters, d.roundTrip(adu(2, 1, pdu(3, 0, 1))).Function())
-	equal(t, uint64(1), e.proxy.Counters().Snapshot().EventTotal("scada-to-plc", modbus.EventConnRefused))
+	equal(t, 1, e.sink.count(inspect.Refused), "one refusal, one event")
 }
 
 // expectRefused checks that the proxy drops a new connection: the connect
@@ -54,15 +56,15 @@ func expectRefused(t *testing.T, addr string) {
 }
 
 func TestProxyTotalLimit(t *testing.T) {
-	e := newEnv(t, proxySpec(), netip.AddrPort{}, func(c *Config) { c.MaxConns = 1 })
+	e := newEnv(t, proxySpec(), netip.AddrPort{}, func(c *proxy.Config) { c.MaxConns = 1 })
 	a := e.dialRaw()
 	equal(t, modbus.FuncReadHoldingRegisters, a.roundTrip(adu(1, 1, pdu(3, 0, 1))).Function())
 	expectRefused(t, e.addr)
-	equal(t, modbus.ReasonConnLimitTotal, e.sink.waitFor(t, "refused", func(ev recEvent) bool { return ev.Kind == modbus.EventConnRefused }).Reason)
+	equal(t, proxy.ReasonConnLimitTotal, e.sink.waitFor(t, "refused", func(ev recEvent) bool { return ev.Kind == inspect.Refused }).Reason)
 }
 
 func TestProxyIdleAndFrameTimeout(t *testing.T) {
-	e := newEnv(t, proxySpec(), netip.AddrPort{}, func(c *Config) {
+	e := newEnv(t, proxySpec(), netip.AddrPort{}, func(c *proxy.Config) {
 		c.IdleTimeout = 300 * time.Millisecond
 		c.FrameTimeout = 300 * time.Millisecond
 	})
@@ -94,9 +96,7 @@ func TestProxyPolicySwap(t *testing.T) {
 	_, err := c.WriteSingleRegister(12, 5)
 	noErr(t, err)
 	// Swap to a read-only policy: the same connection gets 01 for writes.
-	ro, err := modbus.Compile(modbus.Spec{Rules: []modbus.Rule{{Access: modbus.AccessRead, Table: modbus.HoldingRegisters, Addresses: modbus.Range{Lo: 0, Hi: 199}}}})
-	noErr(t, err)
-	e.policy.Store(ro)
+	e.setPolicy(modbus.Spec{Rules: []modbus.Rule{{Access: modbus.AccessRead, Table: modbus.HoldingRegisters, Addresses: modbus.Range{Lo: 0, Hi: 199}}}})
 	_, err = c.WriteSingleRegister(12, 6)
 	equal(t, byte(1), exception(err))
 	_, err = c.ReadHoldingRegisters(12, 1)
@@ -106,8 +106,7 @@ func TestProxyPolicySwap(t *testing.T) {
 	mon := proxySpec()
 	mon.Mode = modbus.ModeMonitor
 	mon.Rules = nil
-	pm, _ := modbus.Compile(mon)
-	e.policy.Store(pm)
+	e.setPolicy(mon)
 	_, err = c.WriteSingleRegister(12, 7)
 	noErr(t, err)
 	equal(t, uint16(7), e.plc.register(12))
@@ -118,7 +117,7 @@ func TestProxyRateLimit(t *testing.T) {
 	spec.MaxRate = 3
 	var mu sync.Mutex
 	now := time.Unix(100, 0)
-	e := newEnv(t, spec, netip.AddrPort{}, func(c *Config) {
+	e := newEnv(t, spec, netip.AddrPort{}, func(c *proxy.Config) {
 		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	})
 	r := e.dialRaw()
@@ -126,7 +125,7 @@ func TestProxyRateLimit(t *testing.T) {
 		equal(t, modbus.FuncReadHoldingRegisters, r.roundTrip(adu(uint16(i), 1, pdu(3, 0, 1))).Function())
 	}
 	wantException(t, r.roundTrip(adu(9, 1, pdu(3, 0, 1))), 9, 3, modbus.ExServerDeviceBusy)
-	equal(t, modbus.ReasonRateLimited, e.sink.waitFor(t, "rate", func(ev recEvent) bool { return ev.Kind == modbus.EventDenied }).Reason)
+	equal(t, string(modbus.ReasonRateLimited), e.sink.waitFor(t, "rate", func(ev recEvent) bool { return ev.Kind == inspect.Denied }).Reason)
 	mu.Lock()
 	now = now.Add(time.Second)
 	mu.Unlock()
@@ -137,13 +136,14 @@ func TestProxyRateLimit(t *testing.T) {
 }
 
 func TestProxyRouteError(t *testing.T) {
-	e := newEnv(t, proxySpec(), netip.AddrPort{}, func(c *Config) {
-		c.Route = func(net.Conn) (Route, error) { return Route{}, errors.New("no conduit for this destination") }
+	e := newEnv(t, proxySpec(), netip.AddrPort{}, func(c *proxy.Config) {
+		c.Route = func(net.Conn) (proxy.Route, error) {
+			return proxy.Route{}, errors.New("no conduit for this destination")
+		}
 	})
 	expectRefused(t, e.addr)
-	ev := e.sink.waitFor(t, "refused", func(ev recEvent) bool { return ev.Kind == modbus.EventConnRefused })
-	equal(t, modbus.ReasonResolve, ev.Reason)
-	equal(t, true, ev.HasErr)
+	ev := e.sink.waitFor(t, "refused", func(ev recEvent) bool { return ev.Kind == inspect.Refused })
+	equal(t, proxy.ReasonNoRoute, ev.Reason)
 }
 
 func TestProxyShutdownDrains(t *testing.T) {
@@ -162,7 +162,7 @@ func TestProxyShutdownDrains(t *testing.T) {
 	r := e.dialRaw()
 	r.write(adu(1, 1, pdu(3, 4, 1)))
 	waitUntil(t, "request forwarded", func() bool {
-		return e.proxy.Counters().Snapshot().RequestTotal("", modbus.VerdictAllowed) == 1
+		return e.requests("allowed") == 1
 	})
 	shut := make(chan error, 1)
 	go func() {
@@ -182,16 +182,16 @@ func TestProxyShutdownDrains(t *testing.T) {
 	equal(t, modbus.Frame(adu(1, 1, cat([]byte{3, 2}, be(4)))), r.read())
 	isErr(t, r.expectClosed(), io.EOF)
 	noErr(t, <-shut)
-	isErr(t, <-e.served, ErrProxyClosed)
+	isErr(t, <-e.served, proxy.ErrClosed)
 }
 
 func TestProxyShutdownDeadline(t *testing.T) {
 	up, _ := scripted(t, func(_ int, c net.Conn, fr *modbus.Framer) { fr.Next(); time.Sleep(hang) })
-	e := newEnv(t, proxySpec(), up, func(c *Config) { c.ResponseTimeout = hang })
+	e := newEnv(t, proxySpec(), up, func(c *proxy.Config) { c.ResponseTimeout = hang })
 	r := e.dialRaw()
 	r.write(adu(1, 1, pdu(3, 4, 1)))
 	waitUntil(t, "request forwarded", func() bool {
-		return e.proxy.Counters().Snapshot().RequestTotal("", modbus.VerdictAllowed) == 1
+		return e.requests("allowed") == 1
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -210,14 +210,17 @@ func TestProxyClose(t *testing.T) {
 	for _, r := range rs {
 		r.expectClosed()
 	}
-	isErr(t, <-e.served, ErrProxyClosed)
+	isErr(t, <-e.served, proxy.ErrClosed)
 	equal(t, 0, e.proxy.ActiveConns())
-	isErr(t, e.proxy.Serve(nil), ErrProxyClosed)
+	isErr(t, e.proxy.Serve(nil), proxy.ErrClosed)
 }
 
-func TestNewRequiresRoute(t *testing.T) {
-	if _, err := New(Config{}); err == nil || !strings.Contains(err.Error(), "Route") {
-		t.Fatalf("New without Route: %v", err)
+func TestServeRequiresRoute(t *testing.T) {
+	p, err := proxy.New(proxy.Config{}, Codec{})
+	noErr(t, err)
+	defer p.Close()
+	if err := p.Serve(nil); err == nil || !strings.Contains(err.Error(), "Route") {
+		t.Fatalf("Serve without Route: %v", err)
 	}
 }
 
@@ -239,7 +242,7 @@ func TestProxyMemoryIdleConnections(t *testing.T) {
 			c.Write(readResponse(f))
 		}
 	})
-	e := newEnv(t, proxySpec(), up, func(c *Config) {
+	e := newEnv(t, proxySpec(), up, func(c *proxy.Config) {
 		c.MaxConns = n + 10
 		c.MaxConnsPerSource = n + 10
 	})

@@ -1,5 +1,5 @@
 //go:build !race
 
-package modbusproxy
+package modbustcp
 
 const raceEnabled = false

@@ -1,7 +1,8 @@
-package modbusproxy
+package modbustcp
 
 import (
 	"testing"
+	"time"
 
 	"github.com/zonegate/zonegate/protocols/internal/mbtest"
 	"github.com/zonegate/zonegate/protocols/modbus"
@@ -30,3 +31,6 @@ func must[T any](t testing.TB, want, got T, msg ...any) {
 }
 
 func rng(lo, hi uint16) *modbus.Range { return &modbus.Range{Lo: lo, Hi: hi} }
+
+// testNow is the clock of the codec's unit tests.
+var testNow = time.Unix(1000, 0)

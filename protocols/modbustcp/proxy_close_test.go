@@ -1,4 +1,4 @@
-package modbusproxy
+package modbustcp
 
 import (
 	"net"
@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/proxy"
 )
 
 // TestProxyCloseConns: connections a reload no longer allows are reset at
@@ -27,8 +28,8 @@ func TestProxyCloseConns(t *testing.T) {
 	}
 	require.Equal(t, 2, e.proxy.ActiveConns())
 
-	var seen []Route
-	closed := e.proxy.CloseConns(func(r Route, client netip.AddrPort) bool {
+	var seen []proxy.Route
+	closed := e.proxy.CloseConns(func(r proxy.Route, client netip.AddrPort) bool {
 		seen = append(seen, r)
 		return client == goneAddr
 	})

@@ -1,9 +1,8 @@
-package modbusproxy
+package modbustcp
 
 import (
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -14,24 +13,6 @@ import (
 	"github.com/zonegate/zonegate/protocols/modbus"
 	"github.com/zonegate/zonegate/protocols/proxy"
 )
-
-// neutralEvents collects inspect.Events.
-type neutralEvents struct {
-	mu  sync.Mutex
-	evs []inspect.Event
-}
-
-func (s *neutralEvents) InspectedEvent(ev inspect.Event) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.evs = append(s.evs, ev)
-}
-
-func (s *neutralEvents) all() []inspect.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]inspect.Event(nil), s.evs...)
-}
 
 // TestInspector runs the proxy through the protocol-neutral contract the
 // daemon uses: compile, install per-conduit policies, route, neutral
@@ -47,16 +28,15 @@ func TestInspector(t *testing.T) {
 	pol, err := in.Compile(&spec)
 	require.NoError(t, err)
 
-	events := &neutralEvents{}
 	var conduit atomic.Value
 	conduit.Store("scada-to-plc")
 	p, err := in.NewProxy(proxy.Config{
 		Route: func(net.Conn) (proxy.Route, error) {
 			return proxy.Route{Upstream: plc.addr, Conduit: conduit.Load().(string)}, nil
 		},
-		Sink: events,
 	})
 	require.NoError(t, err)
+	events := follow(p.Events())
 	require.Error(t, p.Install(map[string]proxy.Policy{"scada-to-plc": "not a policy"}), "a policy of another inspector")
 	require.NoError(t, p.Install(map[string]proxy.Policy{"scada-to-plc": pol}))
 
@@ -69,16 +49,16 @@ func TestInspector(t *testing.T) {
 	assert.Equal(t, modbus.FuncWriteMultipleRegisters, c.roundTrip(adu(1, 1, wrRegs(10, 5, 6))).Function(), "an allowed write")
 	wantException(t, c.roundTrip(adu(2, 1, pdu(6, 50, 1))), 2, modbus.FuncWriteSingleRegister, modbus.ExIllegalDataAddress)
 
+	waitUntil(t, "two events", func() bool { return len(events.all()) == 2 })
 	evs := events.all()
 	require.Len(t, evs, 2, "one write and one denial")
 	client := c.c.LocalAddr().(*net.TCPAddr).AddrPort()
-	assert.Equal(t, inspect.Event{Protocol: "modbus", Kind: inspect.Write, Time: evs[0].Time, Source: client, Destination: plc.addr,
-		Conduit: "scada-to-plc", Summary: evs[0].Summary, Details: map[string]string{"unit": "1", "function": "16", "addresses": "10-11", "values": "5,6"}}, evs[0])
-	assert.Equal(t, "unit 1 fc 16 addr 10-11", evs[0].Summary.String())
+	assert.Equal(t, recEvent{Kind: inspect.Write, Source: client, Destination: plc.addr, Conduit: "scada-to-plc",
+		Summary: "unit 1 fc 16 addr 10-11", Details: map[string]string{"unit": "1", "function": "16", "addresses": "10-11", "values": "5,6"}}, evs[0])
 	assert.Equal(t, inspect.Denied, evs[1].Kind)
 	assert.Equal(t, string(modbus.ReasonAddressDenied), evs[1].Reason)
 	assert.Nil(t, evs[1].Details, "denials carry a summary, no map")
-	assert.Equal(t, "unit 1 fc 6 addr 50", evs[1].Summary.String())
+	assert.Equal(t, "unit 1 fc 6 addr 50", evs[1].Summary)
 
 	assert.ElementsMatch(t, []inspect.RequestCount{
 		{Protocol: "modbus", Conduit: "scada-to-plc", Function: 16, Verdict: "allowed", Count: 1},

@@ -1,4 +1,4 @@
-package modbusproxy
+package modbustcp
 
 import (
 	"encoding/binary"
@@ -13,7 +13,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/proxy"
 )
 
 func TestProxyAllowedReadAndWrite(t *testing.T) {
@@ -38,21 +40,21 @@ func TestProxyAllowedReadAndWrite(t *testing.T) {
 	equal(t, []byte{0b1000}, coils)
 
 	w := e.sink.waitFor(t, "write", func(ev recEvent) bool {
-		return ev.Kind == modbus.EventWrite && ev.Function == modbus.FuncWriteMultipleRegisters
+		return ev.Kind == inspect.Write && ev.Details["function"] == "16"
 	})
-	equal(t, []uint16{7, 1000}, w.Values)
-	equal(t, uint16(10), w.Address)
+	equal(t, "7,1000", w.Details["values"])
+	equal(t, "10-11", w.Details["addresses"])
+	equal(t, "unit 1 fc 16 addr 10-11", w.Summary)
 	equal(t, "scada-to-plc", w.Conduit)
 	equal(t, e.plc.addr, w.Destination)
 	equal(t, true, w.Source.Addr().IsLoopback())
 	e.sink.waitFor(t, "coil write", func(ev recEvent) bool {
-		return ev.Kind == modbus.EventWrite && ev.Function == modbus.FuncWriteSingleCoil && len(ev.Values) == 1 && ev.Values[0] == 1
+		return ev.Kind == inspect.Write && ev.Details["function"] == "5" && ev.Details["values"] == "1"
 	})
-	equal(t, 0, e.sink.count(modbus.EventDenied))
+	equal(t, 0, e.sink.count(inspect.Denied))
 
-	snap := e.proxy.Counters().Snapshot()
-	equal(t, uint64(5), snap.RequestTotal("scada-to-plc", modbus.VerdictAllowed))
-	equal(t, uint64(0), snap.RequestTotal("", modbus.VerdictDenied))
+	equal(t, uint64(5), e.requests("allowed"))
+	equal(t, uint64(0), e.requests("denied"))
 }
 
 func TestProxyDenials(t *testing.T) {
@@ -81,7 +83,7 @@ func TestProxyDenials(t *testing.T) {
 			err := tc.call()
 			equal(t, tc.ex, exception(err), "exception (error ", err, ")")
 			equal(t, before, e.plc.requests.Load(), "requests reaching the PLC")
-			e.sink.waitFor(t, "denied", func(ev recEvent) bool { return ev.Kind == modbus.EventDenied && ev.Reason == tc.reason })
+			e.sink.waitFor(t, "denied", func(ev recEvent) bool { return ev.Kind == inspect.Denied && ev.Reason == string(tc.reason) })
 		})
 	}
 	// The connection survives denials.
@@ -89,9 +91,8 @@ func TestProxyDenials(t *testing.T) {
 	noErr(t, err)
 	equal(t, int64(1), e.plc.requests.Load())
 	equal(t, int64(0), e.plc.writes.Load())
-	snap := e.proxy.Counters().Snapshot()
-	equal(t, uint64(len(cases)), snap.RequestTotal("scada-to-plc", modbus.VerdictDenied))
-	equal(t, uint64(len(cases)), snap.EventTotal("scada-to-plc", modbus.EventDenied))
+	equal(t, uint64(len(cases)), e.requests("denied"))
+	waitUntil(t, "one event per denial", func() bool { return e.sink.count(inspect.Denied) == len(cases) })
 }
 
 func TestProxySanityDenials(t *testing.T) {
@@ -131,7 +132,7 @@ func TestProxyOnDenyReset(t *testing.T) {
 	}
 	equal(t, int64(1), e.plc.requests.Load())
 	e.sink.waitFor(t, "denied", func(ev recEvent) bool {
-		return ev.Kind == modbus.EventDenied && ev.Reason == modbus.ReasonAddressDenied
+		return ev.Kind == inspect.Denied && ev.Reason == string(modbus.ReasonAddressDenied)
 	})
 	waitUntil(t, "connection gone", func() bool { return e.proxy.ActiveConns() == 0 })
 }
@@ -147,16 +148,15 @@ func TestProxyMonitorForwards(t *testing.T) {
 	_, err = c.ReadInputRegisters(0, 2) // function not allowed
 	noErr(t, err)
 	d := e.sink.waitFor(t, "monitored denial", func(ev recEvent) bool {
-		return ev.Kind == modbus.EventDenied && ev.Function == modbus.FuncWriteSingleRegister
+		return ev.Kind == inspect.Denied && ev.Summary == "unit 1 fc 6 addr 50"
 	})
-	equal(t, modbus.ModeMonitor, d.Mode)
-	equal(t, modbus.ReasonAddressDenied, d.Reason)
-	equal(t, modbus.ExIllegalDataAddress, d.Exception)
-	e.sink.waitFor(t, "write", func(ev recEvent) bool { return ev.Kind == modbus.EventWrite && ev.Address == 50 })
+	equal(t, true, d.Monitor)
+	equal(t, string(modbus.ReasonAddressDenied), d.Reason)
+	w := e.sink.waitFor(t, "write", func(ev recEvent) bool { return ev.Kind == inspect.Write && ev.Details["addresses"] == "50" })
+	equal(t, true, w.Monitor)
 	equal(t, int64(2), e.plc.requests.Load())
-	snap := e.proxy.Counters().Snapshot()
-	equal(t, uint64(2), snap.RequestTotal("", modbus.VerdictMonitored))
-	equal(t, uint64(0), snap.RequestTotal("", modbus.VerdictDenied))
+	equal(t, uint64(2), e.requests("monitored"))
+	equal(t, uint64(0), e.requests("denied"))
 }
 
 func TestProxyPipelinedAnswersByTransaction(t *testing.T) {
@@ -236,14 +236,14 @@ func TestProxyUpstreamTimeout(t *testing.T) {
 			}
 		}
 	})
-	e := newEnv(t, proxySpec(), up, func(c *Config) { c.ResponseTimeout = 200 * time.Millisecond })
+	e := newEnv(t, proxySpec(), up, func(c *proxy.Config) { c.ResponseTimeout = 200 * time.Millisecond })
 	r := e.dialRaw()
 	r.write(adu(1, 1, pdu(3, 99, 1)), adu(2, 1, pdu(3, 5, 1)))
 	assert.Equal(t, modbus.Frame(adu(2, 1, cat([]byte{3, 2}, be(5)))), r.read(), "the answered request first")
 	wantException(t, r.read(), 1, 3, modbus.ExGatewayTargetNoResponse)
-	ev := e.sink.waitFor(t, "timeout", func(ev recEvent) bool { return ev.Kind == modbus.EventUpstreamTimeout })
-	assert.Equal(t, uint16(99), ev.Address)
-	assert.Equal(t, modbus.ExGatewayTargetNoResponse, ev.Exception)
+	ev := e.sink.waitFor(t, "timeout", func(ev recEvent) bool { return ev.Reason == proxy.ReasonUpstreamTimeout })
+	assert.Equal(t, inspect.Failure, ev.Kind)
+	assert.Equal(t, "unit 1 fc 3 addr 99", ev.Summary)
 	// The upstream connection stays usable.
 	assert.Equal(t, modbus.Frame(adu(3, 1, cat([]byte{3, 2}, be(6)))), r.roundTrip(adu(3, 1, pdu(3, 6, 1))))
 }
@@ -257,9 +257,8 @@ func TestProxyUpstreamUnreachable(t *testing.T) {
 	r := e.dialRaw()
 	wantException(t, r.roundTrip(adu(5, 1, pdu(3, 0, 1))), 5, 3, modbus.ExGatewayPathUnavailable)
 	wantException(t, r.roundTrip(adu(6, 1, pdu(3, 0, 1))), 6, 3, modbus.ExGatewayPathUnavailable)
-	ev := e.sink.waitFor(t, "unreachable", func(ev recEvent) bool { return ev.Kind == modbus.EventUpstreamUnreachable })
-	equal(t, true, ev.HasErr)
-	equal(t, modbus.ReasonUpstreamDial, ev.Reason)
+	ev := e.sink.waitFor(t, "unreachable", func(ev recEvent) bool { return ev.Reason == proxy.ReasonUpstreamDial })
+	equal(t, inspect.Failure, ev.Kind)
 	// Denied requests are still answered by policy, not by 0x0A.
 	wantException(t, r.roundTrip(adu(7, 1, pdu(4, 0, 1))), 7, 4, modbus.ExIllegalFunction)
 
@@ -305,13 +304,21 @@ func TestProxyUpstreamClosesAndRedials(t *testing.T) {
 	e := newEnv(t, proxySpec(), up, nil)
 	r := e.dialRaw()
 	wantException(t, r.roundTrip(adu(1, 1, pdu(3, 4, 1))), 1, 3, modbus.ExGatewayTargetNoResponse)
-	e.sink.waitFor(t, "upstream closed", func(ev recEvent) bool { return ev.Kind == modbus.EventUpstreamClosed })
+	e.sink.waitFor(t, "upstream closed", func(ev recEvent) bool { return ev.Reason == proxy.ReasonUpstreamClosed })
 	equal(t, modbus.Frame(adu(2, 1, cat([]byte{3, 2}, be(4)))), r.roundTrip(adu(2, 1, pdu(3, 4, 1))))
 	equal(t, int64(2), conns.Load())
 }
 
+// TestProxyUnsolicitedAndMismatchedResponses: a device answer that pairs
+// with no waiting request (a wrong transaction id), or pairs by id but
+// not by unit or function, while a request waits, desynchronises the
+// device stream: the client gets 0x0B at once (the response timeout is a
+// minute, beyond the test's read deadline), one upstream_desync event is
+// reported, and the next request gets a fresh device connection. An
+// answer while nothing waits is dropped and counted, and the device
+// connection stays.
 func TestProxyUnsolicitedAndMismatchedResponses(t *testing.T) {
-	up, _ := scripted(t, func(_ int, c net.Conn, fr *modbus.Framer) {
+	up, conns := scripted(t, func(_ int, c net.Conn, fr *modbus.Framer) {
 		for {
 			f, err := fr.Next()
 			if err != nil {
@@ -326,25 +333,31 @@ func TestProxyUnsolicitedAndMismatchedResponses(t *testing.T) {
 				c.Write(adu(f.TransactionID(), f.Unit()+1, []byte{3, 2, 0, 0}))
 			case 4: // a device exception is passed through
 				c.Write(modbus.AppendException(nil, f.TransactionID(), f.Unit(), 3, modbus.ExServerDeviceFailure))
+			case 5: // the answer, then an unsolicited one when nothing waits
+				c.Write(cat(readResponse(f), adu(f.TransactionID()+2000, 1, []byte{3, 2, 0, 0})))
+			default:
+				c.Write(readResponse(f))
 			}
 		}
 	})
-	e := newEnv(t, proxySpec(), up, func(c *Config) { c.ResponseTimeout = 200 * time.Millisecond })
+	e := newEnv(t, proxySpec(), up, func(c *proxy.Config) { c.ResponseTimeout = time.Minute })
 	r := e.dialRaw()
-	equal(t, modbus.Frame(adu(10, 1, cat([]byte{3, 2}, be(1)))), r.roundTrip(adu(10, 1, pdu(3, 1, 1))))
-	e.sink.waitFor(t, "unsolicited", func(ev recEvent) bool {
-		return ev.Kind == modbus.EventUnsolicited && ev.Reason == modbus.ReasonUnsolicited
-	})
-	wantException(t, r.roundTrip(adu(11, 1, pdu(3, 2, 1))), 11, 3, modbus.ExGatewayTargetNoResponse)
-	wantException(t, r.roundTrip(adu(12, 1, pdu(3, 3, 1))), 12, 3, modbus.ExGatewayTargetNoResponse)
-	wantException(t, r.roundTrip(adu(13, 1, pdu(3, 4, 1))), 13, 3, modbus.ExServerDeviceFailure)
-	mismatched := 0
-	for _, ev := range e.sink.all() {
-		if ev.Kind == modbus.EventUnsolicited && ev.Reason == modbus.ReasonMismatched {
-			mismatched++
-		}
+	desyncs := func() int { return e.sink.count(inspect.Failure, proxy.ReasonUpstreamDesync) }
+	for i, addr := range []uint16{1, 2, 3} {
+		tid := uint16(10 + i)
+		wantException(t, r.roundTrip(adu(tid, 1, pdu(3, addr, 1))), tid, 3, modbus.ExGatewayTargetNoResponse)
+		waitUntil(t, "one upstream_desync event", func() bool { return desyncs() == i+1 })
 	}
-	equal(t, 2, mismatched)
+	assert.Equal(t, int64(3), conns.Load(), "a device connection per desync")
+	wantException(t, r.roundTrip(adu(13, 1, pdu(3, 4, 1))), 13, 3, modbus.ExServerDeviceFailure)
+	equal(t, modbus.Frame(adu(14, 1, cat([]byte{3, 2}, be(5)))), r.roundTrip(adu(14, 1, pdu(3, 5, 1))))
+	e.sink.waitFor(t, "unsolicited", func(ev recEvent) bool {
+		return ev.Kind == inspect.Failure && ev.Reason == proxy.ReasonUnsolicited
+	})
+	equal(t, modbus.Frame(adu(15, 1, cat([]byte{3, 2}, be(6)))), r.roundTrip(adu(15, 1, pdu(3, 6, 1))))
+	assert.Equal(t, int64(4), conns.Load(), "an unsolicited answer keeps the device connection")
+	assert.Equal(t, 3, desyncs())
+	assert.Zero(t, e.sink.count(inspect.Failure, proxy.ReasonUpstreamTimeout))
 }
 
 func TestProxyMalformedUpstream(t *testing.T) {
@@ -357,7 +370,7 @@ func TestProxyMalformedUpstream(t *testing.T) {
 	e := newEnv(t, proxySpec(), up, nil)
 	r := e.dialRaw()
 	wantException(t, r.roundTrip(adu(1, 1, pdu(3, 0, 1))), 1, 3, modbus.ExGatewayTargetNoResponse)
-	e.sink.waitFor(t, "malformed upstream", func(ev recEvent) bool { return ev.Kind == modbus.EventMalformed })
+	e.sink.waitFor(t, "malformed upstream", func(ev recEvent) bool { return ev.Kind == inspect.Malformed })
 }
 
 // goodClient reads through the proxy until stop is closed and reports
@@ -393,7 +406,7 @@ func goodClient(t *testing.T, addr string, stop chan struct{}) func() (int, erro
 }
 
 func TestProxyMalformedClients(t *testing.T) {
-	e := newEnv(t, proxySpec(), netip.AddrPort{}, func(c *Config) {
+	e := newEnv(t, proxySpec(), netip.AddrPort{}, func(c *proxy.Config) {
 		c.FrameTimeout = 300 * time.Millisecond
 		c.WriteTimeout = 500 * time.Millisecond
 		c.ResponseTimeout = hang // slow machines: the good client must not see 0x0B
@@ -419,7 +432,7 @@ func TestProxyMalformedClients(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			before := e.sink.count(modbus.EventMalformed)
+			before := e.sink.count(inspect.Malformed)
 			r := e.dialRaw()
 			r.write(tc.stream)
 			for range tc.answers {
@@ -427,7 +440,7 @@ func TestProxyMalformedClients(t *testing.T) {
 			}
 			r.expectClosed()
 			if tc.malformed {
-				waitUntil(t, "malformed event", func() bool { return e.sink.count(modbus.EventMalformed) > before })
+				waitUntil(t, "malformed event", func() bool { return e.sink.count(inspect.Malformed) > before })
 			}
 		})
 	}
@@ -535,7 +548,7 @@ func TestProxyWaitForRingSpaceDoesNotExpireWrites(t *testing.T) {
 			c.Write(readResponse(f))
 		}
 	})
-	e := newEnv(t, proxySpec(), up, func(c *Config) {
+	e := newEnv(t, proxySpec(), up, func(c *proxy.Config) {
 		c.MaxOutstanding = 1
 		c.WriteTimeout = 100 * time.Millisecond
 		c.ResponseTimeout = hang

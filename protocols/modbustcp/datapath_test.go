@@ -1,4 +1,4 @@
-package modbusproxy
+package modbustcp
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/proxy"
 )
 
 // answering is a device that answers reads at once, except a read of
@@ -36,34 +38,61 @@ func answering(_ int, c net.Conn, fr *modbus.Framer) {
 }
 
 // TestProxyNoHeadOfLineBlocking: a request the device leaves unanswered
-// (or answers with a wrong transaction id) holds up none of the requests
-// after it. The unanswered request's deadline is a minute away: every
-// other answer arrives while it is still outstanding, which the test
-// observes by the order of what the client receives, not by time.
+// holds up none of the requests after it. The unanswered request's
+// deadline is a minute away: every other answer arrives while it is still
+// outstanding, which the test observes by the order of what the client
+// receives, not by time.
 func TestProxyNoHeadOfLineBlocking(t *testing.T) {
-	for _, stuck := range []uint16{99, 98} {
-		name := map[uint16]string{99: "device never answers", 98: "device answers with a wrong transaction id"}[stuck]
-		t.Run(name, func(t *testing.T) {
-			up, _ := scripted(t, answering)
-			e := newEnv(t, proxySpec(), up, func(c *Config) { c.ResponseTimeout = time.Minute })
-			r := e.dialRaw()
-			frames := [][]byte{adu(1, 1, pdu(3, stuck, 1))}
-			for i := uint16(2); i <= 10; i++ {
-				frames = append(frames, adu(i, 1, pdu(3, i, 1)))
-			}
-			r.write(frames...)
-			for i := uint16(2); i <= 10; i++ {
-				assert.Equal(t, modbus.Frame(adu(i, 1, cat([]byte{3, 2}, be(i)))), r.read(), "answer %d while request 1 is outstanding", i)
-			}
-			// One more round trip after them, request 1 still outstanding.
-			assert.Equal(t, modbus.Frame(adu(11, 1, cat([]byte{3, 2}, be(11)))), r.roundTrip(adu(11, 1, pdu(3, 11, 1))))
-			assert.Zero(t, e.sink.count(modbus.EventUpstreamTimeout), "request 1 has not timed out")
-			if stuck == 98 {
-				ev := e.sink.waitFor(t, "unsolicited", func(ev recEvent) bool { return ev.Kind == modbus.EventUnsolicited })
-				assert.Equal(t, modbus.ReasonUnsolicited, ev.Reason)
-			}
-		})
+	up, _ := scripted(t, answering)
+	e := newEnv(t, proxySpec(), up, func(c *proxy.Config) { c.ResponseTimeout = time.Minute })
+	r := e.dialRaw()
+	frames := [][]byte{adu(1, 1, pdu(3, 99, 1))}
+	for i := uint16(2); i <= 10; i++ {
+		frames = append(frames, adu(i, 1, pdu(3, i, 1)))
 	}
+	r.write(frames...)
+	for i := uint16(2); i <= 10; i++ {
+		assert.Equal(t, modbus.Frame(adu(i, 1, cat([]byte{3, 2}, be(i)))), r.read(), "answer %d while request 1 is outstanding", i)
+	}
+	// One more round trip after them, request 1 still outstanding.
+	assert.Equal(t, modbus.Frame(adu(11, 1, cat([]byte{3, 2}, be(11)))), r.roundTrip(adu(11, 1, pdu(3, 11, 1))))
+	assert.Zero(t, e.sink.count(inspect.Failure, proxy.ReasonUpstreamTimeout), "request 1 has not timed out")
+}
+
+// TestProxyWrongTransactionIDAnswersAtOnce: a device that answers a
+// request with a wrong transaction id while requests wait has lost track
+// of them: every request waiting on that device connection gets 0x0B at
+// once (the response timeout is a minute, beyond the test's read
+// deadline), not at its deadline, with one upstream_desync event; the
+// requests after them go over a fresh device connection.
+func TestProxyWrongTransactionIDAnswersAtOnce(t *testing.T) {
+	up, conns := scripted(t, answering)
+	e := newEnv(t, proxySpec(), up, func(c *proxy.Config) { c.ResponseTimeout = time.Minute })
+	r := e.dialRaw()
+	frames := [][]byte{adu(1, 1, pdu(3, 98, 1))}
+	for i := uint16(2); i <= 10; i++ {
+		frames = append(frames, adu(i, 1, pdu(3, i, 1)))
+	}
+	r.write(frames...)
+	got := map[uint16]modbus.Frame{}
+	for range 10 {
+		f := r.read()
+		require.NotContains(t, got, f.TransactionID(), "one answer per request")
+		got[f.TransactionID()] = f
+	}
+	wantException(t, got[1], 1, 3, modbus.ExGatewayTargetNoResponse)
+	for i := uint16(2); i <= 10; i++ {
+		if got[i].Function() == 0x83 {
+			wantException(t, got[i], i, 3, modbus.ExGatewayTargetNoResponse) // waiting when the device lost track
+		} else {
+			assert.Equal(t, modbus.Frame(adu(i, 1, cat([]byte{3, 2}, be(i)))), got[i], "answer %d over a fresh device connection", i)
+		}
+	}
+	assert.Equal(t, modbus.Frame(adu(11, 1, cat([]byte{3, 2}, be(11)))), r.roundTrip(adu(11, 1, pdu(3, 11, 1))))
+	assert.Equal(t, int64(2), conns.Load(), "one fresh device connection")
+	waitUntil(t, "the desync event", func() bool { return e.sink.count(inspect.Failure, proxy.ReasonUpstreamDesync) > 0 })
+	assert.Equal(t, 1, e.sink.count(inspect.Failure, proxy.ReasonUpstreamDesync), "one event for the desync")
+	assert.Zero(t, e.sink.count(inspect.Failure, proxy.ReasonUpstreamTimeout))
 }
 
 // TestProxyConduitResponseTimeout: the policy's response timeout wins
@@ -73,14 +102,14 @@ func TestProxyConduitResponseTimeout(t *testing.T) {
 	up, _ := scripted(t, answering)
 	spec := proxySpec()
 	spec.ResponseTimeout = 50 * time.Millisecond
-	e := newEnv(t, spec, up, func(c *Config) { c.ResponseTimeout = time.Minute })
+	e := newEnv(t, spec, up, func(c *proxy.Config) { c.ResponseTimeout = time.Minute })
 	r := e.dialRaw()
 	r.write(adu(1, 1, pdu(3, 99, 1)), adu(2, 1, pdu(3, 2, 1)))
 	assert.Equal(t, modbus.Frame(adu(2, 1, cat([]byte{3, 2}, be(2)))), r.read())
 	wantException(t, r.read(), 1, 3, modbus.ExGatewayTargetNoResponse)
-	ev := e.sink.waitFor(t, "timeout", func(ev recEvent) bool { return ev.Kind == modbus.EventUpstreamTimeout })
-	assert.Equal(t, modbus.ReasonUpstreamTimeout, ev.Reason)
-	assert.Equal(t, uint16(99), ev.Address)
+	ev := e.sink.waitFor(t, "timeout", func(ev recEvent) bool { return ev.Reason == proxy.ReasonUpstreamTimeout })
+	assert.Equal(t, inspect.Failure, ev.Kind)
+	assert.Equal(t, "unit 1 fc 3 addr 99", ev.Summary)
 }
 
 // TestProxyDeviceDesync: a device reply whose MBAP length overstates its
@@ -106,7 +135,7 @@ func TestProxyDeviceDesync(t *testing.T) {
 		}
 		answering(n, c, fr)
 	})
-	e := newEnv(t, proxySpec(), up, func(c *Config) { c.ResponseTimeout = 200 * time.Millisecond })
+	e := newEnv(t, proxySpec(), up, func(c *proxy.Config) { c.ResponseTimeout = 200 * time.Millisecond })
 	r := e.dialRaw()
 	r.write(adu(1, 1, pdu(3, 4, 1)), adu(2, 1, pdu(3, 5, 1)))
 	got := map[uint16]modbus.Frame{}
@@ -118,7 +147,7 @@ func TestProxyDeviceDesync(t *testing.T) {
 	wantException(t, got[1], 1, 3, modbus.ExGatewayTargetNoResponse)
 	wantException(t, got[2], 2, 3, modbus.ExGatewayTargetNoResponse)
 	e.sink.waitFor(t, "device frame timeout", func(ev recEvent) bool {
-		return ev.Kind == modbus.EventMalformed && ev.Reason == modbus.ReasonUpstreamFrame
+		return ev.Kind == inspect.Malformed && ev.Reason == proxy.ReasonUpstreamFrame
 	})
 
 	assert.Equal(t, modbus.Frame(adu(3, 1, cat([]byte{3, 2}, be(6)))), r.roundTrip(adu(3, 1, pdu(3, 6, 1))), "a fresh device connection")
@@ -152,7 +181,7 @@ func TestProxyMalformedDeviceFrames(t *testing.T) {
 			e := newEnv(t, proxySpec(), up, nil)
 			r := e.dialRaw()
 			wantException(t, r.roundTrip(adu(1, 1, pdu(3, 4, 1))), 1, 3, modbus.ExGatewayTargetNoResponse)
-			e.sink.waitFor(t, "malformed device frame", func(ev recEvent) bool { return ev.Kind == modbus.EventMalformed })
+			e.sink.waitFor(t, "malformed device frame", func(ev recEvent) bool { return ev.Kind == inspect.Malformed })
 			assert.Equal(t, modbus.Frame(adu(2, 1, cat([]byte{3, 2}, be(4)))), r.roundTrip(adu(2, 1, pdu(3, 4, 1))))
 			assert.Equal(t, int64(2), conns.Load())
 		})
@@ -179,18 +208,17 @@ func TestProxyDiagnosticsSubFunctions(t *testing.T) {
 	assert.Equal(t, modbus.Frame(echo), r.roundTrip(echo), "the echo reaches the device")
 	wantException(t, r.roundTrip(adu(2, 1, pdu(8, modbus.DiagRestartCommunications, 0xFF00))), 2, 8, modbus.ExIllegalFunction)
 	wantException(t, r.roundTrip(adu(3, 1, pdu(8, modbus.DiagForceListenOnly, 0))), 3, 8, modbus.ExIllegalFunction)
-	ev := e.sink.waitFor(t, "denied", func(ev recEvent) bool { return ev.Kind == modbus.EventDenied })
-	assert.Equal(t, modbus.ReasonDiagSubFunction, ev.Reason)
-	snap := e.proxy.Counters().Snapshot()
-	assert.Equal(t, uint64(1), snap.RequestTotal("", modbus.VerdictAllowed))
-	assert.Equal(t, uint64(2), snap.RequestTotal("", modbus.VerdictDenied))
+	ev := e.sink.waitFor(t, "denied", func(ev recEvent) bool { return ev.Kind == inspect.Denied })
+	assert.Equal(t, string(modbus.ReasonDiagSubFunction), ev.Reason)
+	assert.Equal(t, uint64(1), e.requests("allowed"))
+	assert.Equal(t, uint64(2), e.requests("denied"))
 }
 
 // TestProxyCloseConnsWhileDialing: a connection closed while its device
 // connection is being set up releases everything.
 func TestProxyCloseConnsWhileDialing(t *testing.T) {
 	release := make(chan struct{})
-	e := newEnv(t, proxySpec(), netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 1), func(c *Config) {
+	e := newEnv(t, proxySpec(), netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), 1), func(c *proxy.Config) {
 		c.Dial = func(_ context.Context, _, address string) (net.Conn, error) {
 			<-release
 			return nil, net.ErrClosed
@@ -199,9 +227,9 @@ func TestProxyCloseConnsWhileDialing(t *testing.T) {
 	r := e.dialRaw()
 	r.write(adu(1, 1, pdu(3, 4, 1)))
 	waitUntil(t, "request held for the dial", func() bool {
-		return e.proxy.Counters().Snapshot().RequestTotal("", modbus.VerdictAllowed) == 1
+		return e.requests("allowed") == 1
 	})
-	assert.Equal(t, 1, e.proxy.CloseConns(func(Route, netip.AddrPort) bool { return true }))
+	assert.Equal(t, 1, e.proxy.CloseConns(func(proxy.Route, netip.AddrPort) bool { return true }))
 	assert.Error(t, r.expectClosed())
 	close(release)
 	waitUntil(t, "connection released", func() bool { return e.proxy.ActiveConns() == 0 })
@@ -215,10 +243,10 @@ func TestProxyTruncatedFrameThenFIN(t *testing.T) {
 	e := newEnv(t, proxySpec(), netip.AddrPort{}, nil)
 	for range 20 {
 		r := e.dialRaw()
-		before := e.sink.count(modbus.EventMalformed)
+		before := e.sink.count(inspect.Malformed)
 		r.write([]byte{0, 1, 0, 0, 0, 200, 1, 3, 0, 0, 0, 1})
 		require.NoError(t, r.c.(*net.TCPConn).CloseWrite())
 		assert.Error(t, r.expectClosed())
-		waitUntil(t, "malformed event", func() bool { return e.sink.count(modbus.EventMalformed) > before })
+		waitUntil(t, "malformed event", func() bool { return e.sink.count(inspect.Malformed) > before })
 	}
 }

@@ -1,4 +1,4 @@
-package modbusproxy
+package modbustcp
 
 import (
 	"bytes"

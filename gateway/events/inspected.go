@@ -1,0 +1,63 @@
+package events
+
+import (
+	"github.com/zonegate/zonegate/protocols/inspect"
+)
+
+// Follow takes the events of an inspecting proxy (its proxy.Proxy.Events
+// feed) into the pipeline until the feed closes (the proxy stopped): it is
+// the goroutine that drains the proxy's per-loop queues, so that nothing on
+// the proxy's event loops formats, logs or waits. Run it with go, one per
+// proxy. Denials, framing errors, refused connections and the proxies'
+// failures are recorded (aggregated); allowed writes go to the sinks one
+// by one with their details.
+func (p *Pipeline) Follow(feed *inspect.Feed) {
+	p.feedsMu.Lock()
+	p.feeds = append(p.feeds, feed)
+	p.feedsMu.Unlock()
+	take := p.inspected
+	for {
+		select {
+		case <-feed.Ready():
+			feed.Drain(take)
+		case <-feed.Done():
+			feed.Drain(take)
+			return
+		}
+	}
+}
+
+var inspectKinds = [...]Kind{
+	inspect.Denied:    Denied,
+	inspect.Write:     Write,
+	inspect.Malformed: Malformed,
+	inspect.Refused:   Refused,
+	inspect.Failure:   Failure,
+}
+
+// inspected records one event of an inspecting proxy.
+func (p *Pipeline) inspected(ev *inspect.Event) {
+	kind := Failure
+	if int(ev.Kind) < len(inspectKinds) && inspectKinds[ev.Kind] != 0 {
+		kind = inspectKinds[ev.Kind]
+	}
+	e := Event{Kind: kind, Time: ev.Time, Protocol: ev.Protocol, Source: ev.Source, Destination: ev.Destination,
+		Conduit: ev.Conduit, Role: ev.Role, Reason: ev.Reason, Monitor: ev.Monitor, Sample: ev.Summary}
+	if kind == Write {
+		p.Individual(&e, ev.Details)
+		return
+	}
+	p.Record(&e)
+}
+
+// dropped is how many events the followed proxies dropped because their
+// queues were full.
+func (p *Pipeline) dropped() uint64 {
+	p.feedsMu.Lock()
+	defer p.feedsMu.Unlock()
+	var n uint64
+	for _, f := range p.feeds {
+		n += f.Dropped()
+	}
+	return n
+}

@@ -45,7 +45,7 @@ func TestDeniedEventNoAllocs(t *testing.T) {
 	feed := inspect.NewFeed(1, 2048, nil) // room for every event of the test
 	q := feed.Queue(0)
 	push := func() {
-		ev := q.Reserve()
+		ev := q.Reserve(1)
 		*ev = inspect.Event{Protocol: "modbus", Kind: inspect.Denied, Time: time.Now(),
 			Source: netip.MustParseAddrPort("198.18.0.10:40000"), Destination: netip.MustParseAddrPort("198.18.1.10:502"),
 			Conduit: "scada-to-plc", Reason: string(modbus.ReasonAddressDenied)}

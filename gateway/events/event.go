@@ -98,7 +98,13 @@ type Event struct {
 	Reason      string         // why (a reason constant)
 	Monitor     bool           // monitor mode: would have been denied, was forwarded
 	Sample      inspect.Summary
+	// Count is how many equal events this one stands for (0 means 1): a
+	// proxy counts repeated events of one round into one.
+	Count uint64
 }
+
+// n is the number of events ev stands for.
+func (ev *Event) n() uint64 { return max(ev.Count, 1) }
 
 // key is what events are aggregated by. The destination is not part of
 // it: a scan of many ports or addresses from one source is one key.
@@ -140,11 +146,12 @@ type Aggregate struct {
 func (a *Aggregate) add(ev *Event) {
 	if a.Count == 0 {
 		a.Sample, a.First, a.Last = *ev, ev.Time, ev.Time
+		a.Sample.Count = 0
 		a.PortLo, a.PortHi = ev.Destination.Port(), ev.Destination.Port()
-		a.Count = 1
+		a.Count = ev.n()
 		return
 	}
-	a.Count++
+	a.Count += ev.n()
 	if ev.Time.After(a.Last) {
 		a.Last = ev.Time
 	}
@@ -154,7 +161,7 @@ func (a *Aggregate) add(ev *Event) {
 	p := ev.Destination.Port()
 	a.PortLo, a.PortHi = min(a.PortLo, p), max(a.PortHi, p)
 	if ev.Destination.Addr() != a.Sample.Destination.Addr() {
-		a.OtherDestinations++
+		a.OtherDestinations += ev.n()
 	}
 }
 

@@ -42,7 +42,7 @@ func (p *Pipeline) inspected(ev *inspect.Event) {
 		kind = inspectKinds[ev.Kind]
 	}
 	e := Event{Kind: kind, Time: ev.Time, Protocol: ev.Protocol, Source: ev.Source, Destination: ev.Destination,
-		Conduit: ev.Conduit, Role: ev.Role, Reason: ev.Reason, Monitor: ev.Monitor, Sample: ev.Summary}
+		Conduit: ev.Conduit, Role: ev.Role, Reason: ev.Reason, Monitor: ev.Monitor, Sample: ev.Summary, Count: ev.N()}
 	if kind == Write {
 		p.Individual(&e, ev.Details)
 		return

@@ -130,7 +130,7 @@ func (p *Pipeline) Record(ev *Event) {
 	if ev.Kind >= numKinds {
 		return
 	}
-	p.counts[ev.Kind].Add(1)
+	p.counts[ev.Kind].Add(ev.n())
 	k := keyOf(ev)
 	p.mu.Lock()
 	p.total(ev)
@@ -140,7 +140,7 @@ func (p *Pipeline) Record(ev *Event) {
 		if len(t.aggs) == cap(t.aggs) {
 			t.other.add(ev)
 			p.mu.Unlock()
-			p.overflow.Add(1)
+			p.overflow.Add(ev.n())
 			return
 		}
 		i = int32(len(t.aggs))
@@ -190,7 +190,7 @@ func (p *Pipeline) Individual(ev *Event, details map[string]string) {
 	if ev.Kind >= numKinds {
 		return
 	}
-	p.counts[ev.Kind].Add(1)
+	p.counts[ev.Kind].Add(ev.n())
 	p.mu.Lock()
 	p.total(ev)
 	p.mu.Unlock()
@@ -238,7 +238,7 @@ func (p *Pipeline) total(ev *Event) {
 		t = &Total{Kind: ev.Kind, Protocol: ev.Protocol, Scope: scope, Reason: ev.Reason, Monitor: ev.Monitor}
 		p.totals[k] = t
 	}
-	t.Count++
+	t.Count += ev.n()
 }
 
 // Totals returns the cumulative counters of the events of kind (0: all).

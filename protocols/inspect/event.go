@@ -70,6 +70,12 @@ type Event struct {
 	// and PDU), from which Feed.Drain builds Details off the hot path.
 	Data    [DataLen]byte
 	DataLen uint16
+	// Count is how many events this one stands for (0 means 1): a loop
+	// counts an event equal to one it queued in the same round (same
+	// kind, reason, source address, destination, conduit and role) into
+	// that one, so that a flood costs a count, not a queue slot, per
+	// request. Write events are never counted together.
+	Count uint32
 	// Details are the protocol's own fields: keys [a-z0-9_], values
 	// readable text. The receiver owns the map. Set by Feed.Drain for
 	// Write events only (which are recorded one by one); the others,
@@ -79,6 +85,9 @@ type Event struct {
 
 // DataLen is the most bytes of Event.Data.
 const DataLen = 256
+
+// N is the number of events ev stands for.
+func (ev *Event) N() uint64 { return uint64(max(ev.Count, 1)) }
 
 // SetData copies b (cut at DataLen bytes) into the event's Data.
 func (ev *Event) SetData(b []byte) { ev.DataLen = uint16(copy(ev.Data[:], b)) }

@@ -15,7 +15,8 @@ type Queue struct {
 	slots   []Event
 	mask    uint64
 	head    atomic.Uint64 // next slot the consumer reads
-	tail    atomic.Uint64 // next slot the producer fills
+	tail    atomic.Uint64 // next slot the producer publishes
+	resv    uint64        // slots reserved after tail, not yet published (the producer's own)
 	dropped atomic.Uint64
 }
 
@@ -29,21 +30,27 @@ func NewQueue(n int) *Queue {
 }
 
 // Reserve returns the next free slot, cleared, for the producer to fill;
-// Commit publishes it. When the queue is full it counts a dropped event
-// and returns nil.
-func (q *Queue) Reserve() *Event {
-	t := q.tail.Load()
+// Commit publishes it with the others reserved since the last Commit (the
+// producer may go on changing them until then: a loop counts repeated
+// events into the slot of the first). When the queue is full it counts
+// dropped events (n: how many the slot would have held) and returns nil.
+func (q *Queue) Reserve(n uint64) *Event {
+	t := q.tail.Load() + q.resv
 	if t-q.head.Load() == uint64(len(q.slots)) {
-		q.dropped.Add(1)
+		q.dropped.Add(n)
 		return nil
 	}
+	q.resv++
 	ev := &q.slots[t&q.mask]
 	*ev = Event{}
 	return ev
 }
 
-// Commit publishes the slot Reserve returned.
-func (q *Queue) Commit() { q.tail.Add(1) }
+// Commit publishes the slots reserved since the last Commit.
+func (q *Queue) Commit() {
+	q.tail.Add(q.resv)
+	q.resv = 0
+}
 
 // Len is the number of events waiting.
 func (q *Queue) Len() int { return int(q.tail.Load() - q.head.Load()) }
@@ -103,7 +110,7 @@ func (f *Feed) Signal() {
 // loops (they use their own Queue), and signals the consumer.
 func (f *Feed) Push(ev *Event) {
 	f.sharedM.Lock()
-	if slot := f.shared.Reserve(); slot != nil {
+	if slot := f.shared.Reserve(1); slot != nil {
 		*slot = *ev
 		f.shared.Commit()
 	}

@@ -54,7 +54,7 @@ func TestInspector(t *testing.T) {
 	require.Len(t, evs, 2, "one write and one denial")
 	client := c.c.LocalAddr().(*net.TCPAddr).AddrPort()
 	assert.Equal(t, recEvent{Kind: inspect.Write, Source: client, Destination: plc.addr, Conduit: "scada-to-plc",
-		Summary: "unit 1 fc 16 addr 10-11", Details: map[string]string{"unit": "1", "function": "16", "addresses": "10-11", "values": "5,6"}}, evs[0])
+		Summary: "unit 1 fc 16 addr 10-11", Details: map[string]string{"unit": "1", "function": "16", "addresses": "10-11", "values": "5,6"}, N: 1}, evs[0])
 	assert.Equal(t, inspect.Denied, evs[1].Kind)
 	assert.Equal(t, string(modbus.ReasonAddressDenied), evs[1].Reason)
 	assert.Nil(t, evs[1].Details, "denials carry a summary, no map")

@@ -445,7 +445,10 @@ func TestProxyMalformedClients(t *testing.T) {
 		})
 	}
 	t.Run("1-byte trickle of a valid request", func(t *testing.T) {
-		r := e.dialRaw()
+		// Through a proxy with the default frame timeout to the same
+		// PLC: the short one above would make the trickle's pace a
+		// matter of the machine's load.
+		r := newEnv(t, proxySpec(), e.upstream, nil).dialRaw()
 		for _, b := range adu(77, 1, pdu(3, 8, 1)) {
 			r.write([]byte{b})
 			time.Sleep(time.Millisecond)

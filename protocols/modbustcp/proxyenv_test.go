@@ -132,6 +132,7 @@ type recEvent struct {
 	Source      netip.AddrPort
 	Destination netip.AddrPort
 	Details     map[string]string
+	N           uint64 // events it stands for (a loop counts equal events of a round into one)
 }
 
 // recSink records copies of the events a proxy's feed hands on, drained
@@ -160,7 +161,7 @@ func follow(feed *inspect.Feed) *recSink {
 
 func (s *recSink) add(ev *inspect.Event) {
 	r := recEvent{Kind: ev.Kind, Reason: ev.Reason, Summary: ev.Summary.String(), Monitor: ev.Monitor, Conduit: ev.Conduit,
-		Role: ev.Role, Source: ev.Source, Destination: ev.Destination, Details: ev.Details}
+		Role: ev.Role, Source: ev.Source, Destination: ev.Destination, Details: ev.Details, N: ev.N()}
 	s.mu.Lock()
 	s.evs = append(s.evs, r)
 	s.mu.Unlock()
@@ -193,7 +194,7 @@ func (s *recSink) count(kind inspect.EventKind, reason ...string) int {
 	n := 0
 	for _, e := range s.all() {
 		if e.Kind == kind && (len(reason) == 0 || e.Reason == reason[0]) {
-			n++
+			n += int(e.N)
 		}
 	}
 	return n

@@ -343,10 +343,11 @@ func (c *conn) readFailed(err error) {
 		// The client is done: deliver what is outstanding, then close.
 		c.eof = true
 	case errFraming, errTruncated, errTooLong:
-		if ev := c.l.event(inspect.Malformed, ReasonMalformedFrame); ev != nil {
+		if c.l.repeat(inspect.Malformed, ReasonMalformedFrame, c.v.Monitor, c) {
+			// Counted into an equal event of this round.
+		} else if ev := c.l.event(inspect.Malformed, ReasonMalformedFrame); ev != nil {
 			c.fill(ev, c.v.Monitor)
 			ev.Summary.Add(c.in.framingError(err).Error())
-			c.l.commitEvent()
 		}
 		c.close(true)
 	default:
@@ -392,8 +393,11 @@ func (c *conn) close(reset bool) {
 }
 
 // report queues an event about a request of the connection (rec and,
-// for a write, frame describe it).
+// for a write, frame describe it), or counts it into an equal one.
 func (c *conn) report(kind inspect.EventKind, reason string, monitor bool, rec *Record, frame []byte) {
+	if kind != inspect.Write && c.l.repeat(kind, reason, monitor, c) {
+		return
+	}
 	ev := c.l.event(kind, reason)
 	if ev == nil {
 		return
@@ -402,7 +406,6 @@ func (c *conn) report(kind inspect.EventKind, reason string, monitor bool, rec *
 	if rec != nil {
 		c.e.codec.Describe(ev, rec, frame)
 	}
-	c.l.commitEvent()
 }
 
 // fill sets the connection's part of an event.

@@ -256,7 +256,6 @@ func (d *device) malformed(reason, sample string) {
 	if ev := d.l.event(inspect.Malformed, reason); ev != nil {
 		c.fill(ev, false)
 		ev.Summary.Add(sample)
-		d.l.commitEvent()
 	}
 }
 

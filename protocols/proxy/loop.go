@@ -28,8 +28,12 @@ type loop struct {
 	quit   bool
 	done   chan struct{}
 
-	q      *inspect.Queue // events for the pipeline
-	queued bool           // events were queued in this round: signal the feed
+	// q takes the loop's events for the pipeline; the events of a round
+	// are published together at its end (pending), and an event equal to
+	// one of them is counted into it (repeat).
+	q        *inspect.Queue
+	pending  [pendingMax]*inspect.Event
+	npending int
 
 	// tasks is a lock-free stack of posted functions (newest first);
 	// tasksClosed once the loop has stopped.
@@ -152,7 +156,7 @@ func (l *loop) run() {
 		l.runList(l.tasks.Swap(tasksClosed))
 		unix.Close(l.efd)
 		l.waiter.close()
-		l.signalEvents()
+		l.publishEvents()
 		close(l.done)
 	}()
 	l.now = time.Now()
@@ -183,17 +187,58 @@ func (l *loop) run() {
 		if !l.next.IsZero() && !l.now.Before(l.next) {
 			l.expire()
 		}
-		l.signalEvents()
+		l.publishEvents()
 	}
 }
 
-// signalEvents tells the event pipeline once per round that this loop
-// queued events.
-func (l *loop) signalEvents() {
-	if l.queued {
-		l.queued = false
-		l.e.feed.Signal()
+// pendingMax bounds the events of a round that later events may be
+// counted into.
+const pendingMax = 16
+
+// event reserves a slot in the loop's event queue for an event (nil when
+// the queue is full: the event is dropped and counted). The caller fills
+// it before the round ends; publishEvents publishes it.
+func (l *loop) event(kind inspect.EventKind, reason string) *inspect.Event {
+	if l.npending == pendingMax {
+		l.publishEvents()
 	}
+	ev := l.q.Reserve(1)
+	if ev == nil {
+		return nil
+	}
+	ev.Protocol, ev.Kind, ev.Reason = l.e.proto.Name, kind, reason
+	ev.Time = l.e.now(l.now)
+	l.pending[l.npending] = ev
+	l.npending++
+	return ev
+}
+
+// repeat counts an event into an equal one of this round, if there is
+// one: a flood of denied requests from one source costs a count per
+// request, not a queue slot.
+func (l *loop) repeat(kind inspect.EventKind, reason string, monitor bool, c *conn) bool {
+	for _, ev := range l.pending[:l.npending] {
+		if ev.Kind == kind && ev.Reason == reason && ev.Monitor == monitor && ev.Source.Addr() == c.src.Addr() &&
+			ev.Destination == c.route.Upstream && ev.Conduit == c.route.Conduit && ev.Role == c.route.Identity.Role {
+			if ev.Count == 0 {
+				ev.Count = 1
+			}
+			ev.Count++
+			return true
+		}
+	}
+	return false
+}
+
+// publishEvents publishes the round's events and tells the event pipeline.
+func (l *loop) publishEvents() {
+	if l.npending == 0 {
+		return
+	}
+	l.q.Commit()
+	clear(l.pending[:l.npending])
+	l.npending = 0
+	l.e.feed.Signal()
 }
 
 // poll is epoll_wait without a timeout: it cannot block, so it is a raw
@@ -251,20 +296,4 @@ func (l *loop) closeFD(fd int) {
 		l.fds[fd] = nil
 	}
 	closeFD(fd)
-}
-
-// event reserves a slot in the loop's event queue (nil when it is full:
-// the event is dropped and counted); commitEvent publishes it.
-func (l *loop) event(kind inspect.EventKind, reason string) *inspect.Event {
-	ev := l.q.Reserve()
-	if ev != nil {
-		ev.Protocol, ev.Kind, ev.Reason = l.e.proto.Name, kind, reason
-		ev.Time = l.e.now(l.now)
-	}
-	return ev
-}
-
-func (l *loop) commitEvent() {
-	l.q.Commit()
-	l.queued = true
 }

@@ -66,7 +66,8 @@ type waiter struct {
 	deadline time.Time // read deadline set on file
 	awake    time.Time // when the loop last passed through the scheduler
 	busy     bool      // the last wait found events
-	parked   atomic.Bool
+	parked   atomic.Bool   // for tests: the loop sleeps
+	yields   atomic.Uint64 // for tests and benchmarks: yields so far
 }
 
 func (w *waiter) init(l *loop) error {
@@ -194,6 +195,7 @@ func (w *waiter) yield() int {
 	}
 	w.force = false
 	w.awake = time.Now()
+	w.yields.Add(1)
 	return w.n
 }
 

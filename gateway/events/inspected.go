@@ -15,16 +15,7 @@ func (p *Pipeline) Follow(feed *inspect.Feed) {
 	p.feedsMu.Lock()
 	p.feeds = append(p.feeds, feed)
 	p.feedsMu.Unlock()
-	take := p.inspected
-	for {
-		select {
-		case <-feed.Ready():
-			feed.Drain(take)
-		case <-feed.Done():
-			feed.Drain(take)
-			return
-		}
-	}
+	feed.Follow(p.inspected)
 }
 
 var inspectKinds = [...]Kind{

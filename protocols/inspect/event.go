@@ -139,6 +139,17 @@ func (m *Summary) Len() int { return int(m.n) }
 // String returns the text (this allocates).
 func (m Summary) String() string { return string(m.b[:m.n]) }
 
+// Requests sums the counts of the given verdict ("" for all).
+func Requests(counts []RequestCount, verdict string) uint64 {
+	var n uint64
+	for _, rc := range counts {
+		if verdict == "" || rc.Verdict == verdict {
+			n += rc.Count
+		}
+	}
+	return n
+}
+
 // RequestCount is one non-zero request counter of an inspecting proxy.
 type RequestCount struct {
 	Protocol string

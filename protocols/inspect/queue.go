@@ -147,6 +147,20 @@ func (f *Feed) Drain(fn func(*Event)) int {
 	return n
 }
 
+// Follow drains the feed into fn as events come, until the feed closes
+// (after a last drain): the consumer's loop.
+func (f *Feed) Follow(fn func(*Event)) {
+	for {
+		select {
+		case <-f.ready:
+			f.Drain(fn)
+		case <-f.done:
+			f.Drain(fn)
+			return
+		}
+	}
+}
+
 // Dropped is how many events found their queue full since the feed was
 // made.
 func (f *Feed) Dropped() uint64 {

@@ -145,17 +145,7 @@ type recSink struct {
 // follow drains feed into a recSink until the feed closes.
 func follow(feed *inspect.Feed) *recSink {
 	s := &recSink{}
-	go func() {
-		for {
-			select {
-			case <-feed.Ready():
-				feed.Drain(s.add)
-			case <-feed.Done():
-				feed.Drain(s.add)
-				return
-			}
-		}
-	}()
+	go feed.Follow(s.add)
 	return s
 }
 
@@ -264,13 +254,7 @@ func (e *env) setPolicy(spec modbus.Spec) {
 // requests sums the proxy's request counters of a verdict (allowed,
 // denied, monitored).
 func (e *env) requests(verdict string) uint64 {
-	var n uint64
-	for _, rc := range e.proxy.Requests() {
-		if rc.Verdict == verdict {
-			n += rc.Count
-		}
-	}
-	return n
+	return inspect.Requests(e.proxy.Requests(), verdict)
 }
 
 // client returns a goburrow client for unit through the proxy.

@@ -28,14 +28,22 @@ type device struct {
 	stalled      bool
 	partialSince time.Time // a device frame started and is not complete
 
-	slots   []slot
-	waiting int    // slots waiting for their answer
-	nextKey uint32 // next key to try (KeySpace > 0)
-	seq     uint64 // order of the requests sent
+	// slots is the table of requests sent (a power of two long), free the
+	// indexes of its free slots. When the key space has room for them,
+	// a request's key on the device connection names its slot (slotKeys),
+	// so that finding an answer's request is one look.
+	slots    []slot
+	free     []int32
+	slotKeys bool
+	waiting  int    // slots waiting for their answer
+	nextKey  uint32 // next key to try (KeySpace > 0, !slotKeys)
+	seq      uint64 // order of the requests sent
 }
 
 // slot is one request sent to the device.
 type slot struct {
+	index    int32  // in the table
+	uses     uint32 // how often the slot was taken: its key changes with every use
 	state    slotState
 	client   *conn
 	pairing  Pairing
@@ -60,73 +68,88 @@ const (
 
 func newDevice(owner *conn, fd int) *device {
 	e := owner.e
+	n := 1
+	for n < 2*e.cfg.MaxOutstanding { // room for expired requests beside the waiting ones
+		n <<= 1
+	}
 	d := &device{l: owner.l, e: e, fd: fd, owner: owner, in: newInbuf(e.framing.MaxAnswer),
-		slots: make([]slot, 2*e.cfg.MaxOutstanding)}
+		slots: make([]slot, n), free: make([]int32, 0, n), slotKeys: e.framing.KeySpace >= uint32(n)}
+	for i := range d.slots {
+		d.slots[i].index = int32(i)
+	}
+	d.freeAll()
 	d.rd.fd = fd
 	return d
+}
+
+// freeAll marks every slot free.
+func (d *device) freeAll() {
+	d.free = d.free[:0]
+	for i := len(d.slots) - 1; i >= 0; i-- {
+		d.slots[i].state = slotFree
+		d.free = append(d.free, int32(i))
+	}
+	d.waiting = 0
+}
+
+// release frees a slot.
+func (d *device) release(s *slot) {
+	s.state = slotFree
+	s.client = nil
+	d.free = append(d.free, s.index)
 }
 
 // add records a request sent for client c with verdict v; nil when the
 // client's key is outstanding already and keys are not renumbered.
 func (d *device) add(c *conn, v *Verdict) *slot {
-	devKey := v.Key
-	if v.Pairing == ByKey {
-		if ks := d.e.framing.KeySpace; ks > 0 {
-			devKey = d.allocKey(ks)
-		} else if d.keyInUse(devKey) {
-			return nil
-		}
+	ks := d.e.framing.KeySpace
+	if v.Pairing == ByKey && ks == 0 && d.find(v.Key) != nil {
+		return nil
 	}
-	var s, expired *slot
-	for i := range d.slots {
-		switch d.slots[i].state {
-		case slotFree:
-			s = &d.slots[i]
-		case slotExpired:
-			if expired == nil || d.slots[i].seq < expired.seq {
-				expired = &d.slots[i]
+	var s *slot
+	if n := len(d.free); n > 0 {
+		s = &d.slots[d.free[n-1]]
+		d.free = d.free[:n-1]
+	} else {
+		// Forget the oldest expired request (every slot that is not free
+		// is: a client waits for fewer than half of them): its late
+		// answer, if it ever comes, will look unsolicited.
+		for i := range d.slots {
+			if x := &d.slots[i]; x.state == slotExpired && (s == nil || x.seq < s.seq) {
+				s = x
 			}
 		}
-		if s != nil {
-			break
-		}
 	}
-	if s == nil {
-		// Forget the oldest expired request: its late answer, if it ever
-		// comes, will look unsolicited.
-		s = expired
+	devKey := v.Key
+	if v.Pairing == ByKey && ks > 0 {
+		if d.slotKeys {
+			devKey = (s.uses*uint32(len(d.slots)) + uint32(s.index)) % ks
+		} else {
+			devKey = d.allocKey(ks)
+		}
 	}
 	timeout := v.Timeout
 	if timeout <= 0 {
 		timeout = d.e.cfg.ResponseTimeout
 	}
-	*s = slot{state: slotWaiting, client: c, pairing: v.Pairing, key: v.Key, devKey: devKey, seq: d.seq,
-		deadline: d.l.now.Add(timeout), rec: v.Record}
+	*s = slot{index: s.index, uses: s.uses + 1, state: slotWaiting, client: c, pairing: v.Pairing, key: v.Key, devKey: devKey,
+		seq: d.seq, deadline: d.l.now.Add(timeout), rec: v.Record}
 	d.seq++
 	d.waiting++
 	return s
 }
 
 // allocKey returns the next key below ks that no request in the table
-// uses: a late answer to an expired request is never taken for the
-// answer to a new one.
+// uses (a key space smaller than the table): a late answer to an expired
+// request is never taken for the answer to a new one.
 func (d *device) allocKey(ks uint32) uint32 {
 	for {
 		k := d.nextKey % ks
 		d.nextKey = k + 1
-		if !d.keyInUse(k) {
+		if d.find(k) == nil {
 			return k
 		}
 	}
-}
-
-func (d *device) keyInUse(k uint32) bool {
-	for i := range d.slots {
-		if s := &d.slots[i]; s.state != slotFree && s.pairing == ByKey && s.devKey == k {
-			return true
-		}
-	}
-	return false
 }
 
 // handle implements handler for the device socket.
@@ -203,7 +226,7 @@ func (d *device) answer(f []byte) {
 		return
 	case s.state == slotExpired:
 		c.report(inspect.Failure, ReasonLateResponse, false, &s.rec, nil)
-		s.state = slotFree
+		d.release(s)
 		return
 	case !c.sess.Match(f, &s.rec):
 		d.desync()
@@ -215,13 +238,19 @@ func (d *device) answer(f []byte) {
 	if s.pairing == ByKey && d.e.framing.KeySpace > 0 {
 		d.e.codec.SetKey(cl.out[start:], s.key)
 	}
-	s.state = slotFree
+	d.release(s)
 	d.waiting--
 	cl.n--
 }
 
 // find returns the request the device knows by key.
 func (d *device) find(key uint32) *slot {
+	if d.slotKeys {
+		if s := &d.slots[key%uint32(len(d.slots))]; s.state != slotFree && s.pairing == ByKey && s.devKey == key {
+			return s
+		}
+		return nil
+	}
 	for i := range d.slots {
 		if s := &d.slots[i]; s.state != slotFree && s.pairing == ByKey && s.devKey == key {
 			return s
@@ -267,17 +296,15 @@ func (d *device) close(reason string, perRequest bool) {
 	}
 	d.closeFD()
 	for i := range d.slots {
-		s := &d.slots[i]
-		if s.state == slotWaiting {
+		if s := &d.slots[i]; s.state == slotWaiting {
 			s.client.answer(&s.rec, AnswerNoResponse)
 			if perRequest {
 				s.client.report(inspect.Failure, reason, false, &s.rec, nil)
 			}
 			s.client.n--
 		}
-		s.state = slotFree
 	}
-	d.waiting = 0
+	d.freeAll()
 }
 
 // closeFD closes the socket and detaches the device from its owner.
@@ -313,7 +340,7 @@ func (d *device) expire(due func(time.Time) bool) {
 		d.waiting--
 		s.state = slotExpired
 		if s.pairing == InOrder {
-			s.state = slotFree
+			d.release(s)
 			inOrder = true
 		}
 		expired = true

@@ -38,17 +38,7 @@ func followFeed(feed *inspect.Feed) *evLog {
 		l.evs = append(l.evs, *ev)
 		l.mu.Unlock()
 	}
-	go func() {
-		for {
-			select {
-			case <-feed.Ready():
-				feed.Drain(take)
-			case <-feed.Done():
-				feed.Drain(take)
-				return
-			}
-		}
-	}()
+	go feed.Follow(take)
 	return l
 }
 
@@ -123,13 +113,7 @@ func newToy(t testing.TB, codec toyCodec, serve func(int, []byte, func(...[]byte
 
 // requests sums the engine's request counters of a verdict.
 func (env *toyEnv) requests(verdict string) uint64 {
-	var n uint64
-	for _, rc := range env.e.Requests() {
-		if rc.Verdict == verdict {
-			n += rc.Count
-		}
-	}
-	return n
+	return inspect.Requests(env.e.Requests(), verdict)
 }
 
 // toyClient speaks the toy protocol to the engine.

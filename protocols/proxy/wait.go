@@ -91,9 +91,9 @@ func (l *loop) wait() int {
 			return n
 		}
 	}
-	if !l.next.IsZero() && !l.next.After(time.Now()) {
+	if !l.next.IsZero() && !l.next.After(l.now) {
 		w.busy = false
-		return 0 // a deadline is due
+		return 0 // a deadline is due (one that passes in between ends the park at once)
 	}
 	n := w.park()
 	w.busy = n > 0

@@ -59,8 +59,12 @@ type Framing struct {
 	// requests on a device connection (Modbus/TCP: 65536 transaction
 	// ids). The engine then renumbers every keyed request (SetKey), so
 	// that a late answer is never taken for another request's and
-	// clients can share a device connection. 0: frames must reach the
-	// device unchanged (their keys are signed); keys are the client's.
+	// clients can come to share a device connection; the sessions'
+	// SplitAnswer, Answer and Match must then not depend on which
+	// client's session they are (the device's frames are read before
+	// they are known to be an answer for a client). 0: frames must reach
+	// the device unchanged (their keys are signed); keys are the
+	// client's, and a device connection serves one client.
 	KeySpace uint32
 }
 

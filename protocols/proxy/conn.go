@@ -41,7 +41,6 @@ type conn struct {
 	dev        *device // the device connection; nil before the first forward and after it closed
 	n          int     // requests waiting for the device's answer
 	held       []byte  // a request waiting for the device connection (its verdict is v)
-	dialing    bool
 	dialFailed time.Time // last failed connect to the device
 
 	eof      bool // the client finished sending
@@ -256,7 +255,6 @@ func (c *conn) send(f []byte) {
 // startDial connects to the device in a goroutine; the held request goes
 // out when it is connected.
 func (c *conn) startDial() {
-	c.dialing = true
 	e, l := c.e, c.l
 	addr := c.route.Upstream.String()
 	e.wg.Add(1)
@@ -278,7 +276,6 @@ func (c *conn) startDial() {
 // dialed takes the outcome of startDial.
 func (c *conn) dialed(fd int, err error) {
 	l := c.l
-	c.dialing = false
 	if c.closed {
 		closeFD(fd)
 		return

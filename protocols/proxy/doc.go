@@ -84,21 +84,22 @@
 // The engine never changes GOMAXPROCS; its default number of loops is
 // GOMAXPROCS.
 //
-// Measured before choosing (2-CPU shared VM, proxies pinned to one CPU,
-// make bench-modbus and an ad-hoc management-API probe; README
-// "Benchmarks"): sleeping in the netpoller with these yields made the
-// system calls per request the same as a loop sleeping in its own raw
-// epoll_pwait while holding its P (the design this one replaces: 1.03
-// epoll_pwait, 2 recvfrom and 2 sendto per request at 16 clients, 0.07
-// context switches), and CPU per request 0.97-1.03 of HAProxy's at 16
-// clients; a status call to an HTTP API in the proxy's process answered
-// with p99 9-39 ms beside a saturated loop on one CPU (a plain Go HTTP
-// server on that CPU: 5-38 ms), the longest GC stop-the-world pause was
-// 0.3-0.6 ms, and without the yields p99 was 75 ms and the longest pause
-// 4.1 ms. Sleeping in epoll_pwait through syscall.Syscall6 instead (the
-// runtime hands a P in a system call to another thread after a sysmon
-// tick) made the same system calls, but cost 1.17 times HAProxy's CPU per
-// request with one client (sysmon's wake-ups) and showed pauses of 4.4
-// and 4.8 ms. A goroutine per connection on net.Conn had cost 1.4-1.6
-// times HAProxy's CPU per request.
+// Measured (2-CPU shared VM, proxies pinned to one CPU, make bench-modbus
+// and an ad-hoc management-API probe; README "Tests and benchmarks"):
+// sleeping in the netpoller with these yields makes the same system calls
+// per request as a loop sleeping in its own raw epoll_pwait while holding
+// its P (the design this one replaces): 2 recvfrom, 2 sendto and 1.03
+// epoll_pwait at 16 clients, 0.07 context switches; CPU per request was
+// 0.93-1.00 of HAProxy's at 16 clients and 0.99-1.11 at 64. A status call
+// to an HTTP API in the proxy's process answered with p99 3.7-5.5 ms
+// beside a saturated loop on one CPU (a plain Go HTTP server on that CPU:
+// 4.9-11.4 ms), and the longest GC stop-the-world pause was 0.33-1.2 ms
+// (0.54-0.96 ms with the proxy alone on the CPU); without the yields the
+// p99 was 75 ms and the longest pause 4.1 ms. Sleeping in epoll_pwait
+// through syscall.Syscall6 instead (the runtime hands a P in a system call
+// to another thread after a sysmon tick) made the same system calls, but
+// cost 1.17 times HAProxy's CPU per request with one client (sysmon's
+// wake-ups) and paused for 4.4 and 4.8 ms in two of three runs. A
+// goroutine per connection on net.Conn had cost 1.4-1.6 times HAProxy's
+// CPU per request.
 package proxy

@@ -38,9 +38,9 @@ type conn struct {
 	lastRead     time.Time
 	queued       bool // in the loop's list of connections to serve again
 
-	dev        *device // the device connection; nil before the first forward and after it closed
-	n          int     // requests waiting for the device's answer
-	held       []byte  // a request waiting for the device connection (its verdict is v)
+	dev        *device   // the device connection; nil before the first forward and after it closed
+	n          int       // requests waiting for the device's answer
+	held       []byte    // a request waiting for the device connection (its verdict is v)
 	dialFailed time.Time // last failed connect to the device
 
 	eof      bool // the client finished sending

@@ -146,7 +146,7 @@ func (d *Daemon) startProxy() error {
 			return fmt.Errorf("start the %s proxy: %w", title, err)
 		}
 		if d.pipeline != nil {
-			go d.pipeline.Follow(p.Events())
+			d.pipeline.Follow(p.Events())
 		}
 		d.inspection.mu.Lock()
 		d.inspection.proxies = append(d.inspection.proxies, &inspectorProxy{name: name, proxy: p})

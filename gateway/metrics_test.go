@@ -91,6 +91,7 @@ func TestMetricsFromTheDaemon(t *testing.T) {
 	feed.Push(&inspect.Event{Protocol: "modbus", Kind: inspect.Write, Conduit: "ops-to-plc"})
 	feed.Close()
 	h.d.pipeline.Follow(feed)
+	waitFor(t, func() bool { return h.d.pipeline.Stats().Events["write"] == 1 }) // the last of them
 
 	h.d.set.Metrics.Listen = "127.0.0.1:0"
 	stop, err := h.d.serveMetrics()

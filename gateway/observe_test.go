@@ -53,19 +53,14 @@ func TestDeniedEventNoAllocs(t *testing.T) {
 		q.Commit()
 		feed.Signal()
 	}
-	followed := make(chan struct{})
-	go func() {
-		p.Follow(feed)
-		close(followed)
-	}()
+	p.Follow(feed)
 	push()
 	waitFor(t, func() bool { return p.Stats().Events["denied"] == 1 })
 	allocs := testing.AllocsPerRun(1000, push)
 	assert.Zero(t, allocs, "queueing an event")
 	feed.Close()
-	<-followed
 	// The first, AllocsPerRun's warm-up and its 1000 runs.
-	assert.EqualValues(t, 1002, p.Stats().Events["denied"], "every event recorded")
+	waitFor(t, func() bool { return p.Stats().Events["denied"] == 1002 })
 	assert.Equal(t, []events.Total{{Kind: events.Denied, Protocol: "modbus", Scope: "scada-to-plc", Reason: "address_not_allowed", Count: 1002}},
 		p.Totals(events.Denied), "counted once each")
 	p.Flush()
@@ -101,7 +96,7 @@ func floodProxy(tb testing.TB, pipeline *events.Pipeline) string {
 	})
 	require.NoError(tb, err)
 	if pipeline != nil {
-		go pipeline.Follow(px.Events())
+		pipeline.Follow(px.Events())
 	}
 	require.NoError(tb, px.Install(map[string]proxy.Policy{"scada-to-plc": pol}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -209,6 +204,7 @@ func TestNoNflogKeepsRunning(t *testing.T) {
 		Source: netip.MustParseAddrPort("198.18.0.10:1"), Conduit: "c", Reason: "function_not_allowed"})
 	feed.Close()
 	d.pipeline.Follow(feed)
+	waitFor(t, func() bool { return d.pipeline.Stats().Events["denied"] == 1 })
 	d.pipeline.Flush()
 	got := d.Events(t.Context(), 0, 0)
 	require.Len(t, got.Events, 1)

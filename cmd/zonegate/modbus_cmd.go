@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -133,19 +132,18 @@ func (x explicitProxy) run(ctx context.Context, log *zap.Logger, stderr io.Write
 		return fmt.Errorf("listen on %s: %w", x.listen, err)
 	}
 	pipeline := events.New(events.Config{Sinks: []events.Sink{&events.LogSink{Log: log.Named("events")}}})
+	pipeline.Follow(p.Events())
 	pctx, stopPipeline := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
+	ran := make(chan struct{})
 	go func() {
-		defer wg.Done()
-		pipeline.Run(pctx) // flushes once more when stopped
+		defer close(ran)
+		pipeline.Run(pctx) // flushes once more when stopped, with the proxy's last events
 	}()
-	go func() {
-		defer wg.Done()
-		pipeline.Follow(p.Events()) // until the proxy has stopped
+	defer func() {
+		<-p.Events().Done() // the proxy has stopped
 		stopPipeline()
+		<-ran
 	}()
-	defer wg.Wait()
 	go func() {
 		for range x.reload {
 			pol, err := load()

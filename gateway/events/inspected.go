@@ -5,17 +5,43 @@ import (
 )
 
 // Follow takes the events of an inspecting proxy (its proxy.Proxy.Events
-// feed) into the pipeline until the feed closes (the proxy stopped): it is
-// the goroutine that drains the proxy's per-loop queues, so that nothing on
-// the proxy's event loops formats, logs or waits. Run it with go, one per
-// proxy. Denials, framing errors, refused connections and the proxies'
-// failures are recorded (aggregated); allowed writes go to the sinks one
-// by one with their details.
+// feed) into the pipeline until the feed closes (the proxy stopped): it
+// starts the goroutine that drains the proxy's per-loop queues, so that
+// nothing on the proxy's event loops formats, logs or waits. Denials,
+// framing errors, refused connections and the proxies' failures are
+// recorded (aggregated); allowed writes go to the sinks one by one with
+// their details. When Run stops, its last flush has the events of the
+// proxies that stopped before.
 func (p *Pipeline) Follow(feed *inspect.Feed) {
+	f := follower{feed: feed, done: make(chan struct{})}
 	p.feedsMu.Lock()
-	p.feeds = append(p.feeds, feed)
+	p.feeds = append(p.feeds, f)
 	p.feedsMu.Unlock()
-	feed.Follow(p.inspected)
+	go func() {
+		defer close(f.done)
+		feed.Follow(p.inspected)
+	}()
+}
+
+// follower is a feed Follow drains; done is closed when Follow returns.
+type follower struct {
+	feed *inspect.Feed
+	done chan struct{}
+}
+
+// settle waits until the followers of the feeds that closed have taken
+// their last events, so that a final Flush has them.
+func (p *Pipeline) settle() {
+	p.feedsMu.Lock()
+	fs := append([]follower(nil), p.feeds...)
+	p.feedsMu.Unlock()
+	for _, f := range fs {
+		select {
+		case <-f.feed.Done():
+			<-f.done
+		default:
+		}
+	}
 }
 
 var inspectKinds = [...]Kind{
@@ -48,7 +74,7 @@ func (p *Pipeline) dropped() uint64 {
 	defer p.feedsMu.Unlock()
 	var n uint64
 	for _, f := range p.feeds {
-		n += f.Dropped()
+		n += f.feed.Dropped()
 	}
 	return n
 }

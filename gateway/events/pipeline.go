@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/zonegate/zonegate/gateway/internal/clock"
-	"github.com/zonegate/zonegate/protocols/inspect"
 )
 
 // Defaults of Config.
@@ -76,7 +75,7 @@ type Pipeline struct {
 	totals   map[totalKey]*Total // guarded by mu
 
 	feedsMu sync.Mutex
-	feeds   []*inspect.Feed // followed proxies
+	feeds   []follower // followed proxies
 
 	ringMu  sync.Mutex
 	ring    []Aggregate // circular, by Seq
@@ -314,6 +313,7 @@ func (p *Pipeline) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			p.settle() // the last events of the proxies that stopped
 			p.Flush()
 			return
 		case <-tk.C():

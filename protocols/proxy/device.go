@@ -103,8 +103,15 @@ func (d *device) release(s *slot) {
 // client's key is outstanding already and keys are not renumbered.
 func (d *device) add(c *conn, v *Verdict) *slot {
 	ks := d.e.framing.KeySpace
-	if v.Pairing == ByKey && ks == 0 && d.find(v.Key) != nil {
-		return nil
+	if v.Pairing == ByKey && ks == 0 {
+		if x := d.find(v.Key); x != nil {
+			if x.state == slotWaiting {
+				return nil
+			}
+			// The key of a request that expired, used again: its late
+			// answer can no longer be told from the new one's.
+			d.release(x)
+		}
 	}
 	var s *slot
 	if n := len(d.free); n > 0 {

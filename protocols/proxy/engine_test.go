@@ -307,6 +307,7 @@ func TestEngineKeysNotRenumbered(t *testing.T) {
 	assert.Equal(t, "K\x05x", string(<-env.dev.seen), "the key as the client sent it")
 	close(release)
 	assert.Equal(t, "k\x05x", c.recv())
+	assert.Equal(t, "k\x05z", c.roundTrip("K\x05z"), "the key is free again once answered")
 }
 
 // TestEngineNoAnswerAndUnpaired: a request that expects no answer has no

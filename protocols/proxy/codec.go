@@ -149,15 +149,15 @@ type Pairing uint8
 
 // Pairings.
 const (
-	// ByKey: the answer carries the request's Key (Reply ByKey).
+	// ByKey: the answer carries the request's Key (ReplyKind AnswerByKey).
 	ByKey Pairing = iota
-	// InOrder: answers come in the order of the requests (Reply
-	// InOrder), for protocols without ids and for handshakes.
+	// InOrder: answers come in the order of the requests (ReplyKind
+	// AnswerInOrder), for protocols without ids and for handshakes.
 	InOrder
 	// NoAnswer: the device sends no answer.
 	NoAnswer
 	// Unpaired: the answer cannot be told (its ids are encrypted); the
-	// device's frames pass to the client as Reply Pass, with no
+	// device's frames pass to the client as ReplyKind Pass, with no
 	// per-request deadline.
 	Unpaired
 )

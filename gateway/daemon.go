@@ -117,9 +117,9 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 	}
 	defer d.closeAudit()
 	defer d.startEvents(ctx)()
-	// The proxies' events go to the pipeline, their denials are counted
-	// for the metrics on the way.
-	if err := d.proxies.Start(d.metrics.denials.Sink(inspection.PipelineSink(d.pipeline))); err != nil {
+	// The proxies' events go to the pipeline, which counts each denial
+	// once for the metrics too.
+	if err := d.proxies.Start(d.pipeline); err != nil {
 		return err
 	}
 	defer d.proxies.Stop()

@@ -28,8 +28,8 @@ var house = [][]string{
 		"gateway/internal/atomicfile", "gateway/internal/clock", "gateway/zone/seamtest", "test/prereq", "cmd/internal/cli"},
 	// The proxy contract and the protocols' rules blocks.
 	{"protocols/proxy", "protocols/modbus/modbusrules", "protocols/internal/netnstest", "cmd/internal/cli/clitest"},
-	// The Modbus proxy, the registry of rules blocks.
-	{"protocols/modbusproxy", "protocols/rulesblock/registry"},
+	// The Modbus/TCP codec on the engine, the registry of rules blocks.
+	{"protocols/modbustcp", "protocols/rulesblock/registry"},
 	// The zone model.
 	{"gateway/zone"},
 	// What the model turns into, and the stores: rulesets, the API's wire

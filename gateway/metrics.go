@@ -5,6 +5,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/gateway/metrics"
 )
 
@@ -16,11 +17,9 @@ import (
 // Commit is the daemon's commit, set by the command at start.
 var Commit = "unknown"
 
-// daemonMetrics is the daemon's part of the metrics: the denial counter
-// the proxies' sink feeds, and the running server.
+// daemonMetrics is the daemon's part of the metrics: the running server.
 type daemonMetrics struct {
-	denials metrics.DenialCounter
-	server  *metrics.Server
+	server *metrics.Server
 }
 
 // serveMetrics starts the metrics endpoint when metrics.listen is set. A
@@ -48,10 +47,17 @@ func (d *Daemon) serveMetrics() (stop func(), err error) {
 }
 
 // metricsSnapshot is the Source of the metrics: the status, plus the
-// running conduits' zones, the proxies' open connections and denials.
+// running conduits' zones, the proxies' open connections and the denials
+// the event pipeline counted (each denial once).
 func (d *Daemon) metricsSnapshot() (metrics.Snapshot, error) {
 	st, err := d.Status()
-	s := metrics.Snapshot{Status: st, Denials: d.metrics.denials.Snapshot()}
+	s := metrics.Snapshot{Status: st}
+	if d.pipeline != nil {
+		for _, t := range d.pipeline.Totals(events.Denied) {
+			s.Denials = append(s.Denials, metrics.Denial{Protocol: t.Protocol, Conduit: t.Scope, Reason: t.Reason, Monitor: t.Monitor, Count: t.Count})
+		}
+		s.EventsDropped = d.pipeline.Stats().Dropped
+	}
 	if m := d.tx.Running(); m != nil {
 		for _, c := range m.Conduits {
 			s.Conduits = append(s.Conduits, metrics.Conduit{Name: c.Name, From: c.From, To: c.To})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/audit"
+	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/gateway/settings"
 	"github.com/zonegate/zonegate/protocols/inspect"
 )
@@ -53,7 +54,8 @@ func TestRunRefusesUnusableMetricsListen(t *testing.T) {
 
 // TestMetricsFromTheDaemon scrapes the daemon's own snapshot: the fake
 // kernel's counters with the running model's zones, the running model,
-// the audit log and denials the proxies' sink counted.
+// the audit log and the denials the event pipeline counted from a proxy's
+// events (each once; a write is no denial).
 func TestMetricsFromTheDaemon(t *testing.T) {
 	h := newHarness(t, withModelFile(hModelBase))
 	h.k.SetCounters([]firewall.CounterValue{
@@ -61,11 +63,15 @@ func TestMetricsFromTheDaemon(t *testing.T) {
 		{Name: firewall.SpoofCounter("cell"), Packets: 2, Bytes: 120},
 		{Name: firewall.CounterDropFwd, Packets: 7, Bytes: 420},
 	})
-	sink := h.d.metrics.denials.Sink(nil)
+	h.d.pipeline = events.New(events.Config{})
+	feed := inspect.NewFeed(0, 8, nil)
 	for range 2 {
-		sink.InspectedEvent(inspect.Event{Protocol: "modbus", Kind: inspect.Denied, Conduit: "ops-to-plc", Reason: "function_not_allowed"})
+		feed.Push(&inspect.Event{Protocol: "modbus", Kind: inspect.Denied, Conduit: "ops-to-plc", Reason: "function_not_allowed"})
 	}
-	sink.InspectedEvent(inspect.Event{Protocol: "modbus", Kind: inspect.Write, Conduit: "ops-to-plc"})
+	feed.Push(&inspect.Event{Protocol: "modbus", Kind: inspect.Write, Conduit: "ops-to-plc"})
+	feed.Close()
+	h.d.pipeline.Follow(feed)
+	waitFor(t, func() bool { return h.d.pipeline.Stats().Events["write"] == 1 }) // the last of them
 
 	h.d.set.Metrics.Listen = "127.0.0.1:0"
 	stop, err := h.d.serveMetrics()
@@ -87,6 +93,7 @@ func TestMetricsFromTheDaemon(t *testing.T) {
 		`zonegate_zone_spoofed_packets_total{zone="cell"} 2`,
 		`zonegate_dropped_packets_total{chain="forward"} 7`,
 		`zonegate_inspected_denials_total{conduit="ops-to-plc",protocol="modbus",reason="function_not_allowed",verdict="denied"} 2`,
+		`zonegate_inspected_events_dropped_total 0`,
 		`zonegate_model_info{digest="` + h.d.tx.Running().Digest() + `",gateway="unit-gw",version="1"} 1`,
 		`zonegate_island 0`,
 		`zonegate_audit_available 1`,

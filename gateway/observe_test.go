@@ -14,7 +14,6 @@ import (
 
 	"github.com/zonegate/zonegate/firewall/firewalltest"
 	"github.com/zonegate/zonegate/gateway/events"
-	"github.com/zonegate/zonegate/gateway/inspection"
 	"github.com/zonegate/zonegate/gateway/settings"
 	"github.com/zonegate/zonegate/protocols/inspect"
 )
@@ -40,12 +39,26 @@ func TestNoNflogKeepsRunning(t *testing.T) {
 	assert.EqualValues(t, 1, msgs[0].ContextMap()["group"])
 
 	// The proxies' events still flow.
-	inspection.PipelineSink(d.pipeline).InspectedEvent(inspect.Event{Protocol: "modbus", Kind: inspect.Denied, Time: time.Now(),
+	feed := inspect.NewFeed(0, 1, nil)
+	feed.Push(&inspect.Event{Protocol: "modbus", Kind: inspect.Denied, Time: time.Now(),
 		Source: netip.MustParseAddrPort("198.18.0.10:1"), Conduit: "c", Reason: "function_not_allowed"})
+	feed.Close()
+	d.pipeline.Follow(feed)
+	waitFor(t, func() bool { return d.pipeline.Stats().Events["denied"] == 1 })
 	d.pipeline.Flush()
 	got, err := apiBackend{d}.Events(t.Context(), 0, 0)
 	require.NoError(t, err)
 	require.Len(t, got.Events, 1)
 	assert.Equal(t, "denied", got.Events[0].Kind)
 	assert.Equal(t, "10s", got.Interval)
+}
+
+// waitFor polls cond until it holds (bounded only against a hang).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met")
+		}
+	}
 }

@@ -16,9 +16,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zonegate/zonegate/cmd/internal/cli"
+	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/modbus"
-	"github.com/zonegate/zonegate/protocols/modbusproxy"
+	"github.com/zonegate/zonegate/protocols/modbustcp"
+	"github.com/zonegate/zonegate/protocols/proxy"
 )
 
 // conduitPolicy loads the model and compiles the named conduit's policy.
@@ -61,65 +63,113 @@ func modbusProxyCmd() *cobra.Command {
 	fs.StringVar(&upstream, "upstream", "", "address of the device (PLC), e.g. 192.168.20.10:502")
 	fs.StringVar(&modelPath, "model", "", "zone model holding the conduit")
 	fs.StringVar(&conduit, "conduit", "", "conduit whose modbus block is the policy")
-	fs.DurationVar(&responseTimeout, "response-timeout", modbusproxy.DefaultResponseTimeout, "how long the device has to answer a request before the client gets exception 0x0B, unless the conduit sets modbus.response_timeout")
+	fs.DurationVar(&responseTimeout, "response-timeout", proxy.DefaultResponseTimeout, "how long the device has to answer a request before the client gets exception 0x0B, unless the conduit sets modbus.response_timeout")
 	fs.BoolVar(&debug, "debug", false, "log debug messages")
 	return cmd
 }
 
+// explicitProxy is what `zonegate modbus-proxy` runs.
+type explicitProxy struct {
+	listen, upstream, model, conduit string
+	responseTimeout                  time.Duration
+	// reload receives a value for every reload (SIGHUP); ready, when set,
+	// gets the listening address.
+	reload <-chan os.Signal
+	ready  func(addr net.Addr)
+}
+
 func runModbusProxy(listen, upstream, modelPath, conduit string, responseTimeout time.Duration, debug bool, stderr io.Writer) error {
-	up, err := netip.ParseAddrPort(upstream)
-	if err != nil {
-		return fmt.Errorf("--upstream %q must be ADDRESS:PORT, e.g. 192.168.20.10:502", upstream)
-	}
-	log := newLogger(stderr, debug)
-	defer log.Sync()
-	policy, err := conduitPolicy(modelPath, conduit)
-	if err != nil {
-		var ds zone.Diagnostics
-		if errors.As(err, &ds) {
-			fmt.Fprintln(stderr, ds.Error())
-		}
-		return err
-	}
-	live := modbus.NewLivePolicy(policy)
-	proxy, err := modbusproxy.New(modbusproxy.Config{
-		Route: func(net.Conn) (modbusproxy.Route, error) {
-			return modbusproxy.Route{Upstream: up, Conduit: conduit, Policy: live}, nil
-		},
-		Sink:            modbusproxy.ZapSink{Log: log.Named("modbus")},
-		Log:             log.Named("modbus"),
-		ResponseTimeout: responseTimeout,
-	})
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", listen, err)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	log := newLogger(stderr, debug)
+	defer log.Sync()
+	return explicitProxy{listen: listen, upstream: upstream, model: modelPath, conduit: conduit,
+		responseTimeout: responseTimeout, reload: hup}.run(ctx, log, stderr)
+}
+
+// run serves until ctx ends. The proxy's events (denials, framing errors,
+// refused connections, device failures) go through the daemon's event
+// pipeline with its log sink: the first event of each source, conduit
+// and reason at once, then one line per key and interval with the count,
+// at most 20 lines an interval and "N more suppressed" — never a line per
+// event.
+func (x explicitProxy) run(ctx context.Context, log *zap.Logger, stderr io.Writer) error {
+	up, err := netip.ParseAddrPort(x.upstream)
+	if err != nil {
+		return fmt.Errorf("--upstream %q must be ADDRESS:PORT, e.g. 192.168.20.10:502", x.upstream)
+	}
+	load := func() (proxy.Policy, error) {
+		p, err := conduitPolicy(x.model, x.conduit)
+		var ds zone.Diagnostics
+		if errors.As(err, &ds) {
+			fmt.Fprintln(stderr, ds.Error())
+		}
+		return p, err
+	}
+	policy, err := load()
+	if err != nil {
+		return err
+	}
+	p, err := proxy.New(proxy.Config{
+		Route: func(net.Conn) (proxy.Route, error) {
+			return proxy.Route{Upstream: up, Conduit: x.conduit}, nil
+		},
+		Log:             log.Named("modbus"),
+		ResponseTimeout: x.responseTimeout,
+	}, modbustcp.Codec{})
+	if err != nil {
+		return err
+	}
+	if err := p.Install(map[string]proxy.Policy{x.conduit: policy}); err != nil {
+		p.Close()
+		return err
+	}
+	ln, err := net.Listen("tcp", x.listen)
+	if err != nil {
+		p.Close()
+		return fmt.Errorf("listen on %s: %w", x.listen, err)
+	}
+	pipeline := events.New(events.Config{Sinks: []events.Sink{&events.LogSink{Log: log.Named("events")}}})
+	pipeline.Follow(p.Events())
+	pctx, stopPipeline := context.WithCancel(context.Background())
+	ran := make(chan struct{})
 	go func() {
-		for range hup {
-			p, err := conduitPolicy(modelPath, conduit)
+		defer close(ran)
+		pipeline.Run(pctx) // flushes once more when stopped, with the proxy's last events
+	}()
+	defer func() {
+		<-p.Events().Done() // the proxy has stopped
+		stopPipeline()
+		<-ran
+	}()
+	go func() {
+		for range x.reload {
+			pol, err := load()
+			if err == nil {
+				err = p.Install(map[string]proxy.Policy{x.conduit: pol})
+			}
 			if err != nil {
 				log.Error("reload failed; the running policy is unchanged", zap.Error(err))
 				continue
 			}
-			live.Store(p)
-			log.Info("policy reloaded", zap.String("conduit", conduit))
+			log.Info("policy reloaded", zap.String("conduit", x.conduit))
 		}
 	}()
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = proxy.Shutdown(sctx)
+		_ = p.Shutdown(sctx)
 	}()
-	log.Info("Modbus proxy listening", zap.String("listen", ln.Addr().String()), zap.String("upstream", up.String()), zap.String("conduit", conduit))
-	if err := proxy.Serve(ln); err != nil && !errors.Is(err, modbusproxy.ErrProxyClosed) {
+	log.Info("Modbus proxy listening", zap.String("listen", ln.Addr().String()), zap.String("upstream", up.String()), zap.String("conduit", x.conduit))
+	if x.ready != nil {
+		x.ready(ln.Addr())
+	}
+	if err := p.Serve(ln); err != nil && !errors.Is(err, proxy.ErrClosed) {
+		p.Close()
 		return err
 	}
 	return nil

@@ -2,8 +2,13 @@
 // requests the inspecting proxies denied, framing errors and refused
 // connections, and the packets the ruleset dropped (read from NFLOG).
 //
-// The hot path (Pipeline.Record) counts an event into a fixed-size
-// aggregation table under one short lock: no formatting, no allocation.
+// The inspecting proxies' event loops only queue their events (each loop
+// its own bounded queue, inspect.Feed); Pipeline.Follow drains them on a
+// goroutine of the pipeline's, so nothing on a loop formats, logs or takes
+// a lock the sinks take. Record counts an event into a fixed-size
+// aggregation table under one short lock: no formatting, no allocation;
+// it also counts it once in the cumulative counters the metrics read
+// (Totals).
 // Once per interval (Config.Interval, default 10 s) the table is swapped
 // and handed, off the hot path, to the sinks: the audit log gets one record
 // per key (kind, source address, conduit or zone, reason) with a count,
@@ -86,13 +91,20 @@ type Event struct {
 	Source      netip.AddrPort // client, or packet source (port 0 when none)
 	Destination netip.AddrPort // device, or packet destination (port 0 when none)
 	Conduit     string         // inspected conduit (proxy events)
+	Role        string         // the client's role, when a front end proved one (proxy events)
 	Zone        string         // ingress zone (dropped packets), "" if unknown
 	Interface   string         // ingress interface (dropped packets)
 	Chain       string         // ruleset chain that dropped the packet: forward, input, spoofed
 	Reason      string         // why (a reason constant)
 	Monitor     bool           // monitor mode: would have been denied, was forwarded
 	Sample      inspect.Summary
+	// Count is how many equal events this one stands for (0 means 1): a
+	// proxy counts repeated events of one round into one.
+	Count uint64
 }
+
+// n is the number of events ev stands for.
+func (ev *Event) n() uint64 { return max(ev.Count, 1) }
 
 // key is what events are aggregated by. The destination is not part of
 // it: a scan of many ports or addresses from one source is one key.
@@ -134,11 +146,12 @@ type Aggregate struct {
 func (a *Aggregate) add(ev *Event) {
 	if a.Count == 0 {
 		a.Sample, a.First, a.Last = *ev, ev.Time, ev.Time
+		a.Sample.Count = 0
 		a.PortLo, a.PortHi = ev.Destination.Port(), ev.Destination.Port()
-		a.Count = 1
+		a.Count = ev.n()
 		return
 	}
-	a.Count++
+	a.Count += ev.n()
 	if ev.Time.After(a.Last) {
 		a.Last = ev.Time
 	}
@@ -148,7 +161,7 @@ func (a *Aggregate) add(ev *Event) {
 	p := ev.Destination.Port()
 	a.PortLo, a.PortHi = min(a.PortLo, p), max(a.PortHi, p)
 	if ev.Destination.Addr() != a.Sample.Destination.Addr() {
-		a.OtherDestinations++
+		a.OtherDestinations += ev.n()
 	}
 }
 

@@ -59,7 +59,7 @@ type Sink interface {
 type Pipeline struct {
 	cfg Config
 
-	mu       sync.Mutex // guards cur and reported (the hot path's only lock)
+	mu       sync.Mutex // guards cur, reported and totals
 	cur      *table
 	spare    *table
 	reported int           // keys of cur already handed to FirstSinks
@@ -72,6 +72,10 @@ type Pipeline struct {
 	counts   [numKinds]atomic.Uint64
 	overflow atomic.Uint64
 	emitted  atomic.Uint64
+	totals   map[totalKey]*Total // guarded by mu
+
+	feedsMu sync.Mutex
+	feeds   []follower // followed proxies
 
 	ringMu  sync.Mutex
 	ring    []Aggregate // circular, by Seq
@@ -125,16 +129,17 @@ func (p *Pipeline) Record(ev *Event) {
 	if ev.Kind >= numKinds {
 		return
 	}
-	p.counts[ev.Kind].Add(1)
+	p.counts[ev.Kind].Add(ev.n())
 	k := keyOf(ev)
 	p.mu.Lock()
+	p.total(ev)
 	t := p.cur
 	i, ok := t.index[k]
 	if !ok {
 		if len(t.aggs) == cap(t.aggs) {
 			t.other.add(ev)
 			p.mu.Unlock()
-			p.overflow.Add(1)
+			p.overflow.Add(ev.n())
 			return
 		}
 		i = int32(len(t.aggs))
@@ -184,10 +189,68 @@ func (p *Pipeline) Individual(ev *Event, details map[string]string) {
 	if ev.Kind >= numKinds {
 		return
 	}
-	p.counts[ev.Kind].Add(1)
+	p.counts[ev.Kind].Add(ev.n())
+	p.mu.Lock()
+	p.total(ev)
+	p.mu.Unlock()
 	for _, s := range p.cfg.Sinks {
 		s.Individual(ev, details)
 	}
+}
+
+// totalKey is what the cumulative counters count by: not the source (a
+// scan of many sources stays one counter), so their number is bounded by
+// the conduits and zones times the fixed reasons.
+type totalKey struct {
+	kind    Kind
+	proto   string
+	scope   string
+	reason  string
+	monitor bool
+}
+
+// Total is the cumulative count of one kind of event by protocol,
+// conduit (or zone) and reason since the pipeline started: the one count
+// of each event that the metrics read.
+type Total struct {
+	Kind     Kind
+	Protocol string
+	Scope    string // conduit, or ingress zone
+	Reason   string
+	Monitor  bool
+	Count    uint64
+}
+
+// total counts ev in the cumulative counters (p.mu held). Only the first
+// event of a key allocates.
+func (p *Pipeline) total(ev *Event) {
+	scope := ev.Conduit
+	if scope == "" {
+		scope = ev.Zone
+	}
+	k := totalKey{ev.Kind, ev.Protocol, scope, ev.Reason, ev.Monitor}
+	t := p.totals[k]
+	if t == nil {
+		if p.totals == nil {
+			p.totals = map[totalKey]*Total{}
+		}
+		t = &Total{Kind: ev.Kind, Protocol: ev.Protocol, Scope: scope, Reason: ev.Reason, Monitor: ev.Monitor}
+		p.totals[k] = t
+	}
+	t.Count += ev.n()
+}
+
+// Totals returns the cumulative counters of the events of kind (0: all).
+func (p *Pipeline) Totals(kind Kind) []Total {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Total, 0, len(p.totals))
+	for _, t := range p.totals {
+		if kind == 0 || t.Kind == kind {
+			out = append(out, *t)
+		}
+	}
+	return out
 }
 
 // Flush ends the current interval: its aggregates get sequence numbers,
@@ -250,6 +313,7 @@ func (p *Pipeline) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			p.settle() // the last events of the proxies that stopped
 			p.Flush()
 			return
 		case <-tk.C():
@@ -305,11 +369,14 @@ type Stats struct {
 	// Overflow counts events that went into the "other" aggregate
 	// because the table was full.
 	Overflow uint64
+	// Dropped counts the events the followed proxies dropped because
+	// their queues were full (the pipeline did not keep up).
+	Dropped uint64
 }
 
 // Stats returns a snapshot of the counters.
 func (p *Pipeline) Stats() Stats {
-	s := Stats{Events: map[string]uint64{}, Aggregates: p.emitted.Load(), Overflow: p.overflow.Load()}
+	s := Stats{Events: map[string]uint64{}, Aggregates: p.emitted.Load(), Overflow: p.overflow.Load(), Dropped: p.dropped()}
 	for k := Kind(1); k < numKinds; k++ {
 		if n := p.counts[k].Load(); n > 0 {
 			s.Events[k.String()] = n

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/internal/clock"
+	"github.com/zonegate/zonegate/protocols/inspect"
 )
 
 var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
@@ -230,3 +232,36 @@ func TestFloodAuditGrowth(t *testing.T) {
 	}))
 	assert.EqualValues(t, rate*seconds, total, "every request is counted")
 }
+
+// TestFollowThenStop: the events a proxy queued before it stopped are in
+// the pipeline's last flush, however the goroutines are scheduled.
+func TestFollowThenStop(t *testing.T) {
+	flushed := &countSink{}
+	p := New(Config{Sinks: []Sink{flushed}})
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan struct{})
+	go func() {
+		p.Run(ctx)
+		close(ran)
+	}()
+	feed := inspect.NewFeed(0, 64, nil)
+	p.Follow(feed)
+	for range 10 {
+		feed.Push(&inspect.Event{Protocol: "modbus", Kind: inspect.Denied, Conduit: "c", Reason: "r", Count: 3})
+	}
+	feed.Close() // the proxy stopped
+	cancel()     // then the daemon stops the pipeline
+	<-ran
+	assert.Equal(t, uint64(30), flushed.count.Load())
+}
+
+// countSink counts the events of the aggregates it is handed.
+type countSink struct{ count atomic.Uint64 }
+
+func (s *countSink) Flush(b *Batch) {
+	for _, a := range b.Aggregates {
+		s.count.Add(a.Count)
+	}
+}
+
+func (s *countSink) Individual(*Event, map[string]string) {}

@@ -226,6 +226,7 @@ func eventFields(ev *Event, f []zap.Field) []zap.Field {
 		}
 	}
 	add("conduit", ev.Conduit)
+	add("role", ev.Role)
 	add("zone", ev.Zone)
 	add("interface", ev.Interface)
 	add("chain", ev.Chain)

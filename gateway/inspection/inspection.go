@@ -21,7 +21,7 @@ import (
 	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/inspect"
-	"github.com/zonegate/zonegate/protocols/modbusproxy"
+	"github.com/zonegate/zonegate/protocols/modbustcp"
 	"github.com/zonegate/zonegate/protocols/origdst"
 	"github.com/zonegate/zonegate/protocols/proxy"
 )
@@ -29,7 +29,7 @@ import (
 // inspectors are the inspected protocols this daemon runs, one proxy each.
 // A new protocol registers its proxy.Inspector here (and its name in
 // package inspect).
-var inspectors = []proxy.Inspector{modbusproxy.Inspector{}}
+var inspectors = []proxy.Inspector{modbustcp.Inspector{}}
 
 // Config is what the proxies need from the daemon's settings and parts.
 type Config struct {
@@ -147,10 +147,12 @@ func (in *Proxies) listenAddress(pp firewall.ProxyPort) string {
 	return fmt.Sprintf("[::]:%d", pp.Port)
 }
 
-// Start starts the proxy of every registered inspector; their data-plane
-// events go to sink (nil: the proxies log them). When one cannot start,
-// none runs.
-func (in *Proxies) Start(sink inspect.Sink) error {
+// Start starts the proxy of every registered inspector. Their data-plane
+// events go to the event pipeline p, which drains them from the proxies'
+// queues and aggregates them for the daemon log, the audit log and the
+// metrics (nil: events are only counted by the proxies). When one cannot
+// start, none runs.
+func (in *Proxies) Start(p *events.Pipeline) error {
 	for _, insp := range inspectors {
 		pp := proxyPort(in.cfg.ModbusPort, insp.Protocol())
 		title := insp.Protocol().Title
@@ -166,9 +168,8 @@ func (in *Proxies) Start(sink inspect.Sink) error {
 		}
 		log := in.cfg.Log.Named(pp.Inspector)
 		name := pp.Inspector
-		p, err := insp.NewProxy(proxy.Config{
+		px, err := insp.NewProxy(proxy.Config{
 			Route: func(c net.Conn) (proxy.Route, error) { return in.route(name, title, c) },
-			Sink:  sink,
 			Log:   log,
 			// Inspectors of other protocols read it as their default too.
 			ResponseTimeout: in.cfg.ResponseTimeout,
@@ -178,11 +179,14 @@ func (in *Proxies) Start(sink inspect.Sink) error {
 			in.Stop()
 			return fmt.Errorf("start the %s proxy: %w", title, err)
 		}
+		if p != nil {
+			p.Follow(px.Events())
+		}
 		in.mu.Lock()
-		in.proxies = append(in.proxies, &inspectorProxy{name: name, proxy: p})
+		in.proxies = append(in.proxies, &inspectorProxy{name: name, proxy: px})
 		in.mu.Unlock()
 		go func() {
-			if err := p.Serve(ln); err != nil && !errors.Is(err, proxy.ErrClosed) {
+			if err := px.Serve(ln); err != nil && !errors.Is(err, proxy.ErrClosed) {
 				log.Error(title+" proxy stopped: inspected connections are refused until zonegate restarts", zap.Error(err))
 			}
 		}()
@@ -305,14 +309,11 @@ type Conns struct {
 	Open     int
 }
 
-// ActiveConns returns the open client connections of every proxy that
-// counts them.
+// ActiveConns returns the open client connections of every proxy.
 func (in *Proxies) ActiveConns() []Conns {
 	var out []Conns
 	for _, ip := range in.running() {
-		if ac, ok := ip.proxy.(interface{ ActiveConns() int }); ok {
-			out = append(out, Conns{Protocol: ip.name, Open: ac.ActiveConns()})
-		}
+		out = append(out, Conns{Protocol: ip.name, Open: ip.proxy.ActiveConns()})
 	}
 	return out
 }
@@ -324,44 +325,4 @@ func (in *Proxies) Protocols() []string {
 		out = append(out, ip.name)
 	}
 	return out
-}
-
-// PipelineSink hands the proxies' events to the event pipeline p; nil when
-// there is no pipeline.
-func PipelineSink(p *events.Pipeline) inspect.Sink {
-	if p == nil {
-		return nil
-	}
-	return pipelineSink{p: p}
-}
-
-// pipelineSink hands the proxies' events to the event pipeline: allowed
-// writes one by one, everything else counted on the hot path and
-// aggregated off it.
-type pipelineSink struct{ p *events.Pipeline }
-
-var inspectKinds = [...]events.Kind{
-	inspect.Denied:    events.Denied,
-	inspect.Write:     events.Write,
-	inspect.Malformed: events.Malformed,
-	inspect.Refused:   events.Refused,
-	inspect.Failure:   events.Failure,
-}
-
-// InspectedEvent implements inspect.Sink without allocating.
-func (s pipelineSink) InspectedEvent(ev inspect.Event) {
-	kind := events.Failure
-	if int(ev.Kind) < len(inspectKinds) && inspectKinds[ev.Kind] != 0 {
-		kind = inspectKinds[ev.Kind]
-	}
-	e := events.Event{Kind: kind, Time: ev.Time, Protocol: ev.Protocol,
-		Source:      netip.AddrPortFrom(ev.Source.Addr().Unmap(), ev.Source.Port()),
-		Destination: netip.AddrPortFrom(ev.Destination.Addr().Unmap(), ev.Destination.Port()),
-		Conduit:     ev.Conduit, Reason: ev.Reason, Monitor: ev.Monitor, Sample: ev.Summary}
-	if kind == events.Write {
-		w := e // escapes to the sinks; e must not
-		s.p.Individual(&w, ev.Details)
-		return
-	}
-	s.p.Record(&e)
 }

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/zonegate/zonegate/firewall"
+	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/gateway/internal/gatewaytest"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/inspect"
@@ -67,15 +68,15 @@ func TestPrepareAndRoute(t *testing.T) {
 
 // TestStartServesAndStops: the proxies listen where the configuration
 // says, refuse a connection the ruleset did not redirect (closing it and
-// reporting it to the sink), and stop.
+// reporting it to the event pipeline), and stop.
 func TestStartServesAndStops(t *testing.T) {
 	core, logs := observer.New(zap.InfoLevel)
 	in := New(Config{ModbusListen: "127.0.0.1:0", ResponseTimeout: time.Second, Log: zap.New(core)})
 	install, err := in.Prepare(loadModel(t, modbusModel))
 	require.NoError(t, err)
 	install(false)
-	events := make(chan inspect.Event, 16)
-	require.NoError(t, in.Start(inspect.SinkFunc(func(ev inspect.Event) { events <- ev })))
+	pipeline := events.New(events.Config{})
+	require.NoError(t, in.Start(pipeline))
 	defer in.Stop()
 	assert.Equal(t, []string{inspect.Modbus.Name}, in.Protocols())
 	listening := logs.FilterMessageSnippet("proxy listening").All()
@@ -91,8 +92,7 @@ func TestStartServesAndStops(t *testing.T) {
 		_, err = c.Read(make([]byte, 1)) // a hang here is the test's timeout
 	}
 	assert.Error(t, err, "the connection is refused (closed or reset)")
-	ev := <-events
-	assert.Equal(t, inspect.Refused, ev.Kind, "the refused connection is reported")
+	waitFor(t, func() bool { return pipeline.Stats().Events[events.Refused.String()] == 1 }) // the refused connection is reported
 	assert.Equal(t, []Conns{{Protocol: inspect.Modbus.Name}}, in.ActiveConns())
 	assert.Empty(t, in.Requests(), "no request was read")
 
@@ -103,9 +103,4 @@ func TestStartServesAndStops(t *testing.T) {
 
 	in.Stop()
 	assert.Empty(t, in.Protocols())
-}
-
-// TestPipelineSink: no pipeline, no sink.
-func TestPipelineSink(t *testing.T) {
-	assert.Nil(t, PipelineSink(nil))
 }

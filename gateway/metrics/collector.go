@@ -39,8 +39,13 @@ type Snapshot struct {
 	// proxy.
 	Connections []Connections
 	// Denials are the requests the inspecting proxies denied (or, in
-	// monitor mode, would have denied), by reason.
+	// monitor mode, would have denied), by reason: the event pipeline's
+	// cumulative counters, one count per denial.
 	Denials []Denial
+	// EventsDropped is how many data-plane events the inspecting proxies
+	// dropped because the pipeline did not take them in time (their
+	// queues were full): these are missing from Denials and the audit log.
+	EventsDropped uint64
 }
 
 // Conduit names a conduit's zones.
@@ -126,6 +131,9 @@ var (
 	descConnections = prometheus.NewDesc("zonegate_inspected_connections",
 		"Open client connections of an inspecting proxy.",
 		[]string{"protocol"}, nil)
+	descEventsDropped = prometheus.NewDesc("zonegate_inspected_events_dropped_total",
+		"Data-plane events (denials, framing errors, writes) an inspecting proxy dropped because the event pipeline did not take them in time; they are missing from zonegate_inspected_denials_total and the audit log.",
+		nil, nil)
 
 	descAuditAvailable = prometheus.NewDesc("zonegate_audit_available",
 		"1 while the audit log is open; 0 while it cannot be opened (every change is then refused).",
@@ -182,7 +190,7 @@ var (
 var allDescs = []*prometheus.Desc{
 	descConduitPackets, descConduitBytes, descSpoofed, descSpoofedBytes, descDropped, descDroppedBytes, descZoneDropped, descZoneDroppedBytes,
 	descInvalid, descRulesetCounter, descRulesetCounterBytes,
-	descRequests, descDenials, descConnections,
+	descRequests, descDenials, descConnections, descEventsDropped,
 	descAuditAvailable, descAuditUsedRatio, descAuditUsed, descAuditCapacity, descAuditFull, descAuditLost,
 	descAuditQueued, descAuditSeq,
 	descDriftChecks, descDriftDetected, descDriftLast,
@@ -275,6 +283,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, cn := range s.Connections {
 		gauge(descConnections, float64(cn.Open), cn.Protocol)
 	}
+	counter(descEventsDropped, s.EventsDropped)
 
 	if a := st.Audit; a != nil {
 		gauge(descAuditAvailable, 1)

@@ -23,7 +23,7 @@ import (
 	"github.com/zonegate/zonegate/gateway/metrics"
 	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/modbus"
-	"github.com/zonegate/zonegate/protocols/modbusproxy"
+	"github.com/zonegate/zonegate/protocols/proxy"
 )
 
 // Settings are the daemon's own settings (not the zone model), read from
@@ -125,7 +125,7 @@ func Default() Settings {
 	s.Events.Interval = Duration(10 * time.Second)
 	s.Events.MaxKeys = 1024
 	s.Events.LogLines = 20
-	s.Modbus.ResponseTimeout = Duration(modbusproxy.DefaultResponseTimeout)
+	s.Modbus.ResponseTimeout = Duration(proxy.DefaultResponseTimeout)
 	return s
 }
 

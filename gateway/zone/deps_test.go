@@ -18,7 +18,7 @@ func TestLinksNoRuntime(t *testing.T) {
 	}
 	deps := strings.Fields(string(out))
 	for _, banned := range []string{"net", "net/http", "go.uber.org/zap",
-		"github.com/zonegate/zonegate/protocols/proxy", "github.com/zonegate/zonegate/protocols/modbusproxy"} {
+		"github.com/zonegate/zonegate/protocols/proxy", "github.com/zonegate/zonegate/protocols/modbustcp"} {
 		for _, d := range deps {
 			if d == banned {
 				t.Errorf("gateway/zone links %s", banned)

@@ -45,6 +45,11 @@ func (k EventKind) String() string {
 // Event is a data-plane event of any inspected protocol in a neutral shape:
 // who talked to which device through which conduit, what happened, and the
 // protocol's own details (for Modbus: unit, function, addresses, values).
+//
+// An Event holds no pointer into per-event memory (strings are the
+// proxy's long-lived names and reason constants, Summary and Data are
+// fixed buffers), so the proxies queue events by value without
+// allocating (Queue).
 type Event struct {
 	Protocol    string // Protocol.Name
 	Kind        EventKind
@@ -52,18 +57,43 @@ type Event struct {
 	Source      netip.AddrPort // client
 	Destination netip.AddrPort // device
 	Conduit     string
+	Role        string // the client's role, when a front end proved one (Modbus/TCP Security); "" otherwise
 	Monitor     bool   // the policy only monitors: a denied request was forwarded
-	Reason      string // why it was denied
+	// Reason says why: the denial's reason, the framing error, the
+	// device's failure. It is the metric label, the aggregation key and
+	// the audit detail of the event.
+	Reason string
 	// Summary describes the request in a few words (Modbus: unit,
 	// function, addresses); built without allocation, for every kind.
 	Summary Summary
+	// Data is the protocol's raw description of a Write (Modbus: unit
+	// and PDU), from which Feed.Drain builds Details off the hot path.
+	Data    [DataLen]byte
+	DataLen uint16
+	// Count is how many events this one stands for (0 means 1): a loop
+	// counts an event equal to one it queued in the same round (same
+	// kind, reason, source address, destination, conduit and role) into
+	// that one, so that a flood costs a count, not a queue slot, per
+	// request. Write events are never counted together.
+	Count uint32
 	// Details are the protocol's own fields: keys [a-z0-9_], values
-	// readable text. The receiver owns the map. Set only for Write events
-	// (which are recorded one by one); the others, which can come in
-	// floods, carry the Summary only, so that reporting them does not
-	// allocate.
+	// readable text. The receiver owns the map. Set by Feed.Drain for
+	// Write events only (which are recorded one by one); the others,
+	// which can come in floods, carry the Summary only.
 	Details map[string]string
 }
+
+// DataLen is the most bytes of Event.Data.
+const DataLen = 256
+
+// N is the number of events ev stands for.
+func (ev *Event) N() uint64 { return uint64(max(ev.Count, 1)) }
+
+// SetData copies b (cut at DataLen bytes) into the event's Data.
+func (ev *Event) SetData(b []byte) { ev.DataLen = uint16(copy(ev.Data[:], b)) }
+
+// Bytes returns the event's Data.
+func (ev *Event) Bytes() []byte { return ev.Data[:ev.DataLen] }
 
 // SummaryLen is the most bytes a Summary holds.
 const SummaryLen = 94
@@ -109,18 +139,16 @@ func (m *Summary) Len() int { return int(m.n) }
 // String returns the text (this allocates).
 func (m Summary) String() string { return string(m.b[:m.n]) }
 
-// Sink receives data-plane events. Proxies call it on their hot path from
-// many goroutines: it must be safe for concurrent use and must not block
-// (queue or drop instead). The Event is the receiver's to keep.
-type Sink interface {
-	InspectedEvent(ev Event)
+// Requests sums the counts of the given verdict ("" for all).
+func Requests(counts []RequestCount, verdict string) uint64 {
+	var n uint64
+	for _, rc := range counts {
+		if verdict == "" || rc.Verdict == verdict {
+			n += rc.Count
+		}
+	}
+	return n
 }
-
-// SinkFunc adapts a function to Sink.
-type SinkFunc func(ev Event)
-
-// InspectedEvent implements Sink.
-func (f SinkFunc) InspectedEvent(ev Event) { f(ev) }
 
 // RequestCount is one non-zero request counter of an inspecting proxy.
 type RequestCount struct {

@@ -5,15 +5,16 @@
 //
 // It holds the registry of inspected protocols (their `inspect:` names and
 // default proxy ports), the data-plane event every inspecting proxy reports
-// (denied requests, allowed writes) and the request counter every proxy
-// keeps. It is pure: no sockets, no logger. The runtime side, the proxy the
-// daemon starts for each protocol, is the Inspector interface of package
-// protocols/proxy.
+// (denied requests, allowed writes), the bounded queues the proxies' event
+// loops hand events to the event pipeline through (Queue, Feed) and the
+// request counter every proxy keeps. It is pure: no sockets, no logger.
+// The runtime side, the proxy engine the daemon starts for each protocol,
+// is package protocols/proxy.
 //
 // Adding a protocol (DNP3, say) is one engine package beside
-// protocols/modbus, one proxy package implementing proxy.Inspector, one
-// entry in Protocols below and one in the daemon's list of inspectors
-// (gateway/inspection.go); the zone model reads its rules block.
+// protocols/modbus, one codec package for the proxy engine with its
+// proxy.Inspector, one entry in Protocols below and one in the daemon's
+// list of inspectors (gateway/inspection.go).
 package inspect
 
 import "slices"
@@ -31,7 +32,7 @@ type Protocol struct {
 	DefaultPort uint16
 }
 
-// Modbus is Modbus/TCP (packages protocols/modbus and protocols/modbusproxy).
+// Modbus is Modbus/TCP (packages protocols/modbus and protocols/modbustcp).
 var Modbus = Protocol{Name: "modbus", Title: "Modbus", DefaultPort: 5020}
 
 // registry lists every inspected protocol, in a fixed order.

@@ -34,16 +34,6 @@ const (
 	ReasonValueDenied      Reason = "value_not_allowed"       // 03: written register value outside the rule's values
 	ReasonMaskWriteDenied  Reason = "mask_write_unverifiable" // 03: FC 22 result may leave the rule's values
 	ReasonRateLimited      Reason = "rate_limited"            // 06: client connection above max_rate
-	ReasonUpstreamTimeout  Reason = "upstream_timeout"        // 0B: the device did not answer in time
-	ReasonUpstreamClosed   Reason = "upstream_closed"         // 0B: the device closed the connection or sent garbage
-	ReasonUpstreamFrame    Reason = "upstream_frame_timeout"  // 0B: a device frame did not complete in time (or its request timed out inside it); the device connection was closed
-	ReasonUpstreamDial     Reason = "upstream_unreachable"    // 0A: connecting to the device failed
-	ReasonUnsolicited      Reason = "unsolicited_response"    // response with no outstanding request
-	ReasonMismatched       Reason = "mismatched_response"     // response whose unit or function does not match its request
-	ReasonConnLimitSource  Reason = "connection_limit_source" // too many connections from one source address
-	ReasonConnLimitTotal   Reason = "connection_limit_total"  // too many connections in total
-	ReasonResolve          Reason = "no_route"                // the resolver found no conduit for the connection
-	ReasonMalformedFrame   Reason = "malformed_frame"         // framing error; the connection is closed
 )
 
 // CheckError is a request refused by the sanity checks. The values are

@@ -217,21 +217,38 @@ func isWrapped(err error) bool {
 // returns the total length of the frame at the start of the buffer, or 0 if
 // the header is not complete yet.
 func (f *Framer) frameLen() (int, error) {
-	b := f.buf[f.start:f.end]
+	n, kind := FrameLength(f.buf[f.start:f.end])
+	switch kind {
+	case 0:
+		return n, nil
+	case FrameBadProtocolID:
+		return 0, &FrameError{Kind: kind, ProtocolID: binary.BigEndian.Uint16(f.buf[f.start+2:])}
+	}
+	return 0, &FrameError{Kind: kind, Length: binary.BigEndian.Uint16(f.buf[f.start+4:])}
+}
+
+// FrameLength looks at the start of a Modbus/TCP byte stream and returns
+// the length of the frame that starts there (which may be longer than b),
+// or 0 while the header is not complete. The header is checked as soon as
+// its bytes are there: a protocol identifier other than 0, or a length
+// field that gives no function code or a frame over MaxFrameLen, is a
+// framing error (kind non-zero) after which the stream cannot be
+// resynchronised. It does not allocate.
+func FrameLength(b []byte) (int, FrameErrorKind) {
 	if len(b) >= 4 {
 		if p := binary.BigEndian.Uint16(b[2:4]); p != 0 {
-			return 0, &FrameError{Kind: FrameBadProtocolID, ProtocolID: p}
+			return 0, FrameBadProtocolID
 		}
 	}
 	if len(b) < 6 {
-		return 0, nil
+		return 0, 0
 	}
 	l := binary.BigEndian.Uint16(b[4:6])
 	switch {
 	case l < minLengthField:
-		return 0, &FrameError{Kind: FrameTooShort, Length: l}
+		return 0, FrameTooShort
 	case l > maxLengthField:
-		return 0, &FrameError{Kind: FrameTooLong, Length: l}
+		return 0, FrameTooLong
 	}
-	return 6 + int(l), nil
+	return 6 + int(l), 0
 }

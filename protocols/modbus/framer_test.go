@@ -284,3 +284,30 @@ func TestFramerDoesNotAllocate(t *testing.T) {
 	})
 	equal(t, 0.0, allocs, "allocations")
 }
+
+func TestFrameLength(t *testing.T) {
+	for _, tc := range []struct {
+		b    []byte
+		n    int
+		kind FrameErrorKind
+	}{
+		{nil, 0, 0},
+		{[]byte{0, 1, 0, 0, 0}, 0, 0},
+		{[]byte{0, 1, 0, 0, 0, 6}, 12, 0},
+		{[]byte{0, 1, 0, 0, 0, 6, 1, 3}, 12, 0},
+		{[]byte{0, 1, 0, 1}, 0, FrameBadProtocolID},
+		{[]byte{0, 1, 0, 0, 0, 1}, 0, FrameTooShort},
+		{[]byte{0, 1, 0, 0, 0, 255}, 0, FrameTooLong},
+		{[]byte{0, 1, 0, 0, 0, 254}, MaxFrameLen, 0},
+	} {
+		n, kind := FrameLength(tc.b)
+		equal(t, tc.n, n, "length of ", tc.b)
+		equal(t, tc.kind, kind, "error of ", tc.b)
+	}
+}
+
+func TestNames(t *testing.T) {
+	equal(t, "gateway_target_failed_to_respond", ExGatewayTargetNoResponse.String())
+	equal(t, "exception(99)", ExceptionCode(99).String())
+	equal(t, "bad_protocol_id", FrameBadProtocolID.String())
+}

@@ -10,8 +10,8 @@ import (
 )
 
 // Policy is a compiled Spec: what one conduit allows. A Policy is immutable
-// and safe for concurrent use; replace it as a whole (see LivePolicy) to
-// change what is allowed.
+// and safe for concurrent use; the proxy replaces it as a whole to change
+// what is allowed.
 //
 // Semantics:
 //
@@ -95,17 +95,6 @@ type Decision struct {
 // Forward reports whether the proxy forwards the request: it is allowed, or
 // the policy only monitors.
 func (d Decision) Forward() bool { return d.Allowed || d.Monitor }
-
-// Verdict returns the counter class of the decision.
-func (d Decision) Verdict() Verdict {
-	switch {
-	case d.Allowed:
-		return VerdictAllowed
-	case d.Monitor:
-		return VerdictMonitored
-	}
-	return VerdictDenied
-}
 
 // Compile checks a Spec and compiles it into a Policy. Errors name the
 // offending rule and say how to fix it.

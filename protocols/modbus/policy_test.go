@@ -335,20 +335,6 @@ func TestEvaluateRateLimit(t *testing.T) {
 	}
 }
 
-func TestLivePolicy(t *testing.T) {
-	p1, _ := Compile(testSpec())
-	lp := NewLivePolicy(p1)
-	if lp.Load() != p1 {
-		t.Fatal("Load does not return the stored policy")
-	}
-	lp.Store(nil)
-	var req Request
-	noErr(t, ParseRequest(Frame(adu(1, 1, pdu(3, 0, 1))), &req))
-	if d := lp.Load().Decide(&req); d.Allowed || d.Monitor {
-		t.Errorf("nil policy: got %+v, want a denial", d)
-	}
-}
-
 func TestEvaluateDoesNotAllocate(t *testing.T) {
 	p, _ := Compile(testSpec())
 	frames := []Frame{
@@ -370,14 +356,15 @@ func TestEvaluateDoesNotAllocate(t *testing.T) {
 	equal(t, 0.0, allocs, "allocations")
 }
 
-// TestDenyAllMatchesCompiled: the fail-closed policy of an empty LivePolicy
-// is the one Compile builds for a spec that allows no unit.
+// TestDenyAllMatchesCompiled: the fail-closed policy (a conduit without a
+// policy any more) is the one Compile builds for a spec that allows no
+// unit, and denies everything.
 func TestDenyAllMatchesCompiled(t *testing.T) {
 	compiled, err := Compile(Spec{Units: []uint8{}})
 	require.NoError(t, err)
-	assert.Equal(t, compiled, NewLivePolicy(nil).Load())
+	assert.Equal(t, compiled, DenyAll())
 	var req Request
-	d := NewLivePolicy(nil).Load().Evaluate(Frame(adu(1, 1, pdu(3, 0, 1))), &req, nil, time.Time{})
+	d := DenyAll().Evaluate(Frame(adu(1, 1, pdu(3, 0, 1))), &req, nil, time.Time{})
 	assert.False(t, d.Forward())
 	assert.Equal(t, ReasonUnitNotAllowed, d.Reason)
 }

@@ -1,9 +1,10 @@
 // Package modbus is the pure Modbus/TCP inspection engine: MBAP framing,
 // request sanity checks, a policy of allowed functions, tables, addresses and
-// values, exception responses, and the event and counter types of a proxy
-// that enforces it. Bytes in, verdict out: it has no sockets, no logger and
-// no allocations on the per-request path (see BenchmarkFrameCheckDecide).
-// The TCP proxy that carries it on connections is package modbusproxy.
+// values, and exception responses. Bytes in, verdict out: it has no
+// sockets, no logger and no allocations on the per-request path (see
+// BenchmarkFrameCheckDecide); it links neither net nor zap (a test checks
+// the link graph). Package modbustcp is its codec for the proxy engine
+// (protocols/proxy), which carries it on connections.
 //
 // The package knows nothing about zones. Callers describe what a conduit
 // allows with a Spec (plain data, usually read from a conduit's `modbus:`

@@ -1,5 +1,5 @@
 // Package mbtest builds Modbus/TCP frames and checks results for the tests
-// of protocols/modbus and protocols/modbusproxy. It imports no zonegate
+// of protocols/modbus and protocols/modbustcp. It imports no zonegate
 // package, so the engine's own (in-package) tests can use it too.
 package mbtest
 

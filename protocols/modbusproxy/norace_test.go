@@ -1,5 +1,0 @@
-//go:build !race
-
-package modbusproxy
-
-const raceEnabled = false

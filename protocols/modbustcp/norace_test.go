@@ -1,0 +1,5 @@
+//go:build !race
+
+package modbustcp
+
+const raceEnabled = false

@@ -75,6 +75,13 @@ func InspectedWrite(e InspectedEvent) Record {
 	return inspectedRecord(ActionWriteAllowed, ResultSuccess, e)
 }
 
+// InspectedChannelOpened builds the record of an authenticated channel a
+// client opened (an OPC UA secure channel: certificate subject,
+// fingerprint, security policy in the details).
+func InspectedChannelOpened(e InspectedEvent) Record {
+	return inspectedRecord(ActionChannelOpened, ResultSuccess, e)
+}
+
 // InspectedDenied builds the record of a denied request.
 func InspectedDenied(e InspectedEvent) Record {
 	return inspectedRecord(ActionRequestDenied, ResultDenied, e)

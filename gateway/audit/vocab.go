@@ -127,6 +127,10 @@ const (
 	// ActionConnectionRefused is an inspected connection refused by a
 	// connection limit or because no conduit routes it.
 	ActionConnectionRefused Action = "connection-refused"
+	// ActionChannelOpened is an authenticated channel a client opened
+	// through an inspected conduit (an OPC UA secure channel), with the
+	// credentials it presented.
+	ActionChannelOpened Action = "channel-opened"
 )
 
 // Network actions (data plane, CategoryNetwork). Like the aggregated

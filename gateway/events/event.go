@@ -56,6 +56,9 @@ const (
 	// Other: the aggregate of the events whose keys did not fit in the
 	// table in one interval.
 	Other
+	// Opened: a client opened an authenticated channel (an OPC UA secure
+	// channel): individual record with the credentials it presented.
+	Opened
 	numKinds
 )
 
@@ -68,6 +71,7 @@ var kindNames = [numKinds]string{
 	Spoofed:     "spoofed",
 	Write:       "write",
 	Other:       "other",
+	Opened:      "opened",
 }
 
 func (k Kind) String() string {

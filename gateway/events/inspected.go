@@ -9,8 +9,8 @@ import (
 // starts the goroutine that drains the proxy's per-loop queues, so that
 // nothing on the proxy's event loops formats, logs or waits. Denials,
 // framing errors, refused connections and the proxies' failures are
-// recorded (aggregated); allowed writes go to the sinks one by one with
-// their details. When Run stops, its last flush has the events of the
+// recorded (aggregated); allowed writes and opened channels go to the
+// sinks one by one with their details. When Run stops, its last flush has the events of the
 // proxies that stopped before.
 func (p *Pipeline) Follow(feed *inspect.Feed) {
 	f := follower{feed: feed, done: make(chan struct{})}
@@ -50,6 +50,7 @@ var inspectKinds = [...]Kind{
 	inspect.Malformed: Malformed,
 	inspect.Refused:   Refused,
 	inspect.Failure:   Failure,
+	inspect.Opened:    Opened,
 }
 
 // inspected records one event of an inspecting proxy.
@@ -60,7 +61,7 @@ func (p *Pipeline) inspected(ev *inspect.Event) {
 	}
 	e := Event{Kind: kind, Time: ev.Time, Protocol: ev.Protocol, Source: ev.Source, Destination: ev.Destination,
 		Conduit: ev.Conduit, Role: ev.Role, Reason: ev.Reason, Monitor: ev.Monitor, Sample: ev.Summary, Count: ev.N()}
-	if kind == Write {
+	if kind == Write || kind == Opened {
 		p.Individual(&e, ev.Details)
 		return
 	}

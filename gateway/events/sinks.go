@@ -29,12 +29,18 @@ func (s AuditSink) Flush(b *Batch) {
 	}
 }
 
-// Individual implements Sink: an allowed write is one record.
+// Individual implements Sink: an allowed write, or an opened channel, is
+// one record.
 func (s AuditSink) Individual(ev *Event, details map[string]string) {
-	if ev.Kind != Write {
+	build := audit.InspectedWrite
+	switch ev.Kind {
+	case Write:
+	case Opened:
+		build = audit.InspectedChannelOpened
+	default:
 		return
 	}
-	rec := audit.InspectedWrite(audit.InspectedEvent{Protocol: ev.Protocol, Source: ev.Source.String(), Destination: ev.Destination.String(),
+	rec := build(audit.InspectedEvent{Protocol: ev.Protocol, Source: ev.Source.String(), Destination: ev.Destination.String(),
 		Conduit: ev.Conduit, Monitor: ev.Monitor, Details: details})
 	rec.Time = ev.Time
 	s.Log.Enqueue(rec)

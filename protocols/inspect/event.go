@@ -24,6 +24,10 @@ const (
 	// Failure: an operational problem (device unreachable, timeout,
 	// unsolicited response); not a security event, for the daemon log.
 	Failure
+	// Opened: a client opened an authenticated channel (an OPC UA
+	// secure channel with a client certificate): recorded one by one
+	// with the credentials it presented (subject, fingerprint, policy).
+	Opened
 )
 
 func (k EventKind) String() string {
@@ -38,6 +42,8 @@ func (k EventKind) String() string {
 		return "refused"
 	case Failure:
 		return "failure"
+	case Opened:
+		return "opened"
 	}
 	return "unknown"
 }
@@ -78,8 +84,8 @@ type Event struct {
 	Count uint32
 	// Details are the protocol's own fields: keys [a-z0-9_], values
 	// readable text. The receiver owns the map. Set by Feed.Drain for
-	// Write events only (which are recorded one by one); the others,
-	// which can come in floods, carry the Summary only.
+	// Write and Opened events only (which are recorded one by one); the
+	// others, which can come in floods, carry the Summary only.
 	Details map[string]string
 }
 

@@ -134,7 +134,7 @@ func (f *Feed) Drain(fn func(*Event)) int {
 	f.drainM.Lock()
 	defer f.drainM.Unlock()
 	each := func(ev *Event) {
-		if ev.Kind == Write && f.details != nil {
+		if (ev.Kind == Write || ev.Kind == Opened) && f.details != nil {
 			ev.Details = f.details(ev)
 		}
 		fn(ev)

@@ -40,11 +40,12 @@ type Codec interface {
 	// Framing.KeySpace > 0.
 	SetKey(frame []byte, key uint32)
 	// Describe fills the event's Summary (a few words about the request)
-	// from rec, and for a Write event its Data from the request frame.
+	// from rec, and for a Write or Opened event its Data from the
+	// request frame.
 	Describe(ev *inspect.Event, rec *Record, frame []byte)
-	// Details turns a Write event's Data into audit details. It runs on
-	// the event pipeline's goroutine (inspect.Feed.Drain) and may
-	// allocate.
+	// Details turns a Write or Opened event's Data into audit details.
+	// It runs on the event pipeline's goroutine (inspect.Feed.Drain) and
+	// may allocate.
 	Details(ev *inspect.Event) map[string]string
 }
 
@@ -66,6 +67,13 @@ type Framing struct {
 	// the device unchanged (their keys are signed); keys are the
 	// client's, and a device connection serves one client.
 	KeySpace uint32
+	// BoundDevice: the conversation lives on its device connection (an
+	// OPC UA secure channel and its sessions belong to one TCP
+	// connection). When the device connection closes, for any reason,
+	// the client connection closes too, after the answers already due,
+	// instead of a later request dialling the device again; a failed
+	// dial closes it after the codec's AnswerUnreachable.
+	BoundDevice bool
 }
 
 // Session is the protocol state of one client connection: its handshake
@@ -111,6 +119,16 @@ type Verdict struct {
 	// Write marks a forwarded request that changes the device: reported
 	// as a Write event (a device setting change for the audit log).
 	Write bool
+	// Opened marks a forwarded request that opens an authenticated
+	// channel (an OPC UA OPN with a client certificate): reported as an
+	// Opened event, recorded one by one with the credentials Describe
+	// puts in its Data.
+	Opened bool
+	// Malformed: Reason is a violation of the protocol (a malformed or
+	// out-of-place frame), reported as a malformed frame rather than a
+	// denied request. With Close the codec's AnswerDeny (an error
+	// message such as OPC UA's ERR) still goes first.
+	Malformed bool
 	// Op is the request type the counters count it under (Modbus: the
 	// function code).
 	Op uint8

@@ -185,7 +185,11 @@ func (c *conn) request(f []byte) {
 	c.sess.Request(f, c.live.load(), c.e.now(c.l.now), v)
 	c.ctrs.count(v)
 	if v.Reason != "" {
-		c.report(inspect.Denied, v.Reason, v.Monitor, &v.Record, f)
+		kind := inspect.Denied
+		if v.Malformed {
+			kind = inspect.Malformed
+		}
+		c.report(kind, v.Reason, v.Monitor, &v.Record, f)
 	}
 	switch v.Action {
 	case Forward:
@@ -250,6 +254,9 @@ func (c *conn) send(f []byte) {
 	if v.Write {
 		c.report(inspect.Write, "", v.Monitor, &v.Record, f)
 	}
+	if v.Opened {
+		c.report(inspect.Opened, "", v.Monitor, &v.Record, f)
+	}
 }
 
 // startDial connects to the device in a goroutine; the held request goes
@@ -292,6 +299,9 @@ func (c *conn) dialed(fd int, err error) {
 		c.dialFailed = l.now
 		c.report(inspect.Failure, ReasonUpstreamDial, c.v.Monitor, &c.v.Record, nil)
 		c.answer(&c.v.Record, AnswerUnreachable)
+		if c.e.framing.BoundDevice {
+			c.closing = true
+		}
 	} else {
 		c.dialFailed = time.Time{}
 		c.send(c.held)
@@ -392,7 +402,7 @@ func (c *conn) close(reset bool) {
 // report queues an event about a request of the connection (rec and,
 // for a write, frame describe it), or counts it into an equal one.
 func (c *conn) report(kind inspect.EventKind, reason string, monitor bool, rec *Record, frame []byte) {
-	if kind != inspect.Write && c.l.repeat(kind, reason, monitor, c) {
+	if kind != inspect.Write && kind != inspect.Opened && c.l.repeat(kind, reason, monitor, c) {
 		return
 	}
 	ev := c.l.event(kind, reason)

@@ -314,10 +314,15 @@ func (d *device) close(reason string, perRequest bool) {
 	d.freeAll()
 }
 
-// closeFD closes the socket and detaches the device from its owner.
+// closeFD closes the socket and detaches the device from its owner; a
+// client bound to its device connection (Framing.BoundDevice) closes once
+// its answers are out.
 func (d *device) closeFD() {
 	if d.owner.dev == d {
 		d.owner.dev = nil
+		if d.e.framing.BoundDevice {
+			d.owner.closing = true
+		}
 	}
 	d.l.closeFD(d.fd)
 }

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zonegate/zonegate/gateway/zone"
-	"github.com/zonegate/zonegate/protocols/inspect"
+	"github.com/zonegate/zonegate/protocols/registry"
 )
 
 // Options tune the compiled ruleset.
@@ -17,8 +17,8 @@ type Options struct {
 	LogRate  uint64 // logged drops per second per rule; 0 means DefaultLogRate
 	// Proxies says on which local port the proxy of each inspected protocol
 	// listens: the tcp services of a conduit with `inspect: NAME` are
-	// redirected to the port of NAME. A registered protocol without an
-	// entry gets its default port (inspect.Protocol.DefaultPort).
+	// redirected to the port of NAME. A protocol of package
+	// protocols/registry without an entry gets its default port.
 	Proxies []ProxyPort
 	// Island stops all forwarding between zones (IEC 62443 SR 5.2 island
 	// mode); traffic inside a zone and management access stay.
@@ -45,7 +45,7 @@ func (o Options) withDefaults() Options {
 		o.LogRate = DefaultLogRate
 	}
 	var ports []ProxyPort
-	for _, p := range inspect.Protocols() {
+	for _, p := range registry.All() {
 		port := p.DefaultPort
 		if i := slices.IndexFunc(o.Proxies, func(pp ProxyPort) bool { return pp.Inspector == p.Name }); i >= 0 && o.Proxies[i].Port != 0 {
 			port = o.Proxies[i].Port
@@ -505,7 +505,7 @@ func (c *compiler) inspects(inspector string) bool {
 }
 
 func title(inspector string) string {
-	if p, ok := inspect.Lookup(inspector); ok && p.Title != "" {
+	if p, ok := registry.Lookup(inspector); ok && p.Title != "" {
 		return p.Title
 	}
 	return inspector

@@ -10,7 +10,7 @@ import (
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/changes"
 	"github.com/zonegate/zonegate/gateway/httpapi"
-	"github.com/zonegate/zonegate/protocols/inspect"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 )
 
 // The management API is HTTP with JSON bodies over a Unix socket; package
@@ -93,7 +93,7 @@ func (d *Daemon) Status() (api.Status, error) {
 		st.Counters = append(st.Counters, api.Counter(c))
 	}
 	for _, rc := range d.proxies.Requests() {
-		if rc.Protocol == inspect.Modbus.Name {
+		if rc.Protocol == modbusrules.Name {
 			st.Modbus = append(st.Modbus, api.ModbusCount{Conduit: rc.Conduit, Function: rc.Function, Verdict: rc.Verdict, Count: rc.Count})
 		}
 	}

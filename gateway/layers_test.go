@@ -22,14 +22,18 @@ const module = "github.com/zonegate/zonegate/"
 // placed here on purpose. Packages elsewhere that are not listed are not
 // checked.
 var house = [][]string{
-	// Leaves: the protocol engines and their model-side contract, the
-	// daemon's clock and file writes.
-	{"protocols/inspect", "protocols/modbus", "protocols/origdst", "protocols/rulesblock", "protocols/internal/mbtest",
+	// Leaves: the protocol engines and the neutral contract between the
+	// gateway and the protocols, the daemon's clock and file writes.
+	{"protocols/inspect", "protocols/modbus", "protocols/origdst", "protocols/internal/mbtest",
 		"gateway/internal/atomicfile", "gateway/internal/clock", "gateway/zone/seamtest", "test/prereq", "cmd/internal/cli"},
-	// The proxy contract and the protocols' rules blocks.
-	{"protocols/proxy", "protocols/modbus/modbusrules", "protocols/internal/netnstest", "cmd/internal/cli/clitest"},
-	// The Modbus/TCP codec on the engine, the registry of rules blocks.
-	{"protocols/modbustcp", "protocols/rulesblock/registry"},
+	// The proxy engine and the model-side contract of rules blocks.
+	{"protocols/proxy", "protocols/rulesblock", "protocols/internal/netnstest", "cmd/internal/cli/clitest"},
+	// The protocols' rules blocks (with each protocol's name).
+	{"protocols/modbus/modbusrules"},
+	// The protocols' codecs on the engine.
+	{"protocols/modbustcp"},
+	// The one list of inspected protocols: rules block and inspector.
+	{"protocols/registry"},
 	// The zone model.
 	{"gateway/zone"},
 	// What the model turns into, and the stores: rulesets, the API's wire

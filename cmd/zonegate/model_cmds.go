@@ -12,7 +12,7 @@ import (
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/settings"
 	"github.com/zonegate/zonegate/gateway/zone"
-	"github.com/zonegate/zonegate/protocols/inspect"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 )
 
 // loadModel loads a model and prints its problems as FILE:LINE:COLUMN
@@ -92,12 +92,12 @@ type fwFlags struct {
 
 func (f *fwFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.island, "island", false, "island mode: no forwarding between zones, management access stays")
-	fs.Uint16Var(&f.proxyPort, "modbus-proxy-port", inspect.Modbus.DefaultPort, "local port the Modbus proxy listens on")
+	fs.Uint16Var(&f.proxyPort, "modbus-proxy-port", modbusrules.Protocol.DefaultPort, "local port the Modbus proxy listens on")
 	fs.Uint16Var(&f.logGroup, "log-group", firewall.DefaultLogGroup, "NFLOG group that receives dropped packets")
 }
 
 func (f *fwFlags) options() firewall.Options {
-	return firewall.Options{Island: f.island, Proxies: []firewall.ProxyPort{{Inspector: inspect.Modbus.Name, Port: f.proxyPort}}, LogGroup: f.logGroup}
+	return firewall.Options{Island: f.island, Proxies: []firewall.ProxyPort{{Inspector: modbusrules.Name, Port: f.proxyPort}}, LogGroup: f.logGroup}
 }
 
 func planCmd() *cobra.Command {

@@ -16,7 +16,7 @@ import (
 	"github.com/zonegate/zonegate/cmd/internal/cli"
 	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/zone"
-	"github.com/zonegate/zonegate/protocols/inspect"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 	"github.com/zonegate/zonegate/test/lab"
 )
 
@@ -83,7 +83,7 @@ func runProbe(o probeOpts, model string, stdout, stderr io.Writer) int {
 	if port == 0 {
 		port = l.ModbusProxyPort()
 	}
-	want := firewall.Expected(firewall.Compile(m, firewall.Options{Proxies: []firewall.ProxyPort{{Inspector: inspect.Modbus.Name, Port: port}}}))
+	want := firewall.Expected(firewall.Compile(m, firewall.Options{Proxies: []firewall.ProxyPort{{Inspector: modbusrules.Name, Port: port}}}))
 	rulesetState := "model"
 	if !want.Equal(fp) {
 		rulesetState = "differs"

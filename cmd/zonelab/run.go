@@ -18,7 +18,7 @@ import (
 
 	"github.com/zonegate/zonegate/cmd/internal/cli"
 	"github.com/zonegate/zonegate/firewall"
-	"github.com/zonegate/zonegate/protocols/inspect"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 	"github.com/zonegate/zonegate/test/lab"
 )
 
@@ -45,7 +45,7 @@ func runCmd() *cobra.Command {
 	fs := cmd.Flags()
 	prefixFlag(fs, &o.prefix)
 	fs.StringVar(&o.zonegate, "zonegate", "", "zonegate binary to run (default: the one next to zonelab, else built from the repository zonelab runs in)")
-	fs.Uint16Var(&o.proxyPort, "modbus-proxy-port", inspect.Modbus.DefaultPort, "`port` of the Modbus proxy, passed to zonegate serve")
+	fs.Uint16Var(&o.proxyPort, "modbus-proxy-port", modbusrules.Protocol.DefaultPort, "`port` of the Modbus proxy, passed to zonegate serve")
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", 30*time.Second, "how long zonegate may take to apply the model")
 	return cmd
 }
@@ -109,7 +109,7 @@ func runRun(o runOpts, model string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	want := firewall.Expected(firewall.Compile(m, firewall.Options{Proxies: []firewall.ProxyPort{{Inspector: inspect.Modbus.Name, Port: o.proxyPort}}}))
+	want := firewall.Expected(firewall.Compile(m, firewall.Options{Proxies: []firewall.ProxyPort{{Inspector: modbusrules.Name, Port: o.proxyPort}}}))
 	if err := waitRuleset(ctx, l.Gateway, want, exited, o.readyTimeout); err != nil {
 		if !errors.Is(err, errDaemonExited) {
 			stopDaemon()

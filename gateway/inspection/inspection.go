@@ -1,9 +1,9 @@
 // Package inspection runs the deep-inspection proxies of the daemon: one
-// proxy per registered inspector (Modbus/TCP today), started and stopped
-// with the daemon; it routes each connection the ruleset redirects to a
-// proxy by the applied model (original destination -> conduit), installs
-// the compiled policies of the inspected conduits with every apply, and
-// closes the connections a change no longer allows.
+// proxy per inspector of package protocols/registry (Modbus/TCP today),
+// started and stopped with the daemon; it routes each connection the
+// ruleset redirects to a proxy by the applied model (original destination
+// -> conduit), installs the compiled policies of the inspected conduits
+// with every apply, and closes the connections a change no longer allows.
 package inspection
 
 import (
@@ -21,15 +21,23 @@ import (
 	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/inspect"
-	"github.com/zonegate/zonegate/protocols/modbustcp"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 	"github.com/zonegate/zonegate/protocols/origdst"
 	"github.com/zonegate/zonegate/protocols/proxy"
+	"github.com/zonegate/zonegate/protocols/registry"
 )
 
-// inspectors are the inspected protocols this daemon runs, one proxy each.
-// A new protocol registers its proxy.Inspector here (and its name in
-// package inspect).
-var inspectors = []proxy.Inspector{modbustcp.Inspector{}}
+// inspectors are the inspected protocols this daemon runs, one proxy each:
+// the inspectors of package protocols/registry, in its order.
+func inspectors() []proxy.Inspector {
+	var out []proxy.Inspector
+	for _, p := range registry.All() {
+		if p.Inspector != nil {
+			out = append(out, p.Inspector)
+		}
+	}
+	return out
+}
 
 // Config is what the proxies need from the daemon's settings and parts.
 type Config struct {
@@ -84,19 +92,15 @@ type inspectionPolicies map[string]map[string]proxy.Policy
 
 // inspectorFor returns the registered inspector called name.
 func inspectorFor(name string) (proxy.Inspector, bool) {
-	for _, in := range inspectors {
-		if in.Protocol().Name == name {
-			return in, true
-		}
-	}
-	return nil, false
+	p, ok := registry.Lookup(name)
+	return p.Inspector, ok && p.Inspector != nil
 }
 
 // compilePolicies builds the policies of every inspected conduit of m
 // without installing them, so a bad model fails before anything changes.
 func compilePolicies(m *zone.Model) (inspectionPolicies, error) {
 	out := inspectionPolicies{}
-	for _, in := range inspectors {
+	for _, in := range inspectors() {
 		out[in.Protocol().Name] = map[string]proxy.Policy{}
 	}
 	for _, c := range m.Conduits {
@@ -120,9 +124,9 @@ func compilePolicies(m *zone.Model) (inspectionPolicies, error) {
 // proxy on modbusPort (settings firewall.modbus_proxy_port; 0: its default
 // port): where the ruleset redirects the inspected conduits.
 func Ports(modbusPort uint16) []firewall.ProxyPort {
-	out := make([]firewall.ProxyPort, len(inspectors))
-	for i, in := range inspectors {
-		out[i] = proxyPort(modbusPort, in.Protocol())
+	var out []firewall.ProxyPort
+	for _, in := range inspectors() {
+		out = append(out, proxyPort(modbusPort, in.Protocol()))
 	}
 	return out
 }
@@ -132,7 +136,7 @@ func Ports(modbusPort uint16) []firewall.ProxyPort {
 // the others.
 func proxyPort(modbusPort uint16, p inspect.Protocol) firewall.ProxyPort {
 	port := p.DefaultPort
-	if p.Name == inspect.Modbus.Name && modbusPort != 0 {
+	if p.Name == modbusrules.Name && modbusPort != 0 {
 		port = modbusPort
 	}
 	return firewall.ProxyPort{Inspector: p.Name, Port: port}
@@ -141,7 +145,7 @@ func proxyPort(modbusPort uint16, p inspect.Protocol) firewall.ProxyPort {
 // listenAddress is where the proxy of an inspector listens: dual stack on
 // its port, or Config.ModbusListen for Modbus when set.
 func (in *Proxies) listenAddress(pp firewall.ProxyPort) string {
-	if pp.Inspector == inspect.Modbus.Name && in.cfg.ModbusListen != "" {
+	if pp.Inspector == modbusrules.Name && in.cfg.ModbusListen != "" {
 		return in.cfg.ModbusListen
 	}
 	return fmt.Sprintf("[::]:%d", pp.Port)
@@ -153,7 +157,7 @@ func (in *Proxies) listenAddress(pp firewall.ProxyPort) string {
 // metrics (nil: events are only counted by the proxies). When one cannot
 // start, none runs.
 func (in *Proxies) Start(p *events.Pipeline) error {
-	for _, insp := range inspectors {
+	for _, insp := range inspectors() {
 		pp := proxyPort(in.cfg.ModbusPort, insp.Protocol())
 		title := insp.Protocol().Title
 		addr := in.listenAddress(pp)
@@ -161,7 +165,7 @@ func (in *Proxies) Start(p *events.Pipeline) error {
 		if err != nil {
 			in.Stop()
 			hint := "is another zonegate or another program using the port?"
-			if pp.Inspector == inspect.Modbus.Name {
+			if pp.Inspector == modbusrules.Name {
 				hint = "is another zonegate running? set firewall.modbus_proxy_port"
 			}
 			return fmt.Errorf("%s proxy cannot listen on %s: %w (%s)", title, addr, err, hint)

@@ -15,20 +15,24 @@ import (
 	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/gateway/internal/gatewaytest"
 	"github.com/zonegate/zonegate/gateway/zone"
-	"github.com/zonegate/zonegate/protocols/inspect"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 	"github.com/zonegate/zonegate/protocols/proxy"
+	"github.com/zonegate/zonegate/protocols/registry"
 )
 
 // TestProxyPorts: the settings key firewall.modbus_proxy_port sets the
 // Modbus redirect; every registered inspector has a port.
 func TestProxyPorts(t *testing.T) {
 	ports := Ports(15020)
-	require.Len(t, ports, len(inspectors))
-	assert.Contains(t, ports, firewall.ProxyPort{Inspector: inspect.Modbus.Name, Port: 15020})
-	for _, in := range inspectors {
-		_, ok := inspect.Lookup(in.Protocol().Name)
-		assert.True(t, ok, "inspector %q is registered in package inspect", in.Protocol().Name)
+	require.Len(t, ports, len(inspectors()))
+	require.NotEmpty(t, ports)
+	assert.Contains(t, ports, firewall.ProxyPort{Inspector: modbusrules.Name, Port: 15020})
+	for _, p := range registry.All() {
+		if p.Name != modbusrules.Name {
+			assert.Contains(t, ports, firewall.ProxyPort{Inspector: p.Name, Port: p.DefaultPort})
+		}
 	}
+	assert.Equal(t, firewall.ProxyPort{Inspector: modbusrules.Name, Port: modbusrules.Protocol.DefaultPort}, Ports(0)[0], "0: the default port")
 }
 
 // modbusModel has a Modbus-inspected conduit ops-to-plc from ops
@@ -54,16 +58,16 @@ func TestPrepareAndRoute(t *testing.T) {
 	require.NoError(t, err)
 	client := netip.MustParseAddrPort("198.18.11.5:40000")
 	toPLC := proxy.Route{Upstream: netip.MustParseAddrPort("198.18.12.10:502"), Conduit: "ops-to-plc"}
-	assert.True(t, in.disallowed(inspect.Modbus.Name, toPLC, client), "nothing installed yet")
+	assert.True(t, in.disallowed(modbusrules.Name, toPLC, client), "nothing installed yet")
 
 	install(false)
-	assert.False(t, in.disallowed(inspect.Modbus.Name, toPLC, client))
-	assert.True(t, in.disallowed(inspect.Modbus.Name, proxy.Route{Upstream: toPLC.Upstream, Conduit: "ops-to-cell"}, client), "routed by another conduit")
-	assert.True(t, in.disallowed(inspect.Modbus.Name, toPLC, netip.MustParseAddrPort("198.18.12.99:40000")), "from a zone the conduit does not come from")
+	assert.False(t, in.disallowed(modbusrules.Name, toPLC, client))
+	assert.True(t, in.disallowed(modbusrules.Name, proxy.Route{Upstream: toPLC.Upstream, Conduit: "ops-to-cell"}, client), "routed by another conduit")
+	assert.True(t, in.disallowed(modbusrules.Name, toPLC, netip.MustParseAddrPort("198.18.12.99:40000")), "from a zone the conduit does not come from")
 	assert.True(t, in.disallowed("opcua", toPLC, client), "not inspected by that inspector")
 
 	install(true)
-	assert.True(t, in.disallowed(inspect.Modbus.Name, toPLC, client), "island mode: no conduit")
+	assert.True(t, in.disallowed(modbusrules.Name, toPLC, client), "island mode: no conduit")
 }
 
 // TestStartServesAndStops: the proxies listen where the configuration
@@ -78,7 +82,7 @@ func TestStartServesAndStops(t *testing.T) {
 	pipeline := events.New(events.Config{})
 	require.NoError(t, in.Start(pipeline))
 	defer in.Stop()
-	assert.Equal(t, []string{inspect.Modbus.Name}, in.Protocols())
+	assert.Equal(t, []string{modbusrules.Name}, in.Protocols())
 	listening := logs.FilterMessageSnippet("proxy listening").All()
 	require.Len(t, listening, 1)
 	addr, _ := listening[0].ContextMap()["address"].(string)
@@ -93,7 +97,7 @@ func TestStartServesAndStops(t *testing.T) {
 	}
 	assert.Error(t, err, "the connection is refused (closed or reset)")
 	waitFor(t, func() bool { return pipeline.Stats().Events[events.Refused.String()] == 1 }) // the refused connection is reported
-	assert.Equal(t, []Conns{{Protocol: inspect.Modbus.Name}}, in.ActiveConns())
+	assert.Equal(t, []Conns{{Protocol: modbusrules.Name}}, in.ActiveConns())
 	assert.Empty(t, in.Requests(), "no request was read")
 
 	// A second set of proxies on the same address cannot start.

@@ -21,8 +21,8 @@ import (
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/auth"
 	"github.com/zonegate/zonegate/gateway/metrics"
-	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 	"github.com/zonegate/zonegate/protocols/proxy"
 )
 
@@ -118,7 +118,7 @@ func Default() Settings {
 	s.Passwords.Argon2.Threads = p.Argon2.Threads
 	s.Changes.ConfirmWithin = Duration(2 * time.Minute)
 	s.Changes.Keep = 20
-	s.Firewall.ModbusProxyPort = inspect.Modbus.DefaultPort
+	s.Firewall.ModbusProxyPort = modbusrules.Protocol.DefaultPort
 	s.Firewall.LogGroup = firewall.DefaultLogGroup
 	s.Firewall.DriftCheck = Duration(2 * time.Second)
 	s.Audit.DataPlaneShare = 0.5

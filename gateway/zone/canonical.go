@@ -7,7 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
+	"github.com/zonegate/zonegate/protocols/registry"
 )
 
 // The canonical form is the model written one way only: every list that has

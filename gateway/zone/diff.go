@@ -5,8 +5,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/zonegate/zonegate/protocols/registry"
 	"github.com/zonegate/zonegate/protocols/rulesblock"
-	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
 )
 
 // Change is one difference between two models: an element added, removed

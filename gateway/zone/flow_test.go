@@ -9,8 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/zonegate/zonegate/gateway/zone"
-	"github.com/zonegate/zonegate/protocols/inspect"
-	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
+	"github.com/zonegate/zonegate/protocols/registry"
 )
 
 func TestAllows(t *testing.T) {
@@ -58,12 +57,10 @@ func TestConduitFor(t *testing.T) {
 }
 
 // TestInspectNamesRegistered: every protocol the zone model reads a rules
-// block for is registered, so the firewall and the daemon know it.
+// block for is one this build inspects: the daemon runs its proxy.
 func TestInspectNamesRegistered(t *testing.T) {
-	names := registry.Names()
-	assert.Contains(t, names, "modbus")
-	for _, name := range names {
-		_, ok := inspect.Lookup(name)
-		assert.True(t, ok, "inspect.Lookup(%q)", name)
+	assert.Contains(t, registry.Names(), "modbus")
+	for _, p := range registry.All() {
+		assert.NotNil(t, p.Inspector, "protocol %q has no inspector", p.Name)
 	}
 }

@@ -5,8 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/zonegate/zonegate/protocols/registry"
 	"github.com/zonegate/zonegate/protocols/rulesblock"
-	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
 )
 
 // Lint rule names of the zone model, printed in brackets in every warning.

@@ -15,8 +15,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/zonegate/zonegate/protocols/registry"
 	"github.com/zonegate/zonegate/protocols/rulesblock"
-	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
 )
 
 // MaxFileSize bounds the model files Load reads.
@@ -373,7 +373,7 @@ func (l *loader) conduit(n *yaml.Node) *Conduit {
 			}
 		default:
 			if p, ok := registry.Lookup(key); ok {
-				blocks = append(blocks, blockNode{p, v})
+				blocks = append(blocks, blockNode{p.Protocol, v})
 			}
 		}
 	})

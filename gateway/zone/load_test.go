@@ -13,7 +13,7 @@ import (
 
 	"github.com/zonegate/zonegate/protocols/modbus"
 	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
-	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
+	"github.com/zonegate/zonegate/protocols/registry"
 )
 
 const examplePath = "../../configs/example-factory.yaml"

@@ -9,9 +9,8 @@
 //
 // It knows no inspected protocol. A conduit's rules block (`modbus:` for
 // `inspect: modbus`) is read, checked, written in canonical form, linted
-// and described by the protocol that package
-// protocols/rulesblock/registry lists under that name, through the
-// contract of package protocols/rulesblock.
+// and described by the protocol that package protocols/registry lists
+// under that name, through the contract of package protocols/rulesblock.
 package zone
 
 import (

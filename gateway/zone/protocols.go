@@ -3,8 +3,8 @@ package zone
 import (
 	"strings"
 
+	"github.com/zonegate/zonegate/protocols/registry"
 	"github.com/zonegate/zonegate/protocols/rulesblock"
-	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
 )
 
 // This file is the zone model's side of the protocol seam: what the

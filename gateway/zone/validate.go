@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
+	"github.com/zonegate/zonegate/protocols/registry"
 )
 
 var (

@@ -5,7 +5,8 @@
 // transaction ids on the device connection and answers in the device's
 // place with exceptions (01/02/03/06 for denials, 0x0B when the device
 // gives no usable answer, 0x0A when it cannot be reached); and the
-// Inspector the daemon registers for `inspect: modbus`.
+// Inspector that package protocols/registry lists for `inspect: modbus`
+// (with modbusrules.Protocol, whose name, title and port it returns).
 //
 // Everything protocol-neutral (accepting, admission limits, event loops,
 // device connections, deadlines, events) is the engine's; this package
@@ -20,6 +21,7 @@ import (
 
 	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 	"github.com/zonegate/zonegate/protocols/proxy"
 )
 
@@ -29,7 +31,7 @@ type Codec struct{}
 var _ proxy.Codec = Codec{}
 
 // Protocol implements proxy.Codec.
-func (Codec) Protocol() inspect.Protocol { return inspect.Modbus }
+func (Codec) Protocol() inspect.Protocol { return modbusrules.Protocol.Protocol }
 
 // Framing implements proxy.Codec: frames of at most 260 bytes both ways,
 // 65536 transaction ids per device connection.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/modbus"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 	"github.com/zonegate/zonegate/protocols/proxy"
 )
 
@@ -16,8 +17,9 @@ type Inspector struct{}
 
 var _ proxy.Inspector = Inspector{}
 
-// Protocol implements proxy.Inspector.
-func (Inspector) Protocol() inspect.Protocol { return inspect.Modbus }
+// Protocol implements proxy.Inspector: the name, title and default port
+// that Modbus's model side declares (modbusrules.Protocol).
+func (Inspector) Protocol() inspect.Protocol { return modbusrules.Protocol.Protocol }
 
 // Compile implements proxy.Inspector: rules is the conduit's *modbus.Spec.
 func (Inspector) Compile(rules any) (proxy.Policy, error) {

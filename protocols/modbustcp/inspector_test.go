@@ -20,7 +20,7 @@ import (
 func TestInspector(t *testing.T) {
 	plc := startPLC(t)
 	var in proxy.Inspector = Inspector{}
-	assert.Equal(t, inspect.Modbus, in.Protocol())
+	assert.Equal(t, inspect.Protocol{Name: "modbus", Title: "Modbus", DefaultPort: 5020}, in.Protocol())
 
 	_, err := in.Compile(nil)
 	require.Error(t, err, "a conduit without a modbus block")

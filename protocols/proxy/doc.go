@@ -31,8 +31,9 @@
 // gives a KeySpace of 0 so that they reach the device unchanged; one
 // whose ids are encrypted forwards Unpaired and passes the device's frames
 // as they come. Its Inspector (Protocol, Compile, NewProxy = New with the
-// codec) is the one line the daemon registers. protocols/modbustcp is the
-// Modbus/TCP codec; the engine's own tests use a toy protocol.
+// codec) goes, with the protocol's rules block, into the one line that
+// lists the protocol in package protocols/registry. protocols/modbustcp
+// is the Modbus/TCP codec; the engine's own tests use a toy protocol.
 //
 // Device connections are objects of their own: every request in a device
 // connection's table names the client connection it answers to and that

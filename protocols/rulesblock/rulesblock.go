@@ -4,29 +4,33 @@
 // checked, written in canonical form, hashed into the digest, compared,
 // linted and described in drawings and reports.
 //
-// A protocol fills in one Protocol (its reader, canonical form, lint rules,
-// drawing and report text) in its own model-side package, such as
-// protocols/modbus/modbusrules, and one line in package registry lists it.
+// A protocol fills in one Protocol (its name, title and default proxy port,
+// its reader, canonical form, lint rules, drawing and report text) in its
+// own model-side package, such as protocols/modbus/modbusrules, and one
+// line in package protocols/registry lists it with its proxy.Inspector.
 // Package gateway/zone reads every block through it and knows no protocol.
 //
-// The package links no network code and no logger: it is part of the zone
-// model, which tools and the daemon load alike.
+// The package and the protocols' model-side packages link no network code
+// and no logger (a test in modbusrules checks it).
 package rulesblock
 
 import (
 	"fmt"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/zonegate/zonegate/protocols/inspect"
 )
 
 // Protocol is what the zone model needs from an inspected protocol to read,
 // check, write out, lint and describe its rules block.
 type Protocol struct {
-	// Name is the conduit's `inspect:` value and the key of its rules
-	// block, such as "modbus": [a-z][a-z0-9]*.
-	Name string
-	// Title names the protocol in drawings and reports, such as "Modbus".
-	Title string
+	// Protocol names the protocol once for the whole gateway: Name is the
+	// conduit's `inspect:` value and the key of its rules block, such as
+	// "modbus" ([a-z][a-z0-9]*); Title names it in messages, drawings and
+	// reports; DefaultPort is where its proxy listens by default. The
+	// protocol's proxy.Inspector returns this same value.
+	inspect.Protocol
 	// TCPHint ends the error for a conduit that inspects the protocol but
 	// has no tcp service ("add " + TCPHint), such as
 	// "tcp/502 (or the port the devices use)".
@@ -167,8 +171,8 @@ func (s Service) HasPort(p uint16) bool {
 	return (s.PortLo == 0 && s.PortHi == 0) || (p >= s.PortLo && p <= s.PortHi)
 }
 
-// Validate reports what makes p unusable: a bad name or a missing
-// required function.
+// Validate reports what makes p unusable: a bad name, no default proxy
+// port or a missing required function.
 func (p Protocol) Validate() error {
 	if !validName(p.Name) {
 		return fmt.Errorf("protocol name %q must match [a-z][a-z0-9]*", p.Name)
@@ -178,6 +182,9 @@ func (p Protocol) Validate() error {
 	}
 	if p.TCPHint == "" {
 		return fmt.Errorf("protocol %q needs a TCPHint such as \"tcp/502\"", p.Name)
+	}
+	if p.DefaultPort == 0 {
+		return fmt.Errorf("protocol %q needs a DefaultPort: the local port its proxy listens on when the settings name none", p.Name)
 	}
 	return nil
 }

@@ -19,9 +19,14 @@ import (
 // inventory, alert rules and their unit tests). No root needed.
 
 // flConfigsEnv runs Ansible tools on configs/ansible with a home of their
-// own (caches, temporary files).
+// own (caches, temporary files). The temporary directories are named
+// outright: for the local connection Ansible expands "~" from the user's
+// passwd entry, not from HOME, and an unprivileged test user's home
+// (nobody's /nonexistent under make test-arm64) may not exist.
 func flConfigsEnv(t *testing.T, configs string) []string {
-	return append(os.Environ(), "HOME="+t.TempDir(), "ANSIBLE_CONFIG="+filepath.Join(configs, "ansible.cfg"),
+	home := t.TempDir()
+	return append(os.Environ(), "HOME="+home, "ANSIBLE_CONFIG="+filepath.Join(configs, "ansible.cfg"),
+		"ANSIBLE_LOCAL_TEMP="+filepath.Join(home, "tmp"), "ANSIBLE_REMOTE_TMP="+filepath.Join(home, "remote-tmp"),
 		"ANSIBLE_NOCOLOR=1", "NO_COLOR=1")
 }
 

@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zonegate/zonegate/gateway/zone"
-	"github.com/zonegate/zonegate/protocols/inspect"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 )
 
 // Case is one probe: a packet or connection from one host to another and
@@ -83,7 +83,7 @@ func (l *Lab) Cases() []Case {
 					if s.WholeProtocol() {
 						c.Port = 7 // any port stands for the whole protocol
 					}
-					c.Inspected = s.Proto == zone.TCP && cd.Inspect == inspect.Modbus.Name
+					c.Inspected = s.Proto == zone.TCP && cd.Inspect == modbusrules.Name
 					add(c)
 					rev := c
 					rev.From, rev.To, rev.Src, rev.Dst, rev.SrcAddr, rev.DstAddr = c.To, c.From, c.Dst, c.Src, c.DstAddr, c.SrcAddr
@@ -143,7 +143,7 @@ func (l *Lab) spoofCases() []Case {
 	var out []Case
 	done := map[string]bool{}
 	for _, cd := range l.Model.Conduits {
-		if len(cd.FromAssets) > 0 || done[cd.From] || cd.Inspect == inspect.Modbus.Name {
+		if len(cd.FromAssets) > 0 || done[cd.From] || cd.Inspect == modbusrules.Name {
 			continue
 		}
 		for _, s := range cd.Services {
@@ -248,7 +248,7 @@ func (c Case) flow() zone.Flow {
 // modbusCases returns the Modbus requests for an inspected conduit, per
 // address family both sides have, sent to the conduit's first tcp port.
 func (l *Lab) modbusCases(cd *zone.Conduit) []Case {
-	if cd.Inspect != inspect.Modbus.Name {
+	if cd.Inspect != modbusrules.Name {
 		return nil
 	}
 	port := uint16(0)

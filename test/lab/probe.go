@@ -59,7 +59,7 @@ type ProbeOptions struct {
 	SkipInspect bool
 	// ProxyPort is the gateway's Modbus proxy port, where inspected
 	// conduits are redirected; 0: read it from the gateway's ruleset,
-	// else inspect.Modbus.DefaultPort.
+	// else modbusrules.Protocol.DefaultPort.
 	ProxyPort uint16
 }
 

@@ -9,26 +9,26 @@ import (
 	"strings"
 
 	"github.com/zonegate/zonegate/firewall"
-	"github.com/zonegate/zonegate/protocols/inspect"
+	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 )
 
 var redirectRE = regexp.MustCompile(`redirect to :(\d+)`)
 
 // ModbusProxyPort returns the port the gateway's ruleset redirects
 // inspected conduits to, read with `nft list table inet zonegate` in the
-// gateway namespace; inspect.Modbus.DefaultPort when it cannot tell
+// gateway namespace; modbusrules.Protocol.DefaultPort when it cannot tell
 // (no nft, no ruleset, no inspected conduit).
 func (l *Lab) ModbusProxyPort() uint16 {
 	out, err := Command(l.Gateway, "nft", "list", "table", "inet", firewall.TableName).Output()
 	if err != nil {
-		return inspect.Modbus.DefaultPort
+		return modbusrules.Protocol.DefaultPort
 	}
 	if m := redirectRE.FindSubmatch(out); m != nil {
 		if p, err := strconv.ParseUint(string(m[1]), 10, 16); err == nil && p != 0 {
 			return uint16(p)
 		}
 	}
-	return inspect.Modbus.DefaultPort
+	return modbusrules.Protocol.DefaultPort
 }
 
 // ModbusProxyListening reports whether a TCP socket listens on port in

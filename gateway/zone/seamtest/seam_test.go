@@ -17,8 +17,9 @@ import (
 
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/gateway/zone/zonedoc"
+	"github.com/zonegate/zonegate/protocols/inspect"
+	"github.com/zonegate/zonegate/protocols/registry"
 	"github.com/zonegate/zonegate/protocols/rulesblock"
-	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
 )
 
 // toyRules is what the toy protocol's inspector would compile.
@@ -42,8 +43,7 @@ const toyPort = 7777
 // its own conduits and one on conduits that carry its port uninspected,
 // and its own drawing and report text.
 var toy = rulesblock.Protocol{
-	Name:         "toy",
-	Title:        "Toy",
+	Protocol:     inspect.Protocol{Name: "toy", Title: "Toy", DefaultPort: 17777},
 	TCPHint:      "tcp/7777",
 	MissingBlock: "add one with a `greeting:`",
 	Read: func(r *rulesblock.Reader, n *yaml.Node) any {
@@ -102,7 +102,7 @@ var toy = rulesblock.Protocol{
 }
 
 func TestMain(m *testing.M) {
-	registry.Register(toy)
+	registry.Register(registry.Protocol{Protocol: toy})
 	os.Exit(m.Run())
 }
 

@@ -4,7 +4,7 @@
 // importance with their networks and assets, conduits as arrows with their
 // services and inspection policy, and tables of zones, conduits, zone pairs
 // and lint findings. What a drawing and a report say of a conduit's rules
-// block comes from its protocol (package protocols/rulesblock/registry).
+// block comes from its protocol (package protocols/registry).
 //
 // Everything here is pure: a loaded model in, bytes out. Nothing reads the
 // clock, the file system or the network; the report date is passed in. The

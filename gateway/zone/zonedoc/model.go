@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/zonegate/zonegate/gateway/zone"
-	"github.com/zonegate/zonegate/protocols/rulesblock/registry"
+	"github.com/zonegate/zonegate/protocols/registry"
 )
 
 // rowOrder is the order of the importance groups, top to bottom: from the

@@ -3,7 +3,9 @@
 // FILE:LINE:COLUMN errors, checks it, writes its canonical form, holds the
 // Modbus lint rules (modbus-uninspected, monitor-into-high,
 // disruptive-diagnostics) and describes the rules for drawings and reports.
-// Protocol is what package registry lists for `inspect: modbus`.
+// Protocol is what package protocols/registry lists for `inspect: modbus`,
+// with the protocol's name, title and default proxy port, which the
+// Modbus/TCP codec (protocols/modbustcp) returns as its own.
 //
 // Package modbus, the engine, stays free of YAML and of zones; this package
 // links no network code and no logger.
@@ -12,6 +14,7 @@ package modbusrules
 import (
 	"go.yaml.in/yaml/v3"
 
+	"github.com/zonegate/zonegate/protocols/inspect"
 	"github.com/zonegate/zonegate/protocols/modbus"
 	"github.com/zonegate/zonegate/protocols/rulesblock"
 )
@@ -20,11 +23,10 @@ import (
 // rules block.
 const Name = "modbus"
 
-// Protocol is the Modbus rules block as the zone model reads it; its rules
-// are a *modbus.Spec.
+// Protocol is Modbus/TCP as the zone model reads it: its name, title and
+// default proxy port, and its rules block, whose rules are a *modbus.Spec.
 var Protocol = rulesblock.Protocol{
-	Name:         Name,
-	Title:        "Modbus",
+	Protocol:     inspect.Protocol{Name: Name, Title: "Modbus", DefaultPort: 5020},
 	TCPHint:      "tcp/502 (or the port the devices use)",
 	MissingBlock: "add one with an `allow:` list (everything not allowed is denied)",
 	Read:         func(r *rulesblock.Reader, n *yaml.Node) any { return read(r, n) },

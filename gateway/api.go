@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/zonegate/zonegate/gateway/api"
@@ -95,7 +96,13 @@ func (d *Daemon) Status() (api.Status, error) {
 	for _, rc := range d.proxies.Requests() {
 		if rc.Protocol == modbusrules.Name {
 			st.Modbus = append(st.Modbus, api.ModbusCount{Conduit: rc.Conduit, Function: rc.Function, Verdict: rc.Verdict, Count: rc.Count})
+			continue
 		}
+		fn := rc.Name
+		if fn == "" {
+			fn = strconv.Itoa(rc.Function)
+		}
+		st.Inspected = append(st.Inspected, api.InspectedCount{Protocol: rc.Protocol, Conduit: rc.Conduit, Function: fn, Verdict: rc.Verdict, Count: rc.Count})
 	}
 	if l := d.rec.Log(); l != nil {
 		as := api.AuditStats(l.Stats())

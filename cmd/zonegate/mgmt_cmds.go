@@ -553,4 +553,12 @@ func printStatus(cmd *cobra.Command, st api.Status) {
 		}
 		tw.Flush()
 	}
+	if len(st.Inspected) > 0 {
+		tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PROTOCOL\tCONDUIT\tREQUEST\tVERDICT\tREQUESTS")
+		for _, m := range st.Inspected {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", m.Protocol, m.Conduit, m.Function, m.Verdict, m.Count)
+		}
+		tw.Flush()
+	}
 }

@@ -199,6 +199,9 @@ type Status struct {
 	IslandReason string        `json:"island_reason,omitempty"`
 	Counters     []Counter     `json:"counters"`
 	Modbus       []ModbusCount `json:"modbus"`
+	// Inspected are the request counters of the other inspected
+	// protocols (OPC UA).
+	Inspected []InspectedCount `json:"inspected,omitempty"`
 	Audit        *AuditStats   `json:"audit,omitempty"` // nil: the audit log is unavailable
 	Drift        DriftStats    `json:"drift"`
 	Sessions     int           `json:"sessions"`
@@ -209,6 +212,16 @@ type Counter struct {
 	Name    string `json:"name"`
 	Packets uint64 `json:"packets"`
 	Bytes   uint64 `json:"bytes"`
+}
+
+// InspectedCount is one non-zero request counter of the proxy of an
+// inspected protocol other than Modbus (whose counters stay in Modbus).
+type InspectedCount struct {
+	Protocol string `json:"protocol"`
+	Conduit  string `json:"conduit"`
+	Function string `json:"function"` // the request type's name (OPC UA: the service, or HEL, OPN, CLO, encrypted)
+	Verdict  string `json:"verdict"`
+	Count    uint64 `json:"count"`
 }
 
 // ModbusCount is one non-zero request counter of the Modbus proxy.

@@ -273,6 +273,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range st.Modbus {
 		counter(descRequests, m.Count, "modbus", m.Conduit, strconv.Itoa(m.Function), m.Verdict)
 	}
+	for _, m := range st.Inspected {
+		counter(descRequests, m.Count, m.Protocol, m.Conduit, m.Function, m.Verdict)
+	}
 	for _, dn := range mergeDenials(s.Denials) {
 		verdict := "denied"
 		if dn.Monitor {

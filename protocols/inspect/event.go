@@ -162,6 +162,9 @@ type RequestCount struct {
 	Conduit  string
 	// Function is the protocol's request type (Modbus: the function code).
 	Function int
-	Verdict  string // allowed | denied | monitored
-	Count    uint64
+	// Name names the request type when the protocol's codec names them
+	// (OPC UA: "Read", "Write", "OPN", ...); "" otherwise.
+	Name    string
+	Verdict string // allowed | denied | monitored
+	Count   uint64
 }

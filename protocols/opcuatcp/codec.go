@@ -230,3 +230,7 @@ func (s *session) Match(frame []byte, rec *proxy.Record) bool {
 	}
 	return false
 }
+
+// OpName implements proxy.OpNamer: the service of a counter, or HEL, OPN,
+// CLO, encrypted.
+func (Codec) OpName(op uint8) string { return opcua.OpName(op) }

@@ -55,8 +55,10 @@ func startGateway(t *testing.T, srv *uatest.Server, spec opcua.Spec) *gateway {
 	require.NoError(t, err)
 	upstream := netip.AddrPortFrom(netip.MustParseAddr(srv.Host), uint16(srv.Port))
 	px, err := in.NewProxy(proxy.Config{
-		Route: func(net.Conn) (proxy.Route, error) { return proxy.Route{Upstream: upstream, Conduit: "mes-to-scada"}, nil },
-		Log:   zap.NewNop(),
+		Route: func(net.Conn) (proxy.Route, error) {
+			return proxy.Route{Upstream: upstream, Conduit: "mes-to-scada"}, nil
+		},
+		Log: zap.NewNop(),
 	})
 	require.NoError(t, err)
 	require.NoError(t, px.Install(map[string]proxy.Policy{"mes-to-scada": pol}))

@@ -105,6 +105,12 @@ type Session interface {
 	Match(frame []byte, rec *Record) bool
 }
 
+// OpNamer is implemented by a codec whose request types have names (OPC
+// UA: the services): the counters carry them (inspect.RequestCount.Name).
+type OpNamer interface {
+	OpName(op uint8) string
+}
+
 // Verdict is what a Session decides for one request.
 type Verdict struct {
 	// Action is what the engine does with the request.

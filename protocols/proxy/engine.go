@@ -365,5 +365,9 @@ func (e *Engine) Install(ps map[string]Policy) error {
 
 // Requests implements Proxy.
 func (e *Engine) Requests() []inspect.RequestCount {
-	return e.counters.snapshot(e.proto.Name)
+	var name func(uint8) string
+	if n, ok := e.codec.(OpNamer); ok {
+		name = n.OpName
+	}
+	return e.counters.snapshot(e.proto.Name, name)
 }

@@ -115,7 +115,7 @@ func (cs *counters) conduit(name string) *conduitCounters {
 
 // snapshot returns the non-zero counters, by conduit, request type and
 // verdict.
-func (cs *counters) snapshot(protocol string) []inspect.RequestCount {
+func (cs *counters) snapshot(protocol string, name func(uint8) string) []inspect.RequestCount {
 	cs.mu.RLock()
 	names := make([]string, 0, len(cs.m))
 	for n := range cs.m {
@@ -124,12 +124,16 @@ func (cs *counters) snapshot(protocol string) []inspect.RequestCount {
 	cs.mu.RUnlock()
 	slices.SortFunc(names, strings.Compare)
 	var out []inspect.RequestCount
-	for _, name := range names {
-		c := cs.conduit(name)
+	for _, conduit := range names {
+		c := cs.conduit(conduit)
 		for op := range c.requests {
 			for v := range c.requests[op] {
 				if n := c.requests[op][v].Load(); n > 0 {
-					out = append(out, inspect.RequestCount{Protocol: protocol, Conduit: name, Function: op, Verdict: countNames[v], Count: n})
+					rc := inspect.RequestCount{Protocol: protocol, Conduit: conduit, Function: op, Verdict: countNames[v], Count: n}
+					if name != nil {
+						rc.Name = name(uint8(op))
+					}
+					out = append(out, rc)
 				}
 			}
 		}

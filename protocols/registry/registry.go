@@ -24,6 +24,8 @@ import (
 
 	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 	"github.com/zonegate/zonegate/protocols/modbustcp"
+	"github.com/zonegate/zonegate/protocols/opcua/opcuarules"
+	"github.com/zonegate/zonegate/protocols/opcuatcp"
 	"github.com/zonegate/zonegate/protocols/proxy"
 	"github.com/zonegate/zonegate/protocols/rulesblock"
 )
@@ -47,6 +49,7 @@ type Protocol struct {
 // them.
 var builtin = []Protocol{
 	{Protocol: modbusrules.Protocol, Inspector: modbustcp.Inspector{}}, // inspect: modbus
+	{Protocol: opcuarules.Protocol, Inspector: opcuatcp.Inspector{}},   // inspect: opcua
 }
 
 var (

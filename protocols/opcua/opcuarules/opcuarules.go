@@ -22,11 +22,11 @@ import (
 // rules block.
 const Name = "opcua"
 
-// Protocol is the OPC UA rules block as the zone model reads it; its
-// rules are an *opcua.Spec.
+// Protocol is OPC UA as the zone model reads it: its name, title and
+// default proxy port (opcua.Info, which the codec of protocols/opcuatcp
+// returns too), and its rules block, whose rules are an *opcua.Spec.
 var Protocol = rulesblock.Protocol{
-	Name:         Name,
-	Title:        "OPC UA",
+	Protocol:     opcua.Info,
 	TCPHint:      "tcp/4840 (or the port the servers use)",
 	MissingBlock: "add one, such as `opcua: {services: read_only}`, or `opcua: {}` for the defaults (every service over the Basic256Sha256 and Aes policies, None for discovery only)",
 	Read:         func(r *rulesblock.Reader, n *yaml.Node) any { return read(r, n) },

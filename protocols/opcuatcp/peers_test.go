@@ -15,9 +15,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/zonegate/zonegate/protocols/inspect"
-	"github.com/zonegate/zonegate/protocols/internal/uatest"
 	"github.com/zonegate/zonegate/protocols/opcua"
 	"github.com/zonegate/zonegate/protocols/proxy"
+	"github.com/zonegate/zonegate/test/uatest"
 )
 
 // gateway is the OPC UA proxy on loopback in front of one gopcua server,

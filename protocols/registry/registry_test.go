@@ -54,7 +54,7 @@ func TestRegisterRefusesBadProtocols(t *testing.T) {
 	if _, done := Lookup("dnp3"); !done { // -count=2 runs this twice
 		Register(Protocol{Protocol: rulesblock.Protocol{Protocol: dnp3, TCPHint: "tcp/20000", Read: read, Canonical: canon}})
 	}
-	assert.Equal(t, []string{"modbus", "dnp3"}, Names(), "after the built-in ones")
+	assert.Equal(t, []string{"modbus", "opcua", "dnp3"}, Names(), "after the built-in ones")
 	all := All()
 	all[0].Name = "changed"
 	assert.Equal(t, "modbus", All()[0].Name, "All returns a copy")

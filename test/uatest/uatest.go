@@ -112,6 +112,13 @@ func FreePort(t testing.TB, host string) int {
 // itself listens on a loopback port behind a shim that works around its
 // secured-channel bug (see shim).
 func StartServer(t testing.TB, host string, port int) *Server {
+	return StartServerDial(t, host, port, net.Dial)
+}
+
+// StartServerDial is StartServer with the dial function the shim reaches
+// the gopcua server with (a test in network namespaces dials inside the
+// server's namespace).
+func StartServerDial(t testing.TB, host string, port int, dial func(network, address string) (net.Conn, error)) *Server {
 	t.Helper()
 	cert := SelfSigned(t, "zonegate test server", time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), 2048, host)
 	rec := &recorder{t: t}
@@ -120,7 +127,7 @@ func StartServer(t testing.TB, host string, port int) *Server {
 		t.Fatalf("OPC UA test server: listen: %v", err)
 	}
 	inner := FreePort(t, "127.0.0.1")
-	startShim(t, ln, fmt.Sprintf("127.0.0.1:%d", inner), cert.Key)
+	startShim(t, ln, fmt.Sprintf("127.0.0.1:%d", inner), cert.Key, dial)
 	opts := []server.Option{
 		server.EnableSecurity("None", ua.MessageSecurityModeNone),
 		server.EnableAuthMode(ua.UserTokenTypeAnonymous),

@@ -25,10 +25,11 @@ type shim struct {
 	ln     net.Listener
 	target string
 	key    *rsa.PrivateKey
+	dial   func(network, address string) (net.Conn, error)
 }
 
-func startShim(t testing.TB, ln net.Listener, target string, key *rsa.PrivateKey) {
-	s := &shim{ln: ln, target: target, key: key}
+func startShim(t testing.TB, ln net.Listener, target string, key *rsa.PrivateKey, dial func(network, address string) (net.Conn, error)) {
+	s := &shim{ln: ln, target: target, key: key, dial: dial}
 	go s.serve()
 	t.Cleanup(func() { ln.Close() })
 }
@@ -45,7 +46,7 @@ func (s *shim) serve() {
 
 func (s *shim) relay(c net.Conn) {
 	defer c.Close()
-	up, err := net.Dial("tcp", s.target)
+	up, err := s.dial("tcp", s.target)
 	if err != nil {
 		return
 	}

@@ -122,7 +122,7 @@ func TestLoadExampleLint(t *testing.T) {
 	}
 	want := []struct{ pos, path string }{
 		{"93:5", "office -> mes -> supervisory (via office-to-mes, mes-to-scada)"},
-		{"191:5", "vendor -> maintenance -> control (via vendor-to-eng, eng-to-plc)"},
+		{"198:5", "vendor -> maintenance -> control (via vendor-to-eng, eng-to-plc)"},
 	}
 	for i, w := range want {
 		if got := posString(ds[i].Pos); got != w.pos || !strings.Contains(ds[i].Message, w.path) {

@@ -215,7 +215,7 @@ func TestValidateConduits(t *testing.T) {
 		{"no services", svc(""), "30:15", []string{`conduit "c1" needs ` + "`services:`"}},
 		{"null services", r("services: [tcp/443]", "services:"), "30:14", []string{`conduit "c1" needs ` + "`services:`"}},
 		{"services missing", r("    services: [tcp/443]\n", ""), "27:5", []string{`conduit "c1" needs ` + "`services:` such as [tcp/502, icmp/echo-request]"}},
-		{"unknown inspection", base + "    inspect: http\n", "31:14", []string{`inspect "http" is not supported: the only inspection is ` + "`inspect: modbus`"}},
+		{"unknown inspection", base + "    inspect: http\n", "31:14", []string{`inspect "http" is not supported: use ` + "`inspect: modbus` or `inspect: opcua`"}},
 	})
 }
 

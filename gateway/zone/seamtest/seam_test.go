@@ -206,9 +206,9 @@ func TestToyErrorsHavePositions(t *testing.T) {
 			[]string{"seam.yaml:18:14: conduit \"c\" has `inspect: modbus` but no `modbus:` block: add one with an `allow:` list (everything not allowed is denied)",
 				"seam.yaml:20:7: conduit \"c\" has a `toy:` block but no `inspect: toy`: add `inspect: toy` or remove the block"}},
 		{"unknown inspection", strings.Replace(model(helloBlock), "inspect: toy", "inspect: toys", 1),
-			[]string{"seam.yaml:18:14: inspect \"toys\" is not supported: use `inspect: modbus` or `inspect: toy`"}},
+			[]string{"seam.yaml:18:14: inspect \"toys\" is not supported: use `inspect: modbus` or `inspect: opcua` or `inspect: toy`"}},
 		{"typo in the block's key", strings.Replace(model(helloBlock), "    toy:\n", "    toyy:\n", 1),
-			[]string{`seam.yaml:19:5: unknown key "toyy" in a conduit: did you mean "toy"? (known keys: name, description, from, to, from_assets, to_assets, services, inspect, modbus, toy)`}},
+			[]string{`seam.yaml:19:5: unknown key "toyy" in a conduit: did you mean "toy"? (known keys: name, description, from, to, from_assets, to_assets, services, inspect, modbus, opcua, toy)`}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, loadErrors(t, tt.src))
@@ -235,7 +235,7 @@ func TestToyLint(t *testing.T) {
 		got = append(got, d.String())
 	}
 	require.Len(t, got, 2)
-	assert.Equal(t, `seam.yaml:13:5: warning: [sl-target-gap] conduit "c" leads from zone "office" (SL-T 1) into zone "control" (SL-T 3) without inspection: the higher zone's security level is not enforced at this boundary; add inspection (`+"`inspect: modbus` or `inspect: toy`"+`), route the flow through a zone of the higher level, or lower the target of "control"`, got[0])
+	assert.Equal(t, `seam.yaml:13:5: warning: [sl-target-gap] conduit "c" leads from zone "office" (SL-T 1) into zone "control" (SL-T 3) without inspection: the higher zone's security level is not enforced at this boundary; add inspection (`+"`inspect: modbus` or `inspect: opcua` or `inspect: toy`"+`), route the flow through a zone of the higher level, or lower the target of "control"`, got[0])
 	assert.Equal(t, `seam.yaml:17:16: warning: [toy-uninspected] conduit "c" carries Toy (tcp/7777) without inspection`, got[1])
 }
 
@@ -288,11 +288,11 @@ func TestToyDrawingAndReport(t *testing.T) {
 			assert.Contains(t, string(out), want, "%s drawing", f)
 		}
 	}
-	assert.Contains(t, string(zonedoc.SVG(m, zonedoc.DiagramOptions{})), "thick red arrow = Modbus or Toy inspected")
+	assert.Contains(t, string(zonedoc.SVG(m, zonedoc.DiagramOptions{})), "thick red arrow = Modbus or OPC UA or Toy inspected")
 	md := string(zonedoc.Markdown(m, zonedoc.ReportOptions{Date: time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)}))
 	assert.Contains(t, md, "Toy inspection. Greets with hello.")
-	assert.Contains(t, md, "Inspection and Modbus or Toy policy")
-	assert.Contains(t, md, "1 of them carry Modbus or Toy through deep inspection")
+	assert.Contains(t, md, "Inspection and Modbus or OPC UA or Toy policy")
+	assert.Contains(t, md, "1 of them carry Modbus or OPC UA or Toy through deep inspection")
 }
 
 // TestModbusModelsKeepTheirDigest: registering a protocol changes no digest

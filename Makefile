@@ -48,12 +48,13 @@ lint:
 
 # fuzz-short: a short coverage-guided run of each fuzz target (the seed
 # corpora run in go-test already): the Modbus framer and checks, the Modbus
-# codec of the proxy engine, the zone model loader. FUZZTIME=5m for a
+# codec of the proxy engine, the OPC UA conversation, the zone model loader. FUZZTIME=5m for a
 # longer hunt.
 FUZZTIME ?= 15s
 fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzFramerAndCheck$$' -fuzztime $(FUZZTIME) ./protocols/modbus/
 	$(GO) test -run '^$$' -fuzz '^FuzzSession$$' -fuzztime $(FUZZTIME) ./protocols/modbustcp/
+	$(GO) test -run '^$$' -fuzz '^FuzzConversation$$' -fuzztime $(FUZZTIME) ./protocols/opcua/
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./gateway/zone/
 
 bench:

@@ -571,13 +571,22 @@ func (c *Conversation) skipSequence(f []byte) {
 	}
 }
 
-func (c *Conversation) close(f []byte, d *Decision) {
-	if c.state != stOpen {
-		c.refuse(d, ReasonMessageTypeInvalid, nil)
-		return
+// onChannel checks that a MSG or CLO frame comes on the open channel with
+// its id and a token it was given; otherwise it refuses it.
+func (c *Conversation) onChannel(f []byte, d *Decision) bool {
+	r := ReasonMessageTypeInvalid
+	if c.state == stOpen {
+		r = c.symmetric(f)
 	}
-	if r := c.symmetric(f); r != ReasonNone {
+	if r != ReasonNone {
 		c.refuse(d, r, nil)
+		return false
+	}
+	return true
+}
+
+func (c *Conversation) close(f []byte, d *Decision) {
+	if !c.onChannel(f, d) {
 		return
 	}
 	if c.bodies == bodyClear {

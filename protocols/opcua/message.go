@@ -3,12 +3,7 @@ package opcua
 import "encoding/binary"
 
 func (c *Conversation) message(f []byte, p *Policy, d *Decision) {
-	if c.state != stOpen {
-		c.refuse(d, ReasonMessageTypeInvalid, nil)
-		return
-	}
-	if r := c.symmetric(f); r != ReasonNone {
-		c.refuse(d, r, nil)
+	if !c.onChannel(f, d) {
 		return
 	}
 	sig := c.policy.SignatureLen()

@@ -62,6 +62,8 @@ openssh-sftp-server test -x /usr/lib/openssh/sftp-server
 openssh-client have ssh
 openssh-client have ssh-keygen
 prometheus have promtool
+tshark have tshark
+tshark have text2pcap
 EOF
 }
 # Users of the entries above:
@@ -74,6 +76,9 @@ EOF
 #   mbpoll, python3-pymodbus (+ python3-serial, python3-serial-asyncio):
 #     Modbus end-to-end tests (test/e2e/testdata/modbus_plc.py, modbus_client.py)
 #   haproxy: make bench-modbus baseline
+#   tshark (with text2pcap): protocols/opcuatcp TestWiresharkAgrees compares
+#     what the OPC UA engine reads from a real conversation with Wireshark's
+#     opcua dissector
 #   graphviz: gateway/zone/zonedoc checks that `dot` accepts the DOT drawing
 #     (zonegate renders SVG itself; graphviz is never needed at run time)
 #   ansible-core, openssh-server (+ openssh-sftp-server, which Ansible's file

@@ -139,3 +139,14 @@ func ErrorInfo(frame []byte) (StatusCode, string, bool) {
 
 // ParseType returns the message type of a chunk (at least HeaderLen bytes).
 func ParseType(chunk []byte) MessageType { return messageType(chunk) }
+
+// RequestTypeOf reads the request type that starts the body of a MSG
+// chunk in clear (policy None, or Sign mode): the numeric NodeId of its
+// binary encoding.
+func RequestTypeOf(chunk []byte) (uint32, bool) {
+	if len(chunk) < symHeaderEnd+seqHeaderLen || messageType(chunk) != MsgMSG {
+		return 0, false
+	}
+	d := decoder{b: chunk[symHeaderEnd+seqHeaderLen:]}
+	return d.typeID()
+}

@@ -45,7 +45,8 @@ type Config struct {
 	// firewall.modbus_proxy_port); 0: the protocol's default port.
 	ModbusPort uint16
 	// ModbusListen overrides where the Modbus proxy listens; default
-	// "[::]:PORT" (dual stack).
+	// "[::]:PORT" (dual stack). On port 0 the other protocols' proxies
+	// listen on its host, port 0, too (tests).
 	ModbusListen string
 	// ResponseTimeout is the devices' default time to answer (settings
 	// modbus.response_timeout).
@@ -144,9 +145,17 @@ func proxyPort(modbusPort uint16, p inspect.Protocol) firewall.ProxyPort {
 
 // listenAddress is where the proxy of an inspector listens: dual stack on
 // its port, or Config.ModbusListen for Modbus when set.
+// An override on port 0 (tests: "127.0.0.1:0") puts every proxy on that
+// host, each on a port of its own, so that no test listens on the
+// default ports of the machine.
 func (in *Proxies) listenAddress(pp firewall.ProxyPort) string {
-	if pp.Inspector == modbusrules.Name && in.cfg.ModbusListen != "" {
-		return in.cfg.ModbusListen
+	if o := in.cfg.ModbusListen; o != "" {
+		if pp.Inspector == modbusrules.Name {
+			return o
+		}
+		if host, port, err := net.SplitHostPort(o); err == nil && port == "0" {
+			return net.JoinHostPort(host, "0")
+		}
 	}
 	return fmt.Sprintf("[::]:%d", pp.Port)
 }

@@ -3,6 +3,7 @@ package inspection
 import (
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,9 +83,12 @@ func TestStartServesAndStops(t *testing.T) {
 	pipeline := events.New(events.Config{})
 	require.NoError(t, in.Start(pipeline))
 	defer in.Stop()
-	assert.Equal(t, []string{modbusrules.Name}, in.Protocols())
+	assert.Equal(t, []string{modbusrules.Name, "opcua"}, in.Protocols())
 	listening := logs.FilterMessageSnippet("proxy listening").All()
-	require.Len(t, listening, 1)
+	require.Len(t, listening, 2)
+	for _, l := range listening {
+		assert.True(t, strings.HasPrefix(l.ContextMap()["address"].(string), "127.0.0.1:"), "every proxy on the test's host: %v", l.ContextMap())
+	}
 	addr, _ := listening[0].ContextMap()["address"].(string)
 	require.NotEmpty(t, addr)
 
@@ -97,7 +101,7 @@ func TestStartServesAndStops(t *testing.T) {
 	}
 	assert.Error(t, err, "the connection is refused (closed or reset)")
 	waitFor(t, func() bool { return pipeline.Stats().Events[events.Refused.String()] == 1 }) // the refused connection is reported
-	assert.Equal(t, []Conns{{Protocol: modbusrules.Name}}, in.ActiveConns())
+	assert.Equal(t, []Conns{{Protocol: modbusrules.Name}, {Protocol: "opcua"}}, in.ActiveConns())
 	assert.Empty(t, in.Requests(), "no request was read")
 
 	// A second set of proxies on the same address cannot start.

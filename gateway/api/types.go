@@ -202,9 +202,9 @@ type Status struct {
 	// Inspected are the request counters of the other inspected
 	// protocols (OPC UA).
 	Inspected []InspectedCount `json:"inspected,omitempty"`
-	Audit        *AuditStats   `json:"audit,omitempty"` // nil: the audit log is unavailable
-	Drift        DriftStats    `json:"drift"`
-	Sessions     int           `json:"sessions"`
+	Audit     *AuditStats      `json:"audit,omitempty"` // nil: the audit log is unavailable
+	Drift     DriftStats       `json:"drift"`
+	Sessions  int              `json:"sessions"`
 }
 
 // Counter is one named nftables counter of table inet zonegate.

@@ -243,3 +243,28 @@ func TestForwardedMSGNoAllocs(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+func TestCertificateTooLarge(t *testing.T) {
+	p := compile(t, Spec{})
+	c := &Conversation{}
+	var d Decision
+	now := time.Now()
+	c.Client(helloFrame("opc.tcp://scada-1:4840"), p, now, &d)
+	require.True(t, d.Forward)
+	kind, _ := c.Server(ack())
+	require.Equal(t, ServerHandshake, kind)
+	b := u32(0)
+	b = append(b, str(PolicyBasic256Sha256.URI())...)
+	b = append(b, u32(20<<10)...)
+	b = append(b, make([]byte, 20<<10)...)
+	b = append(b, str("thumbprint-of-20-bytes")...)
+	b = append(b, make([]byte, 256)...) // encrypted rest
+	f := chunk("OPN", 'F', b)
+	n, err := c.SplitClient(f)
+	require.NoError(t, err)
+	require.Equal(t, len(f), n)
+	c.Client(f, p, now, &d)
+	assert.False(t, d.Forward)
+	assert.Equal(t, ReasonCertificateTooLarge, d.Reason)
+	assert.Equal(t, BadCertificateInvalid, d.Reason.Status())
+}

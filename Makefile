@@ -117,6 +117,19 @@ test: buildroot-check test-arm64
 bench-modbus: build
 	$(GO) run ./test/bench/modbus -zonegate bin/zonegate $(BENCH_MODBUS_FLAGS)
 
+# --- OPC UA proxy benchmark (test/bench/opcua) ---
+
+.PHONY: bench-opcua
+
+# bench-opcua: a gopcua client reading 100 nodes per request over a
+# Basic256Sha256 Sign channel through the OPC UA proxy (its own process,
+# full inspection) and directly, in alternating slices of one run: added
+# latency p50/p99 as ratios to direct, the proxy's CPU per request and its
+# ratio to the client's and server's. BENCH_OPCUA_N reads per path.
+BENCH_OPCUA_N ?= 3000
+bench-opcua:
+	$(GO) test -run '^$$' -bench OPCUAGateway -benchtime $(BENCH_OPCUA_N)x -v ./test/bench/opcua/
+
 # --- Large-model apply benchmark (test/bench/apply) ---
 
 .PHONY: bench-apply

@@ -39,6 +39,13 @@ const (
 	NodeTemperature = "Line3.Temperature" // Double, read only
 )
 
+// Tags is the number of numbered Double nodes Tag(0)...Tag(Tags-1), for
+// reads of many nodes (the benchmark).
+const Tags = 100
+
+// Tag names the numbered node i, "Line3.Tag007".
+func Tag(i int) string { return fmt.Sprintf("Line3.Tag%03d", i) }
+
 // Server is a gopcua server on a loopback or namespace address.
 type Server struct {
 	S       *server.Server
@@ -151,6 +158,9 @@ func StartServerDial(t testing.TB, host string, port int, dial func(network, add
 		ns.AddNewVariableStringNode(NodeTemperature, 71.25),
 	} {
 		nsObjects.AddRef(n, id.HasComponent, true)
+	}
+	for i := range Tags {
+		nsObjects.AddRef(ns.AddNewVariableStringNode(Tag(i), float64(i)), id.HasComponent, true)
 	}
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatalf("start the OPC UA test server: %v", err)

@@ -23,20 +23,26 @@ type Case struct {
 	Spoofed  bool
 	Expect   bool
 	Why      string
-	// Inspected is set for tcp cases of a conduit with `inspect: modbus`:
-	// they pass only when the Modbus proxy runs.
+	// Inspected is set for tcp cases of an inspected conduit (`inspect:
+	// modbus`, `inspect: opcua`): they pass only when the proxies run.
 	Inspected bool
 	// Modbus is set for a Modbus request sent through an inspected
 	// conduit (Inspected is set too). Expect then says whether the
 	// request should reach the device and its answer come back; Want
 	// says exactly what the proxy should answer.
 	Modbus *ModbusOp
+	// OPCUA is set for an OPC UA exchange through a conduit with
+	// `inspect: opcua` (Inspected is set too).
+	OPCUA *OPCUAOp
 }
 
 // Service describes the case's protocol and port as in the model.
 func (c Case) Service() string {
 	if c.Modbus != nil {
 		return c.Modbus.String()
+	}
+	if c.OPCUA != nil {
+		return c.OPCUA.String()
 	}
 	if c.Proto == zone.TCP || c.Proto == zone.UDP {
 		return fmt.Sprintf("%s/%d", c.Proto, c.Port)
@@ -83,7 +89,7 @@ func (l *Lab) Cases() []Case {
 					if s.WholeProtocol() {
 						c.Port = 7 // any port stands for the whole protocol
 					}
-					c.Inspected = s.Proto == zone.TCP && cd.Inspect == modbusrules.Name
+					c.Inspected = s.Proto == zone.TCP && cd.Inspected()
 					add(c)
 					rev := c
 					rev.From, rev.To, rev.Src, rev.Dst, rev.SrcAddr, rev.DstAddr = c.To, c.From, c.Dst, c.Src, c.DstAddr, c.SrcAddr
@@ -103,6 +109,7 @@ func (l *Lab) Cases() []Case {
 			}
 		}
 		out = append(out, l.modbusCases(cd)...)
+		out = append(out, l.opcuaCases(cd)...)
 	}
 	out = append(out, l.pairCases(add)...)
 	out = append(out, l.spoofCases()...)

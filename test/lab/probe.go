@@ -126,6 +126,10 @@ func (l *Lab) Probe(ctx context.Context, cases []Case, opt ProbeOptions) ([]Resu
 		go func(r *Result, id int) {
 			defer wg.Done()
 			defer func() { <-sem }()
+			if r.OPCUA != nil {
+				l.runOPCUA(rx, r, opt.Timeout)
+				return
+			}
 			if r.Modbus != nil {
 				l.runModbus(rx, r, id, opt.Timeout)
 				return
@@ -275,11 +279,19 @@ type receivers struct {
 	closers   []func()
 	open      map[string]bool
 	plcs      map[string]*ModbusServer
+	uas       map[string]*uaServer
 	observers map[string]*observer
 }
 
 func newReceivers() *receivers {
-	return &receivers{open: map[string]bool{}, plcs: map[string]*ModbusServer{}, observers: map[string]*observer{}}
+	return &receivers{open: map[string]bool{}, plcs: map[string]*ModbusServer{}, uas: map[string]*uaServer{}, observers: map[string]*observer{}}
+}
+
+// uaServer returns the fake OPC UA server that answers a case, if any.
+func (r *receivers) uaServer(c Case) *uaServer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.uas[receiverKey(c)]
 }
 
 func receiverKey(c Case) string {
@@ -320,6 +332,12 @@ func (r *receivers) prepare(c Case) error {
 			return err
 		}
 		r.closers = append(r.closers, func() { ln.Close() })
+		if c.OPCUA != nil {
+			ua := &uaServer{seen: map[string]int{}, ln: ln}
+			r.uas[key] = ua
+			go ua.serve()
+			return nil
+		}
 		if c.Inspected {
 			plc := NewModbusServer()
 			r.plcs[key] = plc

@@ -44,6 +44,10 @@ func (r Result) Row() Row {
 		row.Expected = string(r.Modbus.Want)
 		row.Actual = r.Detail
 	}
+	if r.OPCUA != nil {
+		row.Expected = map[bool]string{false: "ACK", true: "ERR Bad_SecurityPolicyRejected"}[r.OPCUA.Refused]
+		row.Actual = r.Detail
+	}
 	switch {
 	case r.Skipped != "":
 		row.Status, row.Actual, row.Note = "skipped", "skipped", r.Skipped

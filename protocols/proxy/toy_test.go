@@ -30,6 +30,8 @@ import (
 //	'C' closed: answered 'E' 'C', then the connection is closed
 //	'Z' reset
 //	'I' identity: refused with the connection's role as the reason
+//	'O' opened: forwarded as 'R', reported as an opened channel
+//	'X' violation: closed like 'C', reported as a malformed frame
 //
 // The device's frames: 'h' and 'a' (answers in order), 'k' key (by key),
 // 'p' (passes to the client), 'x' (refused: closes the device connection).
@@ -38,6 +40,7 @@ import (
 type toyCodec struct {
 	keys     uint32 // Framing.KeySpace
 	maxFrame int    // Framing.MaxRequest and MaxAnswer; default 64
+	bound    bool   // Framing.BoundDevice
 }
 
 var errToyEmpty = errors.New("empty toy frame")
@@ -51,7 +54,7 @@ func (c toyCodec) Framing() Framing {
 	if m == 0 {
 		m = 64
 	}
-	return Framing{MaxRequest: m, MaxAnswer: m, KeySpace: c.keys}
+	return Framing{MaxRequest: m, MaxAnswer: m, KeySpace: c.keys, BoundDevice: c.bound}
 }
 
 func (c toyCodec) NewSession(r Route) Session { return &toySession{role: r.Identity.Role} }
@@ -91,7 +94,7 @@ func (c toyCodec) SetKey(frame []byte, key uint32) { frame[3] = byte(key) }
 
 func (c toyCodec) Describe(ev *inspect.Event, rec *Record, frame []byte) {
 	ev.Summary.Add("cmd ").AddBytes(rec[recCmd : recCmd+1])
-	if ev.Kind == inspect.Write {
+	if ev.Kind == inspect.Write || ev.Kind == inspect.Opened {
 		ev.SetData(frame[2:])
 	}
 }
@@ -144,6 +147,10 @@ func (s *toySession) Request(frame []byte, pol Policy, now time.Time, v *Verdict
 	case 'R':
 	case 'W':
 		v.Write = true
+	case 'O':
+		v.Opened = true
+	case 'X':
+		v.Action, v.Reason, v.Malformed = Close, "toy_violation", true
 	case 'K':
 		v.Pairing, v.Key = ByKey, uint32(body[1])
 		v.Record[recAnswer], v.Record[recKey] = 'k', body[1]

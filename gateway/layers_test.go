@@ -25,13 +25,16 @@ var house = [][]string{
 	// Leaves: the protocol engines and the neutral contract between the
 	// gateway and the protocols, the daemon's clock and file writes.
 	{"protocols/inspect", "protocols/modbus", "protocols/origdst", "protocols/internal/mbtest",
-		"gateway/internal/atomicfile", "gateway/internal/clock", "gateway/zone/seamtest", "test/prereq", "cmd/internal/cli"},
-	// The proxy engine and the model-side contract of rules blocks.
-	{"protocols/proxy", "protocols/rulesblock", "protocols/internal/netnstest", "cmd/internal/cli/clitest"},
-	// The protocols' rules blocks (with each protocol's name).
-	{"protocols/modbus/modbusrules"},
+		"gateway/internal/atomicfile", "gateway/internal/clock", "gateway/zone/seamtest", "test/prereq", "cmd/internal/cli",
+		"test/uatest"},
+	// The proxy engine and the model-side contract of rules blocks; the
+	// protocol engines that name themselves with protocols/inspect.
+	{"protocols/proxy", "protocols/rulesblock", "protocols/internal/netnstest", "cmd/internal/cli/clitest", "protocols/opcua"},
+	// The protocols' rules blocks (with each protocol's name), OPC UA's
+	// certificate checks.
+	{"protocols/modbus/modbusrules", "protocols/opcua/opcuarules", "protocols/opcua/uacert"},
 	// The protocols' codecs on the engine.
-	{"protocols/modbustcp"},
+	{"protocols/modbustcp", "protocols/opcuatcp"},
 	// The one list of inspected protocols: rules block and inspector.
 	{"protocols/registry"},
 	// The zone model.
@@ -44,7 +47,7 @@ var house = [][]string{
 	{"gateway/changes", "gateway/events", "gateway/metrics", "firewall/firewalltest", "gateway/internal/gatewaytest", "test/lab"},
 	// What binds them to the world: the transactions' kernel, the
 	// inspecting proxies, the settings, the HTTP API.
-	{"gateway/kernel", "gateway/inspection", "gateway/settings", "gateway/httpapi", "test/bench/apply"},
+	{"gateway/kernel", "gateway/inspection", "gateway/settings", "gateway/httpapi", "test/bench/apply", "test/bench/opcua"},
 	// The daemon: wiring only.
 	{"gateway"},
 	// The binaries.

@@ -126,3 +126,62 @@ func TestPeersLoopback(t *testing.T) {
 	t.Logf("events: %v", g.collected())
 	t.Logf("server: %v", srv.Handled())
 }
+
+// TestPeersMonitorAndEncrypted: a monitoring conduit reports a Write it
+// would refuse and forwards it (the server handles it); a conduit that
+// allows any service carries SignAndEncrypt channels, whose bodies the
+// gateway cannot read, and audits their opening.
+func TestPeersMonitorAndEncrypted(t *testing.T) {
+	srv := uatest.StartServer(t, "127.0.0.1", uatest.FreePort(t, "127.0.0.1"))
+	ca := uatest.NewCA(t, "MES CA")
+	good := ca.Issue(t, "mes-1", time.Now().Add(-time.Hour), time.Now().Add(time.Hour), 2048)
+	ctx := context.Background()
+	write := &ua.WriteRequest{NodesToWrite: []*ua.WriteValue{{NodeID: uatest.Node(uatest.NodeSetpoint), AttributeID: ua.AttributeIDValue,
+		Value: &ua.DataValue{EncodingMask: ua.DataValueValue, Value: ua.MustVariant(42.0)}}}}
+
+	t.Run("monitor", func(t *testing.T) {
+		g := startGateway(t, srv, opcua.Spec{Mode: opcua.ModeMonitor, Services: []string{"read_only"}})
+		c, err := uatest.Client(ctx, g.url(), "Aes256_Sha256_RsaPss", "Sign", good, srv.CertDER)
+		require.NoError(t, err)
+		defer c.Close(ctx)
+		before := srv.HandledCount("WriteRequest")
+		resp, err := c.Write(ctx, write)
+		require.NoError(t, err)
+		assert.Equal(t, ua.StatusOK, resp.Results[0])
+		assert.Equal(t, before+1, srv.HandledCount("WriteRequest"), "forwarded")
+		waitFor(t, func() bool {
+			for _, ev := range g.collected() {
+				if ev.Kind == inspect.Denied && ev.Monitor && ev.Reason == "service_not_allowed" {
+					return true
+				}
+			}
+			return false
+		})
+	})
+	t.Run("SignAndEncrypt", func(t *testing.T) {
+		g := startGateway(t, srv, opcua.Spec{})
+		c, err := uatest.Client(ctx, g.url(), "Basic256Sha256", "SignAndEncrypt", good, srv.CertDER)
+		require.NoError(t, err)
+		defer c.Close(ctx)
+		v, err := c.Node(uatest.Node(uatest.NodeTemperature)).Value(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 71.25, v.Value())
+		waitFor(t, func() bool { return len(g.reasons(inspect.Opened)) == 1 })
+		var encrypted uint64
+		for _, rc := range g.px.Requests() {
+			if rc.Name == "encrypted" && rc.Verdict == "allowed" {
+				encrypted += rc.Count
+			}
+		}
+		assert.NotZero(t, encrypted, "counted as encrypted messages: %v", g.px.Requests())
+	})
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met")
+		}
+	}
+}

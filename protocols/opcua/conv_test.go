@@ -268,3 +268,32 @@ func TestCertificateTooLarge(t *testing.T) {
 	assert.Equal(t, ReasonCertificateTooLarge, d.Reason)
 	assert.Equal(t, BadCertificateInvalid, d.Reason.Status())
 }
+
+func TestHelloAndOpenPolicy(t *testing.T) {
+	now := time.Now()
+	var d Decision
+	p := compile(t, Spec{EndpointURLs: []string{"opc.tcp://scada-1:4840"}})
+	c := &Conversation{}
+	c.Client(helloFrame("opc.tcp://other:4840"), p, now, &d)
+	assert.False(t, d.Forward)
+	assert.Equal(t, ReasonEndpointURL, d.Reason)
+	assert.Equal(t, BadTcpEndpointURLInvalid, d.Reason.Status())
+
+	// HEL's limits are lowered to the conduit's for the server.
+	c = &Conversation{}
+	f := helloFrame("opc.tcp://scada-1:4840")
+	c.Client(f, p, now, &d)
+	require.True(t, d.Forward)
+	assert.Equal(t, uint32(DefaultMaxMessage), binary.LittleEndian.Uint32(f[offMaxMessage:]))
+	assert.Equal(t, uint32(DefaultMaxChunks), binary.LittleEndian.Uint32(f[offMaxChunks:]))
+	c.Server(ack())
+	b := u32(0)
+	b = append(b, str(PolicyBasic128Rsa15.URI())...)
+	b = append(b, str("certificate")...)
+	b = append(b, str("thumbprint")...)
+	b = append(b, make([]byte, 64)...)
+	c.Client(chunk("OPN", 'F', b), p, now, &d)
+	assert.False(t, d.Forward)
+	assert.Equal(t, ReasonSecurityPolicy, d.Reason, "deprecated policies only when named")
+	assert.Equal(t, BadSecurityPolicyRejected, d.Reason.Status())
+}

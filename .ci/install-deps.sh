@@ -46,6 +46,8 @@ busybox-static have busybox
 mbpoll have mbpoll
 haproxy have haproxy
 graphviz have dot
+chromium have chromium
+fonts-dejavu-core test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 python3 test -x /usr/bin/python3
 python3-pymodbus pyimport pymodbus
 python3-serial pyimport serial
@@ -67,6 +69,11 @@ EOF
 #   haproxy: make bench-modbus baseline
 #   graphviz: gateway/zone/zonedoc checks that `dot` accepts the DOT drawing
 #     (zonegate renders SVG itself; graphviz is never needed at run time)
+#   chromium, fonts-dejavu-core: the web console's browser tests
+#     (test/e2e/browser, chromedp; headless, --no-sandbox, so chromium-sandbox,
+#     which chromium only recommends, is not needed). fonts-dejavu-core comes
+#     with chromium's fontconfig anyway; it is named because the screenshots
+#     need a font with Latin glyphs and nothing else here guarantees one.
 
 missing() {
 	checks | while read -r pkg check; do

@@ -39,8 +39,8 @@ var house = [][]string{
 	// kernel, the tests' shared models, the namespace lab.
 	{"gateway/changes", "gateway/events", "gateway/metrics", "firewall/firewalltest", "gateway/internal/gatewaytest", "test/lab"},
 	// What binds them to the world: the transactions' kernel, the
-	// inspecting proxies, the settings, the HTTP API.
-	{"gateway/kernel", "gateway/inspection", "gateway/settings", "gateway/httpapi", "test/bench/apply"},
+	// inspecting proxies, the settings, the HTTP API, the web console.
+	{"gateway/kernel", "gateway/inspection", "gateway/settings", "gateway/httpapi", "gateway/console", "test/bench/apply"},
 	// The daemon: wiring only.
 	{"gateway"},
 	// The binaries.

@@ -469,6 +469,21 @@ func conduitCounters(m *zone.Model, cs []api.Counter) map[string]zonedoc.Counter
 	return out
 }
 
+// printConsoleStatus writes the web console's lines of `zonegate status`:
+// where it is and the fingerprint to compare with the browser's.
+func printConsoleStatus(w io.Writer, c *api.ConsoleStatus) {
+	if c == nil {
+		fmt.Fprintf(w, "console:   off (console.listen)\n")
+		return
+	}
+	kind := "from console.cert_file"
+	if c.SelfSigned {
+		kind = "self-signed"
+	}
+	fmt.Fprintf(w, "console:   %s\n", c.URL)
+	fmt.Fprintf(w, "console:   certificate SHA-256 %s (%s, valid until %s)\n", c.Fingerprint, kind, c.NotAfter.Format("2006-01-02"))
+}
+
 // printAuditStatus writes the audit lines of `zonegate status`.
 func printAuditStatus(w io.Writer, a *api.AuditStats) {
 	if a == nil {
@@ -517,6 +532,7 @@ func printStatus(cmd *cobra.Command, st api.Status) {
 	}
 	fmt.Fprintf(stdout, "island:    %s\n", island)
 	fmt.Fprintf(stdout, "drift:     %d detected and repaired (%d checks)\n", st.Drift.Detected, st.Drift.Checks)
+	printConsoleStatus(stdout, st.Console)
 	printAuditStatus(stdout, st.Audit)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "COUNTER\tPACKETS\tBYTES\t")

@@ -24,21 +24,6 @@ import (
 // six; a page's event refresh keeps one waiting).
 const maxConns = 64
 
-// ListenAddr is a checked console.listen: a specific IP address of the
-// gateway and a port.
-func ListenAddr(listen string) (netip.AddrPort, error) {
-	ap, err := netip.ParseAddrPort(listen)
-	switch {
-	case err != nil:
-		return ap, fmt.Errorf("console.listen %q is not ADDRESS:PORT: write the address of this gateway's management interface and a port, e.g. 198.18.60.1:8443 or [fd00:60::1]:8443", listen)
-	case ap.Addr().IsUnspecified():
-		return ap, fmt.Errorf("console.listen %q would listen on every interface, those of zones that must not reach the gateway too: write the address of a management zone's interface, e.g. 198.18.60.1:8443", listen)
-	case ap.Port() == 0:
-		return ap, fmt.Errorf("console.listen %q: the port must be 1-65535, e.g. 8443", listen)
-	}
-	return ap, nil
-}
-
 // InterfaceOf names the interface of this network namespace that holds
 // address a; "" when none does.
 func InterfaceOf(a netip.Addr) (string, error) {

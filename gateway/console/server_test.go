@@ -68,27 +68,6 @@ func TestSelfSignedCertificate(t *testing.T) {
 	assert.ErrorContains(t, err, "console.cert_file")
 }
 
-// TestListenAddr: console.listen must be one address of the gateway and
-// a port.
-func TestListenAddr(t *testing.T) {
-	_, err := ListenAddr("198.18.60.1:8443")
-	assert.NoError(t, err)
-	_, err = ListenAddr("[fd00:60::1]:8443")
-	assert.NoError(t, err)
-	for in, want := range map[string]string{
-		"0.0.0.0:8443":        "every interface",
-		"[::]:8443":           "every interface",
-		":8443":               "not ADDRESS:PORT",
-		"gateway:8443":        "not ADDRESS:PORT",
-		"198.18.60.1":         "not ADDRESS:PORT",
-		"198.18.60.1:0":       "port must be 1-65535",
-		"198.18.60.1:9999999": "not ADDRESS:PORT",
-	} {
-		_, err := ListenAddr(in)
-		assert.ErrorContains(t, err, want, in)
-	}
-}
-
 // TestCheckManagement: the address must be on an interface of a
 // management zone of the model the gateway starts with.
 func TestCheckManagement(t *testing.T) {

@@ -18,7 +18,7 @@
 // self-signed one made at first start, see LoadOrCreateCertificate);
 // every asset embedded, a Content-Security-Policy that allows scripts,
 // styles and images from the console itself only (no inline script or
-// style), no framing, no referrer; the read-only pages work with
+// style), no framing, no referrer to other sites; the read-only pages work with
 // JavaScript off, a small script only refreshes them. Logins use the
 // accounts of the API (argon2id, lockout, roles, the same audit records,
 // with the client's address); the session cookie is __Host-, Secure,

@@ -37,14 +37,17 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // secure adds the security headers to every answer. Pages are not kept
-// in any cache; assets are revalidated by their ETag.
+// in any cache; assets are revalidated by their ETag. The referrer goes
+// to the console itself only: with no referrer at all, browsers send
+// "Origin: null" with a form, and the forms' origin check could not tell
+// the console's own pages from a sandboxed stranger.
 func secure(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("Content-Security-Policy", contentSecurityPolicy)
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
 		hd.Set("Strict-Transport-Security", "max-age=31536000")

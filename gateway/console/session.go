@@ -341,7 +341,8 @@ func (c *Console) form(perm auth.Permission, check bool, h viewFunc) http.Handle
 var errCSRF = errors.New("the form was not sent from this console's own page (missing or wrong form token, or another origin): reload the page and try again")
 
 // sameOrigin: a browser's Origin header, when it sends one, names this
-// console.
+// console ("null", which browsers send from sandboxed or opaque origins,
+// does not).
 func sameOrigin(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	return o == "" || o == "https://"+r.Host

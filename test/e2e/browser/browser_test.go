@@ -329,4 +329,3 @@ func (tb *tab) setCookie(c *network.Cookie) {
 		Path: "/", Secure: &yes, HTTPOnly: &yes, SameSite: network.CookieSameSiteStrict})
 	require.NoError(tb.t, err)
 }
-

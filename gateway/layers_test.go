@@ -25,7 +25,7 @@ var house = [][]string{
 	// Leaves: the protocol engines and their model-side contract, the
 	// daemon's clock and file writes.
 	{"protocols/inspect", "protocols/modbus", "protocols/origdst", "protocols/rulesblock", "protocols/internal/mbtest",
-		"gateway/internal/atomicfile", "gateway/internal/clock", "gateway/zone/seamtest", "test/prereq", "cmd/internal/cli"},
+		"gateway/internal/atomicfile", "gateway/internal/clock", "gateway/internal/serving", "gateway/zone/seamtest", "test/prereq", "cmd/internal/cli"},
 	// The proxy contract and the protocols' rules blocks.
 	{"protocols/proxy", "protocols/modbus/modbusrules", "protocols/internal/netnstest", "cmd/internal/cli/clitest"},
 	// The Modbus proxy, the registry of rules blocks.

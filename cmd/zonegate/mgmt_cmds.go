@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zonegate/zonegate/cmd/internal/cli"
-	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/api"
+	"github.com/zonegate/zonegate/gateway/console"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/gateway/zone/zonedoc"
 )
@@ -449,24 +449,8 @@ func statusDiagram(cmd *cobra.Command, c *api.Client, format, out string) error 
 	if st.Digest != rm.Digest {
 		fmt.Fprintf(cmd.ErrOrStderr(), "warning: the model changed while drawing (v%d, now v%d): run again for matching counters\n", rm.Version, st.Version)
 	}
-	data, _ := zonedoc.Diagram(m, f, zonedoc.DiagramOptions{Counters: conduitCounters(m, st.Counters)})
+	data, _ := zonedoc.Diagram(m, f, zonedoc.DiagramOptions{Counters: console.ConduitCounters(m, st.Counters)})
 	return writeOutput(cmd, out, data)
-}
-
-// conduitCounters picks the conduits' named counters (conduit_NAME) from
-// the status counters.
-func conduitCounters(m *zone.Model, cs []api.Counter) map[string]zonedoc.Counter {
-	byName := make(map[string]api.Counter, len(cs))
-	for _, c := range cs {
-		byName[c.Name] = c
-	}
-	out := map[string]zonedoc.Counter{}
-	for _, cd := range m.Conduits {
-		if c, ok := byName[firewall.ConduitCounter(cd.Name)]; ok {
-			out[cd.Name] = zonedoc.Counter{Packets: c.Packets, Bytes: c.Bytes}
-		}
-	}
-	return out
 }
 
 // printConsoleStatus writes the web console's lines of `zonegate status`:

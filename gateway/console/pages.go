@@ -162,7 +162,7 @@ func (c *Console) drawingBody() drawingBody {
 	if err != nil {
 		b.Err = "The counters could not be read: " + err.Error()
 	}
-	opt := zonedoc.DiagramOptions{Counters: conduitCounters(m, st.Counters), ZoneLink: func(z string) string {
+	opt := zonedoc.DiagramOptions{Counters: ConduitCounters(m, st.Counters), ZoneLink: func(z string) string {
 		return "/conduits?zone=" + url.QueryEscape(z)
 	}}
 	// zonedoc escapes every model text for XML, which HTML's parser of
@@ -171,8 +171,9 @@ func (c *Console) drawingBody() drawingBody {
 	return b
 }
 
-// conduitCounters picks the conduits' named counters from the status.
-func conduitCounters(m *zone.Model, cs []api.Counter) map[string]zonedoc.Counter {
+// ConduitCounters picks the conduits' named counters (conduit_NAME) from
+// the status, for the live drawing (here and `zonegate status --diagram`).
+func ConduitCounters(m *zone.Model, cs []api.Counter) map[string]zonedoc.Counter {
 	byName := make(map[string]api.Counter, len(cs))
 	for _, cv := range cs {
 		byName[cv.Name] = cv
@@ -218,7 +219,7 @@ func (c *Console) conduits(rq *request) error {
 		return c.page(rq, "conduits", "Conduits", conduitsBody{NoModel: true})
 	}
 	st, _ := c.cfg.Status()
-	counters := conduitCounters(m, st.Counters)
+	counters := ConduitCounters(m, st.Counters)
 	b := conduitsBody{}
 	if name := rq.r.URL.Query().Get("zone"); name != "" {
 		if z := m.Zone(name); z != nil {

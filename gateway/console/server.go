@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -11,11 +10,12 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 	"golang.org/x/net/netutil"
+
+	"github.com/zonegate/zonegate/gateway/internal/serving"
 
 	"github.com/zonegate/zonegate/gateway/zone"
 )
@@ -88,20 +88,11 @@ func zonesText(zs []string) string {
 
 // Listen binds the console's address. Its errors say what to change.
 func Listen(ap netip.AddrPort) (net.Listener, error) {
-	ln, err := net.Listen("tcp", ap.String())
-	if err == nil {
-		return netutil.LimitListener(ln, maxConns), nil
+	ln, err := serving.Listen("console.listen", ap.String())
+	if err != nil {
+		return nil, err
 	}
-	hint := "set console.listen to an address of a management interface and a free port, or remove it to turn the console off"
-	switch {
-	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		hint = "the address is not on any interface of this gateway: use the address of its management interface (ip -br addr), or remove console.listen"
-	case errors.Is(err, syscall.EADDRINUSE):
-		hint = "another program (or another zonegate) uses the port: pick a free port for console.listen (ss -ltnp shows who listens)"
-	case errors.Is(err, syscall.EACCES):
-		hint = "this user may not bind the port: use a port above 1023 for console.listen, or run zonegate as root"
-	}
-	return nil, fmt.Errorf("console.listen %s: cannot listen: %w (%s)", ap, err, hint)
+	return netutil.LimitListener(ln, maxConns), nil
 }
 
 // Server is a running console.
@@ -135,14 +126,7 @@ func Serve(ln net.Listener, cert Certificate, h http.Handler, log *zap.Logger) *
 
 // Close stops the console: requests in flight get 2 s to finish.
 func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
-		err = s.srv.Close()
-	}
-	<-s.done
-	return err
+	return serving.Shutdown(s.srv, s.done, 2*time.Second)
 }
 
 // stdLog takes the server's own messages (mostly failed TLS handshakes of

@@ -25,20 +25,23 @@ func TestConsoleSettings(t *testing.T) {
 		"console:\n  idle_timeout: 10s\n":              "console.idle_timeout 10s must be 1m to 24h",
 		"console:\n  lisen: 198.18.60.1:8443\n":        "field lisen not found",
 	} {
-		path := filepath.Join(t.TempDir(), "s.yaml")
-		require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
-		_, err := Load(path)
-		if assert.Error(t, err, text) {
-			assert.Contains(t, err.Error(), want, text)
-		}
+		_, _, err := loadText(t, text)
+		assert.ErrorContains(t, err, want, text)
 	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "s.yaml")
-	require.NoError(t, os.WriteFile(path, []byte("console:\n  listen: \"[fd00:60::1]:8443\"\n  cert_file: tls/cert.pem\n  key_file: /etc/k.pem\n  idle_timeout: 30m\n"), 0o600))
-	s, err := Load(path)
+	s, dir, err := loadText(t, "console:\n  listen: \"[fd00:60::1]:8443\"\n  cert_file: tls/cert.pem\n  key_file: /etc/k.pem\n  idle_timeout: 30m\n")
 	require.NoError(t, err)
 	assert.Equal(t, "[fd00:60::1]:8443", s.Console.Listen)
 	assert.Equal(t, filepath.Join(dir, "tls/cert.pem"), s.Console.CertFile, "relative to the settings file")
 	assert.Equal(t, "/etc/k.pem", s.Console.KeyFile)
 	assert.Equal(t, 30*time.Minute, time.Duration(s.Console.IdleTimeout))
+}
+
+// loadText loads settings from a file with text in a directory of its own.
+func loadText(t *testing.T, text string) (Settings, string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+	s, err := Load(path)
+	return s, dir, err
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -152,6 +153,29 @@ func TestConsoleInBrowser(t *testing.T) {
 		assert.Contains(t, admin.text("#versions"), `<script>alert("comment")</script>`)
 		admin.noProblems("hostile model text") // an alert would be a dialog
 		g.pushText(g.modelText, "back to the example factory")
+	})
+
+	t.Run("the pages work with JavaScript off", func(t *testing.T) {
+		tb := b.newTab(t)
+		_, err := chromedp.Call(tb.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		require.NoError(t, err)
+		tb.login(viewerUser, viewerPW)
+		tb.do(chromedp.WaitVisible(chromedp.ID("fingerprint")))
+		assert.Equal(t, "line3-gw", tb.text("#gateway-name"))
+		assert.Contains(t, tb.text("main"), "reload to see the latest", "the hint for a page that cannot refresh itself")
+		tb.open("/drawing", "#drawing svg")
+		for _, z := range g.model.Zones {
+			assert.Equal(t, 1, tb.count("#drawing svg g#zone-"+z.Name), z.Name)
+		}
+		tb.open("/events", "#event-rows")
+		assert.Positive(t, tb.count("#event-rows tr.kind-denied"), "the denied write is listed")
+		tb.open("/audit", "#verification")
+		assert.Equal(t, "intact", tb.text("#verify-result"))
+		tb.open("/history", "#versions")
+		tb.open("/conduits", "#conduits")
+		tb.open("/accounts", "#accounts")
+		tb.screenshot("accounts-no-javascript")
+		tb.noProblems("JavaScript off")
 	})
 
 	t.Run("a viewer cannot act", func(t *testing.T) {

@@ -97,12 +97,16 @@ type ConsoleClient struct {
 	last string // the last page read
 }
 
-// NewConsoleClient connects from namespace ns to the console at addr,
-// which must present the DER certificate cert.
+// NewConsoleClient connects from namespace ns ("": the caller's) to the
+// console at addr, which must present the DER certificate cert.
 func NewConsoleClient(ns string, addr netip.AddrPort, cert []byte) *ConsoleClient {
 	jar, _ := cookiejar.New(nil)
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+			if ns == "" {
+				var d net.Dialer
+				return d.DialContext(ctx, network, a)
+			}
 			return Dial(ns, network, a, 5*time.Second)
 		},
 		TLSClientConfig: &tls.Config{
@@ -133,7 +137,7 @@ func (c *ConsoleClient) read(resp *http.Response, err error) (string, error) {
 		return "", err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return string(b), fmt.Errorf("%s %s: %s", resp.Request.Method, resp.Request.URL.Path, resp.Status)
+		return string(b), fmt.Errorf("%s %s: %s: %s", resp.Request.Method, resp.Request.URL.Path, resp.Status, consoleMessage(string(b)))
 	}
 	c.last = string(b)
 	return c.last, nil

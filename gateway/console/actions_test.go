@@ -510,3 +510,21 @@ func TestLiveEvents(t *testing.T) {
 	assert.Less(t, strings.Index(rows, "198.18.10.7"), strings.Index(rows, "198.18.10.6"))
 	assert.NotContains(t, rows, "<html", "a fragment")
 }
+
+// TestDisabledAccountSessionEnds: disabling an account ends its console
+// session at its next click, with the reason, and records no refusal (the
+// cookie is the console's own).
+func TestDisabledAccountSessionEnds(t *testing.T) {
+	e := newEnv(t, exampleFactory(t))
+	otto := e.browser(remoteB)
+	otto.mustLogin("otto", pwOperator)
+	admin := e.browser(remoteA)
+	admin.mustLogin("ada", pwAdmin)
+	require.Equal(t, http.StatusSeeOther, admin.act("/accounts/otto/disable", nil, true).Code)
+	w := otto.get("/overview")
+	require.Equal(t, http.StatusSeeOther, w.Code)
+	assert.Equal(t, "/login?why=ended", w.Header().Get("Location"))
+	assert.Contains(t, otto.get("/login?why=ended").Body.String(), "the account was disabled")
+	_, unauth := e.refused.lists()
+	assert.Empty(t, unauth)
+}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/auth"
 )
@@ -170,6 +172,7 @@ const (
 	expiredTime noSession = "expired"
 	idleTime    noSession = "idle"
 	movedCookie noSession = "moved"
+	endedAuth   noSession = "ended"
 	signedOut   noSession = "signed-out"
 	newPassword noSession = "password"
 )
@@ -180,6 +183,7 @@ var loginMessages = map[noSession]string{
 	expiredTime: "Your session reached its lifetime: sign in again.",
 	idleTime:    "You were signed out after a time without activity: sign in again.",
 	movedCookie: "Your session cookie was used from another address than the one you signed in from, so the session was ended: sign in again.",
+	endedAuth:   "Your session was ended (signed out elsewhere, the account was disabled or its password changed, or 30 minutes without any request): sign in again.",
 	signedOut:   "You are signed out.",
 	newPassword: "Your password was changed, which ends your sessions: sign in with the new one.",
 }
@@ -199,10 +203,14 @@ func (c *Console) authenticate(w http.ResponseWriter, r *http.Request, activity 
 	cs := c.sessions.get(token)
 	sess, err := c.cfg.Accounts.Authenticate(token)
 	switch {
-	case err != nil && cs != nil && !now.Before(cs.expires):
+	case err != nil && cs != nil:
+		// A session of this console that the accounts ended.
 		c.sessions.drop(token)
 		clearCookie(w, sessionCookie)
-		return nil, expiredTime
+		if !now.Before(cs.expires) {
+			return nil, expiredTime
+		}
+		return nil, endedAuth
 	case err != nil || cs == nil:
 		// Unknown, ended or forged, or a session of the API's.
 		c.sessions.drop(token)
@@ -226,7 +234,7 @@ func (c *Console) authenticate(w http.ResponseWriter, r *http.Request, activity 
 func (c *Console) endSession(r *http.Request, token string) {
 	c.sessions.drop(token)
 	if err := c.cfg.Accounts.Logout(r.Context(), token); err != nil && !errors.Is(err, auth.ErrInvalidSession) {
-		c.log.Warn("console logout failed")
+		c.log.Warn("console logout failed", zap.Error(err))
 	}
 }
 
@@ -284,7 +292,7 @@ func (c *Console) live(perm auth.Permission, h viewFunc) http.HandlerFunc {
 			return
 		}
 		if err := h(rq); err != nil {
-			c.log.Warn("console refresh failed")
+			c.log.Warn("console refresh failed", zap.String("path", r.URL.Path), zap.Error(err))
 			http.Error(w, "the gateway could not answer; the page retries", http.StatusServiceUnavailable)
 		}
 	}

@@ -22,7 +22,7 @@ func TestConsoleSettings(t *testing.T) {
 		"console:\n  listen: 198.18.60.1\n":            "is not ADDRESS:PORT",
 		"console:\n  listen: 198.18.60.1:0\n":          "the port must be 1-65535",
 		"console:\n  cert_file: /etc/zonegate/c.pem\n": "console.cert_file and console.key_file go together",
-		"console:\n  idle_timeout: 10s\n":              "console.idle_timeout 10s must be 1m to 24h",
+		"console:\n  idle_timeout: 10s\n":              "console.idle_timeout 10s must be 1m to 30m0s",
 		"console:\n  lisen: 198.18.60.1:8443\n":        "field lisen not found",
 	} {
 		_, _, err := loadText(t, text)

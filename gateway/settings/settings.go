@@ -134,8 +134,9 @@ func (c *Console) check() []string {
 	if (c.CertFile == "") != (c.KeyFile == "") {
 		errs = append(errs, "console.cert_file and console.key_file go together: give both, or neither for a self-signed certificate")
 	}
-	if d := time.Duration(c.IdleTimeout); d < time.Minute || d > 24*time.Hour {
-		errs = append(errs, fmt.Sprintf("console.idle_timeout %v must be 1m to 24h, such as 15m", d))
+	if d := time.Duration(c.IdleTimeout); d < time.Minute || d > auth.DefaultPolicy().SessionIdle {
+		errs = append(errs, fmt.Sprintf("console.idle_timeout %v must be 1m to %v (the accounts end a session after %v without any request), such as 15m",
+			d, auth.DefaultPolicy().SessionIdle, auth.DefaultPolicy().SessionIdle))
 	}
 	return errs
 }

@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"html"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -32,7 +34,12 @@ var lbModel = strings.Replace(hModelBase, "interfaces: [eth0]", "interfaces: [lo
 // on a management zone's interface, or with no model to tell, stops the
 // start with what to change; the fail-close ruleset stays.
 func TestRunRefusesConsoleOutsideManagement(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
 	for _, tc := range []struct{ model, listen, want string }{
+		{lbModel, busy.Addr().String(), "console.listen " + busy.Addr().String() + ": cannot listen: "},
+		{lbModel, busy.Addr().String(), "pick a free port for console.listen"},
 		{hModelBase, "127.0.0.1:8443", "console.listen 127.0.0.1:8443: the address is on lo, which is not an interface of a management zone (gateway.management.zones: [ops]): use the address of one of [eth0]"},
 		{hModelBase, "198.19.255.254:8443", "no interface of this gateway has the address 198.19.255.254"},
 		{"", "127.0.0.1:8443", "no zone model is known yet"},
@@ -139,4 +146,32 @@ func TestConsoleFromTheDaemon(t *testing.T) {
 	st, err = h.d.Status()
 	require.NoError(t, err)
 	assert.Nil(t, st.Console, "stopped")
+}
+
+// TestConsoleCertificateFromFiles: console.cert_file and key_file are
+// served as they are, and the status says so.
+func TestConsoleCertificateFromFiles(t *testing.T) {
+	h := newHarness(t, withModelFile(lbModel))
+	made, err := console.LoadOrCreateSelfSigned(t.TempDir(), netip.MustParseAddr("127.0.0.1"), "elsewhere", time.Now())
+	require.NoError(t, err)
+	h.d.set.Console = settings.Console{Listen: "127.0.0.1:0", CertFile: made.File, KeyFile: made.File, IdleTimeout: settings.Duration(time.Minute)}
+	stop, err := h.d.serveConsole()
+	require.NoError(t, err)
+	defer stop()
+	st, err := h.d.Status()
+	require.NoError(t, err)
+	require.NotNil(t, st.Console)
+	assert.False(t, st.Console.SelfSigned)
+	assert.Equal(t, made.Fingerprint, st.Console.Fingerprint)
+	assert.Equal(t, made.File, st.Console.Certificate)
+	u, err := url.Parse(st.Console.URL)
+	require.NoError(t, err)
+	conn, err := tls.Dial("tcp", u.Host, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // compared by fingerprint
+	require.NoError(t, err)
+	defer conn.Close()
+	assert.Equal(t, made.Fingerprint, console.Fingerprint(conn.ConnectionState().PeerCertificates[0].Raw))
+
+	h.d.set.Console.KeyFile = filepath.Join(t.TempDir(), "missing.pem")
+	_, err = h.d.serveConsole()
+	assert.ErrorContains(t, err, "console.cert_file")
 }

@@ -57,8 +57,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./firewall/ ./test/bench/
 
 # demo is the README's first command (as root): build, bring up the example
-# factory as a namespace lab, run zonegate in it, probe it, print the matrix,
-# tear down. See test/demo.sh for MODEL, PREFIX and PROBE_FLAGS.
+# factory as a namespace lab, run zonegate in it (with its web console), probe
+# it, print the matrix and the console's URL and fingerprint, tear down. See
+# test/demo.sh for MODEL, PREFIX, PROBE_FLAGS and KEEP=1.
 demo:
 	GO=$(GO) test/demo.sh
 

@@ -61,8 +61,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./firewall/ ./test/bench/
 
 # demo is the README's first command (as root): build, bring up the example
-# factory as a namespace lab, run zonegate in it, probe it, print the matrix,
-# tear down. See test/demo.sh for MODEL, PREFIX and PROBE_FLAGS.
+# factory as a namespace lab, run zonegate in it (with its web console), probe
+# it, print the matrix and the console's URL and fingerprint, tear down. See
+# test/demo.sh for MODEL, PREFIX, PROBE_FLAGS and KEEP=1.
 demo:
 	GO=$(GO) test/demo.sh
 
@@ -217,3 +218,31 @@ release-vet:
 
 lint: release-vet
 test: release-test
+
+# --- The web console in a real browser (test/e2e/browser) ---
+# A module of its own: chromedp v0.23.1 needs Go 1.25, zonegate's go.mod
+# stays at 1.24, and nothing of it reaches the firmware binary. As root with
+# Debian's chromium (.ci/install-deps.sh); screenshots of every page go to
+# test/e2e/browser/artefacts/ (BROWSER_ARTEFACTS=DIR elsewhere).
+
+BROWSER_DIR := test/e2e/browser
+
+.PHONY: browser-test browser-vet browser-screenshots
+
+browser-test:
+	@mkdir -p bin && $(GO) build -o bin/testreport ./test/testreport
+	@strict=''; \
+	if [ "$$(id -u)" = 0 ] && .ci/install-deps.sh --check >/dev/null 2>&1; then strict='$(NO_SKIPS)'; fi; \
+	bash -o pipefail -c 'cd $(BROWSER_DIR) && $(GO) test -count=1 -timeout 15m -json ./... 2>&1 | ../../../bin/testreport -no-skips "$$1"' browser-test "$$strict"
+
+browser-vet:
+	cd $(BROWSER_DIR) && $(GO) vet ./...
+
+# browser-screenshots: run the browser tests and copy the README's pictures
+# (overview with a pending change, drawing, events) to test/e2e/browser/screenshots/.
+browser-screenshots:
+	@dir=$$(mktemp -d) && cd $(BROWSER_DIR) && BROWSER_ARTEFACTS=$$dir $(GO) test -count=1 -timeout 15m -run TestConsoleInBrowser . && \
+	cp $$dir/overview-pending.png screenshots/overview.png && cp $$dir/drawing.png $$dir/events.png screenshots/ && rm -r $$dir
+
+lint: browser-vet
+test: browser-test

@@ -46,6 +46,8 @@ busybox-static have busybox
 mbpoll have mbpoll
 haproxy have haproxy
 graphviz have dot
+chromium have chromium
+fonts-dejavu-core test -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 python3 test -x /usr/bin/python3
 python3-pymodbus pyimport pymodbus
 python3-serial pyimport serial
@@ -89,6 +91,11 @@ EOF
 #     on the gateway). Installing them starts no service where systemd does
 #     not run (CI); on a systemd machine the packages start sshd and
 #     prometheus as their postinst scripts do.
+#   chromium, fonts-dejavu-core: the web console's browser tests
+#     (test/e2e/browser, chromedp; headless, --no-sandbox, so chromium-sandbox,
+#     which chromium only recommends, is not needed). fonts-dejavu-core comes
+#     with chromium's fontconfig anyway; it is named because the screenshots
+#     need a font with Latin glyphs and nothing else here guarantees one.
 
 missing() {
 	checks | while read -r pkg check; do

@@ -85,7 +85,8 @@ func (b apiBackend) Events(ctx context.Context, since uint64, wait time.Duration
 func (d *Daemon) Status() (api.Status, error) {
 	ts := d.tx.Status()
 	st := api.Status{Gateway: ts.Gateway, Version: ts.Version, Digest: ts.Digest, Pending: api.PendingOf(ts.Pending),
-		Island: ts.Island, IslandReason: ts.IslandReason, Drift: api.DriftStats(ts.Drift), Sessions: d.accounts.SessionCount()}
+		Island: ts.Island, IslandReason: ts.IslandReason, Drift: api.DriftStats(ts.Drift), Sessions: d.accounts.SessionCount(),
+		Console: d.consoleStatus.Load()}
 	cs, err := d.tx.Counters()
 	if err != nil {
 		return st, err

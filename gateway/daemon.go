@@ -2,12 +2,13 @@
 // from the settings and starts and stops them in order. The fail-close
 // ruleset goes in first, then the audit log, the accounts, the event
 // pipeline, the inspecting proxies, the boot of the zone model, the
-// management API and the metrics; SIGHUP reloads the settings and the
+// management API, the metrics and the web console; SIGHUP reloads the settings and the
 // model file. What the parts do lives in their packages: the change
 // transactions (changes) on the kernel's table (kernel, firewall), the
 // model versions (versions), the proxies (inspection), the settings
 // (settings), the audit log (audit), the accounts (auth), the events
-// (events), the API (httpapi, api) and the metrics (metrics).
+// (events), the API (httpapi, api), the metrics (metrics) and the web
+// console (console).
 package gateway
 
 import (
@@ -15,11 +16,13 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/zonegate/zonegate/firewall"
+	"github.com/zonegate/zonegate/gateway/api"
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/auth"
 	"github.com/zonegate/zonegate/gateway/changes"
@@ -78,6 +81,8 @@ type Daemon struct {
 	pipeline *events.Pipeline         // data-plane events (observe.go); nil before Run
 	ifZones  events.InterfaceZones    // ingress interface -> zone, for dropped packets
 	nflog    *events.Nflog            // nil when NFLOG cannot be read
+
+	consoleStatus atomic.Pointer[api.ConsoleStatus] // the web console (console.go); nil while off
 }
 
 // New prepares a daemon; Run starts it.
@@ -134,6 +139,11 @@ func (d *Daemon) Run(ctx context.Context, reload <-chan struct{}) error {
 		return err
 	}
 	defer stopMetrics()
+	stopConsole, err := d.serveConsole()
+	if err != nil {
+		return err
+	}
+	defer stopConsole()
 	go d.tx.WatchDrift(ctx, time.Duration(d.set.Firewall.DriftCheck))
 	for {
 		select {

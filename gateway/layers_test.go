@@ -25,7 +25,7 @@ var house = [][]string{
 	// Leaves: the protocol engines and the neutral contract between the
 	// gateway and the protocols, the daemon's clock and file writes.
 	{"protocols/inspect", "protocols/modbus", "protocols/origdst", "protocols/internal/mbtest",
-		"gateway/internal/atomicfile", "gateway/internal/clock", "gateway/zone/seamtest", "test/prereq", "cmd/internal/cli",
+		"gateway/internal/atomicfile", "gateway/internal/clock", "gateway/internal/serving", "gateway/zone/seamtest", "test/prereq", "cmd/internal/cli",
 		"test/uatest"},
 	// The proxy engine and the model-side contract of rules blocks; the
 	// protocol engines that name themselves with protocols/inspect.
@@ -46,8 +46,8 @@ var house = [][]string{
 	// kernel, the tests' shared models, the namespace lab.
 	{"gateway/changes", "gateway/events", "gateway/metrics", "firewall/firewalltest", "gateway/internal/gatewaytest", "test/lab"},
 	// What binds them to the world: the transactions' kernel, the
-	// inspecting proxies, the settings, the HTTP API.
-	{"gateway/kernel", "gateway/inspection", "gateway/settings", "gateway/httpapi", "test/bench/apply", "test/bench/opcua"},
+	// inspecting proxies, the settings, the HTTP API, the web console.
+	{"gateway/kernel", "gateway/inspection", "gateway/settings", "gateway/httpapi", "gateway/console", "test/bench/apply", "test/bench/opcua"},
 	// The daemon: wiring only.
 	{"gateway"},
 	// The binaries.

@@ -5,15 +5,23 @@
 # prints the probe matrix and tears everything down. Needs root on Debian;
 # installs the missing system packages with .ci/install-deps.sh.
 #
+# The gateway also serves its web console (zonelab run --console): the demo
+# signs in to it from the management zone and checks that it shows the
+# model, and prints its URL, certificate fingerprint and the lab's login.
+#
 # Environment: MODEL (default configs/example-factory.yaml), PREFIX (lab
 # prefix, default zldemo), GO (go tool), PROBE_FLAGS (extra flags for
-# `zonelab probe`, such as --json).
+# `zonelab probe`, such as --json), KEEP=1 (keep the lab and the console
+# running after the probe until Ctrl-C, the console forwarded to
+# CONSOLE_FORWARD, default 127.0.0.1:8443 of this machine).
 set -eu
 cd "$(dirname "$0")/.."
 
 MODEL=${MODEL:-configs/example-factory.yaml}
 PREFIX=${PREFIX:-zldemo}
 PROBE_FLAGS=${PROBE_FLAGS:-}
+KEEP=${KEEP:-}
+CONSOLE_FORWARD=${CONSOLE_FORWARD:-127.0.0.1:8443}
 
 say() { printf '\n==> %s\n' "$*"; }
 
@@ -58,8 +66,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say "zonelab run $MODEL --prefix $PREFIX   (lab + zonegate serve in its gateway)"
-bin/zonelab run "$MODEL" --prefix "$PREFIX" --zonegate bin/zonegate >"$log" 2>&1 &
+console_flags=--console
+if [ -n "$KEEP" ]; then
+  console_flags="--console --console-forward $CONSOLE_FORWARD"
+fi
+say "zonelab run $MODEL --prefix $PREFIX $console_flags   (lab + zonegate serve in its gateway)"
+# shellcheck disable=SC2086 # console_flags is a list of flags
+bin/zonelab run "$MODEL" --prefix "$PREFIX" --zonegate bin/zonegate $console_flags >"$log" 2>&1 &
 run_pid=$!
 i=0
 until grep -q '^ready' "$log"; do
@@ -83,5 +96,13 @@ set -e
 if [ "$probe_status" -ne 0 ]; then
   echo "demo: the probe found mismatches (exit $probe_status); zonegate's log:" >&2
   grep '^{' "$log" >&2 || true
+fi
+
+say "the gateway's web console"
+grep -v '^{' "$log" | sed -n '/^web console:/,/^  forwarded:\|^  checked:/p'
+if [ -n "$KEEP" ] && [ "$probe_status" -eq 0 ]; then
+  grep -v '^{' "$log" | grep '^  forwarded:' || true
+  say "KEEP=1: the lab keeps running; Ctrl-C stops zonegate and removes it"
+  wait "$run_pid" || true
 fi
 exit "$probe_status"

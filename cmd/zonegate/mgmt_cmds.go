@@ -13,8 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zonegate/zonegate/cmd/internal/cli"
-	"github.com/zonegate/zonegate/firewall"
 	"github.com/zonegate/zonegate/gateway/api"
+	"github.com/zonegate/zonegate/gateway/console"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/gateway/zone/zonedoc"
 )
@@ -470,24 +470,23 @@ func statusDiagram(cmd *cobra.Command, c *api.Client, format, out string) error 
 	if st.Digest != rm.Digest {
 		fmt.Fprintf(cmd.ErrOrStderr(), "warning: the model changed while drawing (v%d, now v%d): run again for matching counters\n", rm.Version, st.Version)
 	}
-	data, _ := zonedoc.Diagram(m, f, zonedoc.DiagramOptions{Counters: conduitCounters(m, st.Counters)})
+	data, _ := zonedoc.Diagram(m, f, zonedoc.DiagramOptions{Counters: console.ConduitCounters(m, st.Counters)})
 	return writeOutput(cmd, out, data)
 }
 
-// conduitCounters picks the conduits' named counters (conduit_NAME) from
-// the status counters.
-func conduitCounters(m *zone.Model, cs []api.Counter) map[string]zonedoc.Counter {
-	byName := make(map[string]api.Counter, len(cs))
-	for _, c := range cs {
-		byName[c.Name] = c
+// printConsoleStatus writes the web console's lines of `zonegate status`:
+// where it is and the fingerprint to compare with the browser's.
+func printConsoleStatus(w io.Writer, c *api.ConsoleStatus) {
+	if c == nil {
+		fmt.Fprintf(w, "console:   off (console.listen)\n")
+		return
 	}
-	out := map[string]zonedoc.Counter{}
-	for _, cd := range m.Conduits {
-		if c, ok := byName[firewall.ConduitCounter(cd.Name)]; ok {
-			out[cd.Name] = zonedoc.Counter{Packets: c.Packets, Bytes: c.Bytes}
-		}
+	kind := "from console.cert_file"
+	if c.SelfSigned {
+		kind = "self-signed"
 	}
-	return out
+	fmt.Fprintf(w, "console:   %s\n", c.URL)
+	fmt.Fprintf(w, "console:   certificate SHA-256 %s (%s, valid until %s)\n", c.Fingerprint, kind, c.NotAfter.Format("2006-01-02"))
 }
 
 // printAuditStatus writes the audit lines of `zonegate status`.
@@ -538,6 +537,7 @@ func printStatus(cmd *cobra.Command, st api.Status) {
 	}
 	fmt.Fprintf(stdout, "island:    %s\n", island)
 	fmt.Fprintf(stdout, "drift:     %d detected and repaired (%d checks)\n", st.Drift.Detected, st.Drift.Checks)
+	printConsoleStatus(stdout, st.Console)
 	printAuditStatus(stdout, st.Audit)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "COUNTER\tPACKETS\tBYTES\t")

@@ -32,6 +32,7 @@ func newLogger(stderr io.Writer, debug bool) *zap.Logger {
 // serveFlags are the flags of serve.
 type serveFlags struct {
 	config, model, stateDir, socket string
+	consoleListen                   string
 	proxyPort, logGroup             uint16
 	debug                           bool
 }
@@ -39,7 +40,7 @@ type serveFlags struct {
 func serveCmd() *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
-		Use:   "serve [--config FILE] [--model FILE] [--state-dir DIR] [--socket PATH] [--modbus-proxy-port N] [--log-group N]",
+		Use:   "serve [--config FILE] [--model FILE] [--state-dir DIR] [--socket PATH] [--modbus-proxy-port N] [--log-group N] [--console-listen ADDR:PORT]",
 		Short: "run the daemon: fail close, apply the model, Modbus proxy, management API",
 		Args:  cli.Args(0, 0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -56,6 +57,7 @@ func serveCmd() *cobra.Command {
 	fs.StringVar(&f.socket, "socket", "", "management API socket (overrides the settings)")
 	fs.Uint16Var(&f.proxyPort, "modbus-proxy-port", 0, "local port of the Modbus proxy (overrides the settings)")
 	fs.Uint16Var(&f.logGroup, "log-group", 0, "NFLOG group for dropped packets (overrides the settings)")
+	fs.StringVar(&f.consoleListen, "console-listen", "", "`ADDRESS:PORT` of the web console on a management zone's interface (overrides the settings' console.listen)")
 	fs.BoolVar(&f.debug, "debug", false, "log debug messages")
 	return cmd
 }
@@ -82,6 +84,9 @@ func runServe(f serveFlags, stderr io.Writer) error {
 	}
 	if f.logGroup != 0 {
 		set.Firewall.LogGroup = f.logGroup
+	}
+	if f.consoleListen != "" {
+		set.Console.Listen = f.consoleListen
 	}
 	if err := set.Validate(); err != nil {
 		return err

@@ -48,6 +48,16 @@ func TestAuditStatusText(t *testing.T) {
 	}
 }
 
+func TestConsoleStatusText(t *testing.T) {
+	var b bytes.Buffer
+	printConsoleStatus(&b, nil)
+	assert.Equal(t, "console:   off (console.listen)\n", b.String())
+	b.Reset()
+	printConsoleStatus(&b, &api.ConsoleStatus{URL: "https://198.18.60.1:8443/", Fingerprint: "AB:CD", SelfSigned: true,
+		NotAfter: time.Date(2031, 2, 28, 9, 0, 0, 0, time.UTC)})
+	assert.Equal(t, "console:   https://198.18.60.1:8443/\nconsole:   certificate SHA-256 AB:CD (self-signed, valid until 2031-02-28)\n", b.String())
+}
+
 // statusModel has two conduits; only one has carried traffic.
 const statusModel = `version: 1
 gateway:

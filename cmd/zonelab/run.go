@@ -30,15 +30,20 @@ type runOpts struct {
 	prefix, zonegate string
 	proxyPort        uint16
 	readyTimeout     time.Duration
+	console          bool   // serve and check the web console
+	consoleForward   string // relay this address of the machine to the console
 }
 
 func runCmd() *cobra.Command {
 	var o runOpts
 	cmd := &cobra.Command{
-		Use:   "run MODEL [--prefix P] [--zonegate PATH] [--modbus-proxy-port N]",
+		Use:   "run MODEL [--prefix P] [--zonegate PATH] [--modbus-proxy-port N] [--console [--console-forward ADDR]]",
 		Short: "build the lab, run `zonegate serve` in its gateway until Ctrl-C, then remove it",
 		Args:  cli.Args(1, 1, "the zone MODEL file is"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.consoleForward != "" && !o.console {
+				return cli.Usagef("--console-forward goes with --console")
+			}
 			return exit(runRun(o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr()))
 		},
 	}
@@ -47,6 +52,8 @@ func runCmd() *cobra.Command {
 	fs.StringVar(&o.zonegate, "zonegate", "", "zonegate binary to run (default: the one next to zonelab, else built from the repository zonelab runs in)")
 	fs.Uint16Var(&o.proxyPort, "modbus-proxy-port", modbusrules.Protocol.DefaultPort, "`port` of the Modbus proxy, passed to zonegate serve")
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", 30*time.Second, "how long zonegate may take to apply the model")
+	fs.BoolVar(&o.console, "console", false, fmt.Sprintf("serve the web console on the gateway's address in the first management zone, port %d; create the account %s and check the console from that zone", lab.ConsolePort, labAdmin))
+	fs.StringVar(&o.consoleForward, "console-forward", "", "with --console: relay `ADDR` of this machine (e.g. 127.0.0.1:8443) to the console, as from the management zone")
 	return cmd
 }
 
@@ -85,8 +92,18 @@ func runRun(o runOpts, model string, stdout, stderr io.Writer) int {
 	// log) and its API socket under /run, apart from a real gateway's.
 	stateDir := lab.StateDir(l.Prefix)
 	_ = os.RemoveAll(stateDir)
-	cmd := lab.Command(l.Gateway, zonegate, "serve", "--model", modelPath, "--modbus-proxy-port", strconv.FormatUint(uint64(o.proxyPort), 10),
-		"--state-dir", stateDir, "--socket", filepath.Join(stateDir, "api.sock"))
+	args := []string{"serve", "--model", modelPath, "--modbus-proxy-port", strconv.FormatUint(uint64(o.proxyPort), 10),
+		"--state-dir", stateDir, "--socket", filepath.Join(stateDir, "api.sock")}
+	var con *labConsole
+	if o.console {
+		if con, err = consoleFor(l); err != nil {
+			code := errorf(stderr, exitSetup, "--console: %v", err)
+			down()
+			return code
+		}
+		args = append(args, "--console-listen", con.addr.String())
+	}
+	cmd := lab.Command(l.Gateway, zonegate, args...)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	// Its own process group: Ctrl-C reaches zonelab only, which stops the
 	// daemon before removing its namespace. If zonelab dies, the kernel
@@ -127,6 +144,21 @@ func runRun(o runOpts, model string, stdout, stderr io.Writer) int {
 		return code
 	}
 	fmt.Fprintf(stdout, "\nzonegate serve (pid %d) runs in %s and has applied %s\n", cmd.Process.Pid, l.Gateway, pos[0])
+	if con != nil {
+		err := con.check(ctx, l, stateDir, o.readyTimeout, stdout)
+		if err == nil && o.consoleForward != "" {
+			var stopForward func()
+			if stopForward, err = con.forward(ctx, o.consoleForward, stdout); err == nil {
+				defer stopForward()
+			}
+		}
+		if err != nil {
+			stopDaemon()
+			errorf(stderr, exitSetup, "%v", err)
+			down()
+			return exitSetup
+		}
+	}
 	fmt.Fprintf(stdout, "probe it:  zonelab probe %s --prefix %s\n", pos[0], l.Prefix)
 	if hosts := l.Hosts(); len(hosts) > 0 {
 		fmt.Fprintf(stdout, "open a shell in a zone:  ip netns exec %s bash\n", hosts[0].NS)

@@ -205,6 +205,20 @@ type Status struct {
 	Audit     *AuditStats      `json:"audit,omitempty"` // nil: the audit log is unavailable
 	Drift     DriftStats       `json:"drift"`
 	Sessions  int              `json:"sessions"`
+	// Console is the web console; nil while it is off.
+	Console *ConsoleStatus `json:"console,omitempty"`
+}
+
+// ConsoleStatus says where the web console listens and how to recognise
+// its certificate.
+type ConsoleStatus struct {
+	URL string `json:"url"`
+	// Fingerprint is the SHA-256 of the console's certificate, as
+	// browsers show it (upper-case hex bytes separated by colons).
+	Fingerprint string    `json:"fingerprint"`
+	SelfSigned  bool      `json:"self_signed"`
+	Certificate string    `json:"certificate"` // the certificate's file
+	NotAfter    time.Time `json:"not_after"`
 }
 
 // Counter is one named nftables counter of table inet zonegate.

@@ -94,6 +94,24 @@ type EventSink interface {
 	AccountEvent(ctx context.Context, ev Event) error
 }
 
+// remoteKey is the context key of WithRemote.
+type remoteKey struct{}
+
+// WithRemote returns ctx carrying the address a request came from (a web
+// console's client, "198.18.60.10:51234"). The events a Manager method
+// sends while serving that ctx name it in DetailRemote, unless they name a
+// remote of their own (a login's client), so an administrator's account
+// changes say where they were made.
+func WithRemote(ctx context.Context, remote string) context.Context {
+	return context.WithValue(ctx, remoteKey{}, remote)
+}
+
+// RemoteOf is the address WithRemote put into ctx; "" when none.
+func RemoteOf(ctx context.Context) string {
+	s, _ := ctx.Value(remoteKey{}).(string)
+	return s
+}
+
 // SinkFunc adapts a function to EventSink.
 type SinkFunc func(ctx context.Context, ev Event) error
 

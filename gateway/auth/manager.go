@@ -107,6 +107,12 @@ func (m *Manager) newEvent(actor string, action Action, target string, result Re
 // emit sends ev to the sink. For events whose failure changes nothing (the
 // request is refused anyway) the error is ignored by the callers.
 func (m *Manager) emit(ctx context.Context, ev Event) error {
+	if remote := RemoteOf(ctx); remote != "" && ev.Detail[DetailRemote] == "" {
+		if ev.Detail == nil {
+			ev.Detail = map[string]string{}
+		}
+		ev.Detail[DetailRemote] = cutString(remote, maxClientLen)
+	}
 	if len(ev.Detail) == 0 {
 		ev.Detail = nil
 	}

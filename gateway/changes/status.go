@@ -88,6 +88,14 @@ func (c *Transactions) Running() *zone.Model {
 // Counters reads the named counters of the ruleset.
 func (c *Transactions) Counters() ([]Counter, error) { return c.kernel.Counters() }
 
+// VersionText returns the text of a kept model version as it was pushed
+// or imported (the history's diff between two versions reads two).
+func (c *Transactions) VersionText(version int) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.store.Model(version)
+}
+
 // History lists the kept model versions, oldest first.
 func (c *Transactions) History() ([]zone.ModelVersion, error) {
 	c.mu.Lock()

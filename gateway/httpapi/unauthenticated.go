@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -13,7 +14,9 @@ import (
 // recorded, but a script that knocks a thousand times a second must not
 // fill the audit log: the calls are counted per (peer uid, API route) and
 // written as one "unauthenticated" record per key and interval, with the
-// count and the times of the first and the last call. A call only
+// count and the times of the first and the last call. The web console's
+// requests refused for want of a valid session are counted the same way,
+// per (client address, console route) (NoteRemote). A call only
 // updates a map; the records are written from a timer (or at shutdown)
 // with AppendBestEffort, so a refused call never waits for the log.
 
@@ -38,14 +41,16 @@ const (
 )
 
 type unauthKey struct {
-	uid   int
-	route string
+	uid    int
+	remote string // the client's IP address for a network client (the console); "" for the socket's
+	route  string
 }
 
 type unauthCount struct {
 	count       uint64
 	first, last time.Time
-	pid         int // of the first call
+	pid         int    // of the first call
+	addr        string // of the first call of a network client (address:port)
 	why         string
 }
 
@@ -73,6 +78,21 @@ func NewUnauthenticated(clk clock.Clock, interval time.Duration, write func(audi
 // Note counts one refused call. The first call after a quiet interval
 // starts the timer that writes the records when the interval ends.
 func (u *Unauthenticated) Note(peer PeerCred, route, why string) {
+	u.note(unauthKey{uid: peer.UID, route: route}, peer.PID, "", why)
+}
+
+// NoteRemote counts one request of a network client (the web console's
+// client at addr, "198.18.60.11:42000") refused for want of a valid
+// session; the requests of one address aggregate whatever their port.
+func (u *Unauthenticated) NoteRemote(addr, route, why string) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	u.note(unauthKey{uid: -1, remote: host, route: route}, -1, addr, why)
+}
+
+func (u *Unauthenticated) note(k unauthKey, pid int, addr, why string) {
 	now := u.clk.Now()
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -82,14 +102,13 @@ func (u *Unauthenticated) Note(peer PeerCred, route, why string) {
 	if u.open == nil {
 		u.open = map[unauthKey]*unauthCount{}
 	}
-	k := unauthKey{uid: peer.UID, route: route}
 	c := u.open[k]
 	if c == nil && len(u.open) >= unauthMaxKeys {
 		k = unauthOverflow
 		c = u.open[k]
 	}
 	if c == nil {
-		c = &unauthCount{first: now, pid: peer.PID}
+		c = &unauthCount{first: now, pid: pid, addr: addr}
 		u.open[k] = c
 		u.order = append(u.order, k)
 	}
@@ -125,6 +144,16 @@ func (u *Unauthenticated) Close() {
 
 // unauthRecord is the record of one key's refused calls.
 func unauthRecord(k unauthKey, c *unauthCount) audit.Record {
+	if k.remote != "" {
+		return audit.Record{Time: c.last, Actor: k.remote, Category: audit.CategoryAccount, Action: audit.ActionUnauthenticated,
+			Object: k.route, Result: audit.ResultDenied, Details: map[string]string{
+				audit.DetailRemote: c.addr,
+				audit.DetailCount:  strconv.FormatUint(c.count, 10),
+				detailFirst:        c.first.UTC().Format(time.RFC3339Nano),
+				detailLast:         c.last.UTC().Format(time.RFC3339Nano),
+				audit.DetailReason: c.why,
+			}}
+	}
 	peer := PeerCred{UID: k.uid, PID: c.pid}
 	uid, pid := "unknown", "unknown"
 	if k.uid >= 0 {

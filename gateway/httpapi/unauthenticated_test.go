@@ -121,3 +121,26 @@ func TestUnauthenticatedKeysAreBounded(t *testing.T) {
 	assert.Equal(t, "many", last.Details[detailUID])
 	assert.Equal(t, "local", last.Actor)
 }
+
+// TestUnauthenticatedRemote: the web console's refused requests aggregate
+// per client address (whatever the port) and route, named by the address.
+func TestUnauthenticatedRemote(t *testing.T) {
+	clk := clock.NewFake(unauthStart)
+	sink := &recordSink{}
+	u := NewUnauthenticated(clk, UnauthInterval, sink.write)
+	for i := 0; i < 5; i++ {
+		u.NoteRemote(fmt.Sprintf("198.18.60.11:%d", 42000+i), "GET /overview", "invalid or expired session cookie")
+	}
+	u.NoteRemote("198.18.60.12:1000", "GET /overview", "invalid or expired session cookie")
+	u.Note(PeerCred{UID: 0, PID: 7}, "GET /v1/status", "no token")
+	clk.Advance(UnauthInterval)
+	require.Len(t, sink.recs, 3)
+	r := sink.recs[0]
+	assert.Equal(t, "198.18.60.11", r.Actor)
+	assert.Equal(t, "GET /overview", r.Object)
+	assert.Equal(t, "5", r.Details[audit.DetailCount])
+	assert.Equal(t, "198.18.60.11:42000", r.Details[audit.DetailRemote], "the first request's address")
+	assert.NotContains(t, r.Details, detailUID)
+	assert.Equal(t, "198.18.60.12", sink.recs[1].Actor)
+	assert.Equal(t, "local uid=0 pid=7", sink.recs[2].Actor)
+}

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"golang.org/x/net/netutil"
+
+	"github.com/zonegate/zonegate/gateway/internal/serving"
 )
 
 // Path is the only path the server answers.
@@ -140,20 +140,7 @@ func Listen(addr string) (net.Listener, error) {
 	if err := checkListen(addr, true); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err == nil {
-		return ln, nil
-	}
-	hint := "set metrics.listen to an address of this gateway and a free port, or remove it to turn the metrics off"
-	switch {
-	case errors.Is(err, syscall.EADDRNOTAVAIL):
-		hint = "the address is not on any interface of this gateway: use the address of its management interface (ip -br addr), or remove metrics.listen"
-	case errors.Is(err, syscall.EADDRINUSE):
-		hint = "another program (or another zonegate) uses the port: pick a free port for metrics.listen (ss -ltnp shows who listens)"
-	case errors.Is(err, syscall.EACCES):
-		hint = "this user may not bind the port: use a port above 1023 for metrics.listen"
-	}
-	return nil, fmt.Errorf("metrics.listen %s: cannot listen: %w (%s)", addr, err, hint)
+	return serving.Listen("metrics.listen", addr)
 }
 
 // Server is a running metrics endpoint.
@@ -196,14 +183,7 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Close stops the server: it gives scrapes in progress one second, then
 // closes every connection.
 func (s *Server) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
-		err = s.srv.Close()
-	}
-	<-s.done
-	return err
+	return serving.Shutdown(s.srv, s.done, time.Second)
 }
 
 // mustStdLog is the server's error log: connection errors at warn level.

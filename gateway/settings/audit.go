@@ -136,8 +136,8 @@ func changedKeys(prefix string, a, b reflect.Value) []string {
 
 // Reload re-reads the settings file (SIGHUP) and returns the running
 // settings. Changes are audited; the `changes` keys take effect at once
-// (the caller applies them), audit.*, passwords.* and metrics.* at the
-// next start, and what the command line set (model, state directory, API
+// (the caller applies them), audit.*, passwords.*, console.* and
+// metrics.* at the next start, and what the command line set (model, state directory, API
 // socket, firewall) stays.
 func (r *Running) Reload(ctx context.Context) (Settings, error) {
 	if r.path == "" {
@@ -156,7 +156,8 @@ func (r *Running) Reload(ctx context.Context) (Settings, error) {
 	prev := r.set
 	r.set.Changes, r.set.Audit, r.set.Passwords = s.Changes, s.Audit, s.Passwords
 	r.set.Metrics = s.Metrics // audited; the server keeps its address until the next start
-	if err := r.auditLocked(ctx, "local:SIGHUP", "changes.* apply now; audit.*, passwords.* and metrics.* at the next start"); err != nil {
+	r.set.Console = s.Console // likewise
+	if err := r.auditLocked(ctx, "local:SIGHUP", "changes.* apply now; audit.*, passwords.*, console.* and metrics.* at the next start"); err != nil {
 		r.set = prev
 		return prev, err
 	}

@@ -34,7 +34,7 @@ func (f *fakeRecorder) RecordBestEffort(r audit.Record) { f.recs = append(f.recs
 // TestRunningAuditsChanges: the first start, a start with other settings
 // and every reload that changes something are recorded with the keys that
 // changed and the digests before and after; nothing else is. A reload
-// takes changes.*, audit.*, passwords.* and metrics.* from the file and
+// takes changes.*, audit.*, passwords.*, console.* and metrics.* from the file and
 // keeps what the command line set; a settings file with an error, or a
 // change that cannot be audited, changes nothing.
 func TestRunningAuditsChanges(t *testing.T) {
@@ -74,7 +74,7 @@ func TestRunningAuditsChanges(t *testing.T) {
 	require.Len(t, rec.recs, 2)
 	reload := rec.recs[1]
 	assert.Equal(t, "local:SIGHUP", reload.Actor)
-	assert.Equal(t, "changes.confirm_within, changes.keep; changes.* apply now; audit.*, passwords.* and metrics.* at the next start", reload.Details[audit.DetailDiff])
+	assert.Equal(t, "changes.confirm_within, changes.keep; changes.* apply now; audit.*, passwords.*, console.* and metrics.* at the next start", reload.Details[audit.DetailDiff])
 	assert.Equal(t, first.Details[audit.DetailDigestAfter], reload.Details[audit.DetailDigestBefore])
 	assert.NotEqual(t, reload.Details[audit.DetailDigestBefore], reload.Details[audit.DetailDigestAfter])
 

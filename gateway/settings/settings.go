@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -97,6 +98,47 @@ type Settings struct {
 		// `modbus.response_timeout` of their own.
 		ResponseTimeout Duration `yaml:"response_timeout"`
 	} `yaml:"modbus"`
+	// Console is the local web console (gateway/console).
+	Console Console `yaml:"console"`
+}
+
+// Console are the settings of the web console.
+type Console struct {
+	// Listen is the console's HTTPS address, ADDRESS:PORT of a management
+	// zone's interface (e.g. 198.18.60.1:8443); empty: off.
+	Listen string `yaml:"listen"`
+	// CertFile and KeyFile are a PEM certificate (chain) and its key;
+	// both empty: a self-signed certificate made at the first start and
+	// kept in the state directory.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// IdleTimeout signs a console session out after this long without a
+	// click; passwords.session_lifetime bounds it in any case.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+}
+
+// check checks the console settings that the start cannot fix.
+func (c *Console) check() []string {
+	var errs []string
+	if c.Listen != "" {
+		ap, err := netip.ParseAddrPort(c.Listen)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Sprintf("console.listen %q is not ADDRESS:PORT: write the address of a management zone's interface and a port, e.g. 198.18.60.1:8443", c.Listen))
+		case ap.Addr().IsUnspecified():
+			errs = append(errs, fmt.Sprintf("console.listen %q would listen on every interface, those of zones that must not reach the gateway too: write the address of a management zone's interface, e.g. 198.18.60.1:8443", c.Listen))
+		case ap.Port() == 0:
+			errs = append(errs, fmt.Sprintf("console.listen %q: the port must be 1-65535, e.g. 8443", c.Listen))
+		}
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		errs = append(errs, "console.cert_file and console.key_file go together: give both, or neither for a self-signed certificate")
+	}
+	if d := time.Duration(c.IdleTimeout); d < time.Minute || d > auth.DefaultPolicy().SessionIdle {
+		errs = append(errs, fmt.Sprintf("console.idle_timeout %v must be 1m to %v (the accounts end a session after %v without any request), such as 15m",
+			d, auth.DefaultPolicy().SessionIdle, auth.DefaultPolicy().SessionIdle))
+	}
+	return errs
 }
 
 // Default returns the settings used when no file is given.
@@ -126,6 +168,7 @@ func Default() Settings {
 	s.Events.MaxKeys = 1024
 	s.Events.LogLines = 20
 	s.Modbus.ResponseTimeout = Duration(proxy.DefaultResponseTimeout)
+	s.Console.IdleTimeout = Duration(15 * time.Minute)
 	return s
 }
 
@@ -145,6 +188,11 @@ func Load(path string) (Settings, error) {
 	}
 	if s.Model != "" && !filepath.IsAbs(s.Model) {
 		s.Model = filepath.Join(filepath.Dir(path), s.Model)
+	}
+	for _, f := range []*string{&s.Console.CertFile, &s.Console.KeyFile} {
+		if *f != "" && !filepath.IsAbs(*f) {
+			*f = filepath.Join(filepath.Dir(path), *f)
+		}
 	}
 	return s, s.Validate()
 }
@@ -191,6 +239,7 @@ func (s *Settings) Validate() error {
 	if rt := time.Duration(s.Modbus.ResponseTimeout); rt <= 0 || rt > modbus.MaxResponseTimeout {
 		errs = append(errs, fmt.Sprintf("modbus.response_timeout %v must be above 0 and at most %v, such as 1s", rt, modbus.MaxResponseTimeout))
 	}
+	errs = append(errs, s.Console.check()...)
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid settings: %s", strings.Join(errs, "; "))
 	}

@@ -25,7 +25,7 @@ func TestExampleSettingsAreTheDefaults(t *testing.T) {
 	if got, exp := s.PasswordPolicy(), want.PasswordPolicy(); got.MinLength != exp.MinLength || got.Argon2 != exp.Argon2 || got.LockoutThreshold != exp.LockoutThreshold {
 		t.Errorf("the example's password settings differ from the defaults: %+v vs %+v", got, exp)
 	}
-	if s.Changes != want.Changes || s.Firewall != want.Firewall || s.API != want.API || s.StateDir != want.StateDir || s.Modbus != want.Modbus {
+	if s.Changes != want.Changes || s.Firewall != want.Firewall || s.API != want.API || s.StateDir != want.StateDir || s.Modbus != want.Modbus || s.Console != want.Console {
 		t.Errorf("the example settings differ from the defaults:\n%+v\n%+v", s, want)
 	}
 }

@@ -105,16 +105,18 @@ func labRowKey(row lab.Row) string {
 type labRun struct {
 	cmd    *exec.Cmd
 	stderr *bytes.Buffer
-	daemon int // pid of zonegate serve
+	daemon int      // pid of zonegate serve
+	out    []string // what it printed up to "ready"
 	done   chan error
 }
 
 var daemonPidRE = regexp.MustCompile(`zonegate serve \(pid (\d+)\)`)
 
-// labStartRun starts `zonelab run` and waits until it says it is ready.
-func labStartRun(t *testing.T, bins labBins, model, prefix string) *labRun {
+// labStartRun starts `zonelab run` (with flags) and waits until it says
+// it is ready.
+func labStartRun(t *testing.T, bins labBins, model, prefix string, flags ...string) *labRun {
 	t.Helper()
-	cmd := exec.Command(bins.zonelab, "run", model, "--prefix", prefix)
+	cmd := exec.Command(bins.zonelab, append([]string{"run", model, "--prefix", prefix}, flags...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -157,6 +159,7 @@ func labStartRun(t *testing.T, bins labBins, model, prefix string) *labRun {
 					for range lines { // keep draining
 					}
 				}()
+				r.out = seen
 				return r
 			}
 		case <-timeout:

@@ -33,6 +33,10 @@ type DiagramOptions struct {
 	// Counters, by conduit name, are printed on the conduits' arrows.
 	// Conduits without an entry show none.
 	Counters map[string]Counter
+	// ZoneLink, when set, makes each zone's box in the SVG drawing a link
+	// to the address it returns for the zone's name (a web console links
+	// a zone to its conduits). Other formats ignore it.
+	ZoneLink func(zone string) string
 }
 
 // ReportOptions describe a report.

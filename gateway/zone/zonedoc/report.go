@@ -38,6 +38,42 @@ func reportDate(opt ReportOptions) string {
 	return opt.Date.UTC().Format("2006-01-02")
 }
 
+// ConduitText is a conduit in the words of the report's conduit table:
+// plain text, not yet escaped for any format.
+type ConduitText struct {
+	Name, From, To string
+	// FromAssets and ToAssets are the asset names the conduit is narrowed
+	// to, comma separated, or "whole zone".
+	FromAssets, ToAssets string
+	Services             string // comma separated, in model order
+	// Policy is the inspection policy in words, as the inspected protocol
+	// writes it, or "none: packet filter only".
+	Policy      string
+	Inspect     string // the inspected protocol; "" for none
+	Description string
+}
+
+// Conduits words the model's conduits as the report's conduit table does,
+// in model order.
+func Conduits(m *zone.Model) []ConduitText {
+	out := make([]ConduitText, 0, len(m.Conduits))
+	for _, c := range m.Conduits {
+		t := ConduitText{Name: c.Name, From: c.From, To: c.To, FromAssets: "whole zone", ToAssets: "whole zone",
+			Services: serviceList(c), Policy: "none: packet filter only", Inspect: c.Inspect, Description: c.Description}
+		if len(c.FromAssets) > 0 {
+			t.FromAssets = strings.Join(c.FromAssets, ", ")
+		}
+		if len(c.ToAssets) > 0 {
+			t.ToAssets = strings.Join(c.ToAssets, ", ")
+		}
+		if c.Inspect != "" {
+			t.Policy = policyWords(c)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
 func buildReport(m *zone.Model, opt ReportOptions) reportDoc {
 	d := reportDoc{title: "Zone and conduit report: " + m.Gateway.Name}
 	inspected := 0
@@ -88,20 +124,9 @@ func buildReport(m *zone.Model, opt ReportOptions) reportDoc {
 	}
 
 	d.conduits.head = []string{"Conduit", "From", "To", "Assets", "Services", "Inspection and " + inspectedTitles() + " policy", "Description"}
-	for _, c := range m.Conduits {
-		from, to := "whole zone", "whole zone"
-		if len(c.FromAssets) > 0 {
-			from = strings.Join(c.FromAssets, ", ")
-		}
-		if len(c.ToAssets) > 0 {
-			to = strings.Join(c.ToAssets, ", ")
-		}
-		policy := "none: packet filter only"
-		if c.Inspect != "" {
-			policy = policyWords(c)
-		}
-		d.conduits.rows = append(d.conduits.rows, []cell{one(c.Name), one(c.From), one(c.To), {"from: " + from, "to: " + to},
-			one(serviceList(c)), one(policy), one(c.Description)})
+	for _, c := range Conduits(m) {
+		d.conduits.rows = append(d.conduits.rows, []cell{one(c.Name), one(c.From), one(c.To), {"from: " + c.FromAssets, "to: " + c.ToAssets},
+			one(c.Services), one(c.Policy), one(c.Description)})
 	}
 
 	d.matrix.head = []string{"from \\ to"}

@@ -261,6 +261,14 @@ func SVG(m *zone.Model, opt DiagramOptions) []byte {
 	return b.Bytes()
 }
 
+// SVGElement is the drawing as an <svg> element without the XML
+// declaration, to be placed inside an HTML page.
+func SVGElement(m *zone.Model, opt DiagramOptions) []byte {
+	var b bytes.Buffer
+	writeSVG(&b, m, opt, false)
+	return b.Bytes()
+}
+
 func writeSVG(b *bytes.Buffer, m *zone.Model, opt DiagramOptions, standalone bool) {
 	bands, boxes, edges, bb := svgLayout(m, opt)
 	legend := "fill colour = importance (green low, yellow medium, red high); double border = management zone; thick red arrow = " + inspectedTitles() + " inspected"
@@ -301,6 +309,9 @@ func writeSVG(b *bytes.Buffer, m *zone.Model, opt DiagramOptions, standalone boo
 	}
 	for _, bx := range boxes {
 		c := colourOf(bx.imp)
+		if opt.ZoneLink != nil {
+			fmt.Fprintf(b, "<a href=\"%s\">", xmlText(opt.ZoneLink(bx.z.Name)))
+		}
 		fmt.Fprintf(b, "<g class=\"zone\" id=\"zone-%s\">", xmlText(bx.z.Name))
 		if bx.z.Description != "" {
 			fmt.Fprintf(b, "<title>%s</title>", xmlText(bx.z.Description))
@@ -319,7 +330,11 @@ func writeSVG(b *bytes.Buffer, m *zone.Model, opt DiagramOptions, standalone boo
 			fmt.Fprintf(b, "<text x=\"%s\" y=\"%s\" font-size=\"%s\"%s>%s</text>", num(bx.x+boxPad), num(bx.y+boxPad+float64(i+1)*zoneLineH-3),
 				num(zoneFontSize), attrs, xmlText(l))
 		}
-		b.WriteString("</g>\n")
+		b.WriteString("</g>")
+		if opt.ZoneLink != nil {
+			b.WriteString("</a>")
+		}
+		b.WriteString("\n")
 	}
 	for _, e := range edges {
 		colour := plainColour

@@ -34,6 +34,9 @@ type Case struct {
 	// OPCUA is set for an OPC UA exchange through a conduit with
 	// `inspect: opcua` (Inspected is set too).
 	OPCUA *OPCUAOp
+	// Inspect is the `inspect:` value of the conduit of an Inspected
+	// case: which fake device answers at its destination.
+	Inspect string
 }
 
 // Service describes the case's protocol and port as in the model.
@@ -90,14 +93,17 @@ func (l *Lab) Cases() []Case {
 						c.Port = 7 // any port stands for the whole protocol
 					}
 					c.Inspected = s.Proto == zone.TCP && cd.Inspected()
+					if c.Inspected {
+						c.Inspect = cd.Inspect
+					}
 					add(c)
 					rev := c
 					rev.From, rev.To, rev.Src, rev.Dst, rev.SrcAddr, rev.DstAddr = c.To, c.From, c.Dst, c.Src, c.DstAddr, c.SrcAddr
-					rev.Why, rev.Inspected = "reverse of conduit "+cd.Name, false
+					rev.Why, rev.Inspected, rev.Inspect = "reverse of conduit "+cd.Name, false, ""
 					add(rev)
 					if !s.WholeProtocol() && s.PortHi < 65535 {
 						next := c
-						next.Port, next.Why, next.Inspected = s.PortHi+1, "port next to conduit "+cd.Name, false
+						next.Port, next.Why, next.Inspected, next.Inspect = s.PortHi+1, "port next to conduit "+cd.Name, false, ""
 						add(next)
 					}
 				case zone.ICMP, zone.ICMPv6:

@@ -64,7 +64,7 @@ func (l *Lab) opcuaCases(cd *zone.Conduit) []Case {
 			}
 			o := op
 			out = append(out, Case{From: cd.From, To: cd.To, Src: src, Dst: dst, SrcAddr: srcAddr, DstAddr: dstAddr,
-				Proto: zone.TCP, Port: port, Inspected: true, OPCUA: &o, Expect: !op.Refused, Why: why})
+				Proto: zone.TCP, Port: port, Inspected: true, Inspect: cd.Inspect, OPCUA: &o, Expect: !op.Refused, Why: why})
 		}
 	}
 	return out

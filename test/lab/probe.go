@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/zonegate/zonegate/protocols/opcua/opcuarules"
 	"net"
 	"net/netip"
 	"os"
@@ -332,7 +333,7 @@ func (r *receivers) prepare(c Case) error {
 			return err
 		}
 		r.closers = append(r.closers, func() { ln.Close() })
-		if c.OPCUA != nil {
+		if c.Inspect == opcuarules.Name {
 			ua := &uaServer{seen: map[string]int{}, ln: ln}
 			r.uas[key] = ua
 			go ua.serve()

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/zonegate/zonegate/firewall"
+	"github.com/zonegate/zonegate/protocols/opcua/opcuarules"
 	"github.com/zonegate/zonegate/test/lab"
 )
 
@@ -34,7 +35,9 @@ func TestLabModbusChecksThroughRedirect(t *testing.T) {
 	}
 	var inspected []lab.Case
 	for _, c := range l.Cases() {
-		if c.Inspected {
+		// The stand-in speaks Modbus only: the OPC UA conduit's cases
+		// are the real proxy's (make demo, TestLabRun...).
+		if c.Inspected && c.Inspect != opcuarules.Name {
 			inspected = append(inspected, c)
 		}
 	}

@@ -258,22 +258,27 @@ func (c Case) flow() zone.Flow {
 	return f
 }
 
+// firstTCPPort is the conduit's first tcp port (whole when the service
+// is the whole protocol), or 0 when it has no tcp service.
+func firstTCPPort(cd *zone.Conduit, whole uint16) uint16 {
+	for _, s := range cd.Services {
+		if s.Proto == zone.TCP {
+			if s.WholeProtocol() {
+				return whole
+			}
+			return s.PortLo
+		}
+	}
+	return 0
+}
+
 // modbusCases returns the Modbus requests for an inspected conduit, per
 // address family both sides have, sent to the conduit's first tcp port.
 func (l *Lab) modbusCases(cd *zone.Conduit) []Case {
 	if cd.Inspect != modbusrules.Name {
 		return nil
 	}
-	port := uint16(0)
-	for _, s := range cd.Services {
-		if s.Proto == zone.TCP {
-			port = s.PortLo
-			if s.WholeProtocol() {
-				port = 502
-			}
-			break
-		}
-	}
+	port := firstTCPPort(cd, 502)
 	if port == 0 {
 		return nil
 	}

@@ -37,16 +37,7 @@ func (l *Lab) opcuaCases(cd *zone.Conduit) []Case {
 	if cd.Inspect != opcuarules.Name {
 		return nil
 	}
-	var port uint16
-	for _, s := range cd.Services {
-		if s.Proto == zone.TCP {
-			port = s.PortLo
-			if s.WholeProtocol() {
-				port = 4840
-			}
-			break
-		}
-	}
+	port := firstTCPPort(cd, 4840)
 	if port == 0 {
 		return nil
 	}

@@ -390,3 +390,37 @@ func (d *decoder) requestHeader() {
 // float64 of raw bits, for value summaries.
 func f64(b uint64) float64 { return math.Float64frombits(b) }
 func f32(b uint32) float64 { return float64(math.Float32frombits(b)) }
+
+// writeValues decodes the NodesToWrite of a WriteRequest (after its
+// RequestHeader) and calls fn for each, until one does not decode.
+func (d *decoder) writeValues(fn func(i int, node nodeView, attr uint32, v variantView)) {
+	n := d.arrayLen(HeaderLen)
+	for i := range n {
+		node := d.nodeID(false)
+		attr := d.u32()
+		d.bytes() // IndexRange
+		v := d.dataValue()
+		if !d.ok() {
+			return
+		}
+		fn(i, node, attr, v)
+	}
+}
+
+// methodCalls decodes the MethodsToCall of a CallRequest (after its
+// RequestHeader) and calls fn for each, until one does not decode.
+func (d *decoder) methodCalls(fn func(i int, object, method nodeView, args int)) {
+	n := d.arrayLen(HeaderLen)
+	for i := range n {
+		object := d.nodeID(false)
+		method := d.nodeID(false)
+		args := d.arrayLen(1)
+		for range args {
+			d.variant()
+		}
+		if !d.ok() {
+			return
+		}
+		fn(i, object, method, args)
+	}
+}

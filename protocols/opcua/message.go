@@ -136,15 +136,7 @@ func (c *Conversation) body(f []byte, sig int) ([]byte, bool) {
 // first node's reason when one is not allowed.
 func checkWrite(dec *decoder, p *Policy) Reason {
 	first := ReasonNone
-	n := dec.arrayLen(HeaderLen)
-	for range n {
-		node := dec.nodeID(false)
-		attr := dec.u32()
-		dec.bytes() // IndexRange
-		dec.dataValue()
-		if !dec.ok() {
-			break
-		}
+	dec.writeValues(func(_ int, node nodeView, attr uint32, _ variantView) {
 		switch {
 		case first != ReasonNone || p.writeNodes == nil:
 		case !p.writeNodes.has(node):
@@ -152,36 +144,29 @@ func checkWrite(dec *decoder, p *Policy) Reason {
 		case attr != attributeValue:
 			first = ReasonWriteAttribute
 		}
-	}
-	if !dec.ok() || dec.rest() != 0 {
-		return ReasonUnreadable
-	}
-	return first
+	})
+	return complete(dec, first)
 }
 
 // checkCall decodes the MethodsToCall of a CallRequest and checks their
 // methods against call_methods.
 func checkCall(dec *decoder, p *Policy) Reason {
 	first := ReasonNone
-	n := dec.arrayLen(HeaderLen)
-	for range n {
-		dec.nodeID(false) // ObjectId
-		method := dec.nodeID(false)
-		args := dec.arrayLen(1)
-		for range args {
-			dec.variant()
-		}
-		if !dec.ok() {
-			break
-		}
+	dec.methodCalls(func(_ int, _, method nodeView, _ int) {
 		if first == ReasonNone && p.callMethods != nil && !p.callMethods.has(method) {
 			first = ReasonCallMethod
 		}
-	}
+	})
+	return complete(dec, first)
+}
+
+// complete is ReasonUnreadable when the body did not decode to its end,
+// else r.
+func complete(dec *decoder, r Reason) Reason {
 	if !dec.ok() || dec.rest() != 0 {
 		return ReasonUnreadable
 	}
-	return first
+	return r
 }
 
 // ServerReply classifies a server chunk.

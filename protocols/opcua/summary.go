@@ -71,15 +71,7 @@ func AppendSummary(dst, frame []byte, pol SecurityPolicy) []byte {
 	dec.requestHeader()
 	switch serviceOfID(tid) {
 	case SvcWrite:
-		n := dec.arrayLen(HeaderLen)
-		for i := range n {
-			node := dec.nodeID(false)
-			attr := dec.u32()
-			dec.bytes()
-			v := dec.dataValue()
-			if !dec.ok() {
-				break
-			}
+		dec.writeValues(func(i int, node nodeView, attr uint32, v variantView) {
 			if i > 0 {
 				w.str("; ")
 			}
@@ -90,25 +82,15 @@ func AppendSummary(dst, frame []byte, pol SecurityPolicy) []byte {
 			}
 			w.str(" := ")
 			w.value(v)
-		}
+		})
 	case SvcCall:
-		n := dec.arrayLen(HeaderLen)
-		for i := range n {
-			obj := dec.nodeID(false)
-			method := dec.nodeID(false)
-			args := dec.arrayLen(1)
-			for range args {
-				dec.variant()
-			}
-			if !dec.ok() {
-				break
-			}
+		dec.methodCalls(func(i int, object, method nodeView, args int) {
 			if i > 0 {
 				w.str("; ")
 			}
 			w.node(method)
 			w.str(" on ")
-			w.node(obj)
+			w.node(object)
 			w.str(" (")
 			w.uint(uint64(args))
 			if args == 1 {
@@ -116,7 +98,7 @@ func AppendSummary(dst, frame []byte, pol SecurityPolicy) []byte {
 			} else {
 				w.str(" arguments)")
 			}
-		}
+		})
 	}
 	if !dec.ok() {
 		w.str(" (cut)")

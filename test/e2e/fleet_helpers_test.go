@@ -646,6 +646,21 @@ func flManagement(recs []mgRecord, after uint64) []mgRecord {
 	return out
 }
 
+// flRefusedBefore leaves out the records of API calls refused before t:
+// the daemon gathers refused calls for a minute (httpapi.UnauthInterval)
+// and records them then, so calls of an earlier step can be written after
+// a later step's mark.
+func flRefusedBefore(recs []mgRecord, t time.Time) []mgRecord {
+	var out []mgRecord
+	for _, r := range recs {
+		if first, err := time.Parse(time.RFC3339Nano, r.Details["first"]); r.Action == "unauthenticated" && err == nil && first.Before(t) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 func flLastSeq(recs []mgRecord) uint64 {
 	if len(recs) == 0 {
 		return 0

@@ -60,7 +60,9 @@ const (
 	recQuantity = 6 // 2 bytes
 	recCode     = 8 // exception of a denial
 	recFlags    = 9
-	flagTable   = 1 // the request parsed and addresses a table: address and quantity are set
+	recEcho     = 10 // 6 bytes: the request's PDU after the function code (what a write's answer echoes)
+	flagTable   = 1  // the request parsed and addresses a table: address and quantity are set
+	flagValid   = 2  // the request parsed: the answer checks apply
 )
 
 // AppendAnswer implements proxy.Codec: an exception response with the
@@ -148,6 +150,10 @@ func (s *session) Request(frame []byte, pol proxy.Policy, now time.Time, v *prox
 		binary.BigEndian.PutUint16(rec[recAddress:], s.req.Address)
 		binary.BigEndian.PutUint16(rec[recQuantity:], s.req.Quantity)
 		rec[recFlags] |= flagTable
+	}
+	if s.req.Valid() {
+		rec[recFlags] |= flagValid
+		copy(rec[recEcho:], f.PDU()[1:])
 	}
 	v.Op, v.Key, v.Pairing = byte(f.Function()), uint32(f.TransactionID()), proxy.ByKey
 	v.Monitor = p.Mode() == modbus.ModeMonitor

@@ -190,10 +190,14 @@ func (d *device) read() {
 			d.answer(f)
 			continue
 		case errWouldBlock:
-			if d.in.buffered() > 0 && d.partialSince.IsZero() {
+			// A partial frame's clock restarts with every byte of it
+			// that arrives: only a frame that stops making progress
+			// for FrameTimeout closes the connection.
+			if d.in.buffered() > 0 && (d.partialSince.IsZero() || d.rd.got) {
 				d.partialSince = d.l.now
 				d.l.arm(d.l.now.Add(d.e.cfg.FrameTimeout))
 			}
+			d.rd.got = false
 		case errFraming, errTruncated, errTooLong:
 			d.malformed(ReasonMalformedFrame, d.in.framingError(err).Error())
 			d.close(ReasonUpstreamClosed, true)
@@ -239,6 +243,12 @@ func (d *device) answer(f []byte) {
 		d.desync()
 		return
 	}
+	if ck, ok := c.sess.(AnswerChecker); ok {
+		if why := ck.CheckAnswer(f, &s.rec); why != "" {
+			d.badAnswer(s, why)
+			return
+		}
+	}
 	cl := s.client
 	start := len(cl.out)
 	cl.out = append(cl.out, f...)
@@ -283,6 +293,19 @@ func (d *device) oldestInOrder() *slot {
 // again.
 func (d *device) desync() {
 	d.owner.report(inspect.Failure, ReasonUpstreamDesync, false, nil, nil)
+	d.close(ReasonUpstreamDesync, false)
+}
+
+// badAnswer answers the request of s, whose answer the codec found bad,
+// in the device's place, reports it once under why, and closes the device
+// connection as desynchronised without another event.
+func (d *device) badAnswer(s *slot, why string) {
+	cl := s.client
+	cl.answer(&s.rec, AnswerNoResponse)
+	cl.report(inspect.Failure, why, false, &s.rec, nil)
+	cl.n--
+	d.waiting--
+	d.release(s)
 	d.close(ReasonUpstreamDesync, false)
 }
 
@@ -340,7 +363,7 @@ func (d *device) expire(due func(time.Time) bool) {
 		d.frameTimeout()
 		return
 	}
-	expired, inOrder := false, false
+	inOrder := false
 	for i := range d.slots {
 		s := &d.slots[i]
 		if s.state != slotWaiting || !due(s.deadline) {
@@ -355,17 +378,16 @@ func (d *device) expire(due func(time.Time) bool) {
 			d.release(s)
 			inOrder = true
 		}
-		expired = true
 	}
 	switch {
 	case inOrder:
 		// Answers in order cannot be paired once one is missing.
 		d.close(ReasonUpstreamTimeout, true)
-	case expired && d.in.buffered() > 0:
-		// The device is inside a frame that did not complete within the
-		// response time: its stream cannot be trusted any more.
-		d.frameTimeout()
 	}
+	// A device inside a frame when a request expires keeps its
+	// connection: the frame may well be another request's answer, and
+	// only a frame that makes no progress for FrameTimeout (above) ends
+	// the connection.
 }
 
 // frameTimeout closes a device connection whose frame did not complete

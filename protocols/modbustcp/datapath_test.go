@@ -137,6 +137,7 @@ func TestProxyDeviceDesync(t *testing.T) {
 	e := newEnv(t, proxySpec(), up, func(c *proxy.Config) {
 		c.ResponseTimeout = 200 * time.Millisecond
 		c.FrameTimeout = 300 * time.Millisecond
+		c.RedialAfter = 10 // the frame timeout, not two silent timeouts, closes the connection
 	})
 	r := e.dialRaw()
 	r.write(adu(1, 1, pdu(3, 4, 1)), adu(2, 1, pdu(3, 5, 1)))

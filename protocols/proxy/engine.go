@@ -65,6 +65,11 @@ func (c *Config) setDefaults() {
 	def(&c.MaxConns, 1024)
 	def(&c.MaxConnsPerSource, 32)
 	def(&c.MaxOutstanding, 16)
+	def(&c.MaxQueued, c.MaxOutstanding)
+	def(&c.MaxDeviceConns, 1)
+	def(&c.MaxInFlight, c.MaxOutstanding)
+	def(&c.RedialAfter, DefaultRedialAfter)
+	defDur(&c.DeviceIdleTimeout, DefaultDeviceIdleTimeout)
 	def(&c.Loops, runtime.GOMAXPROCS(0))
 	def(&c.EventQueue, 1024)
 	defDur(&c.IdleTimeout, 5*time.Minute)
@@ -200,8 +205,7 @@ func (e *Engine) Admit(nc net.Conn, client netip.AddrPort, r Route) error {
 	}
 	e.perSource[key]++
 	e.active.Add(1)
-	l := e.loops[e.nextLoop%len(e.loops)]
-	e.nextLoop++
+	l := e.loopFor(r.Upstream)
 	e.wg.Add(1)
 	e.mu.Unlock()
 

@@ -184,3 +184,15 @@ func (s *session) Match(frame []byte, rec *proxy.Record) bool {
 	fc := byte(f.Function())
 	return f.Unit() == rec[recUnit] && (fc == rec[recFunction] || fc == rec[recFunction]|0x80)
 }
+
+// DeviceSettings implements proxy.DeviceConfigurer: a conduit's
+// max_device_connections, max_in_flight, device_idle_timeout and
+// redial_after_timeouts.
+func (Codec) DeviceSettings(p proxy.Policy) proxy.DeviceSettings {
+	mp, _ := p.(*modbus.Policy)
+	if mp == nil {
+		return proxy.DeviceSettings{}
+	}
+	conns, inFlight, idle, redial := mp.Device()
+	return proxy.DeviceSettings{MaxConns: conns, MaxInFlight: inFlight, IdleTimeout: idle, RedialAfter: redial}
+}

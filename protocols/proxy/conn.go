@@ -234,7 +234,10 @@ func (c *conn) forward(f []byte) {
 	if !c.enqueue(f) {
 		c.report(inspect.Failure, ReasonQueueFull, c.v.Monitor, &c.v.Record, nil)
 		c.answer(&c.v.Record, AnswerBusy)
+		return
 	}
+	p.take() // a device connection with room takes it now; process writes
+
 }
 
 // expire acts on the connection's deadlines at now and returns its next

@@ -252,6 +252,13 @@ func (p *pool) leave(c *conn) {
 // taking one request per client in turn; it connects when there is no
 // room and MaxConns allows another connection.
 func (p *pool) pump() {
+	p.take()
+	p.flush()
+}
+
+// take is pump without the write: the requests go into the device
+// connections' buffers.
+func (p *pool) take() {
 	for p.queued > 0 {
 		d := p.room()
 		if d == nil {
@@ -275,7 +282,6 @@ func (p *pool) pump() {
 			d.send(c, pd, f)
 		}
 	}
-	p.flush()
 }
 
 // room returns the device connection with the fewest requests

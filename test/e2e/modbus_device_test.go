@@ -303,4 +303,3 @@ func TestModbusSharedDeviceConnection(t *testing.T) {
 		}
 	})
 }
-

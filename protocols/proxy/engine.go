@@ -291,6 +291,21 @@ func (e *Engine) CloseConns(match func(r Route, client netip.AddrPort) bool) int
 		}
 	}
 	wg.Wait()
+	// Device connections no client uses any more go too: the conduit
+	// that led to them may be gone.
+	for _, l := range e.loops {
+		done := make(chan struct{})
+		if l.post(func() {
+			defer close(done)
+			for p := range l.pools {
+				if p.refs == 0 {
+					p.closeAll()
+				}
+			}
+		}) {
+			<-done
+		}
+	}
 	return n
 }
 

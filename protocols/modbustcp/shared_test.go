@@ -265,5 +265,5 @@ func TestProxyUnreachableDialBounded(t *testing.T) {
 	d := dialDeadline.Load()
 	require.NotNil(t, d)
 	assert.True(t, d.Before(sent.Add(3*time.Second)), "the dial's deadline %v after the request, the request's is 300ms", d.Sub(sent))
-	assert.Equal(t, 3, e.sink.count(inspect.Failure, proxy.ReasonUpstreamTimeout))
+	waitUntil(t, "three upstream_timeout events", func() bool { return e.sink.count(inspect.Failure, proxy.ReasonUpstreamTimeout) == 3 })
 }

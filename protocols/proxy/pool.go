@@ -57,8 +57,9 @@ type pool struct {
 	l        *loop
 	e        *Engine
 	upstream netip.AddrPort
-	route    Route // of the client that made the pool: names device events
-	owner    *conn // the one client of a pool of its own; nil: shared
+	route    Route       // of the client that made the pool: names device events
+	live     *livePolicy // its conduit's policy: the device settings
+	owner    *conn       // the one client of a pool of its own; nil: shared
 	set      DeviceSettings
 	sess     Session // frames the device's stream
 	check    AnswerChecker
@@ -139,7 +140,7 @@ func (c *conn) poolOf() *pool {
 			return p
 		}
 	}
-	p := &pool{l: l, e: e, upstream: c.route.Upstream, route: c.route, set: e.settings(c.live)}
+	p := &pool{l: l, e: e, upstream: c.route.Upstream, route: c.route, live: c.live, set: e.settings(c.live)}
 	if e.sharing() {
 		p.sess = e.codec.NewSession(c.route)
 		l.shared[c.route.Upstream] = p
@@ -322,6 +323,7 @@ func (p *pool) dial() {
 		return
 	}
 	e, l := p.e, p.l
+	p.set = e.settings(p.live) // a reload may have changed them
 	timeout := e.cfg.DialTimeout
 	if first := p.firstDeadline(); !first.IsZero() {
 		timeout = min(timeout, max(first.Sub(l.now), time.Millisecond))
@@ -417,6 +419,7 @@ func (p *pool) settleClients() {
 // are answered AnswerNoResponse, device connections act on theirs, and an
 // idle device connection closes.
 func (p *pool) expire(due func(time.Time) bool) {
+	p.set = p.e.settings(p.live) // a reload may have changed them
 	for i := 0; i < len(p.clients); i++ {
 		c := p.clients[i]
 		for j := c.qhead; j < len(c.q); j++ {

@@ -395,8 +395,15 @@ func (p *pool) unreachable() {
 			if pd.dead {
 				continue
 			}
-			c.report(inspect.Failure, ReasonUpstreamDial, pd.v.Monitor, &pd.v.Record, nil)
-			c.answer(&pd.v.Record, AnswerUnreachable)
+			if !pd.deadline.IsZero() && !pd.deadline.After(p.l.now) {
+				// Its time ran out with the connect (which it bounds):
+				// no answer in time, as if it had been sent.
+				c.report(inspect.Failure, ReasonUpstreamTimeout, false, &pd.v.Record, nil)
+				c.answer(&pd.v.Record, AnswerNoResponse)
+			} else {
+				c.report(inspect.Failure, ReasonUpstreamDial, pd.v.Monitor, &pd.v.Record, nil)
+				c.answer(&pd.v.Record, AnswerUnreachable)
+			}
 			c.n--
 		}
 		c.unqueue()

@@ -30,22 +30,31 @@ type mbCountingPLC struct {
 	requests atomic.Int64
 	mu       sync.Mutex
 	conns    map[net.Conn]bool
+	// hook, when set, sees every request of device connection n (from 1)
+	// first and returns true when it answered it (or will not).
+	hook func(n int64, c net.Conn, req []byte) bool
 }
 
 func mbStartCountingPLC(t *testing.T, ns, hostport string) *mbCountingPLC {
+	t.Helper()
+	return mbStartHookedPLC(t, ns, hostport, nil)
+}
+
+// mbStartHookedPLC is mbStartCountingPLC with a hook.
+func mbStartHookedPLC(t *testing.T, ns, hostport string, hook func(n int64, c net.Conn, req []byte) bool) *mbCountingPLC {
 	t.Helper()
 	ln, err := lab.Listen(ns, "tcp", hostport)
 	if err != nil {
 		t.Fatalf("listen on %s in %s: %v", hostport, ns, err)
 	}
-	p := &mbCountingPLC{ln: ln, conns: map[net.Conn]bool{}}
+	p := &mbCountingPLC{ln: ln, conns: map[net.Conn]bool{}, hook: hook}
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			p.accepted.Add(1)
+			id := p.accepted.Add(1)
 			n := p.open.Add(1)
 			for {
 				m := p.maxOpen.Load()
@@ -56,7 +65,7 @@ func mbStartCountingPLC(t *testing.T, ns, hostport string) *mbCountingPLC {
 			p.mu.Lock()
 			p.conns[c] = true
 			p.mu.Unlock()
-			go p.serve(c)
+			go p.serve(id, c)
 		}
 	}()
 	t.Cleanup(func() {
@@ -70,7 +79,7 @@ func mbStartCountingPLC(t *testing.T, ns, hostport string) *mbCountingPLC {
 	return p
 }
 
-func (p *mbCountingPLC) serve(c net.Conn) {
+func (p *mbCountingPLC) serve(id int64, c net.Conn) {
 	defer func() {
 		c.Close()
 		p.open.Add(-1)
@@ -92,6 +101,9 @@ func (p *mbCountingPLC) serve(c net.Conn) {
 			return
 		}
 		p.requests.Add(1)
+		if p.hook != nil && p.hook(id, c, buf[:6+n]) {
+			continue
+		}
 		pdu := buf[7 : 6+n]
 		out = append(out[:0], buf[:7]...)
 		if pdu[0] != 3 || len(pdu) != 5 {

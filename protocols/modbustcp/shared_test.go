@@ -267,3 +267,43 @@ func TestProxyUnreachableDialBounded(t *testing.T) {
 	assert.True(t, d.Before(sent.Add(3*time.Second)), "the dial's deadline %v after the request, the request's is 300ms", d.Sub(sent))
 	waitUntil(t, "three upstream_timeout events", func() bool { return e.sink.count(inspect.Failure, proxy.ReasonUpstreamTimeout) == 3 })
 }
+
+// TestProxyQueuedRequestExpiresUnsent: a request waiting in its client's
+// queue (max_in_flight 1, the device busy with a request it never
+// answers) gets 0x0B at its own deadline and is never sent afterwards: a
+// client that was told its write failed must not see it happen later.
+func TestProxyQueuedRequestExpiresUnsent(t *testing.T) {
+	var mu sync.Mutex
+	var seen []uint16
+	up, conns := scripted(t, func(n int, c net.Conn, fr *modbus.Framer) {
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			addr := binary.BigEndian.Uint16(f[8:])
+			mu.Lock()
+			seen = append(seen, addr)
+			mu.Unlock()
+			if addr != 99 {
+				c.Write(readResponse(f))
+			}
+		}
+	})
+	spec := proxySpec()
+	spec.MaxInFlight = 1
+	spec.ResponseTimeout = 200 * time.Millisecond
+	e := newEnv(t, spec, up, nil)
+	r := e.dialRaw()
+	r.write(adu(1, 1, pdu(3, 99, 1)), adu(2, 1, pdu(6, 12, 7)))
+	for range 2 {
+		f := r.read()
+		wantException(t, f, f.TransactionID(), f.Function()&0x7f, modbus.ExGatewayTargetNoResponse)
+	}
+	assert.Equal(t, modbus.Frame(adu(3, 1, cat([]byte{3, 2}, be(6)))), r.roundTrip(adu(3, 1, pdu(3, 6, 1))))
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []uint16{99, 6}, seen, "the queued write that timed out never reached the device")
+	assert.Equal(t, int64(1), conns.Load())
+	assert.Zero(t, e.sink.count(inspect.Write), "no write reported: it was never forwarded")
+}

@@ -72,7 +72,7 @@ type pool struct {
 	// clients with queued requests, served round-robin from next.
 	clients []*conn
 	next    int
-	queued  int // requests in the clients' queues
+	queued  int // requests in the clients' queues, not counting dead ones
 }
 
 // poolKey names a shared pool.
@@ -223,7 +223,11 @@ func (c *conn) unqueue() {
 	if p == nil {
 		return
 	}
-	p.queued -= len(c.q) - c.qhead
+	for i := c.qhead; i < len(c.q); i++ {
+		if !c.q[i].dead {
+			p.queued--
+		}
+	}
 	c.q, c.qhead, c.qbuf = c.q[:0], 0, c.qbuf[:0]
 	if c.inRing {
 		p.leave(c)
@@ -271,7 +275,9 @@ func (p *pool) take() {
 		c := p.clients[p.next]
 		pd := &c.q[c.qhead]
 		c.qhead++
-		p.queued--
+		if !pd.dead {
+			p.queued--
+		}
 		f := c.qbuf[pd.off : pd.off+pd.n : pd.off+pd.n] // stays until the next enqueue
 		if c.qhead == len(c.q) {
 			c.q, c.qhead, c.qbuf = c.q[:0], 0, c.qbuf[:0]
@@ -437,6 +443,7 @@ func (p *pool) expire(due func(time.Time) bool) {
 			c.answer(&pd.v.Record, AnswerNoResponse)
 			c.report(inspect.Failure, ReasonUpstreamTimeout, false, &pd.v.Record, nil)
 			pd.dead = true // answered: never sent
+			p.queued--
 			c.n--
 			c.touch()
 		}

@@ -108,7 +108,9 @@ test: buildroot-check test-arm64
 # daemon under load, against baselines measured in the same run. Scenarios
 # (-scenario, default all): cpu and onecpu (CPU per request of `zonegate
 # modbus-proxy` vs HAProxy in TCP mode and a plain Go relay at 1/16/64
-# clients, interleaved slices; onecpu with every proxy on one CPU), api (the
+# clients, interleaved slices; onecpu with every proxy on one CPU), share
+# (64 clients sharing one device connection vs one device connection each:
+# CPU per request and p99 as ratios), api (the
 # daemon in a namespace lab on one CPU, saturated: status calls vs a plain Go
 # HTTP server on the same CPU, one push), gc (gctrace stop-the-world pauses
 # under load), churn (threads and fds around 20,000 short connections),

@@ -9,7 +9,8 @@ import (
 
 // applyLocked applies m (in island mode or not) with everything that
 // follows it: the installers prepare first, so a model they cannot take
-// changes nothing; then the ruleset goes to the kernel, the connections it
+// changes nothing; the installers that hold connections cut those m no
+// longer allows (Cutter); then the ruleset goes to the kernel, the connections it
 // no longer allows are removed, the installers install, and m runs.
 // c.mu must be held.
 func (c *Transactions) applyLocked(m *zone.Model, island bool) error {
@@ -20,6 +21,11 @@ func (c *Transactions) applyLocked(m *zone.Model, island bool) error {
 			return err
 		}
 		installs = append(installs, install)
+	}
+	for _, in := range c.installers {
+		if cut, ok := in.(Cutter); ok {
+			cut.Cut(m, island)
+		}
 	}
 	if err := c.applyRulesetLocked(m, island); err != nil {
 		return err

@@ -116,6 +116,18 @@ type Installer interface {
 	Prepare(m *zone.Model) (install func(island bool), err error)
 }
 
+// Cutter is implemented by an Installer that holds connections of its own
+// (the inspecting proxies: a client's connection is redirected to them,
+// so the client knows it by the device's address). Cut ends those the
+// ruleset of m (in island mode or not) no longer allows, and stops taking
+// new ones m does not route, before that ruleset is applied and the
+// tracked connections it no longer allows are flushed: the resets still
+// leave through the old NAT state, with the addresses the clients know,
+// instead of hanging the clients until their own timeouts.
+type Cutter interface {
+	Cut(m *zone.Model, island bool)
+}
+
 // Logger receives the transactions' log messages as a message and
 // alternating keys and values; *zap.SugaredLogger implements it.
 type Logger interface {

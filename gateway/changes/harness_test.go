@@ -219,6 +219,15 @@ type installer struct {
 	after    []func()
 	// refuseDigest is the digest of the model Prepare refuses.
 	refuseDigest string
+	// onCut, when set, sees every Cut (changes.Cutter).
+	onCut func(m *zone.Model, island bool)
+}
+
+// Cut implements changes.Cutter.
+func (in *installer) Cut(m *zone.Model, island bool) {
+	if in.onCut != nil {
+		in.onCut(m, island)
+	}
 }
 
 func (in *installer) Prepare(m *zone.Model) (func(bool), error) {

@@ -240,6 +240,26 @@ func (in *Proxies) Prepare(m *zone.Model) (install func(island bool), err error)
 	return func(island bool) { in.install(m, island, policies, in.cfg.Log) }, nil
 }
 
+// Cut implements changes.Cutter: before the ruleset of m (island mode:
+// none of its conduits) is applied and the conntrack entries it no longer
+// allows are flushed, the proxies stop routing new connections m does not
+// route and reset the ones they hold that m no longer allows, while the
+// redirect's NAT state still gives the resets the addresses the clients
+// know. The proxies drop the device connections no client uses any more.
+func (in *Proxies) Cut(m *zone.Model, island bool) {
+	if island {
+		m = nil
+	}
+	in.mu.Lock()
+	in.model = m
+	in.mu.Unlock()
+	for _, ip := range in.running() {
+		if n := ip.proxy.CloseConns(func(r proxy.Route, client netip.AddrPort) bool { return in.disallowed(ip.name, r, client) }); n > 0 {
+			in.cfg.Log.Info("inspected connections no longer allowed were reset before the ruleset change", zap.String("inspector", ip.name), zap.Int("count", n))
+		}
+	}
+}
+
 func (in *Proxies) install(m *zone.Model, island bool, compiled inspectionPolicies, log *zap.Logger) {
 	if island {
 		m = nil

@@ -113,6 +113,9 @@ func Compile(spec Spec) (*Policy, error) {
 		return nil, fmt.Errorf("modbus policy: response_timeout %v is invalid: use a duration above 0 and at most %v, or 0 for the proxy's default", spec.ResponseTimeout, MaxResponseTimeout)
 	}
 	p.respTimeout = spec.ResponseTimeout
+	if err := checkDevice(spec); err != nil {
+		return nil, err
+	}
 	p.anyUnit = spec.Units == nil
 	for _, u := range spec.Units {
 		p.units[u/64] |= 1 << (u % 64)
@@ -339,6 +342,28 @@ func (p *Policy) OnDeny() DenyAction { return p.onDeny }
 // MaxRate returns the allowed requests per second per client connection (0:
 // no limit).
 func (p *Policy) MaxRate() float64 { return p.maxRate }
+
+// checkDevice checks the device settings of a spec.
+func checkDevice(spec Spec) error {
+	switch {
+	case spec.MaxDeviceConns < 0 || spec.MaxDeviceConns > MaxDeviceConns:
+		return fmt.Errorf("modbus policy: max_device_connections %d is invalid: use 1 to %d, or 0 for the proxy's default (1)", spec.MaxDeviceConns, MaxDeviceConns)
+	case spec.MaxInFlight < 0 || spec.MaxInFlight > MaxInFlight:
+		return fmt.Errorf("modbus policy: max_in_flight %d is invalid: use 1 to %d, or 0 for the proxy's default", spec.MaxInFlight, MaxInFlight)
+	case spec.DeviceIdleTimeout != 0 && (spec.DeviceIdleTimeout < MinDeviceIdleTimeout || spec.DeviceIdleTimeout > MaxDeviceIdleTimeout):
+		return fmt.Errorf("modbus policy: device_idle_timeout %v is invalid: use %v to %v, or 0 for the proxy's default", spec.DeviceIdleTimeout, MinDeviceIdleTimeout, MaxDeviceIdleTimeout)
+	case spec.RedialAfterTimeouts < 0 || spec.RedialAfterTimeouts > MaxRedialAfter:
+		return fmt.Errorf("modbus policy: redial_after_timeouts %d is invalid: use 1 to %d, or 0 for the proxy's default (2)", spec.RedialAfterTimeouts, MaxRedialAfter)
+	}
+	return nil
+}
+
+// Device returns the device settings of the conduit (Spec's
+// MaxDeviceConns, MaxInFlight, DeviceIdleTimeout, RedialAfterTimeouts;
+// 0: the proxy's default).
+func (p *Policy) Device() (maxConns, maxInFlight int, idle time.Duration, redialAfter int) {
+	return p.spec.MaxDeviceConns, p.spec.MaxInFlight, p.spec.DeviceIdleTimeout, p.spec.RedialAfterTimeouts
+}
 
 // ResponseTimeout returns how long the device has to answer a forwarded
 // request (Spec.ResponseTimeout); 0: the proxy's default.

@@ -244,7 +244,30 @@ type Spec struct {
 	// request before the client gets exception 0x0B; 0 = the proxy's
 	// default.
 	ResponseTimeout time.Duration
+
+	// The device side of the conduit (0 = the proxy's default each):
+	// MaxDeviceConns is the number of TCP connections the proxy opens
+	// to one device at most, shared by all its clients (default 1);
+	// MaxInFlight the requests outstanding on one device connection
+	// (1 for a PLC that answers one request at a time; default 16);
+	// DeviceIdleTimeout closes a device connection with nothing
+	// outstanding for that long (default 1m); RedialAfterTimeouts
+	// closes and redials a device connection after that many requests
+	// in a row timed out with no byte from the device (default 2).
+	MaxDeviceConns      int
+	MaxInFlight         int
+	DeviceIdleTimeout   time.Duration
+	RedialAfterTimeouts int
 }
+
+// Bounds of the device settings of a Spec.
+const (
+	MaxDeviceConns       = 64
+	MaxInFlight          = 256
+	MinDeviceIdleTimeout = time.Second
+	MaxDeviceIdleTimeout = 24 * time.Hour
+	MaxRedialAfter       = 100
+)
 
 // MaxResponseTimeout bounds Spec.ResponseTimeout: a device that needs
 // longer is broken, and a client waiting longer has long given up.

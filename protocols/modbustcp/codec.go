@@ -60,7 +60,9 @@ const (
 	recQuantity = 6 // 2 bytes
 	recCode     = 8 // exception of a denial
 	recFlags    = 9
-	flagTable   = 1 // the request parsed and addresses a table: address and quantity are set
+	recEcho     = 10 // 6 bytes: the request's PDU after the function code (what a write's answer echoes)
+	flagTable   = 1  // the request parsed and addresses a table: address and quantity are set
+	flagValid   = 2  // the request parsed: the answer checks apply
 )
 
 // AppendAnswer implements proxy.Codec: an exception response with the
@@ -149,6 +151,10 @@ func (s *session) Request(frame []byte, pol proxy.Policy, now time.Time, v *prox
 		binary.BigEndian.PutUint16(rec[recQuantity:], s.req.Quantity)
 		rec[recFlags] |= flagTable
 	}
+	if s.req.Valid() {
+		rec[recFlags] |= flagValid
+		copy(rec[recEcho:], f.PDU()[1:])
+	}
 	v.Op, v.Key, v.Pairing = byte(f.Function()), uint32(f.TransactionID()), proxy.ByKey
 	v.Monitor = p.Mode() == modbus.ModeMonitor
 	if !d.Allowed {
@@ -177,4 +183,16 @@ func (s *session) Match(frame []byte, rec *proxy.Record) bool {
 	f := modbus.Frame(frame)
 	fc := byte(f.Function())
 	return f.Unit() == rec[recUnit] && (fc == rec[recFunction] || fc == rec[recFunction]|0x80)
+}
+
+// DeviceSettings implements proxy.DeviceConfigurer: a conduit's
+// max_device_connections, max_in_flight, device_idle_timeout and
+// redial_after_timeouts.
+func (Codec) DeviceSettings(p proxy.Policy) proxy.DeviceSettings {
+	mp, _ := p.(*modbus.Policy)
+	if mp == nil {
+		return proxy.DeviceSettings{}
+	}
+	conns, inFlight, idle, redial := mp.Device()
+	return proxy.DeviceSettings{MaxConns: conns, MaxInFlight: inFlight, IdleTimeout: idle, RedialAfter: redial}
 }

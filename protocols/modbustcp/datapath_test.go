@@ -113,11 +113,10 @@ func TestProxyConduitResponseTimeout(t *testing.T) {
 }
 
 // TestProxyDeviceDesync: a device reply whose MBAP length overstates its
-// body leaves the device stream inside a frame. When the request's time
-// is up, the proxy closes that device connection, answers every request
-// outstanding on it with 0x0B (request 2 either timed out together with
-// request 1 or is failed when the connection closes), and the next request
-// gets a fresh connection.
+// body leaves the device stream inside a frame. The requests' times run
+// out first (0x0B each, the connection stays); when the partial frame has
+// made no progress for the frame timeout, the proxy closes that device
+// connection, and the next request gets a fresh connection.
 func TestProxyDeviceDesync(t *testing.T) {
 	up, conns := scripted(t, func(n int, c net.Conn, fr *modbus.Framer) {
 		if n == 1 {
@@ -135,7 +134,11 @@ func TestProxyDeviceDesync(t *testing.T) {
 		}
 		answering(n, c, fr)
 	})
-	e := newEnv(t, proxySpec(), up, func(c *proxy.Config) { c.ResponseTimeout = 200 * time.Millisecond })
+	e := newEnv(t, proxySpec(), up, func(c *proxy.Config) {
+		c.ResponseTimeout = 200 * time.Millisecond
+		c.FrameTimeout = 300 * time.Millisecond
+		c.RedialAfter = 10 // the frame timeout, not two silent timeouts, closes the connection
+	})
 	r := e.dialRaw()
 	r.write(adu(1, 1, pdu(3, 4, 1)), adu(2, 1, pdu(3, 5, 1)))
 	got := map[uint16]modbus.Frame{}

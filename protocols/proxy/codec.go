@@ -105,6 +105,17 @@ type Session interface {
 	Match(frame []byte, rec *Record) bool
 }
 
+// AnswerChecker is implemented by a Session whose protocol can tell a
+// well-formed answer from a bad one once it is paired (Modbus: a byte
+// count that fits the request's quantity, a write's echo). CheckAnswer
+// returns "" for a good answer, or the reason (a static string) of a bad
+// one: the engine answers that request with AnswerNoResponse, reports one
+// Failure event under the reason, and closes the device connection as
+// desynchronised (its other waiting requests are answered at once).
+type AnswerChecker interface {
+	CheckAnswer(frame []byte, rec *Record) string
+}
+
 // OpNamer is implemented by a codec whose request types have names (OPC
 // UA: the services): the counters carry them (inspect.RequestCount.Name).
 type OpNamer interface {

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"io"
 	"net/netip"
 	"time"
@@ -38,10 +37,12 @@ type conn struct {
 	lastRead     time.Time
 	queued       bool // in the loop's list of connections to serve again
 
-	dev        *device   // the device connection; nil before the first forward and after it closed
-	n          int       // requests waiting for the device's answer
-	held       []byte    // a request waiting for the device connection (its verdict is v)
-	dialFailed time.Time // last failed connect to the device
+	pool   *pool     // the connections to the device; nil before the first forward
+	n      int       // requests queued or waiting for the device's answer
+	q      []pending // requests waiting for a device connection, from qhead
+	qhead  int
+	qbuf   []byte // their frames
+	inRing bool   // in the pool's round of clients with queued requests
 
 	eof      bool // the client finished sending
 	draining bool // Shutdown: answer what is outstanding, then close
@@ -70,8 +71,7 @@ func (l *loop) addConn(c *conn) {
 
 // canTake reports whether the connection takes another request now.
 func (c *conn) canTake() bool {
-	return !c.closed && !c.eof && !c.draining && !c.closing && c.held == nil && c.n < c.e.cfg.MaxOutstanding &&
-		!c.stalled && (c.dev == nil || !c.dev.stalled)
+	return !c.closed && !c.eof && !c.draining && !c.closing && c.n < c.e.cfg.MaxOutstanding && !c.stalled
 }
 
 // handle implements handler for the client socket.
@@ -109,11 +109,20 @@ func (c *conn) settle() {
 	case c.closed:
 		return
 	case c.closing && !c.stalled,
-		(c.eof || c.draining) && c.n == 0 && c.held == nil && !c.stalled:
+		(c.eof || c.draining) && c.n == 0 && !c.stalled:
 		c.close(false)
 		return
 	}
-	if !c.queued && (c.rd.ready && c.canTake() || c.dev != nil && c.dev.rd.ready) {
+	if !c.queued && c.rd.ready && c.canTake() {
+		c.queued = true
+		c.l.again = append(c.l.again, c)
+	}
+}
+
+// touch has the loop settle the connection in this round: a device
+// connection gave it answers (or the engine did in the device's place).
+func (c *conn) touch() {
+	if !c.queued && !c.closed {
 		c.queued = true
 		c.l.again = append(c.l.again, c)
 	}
@@ -125,9 +134,6 @@ func (c *conn) serveAgain() {
 	c.queued = false
 	if c.closed {
 		return
-	}
-	if d := c.dev; d != nil && d.rd.ready {
-		d.read()
 	}
 	c.settle()
 }
@@ -153,24 +159,22 @@ func (c *conn) process() {
 		c.partialSince = time.Time{}
 		c.request(f)
 	}
+	if c.pool != nil {
+		c.pool.pump()
+	}
 	if c.rd.got {
 		c.rd.got = false
 		c.lastRead = l.now
 	}
 }
 
-// flush writes what is due: requests to the device, then answers to the
-// client.
+// flush writes the answers due to the client (process has had the
+// pool write the requests to the device).
 func (c *conn) flush() {
 	if c.closed {
 		return
 	}
 	l := c.l
-	if d := c.dev; d != nil && d.fd >= 0 && len(d.out) > 0 && !d.stalled {
-		if err := l.writeOut(d.fd, &d.out, &d.outSince, &d.stalled); err != nil {
-			d.close(ReasonUpstreamClosed, true)
-		}
-	}
 	if len(c.out) > 0 && !c.stalled {
 		if err := l.writeOut(c.fd, &c.out, &c.outSince, &c.stalled); err != nil {
 			c.close(false)
@@ -213,101 +217,27 @@ func (c *conn) answer(rec *Record, why Answer) {
 	}
 }
 
-// forward sends the request of c.v to the device, connecting first if
-// needed.
+// forward queues the request of c.v for the device (process then has
+// the pool send what its device connections have room for, connecting
+// first if needed).
 func (c *conn) forward(f []byte) {
-	if c.dev != nil {
-		c.send(f)
-		return
-	}
-	if !c.dialFailed.IsZero() && c.l.now.Sub(c.dialFailed) < redialBackoff {
+	p := c.poolOf()
+	if len(p.devs) == 0 && p.dialing == 0 && !p.dialFail.IsZero() && c.l.now.Sub(p.dialFail) < redialBackoff {
 		// Do not hammer an unreachable device.
-		c.report(inspect.Failure, ReasonUpstreamDial, c.v.Monitor, &c.v.Record, nil)
-		c.answer(&c.v.Record, AnswerUnreachable)
-		return
-	}
-	c.held = f
-	c.startDial()
-}
-
-// send queues the request of c.v for the device, under a key of the
-// device connection's when the codec's keys are renumbered.
-func (c *conn) send(f []byte) {
-	v, d := &c.v, c.dev
-	start := len(d.out)
-	d.out = append(d.out, f...)
-	if v.Pairing == ByKey || v.Pairing == InOrder {
-		s := d.add(c, v)
-		if s == nil {
-			// The client's key is outstanding already and frames cannot
-			// be renumbered.
-			d.out = d.out[:start]
-			c.answer(&v.Record, AnswerBusy)
-			return
-		}
-		if v.Pairing == ByKey && c.e.framing.KeySpace > 0 {
-			c.e.codec.SetKey(d.out[start:], s.devKey)
-		}
-		c.n++
-		c.l.arm(s.deadline)
-	}
-	if v.Write {
-		c.report(inspect.Write, "", v.Monitor, &v.Record, f)
-	}
-	if v.Opened {
-		c.report(inspect.Opened, "", v.Monitor, &v.Record, f)
-	}
-}
-
-// startDial connects to the device in a goroutine; the held request goes
-// out when it is connected.
-func (c *conn) startDial() {
-	e, l := c.e, c.l
-	addr := c.route.Upstream.String()
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		ctx, cancel := context.WithTimeout(e.ctx, e.cfg.DialTimeout)
-		nc, err := e.cfg.Dial(ctx, "tcp", addr)
-		cancel()
-		fd := -1
-		if err == nil {
-			fd, err = takeFD(nc)
-		}
-		if !l.post(func() { c.dialed(fd, err) }) {
-			closeFD(fd)
-		}
-	}()
-}
-
-// dialed takes the outcome of startDial.
-func (c *conn) dialed(fd int, err error) {
-	l := c.l
-	if c.closed {
-		closeFD(fd)
-		return
-	}
-	if err == nil {
-		d := newDevice(c, fd)
-		if err = l.register(fd, d); err != nil {
-			closeFD(fd)
-		} else {
-			c.dev = d
-		}
-	}
-	if err != nil {
-		c.dialFailed = l.now
 		c.report(inspect.Failure, ReasonUpstreamDial, c.v.Monitor, &c.v.Record, nil)
 		c.answer(&c.v.Record, AnswerUnreachable)
 		if c.e.framing.BoundDevice {
 			c.closing = true
 		}
-	} else {
-		c.dialFailed = time.Time{}
-		c.send(c.held)
+		return
 	}
-	c.held = nil
-	c.settle()
+	if !c.enqueue(f) {
+		c.report(inspect.Failure, ReasonQueueFull, c.v.Monitor, &c.v.Record, nil)
+		c.answer(&c.v.Record, AnswerBusy)
+		return
+	}
+	p.take() // a device connection with room takes it now; process writes
+
 }
 
 // expire acts on the connection's deadlines at now and returns its next
@@ -332,9 +262,6 @@ func (c *conn) expire(now time.Time) time.Time {
 		// sends nothing: close.
 		c.close(false)
 		return time.Time{}
-	}
-	if d := c.dev; d != nil {
-		d.expire(due)
 	}
 	c.settle()
 	if c.closed {
@@ -382,11 +309,16 @@ func (c *conn) close(reset bool) {
 	l := c.l
 	// Requests and answers already due, such as a valid request before a
 	// malformed frame: best effort.
-	if d := c.dev; d != nil {
-		if len(d.out) > 0 {
-			_, _ = rawWrite(d.fd, d.out)
+	if p := c.pool; p != nil {
+		p.refs--
+		if p.owner == c {
+			p.pump()
+			c.unqueue()
+			p.closeAll()
+		} else {
+			c.unqueue()
+			p.forget(c)
 		}
-		d.closeFD()
 	}
 	if len(c.out) > 0 {
 		_, _ = rawWrite(c.fd, c.out)

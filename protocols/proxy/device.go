@@ -9,17 +9,16 @@ import (
 )
 
 // device is a connection to a device and the table of the requests
-// outstanding on it. It is an object of its own, apart from the client
-// connections: each request in its table names the client it answers to
-// and that client's key, and the device's keys are its own, so that
-// several clients can come to share one device connection. Today every
-// client connection opens its own (owner). It belongs to its owner's
-// loop.
+// outstanding on it. It belongs to a pool (the connections to one
+// device), and through it to the pool's loop: each request in its table
+// names the client connection it answers to and that client's key, and
+// the device's keys are its own, so that several clients share one
+// device connection.
 type device struct {
-	l     *loop
-	e     *Engine
-	fd    int
-	owner *conn
+	l  *loop
+	e  *Engine
+	fd int
+	p  *pool
 
 	rd           sock
 	in           inbuf
@@ -27,6 +26,9 @@ type device struct {
 	outSince     time.Time
 	stalled      bool
 	partialSince time.Time // a device frame started and is not complete
+	lastUsed     time.Time // last request sent or answer received
+	silent       int       // requests timed out in a row with no byte from the device
+	again        bool      // in the loop's list of device connections to read again
 
 	// slots is the table of requests sent (a power of two long), free the
 	// indexes of its free slots. When the key space has room for them,
@@ -36,6 +38,7 @@ type device struct {
 	free     []int32
 	slotKeys bool
 	waiting  int    // slots waiting for their answer
+	expired  int    // slots expired
 	nextKey  uint32 // next key to try (KeySpace > 0, !slotKeys)
 	seq      uint64 // order of the requests sent
 }
@@ -45,7 +48,7 @@ type slot struct {
 	index    int32  // in the table
 	uses     uint32 // how often the slot was taken: its key changes with every use
 	state    slotState
-	client   *conn
+	client   *conn // nil once the client connection closed: the answer is dropped
 	pairing  Pairing
 	key      uint32 // the client's key
 	devKey   uint32 // the key on the device connection
@@ -66,13 +69,13 @@ const (
 	slotExpired
 )
 
-func newDevice(owner *conn, fd int) *device {
-	e := owner.e
+func newDevice(p *pool, fd int) *device {
+	e := p.e
 	n := 1
-	for n < 2*e.cfg.MaxOutstanding { // room for expired requests beside the waiting ones
+	for n < 2*p.set.MaxInFlight { // room for expired requests beside the waiting ones
 		n <<= 1
 	}
-	d := &device{l: owner.l, e: e, fd: fd, owner: owner, in: newInbuf(e.framing.MaxAnswer),
+	d := &device{l: p.l, e: e, fd: fd, p: p, in: newInbuf(e.framing.MaxAnswer), lastUsed: p.l.now,
 		slots: make([]slot, n), free: make([]int32, 0, n), slotKeys: e.framing.KeySpace >= uint32(n)}
 	for i := range d.slots {
 		d.slots[i].index = int32(i)
@@ -82,6 +85,43 @@ func newDevice(owner *conn, fd int) *device {
 	return d
 }
 
+// hasExpired reports whether a slot holds an expired request (which a new
+// request may take).
+func (d *device) hasExpired() bool { return d.expired > 0 }
+
+// send writes a queued request of client c to the device, under a key of
+// the device connection's when the codec's keys are renumbered.
+func (d *device) send(c *conn, pd *pending, f []byte) {
+	v := &pd.v
+	start := len(d.out)
+	d.out = append(d.out, f...)
+	d.lastUsed = d.l.now
+	if pairs(v.Pairing) {
+		s := d.add(c, v, pd.deadline)
+		if s == nil {
+			// The client's key is outstanding already and frames cannot
+			// be renumbered.
+			d.out = d.out[:start]
+			c.answer(&v.Record, AnswerBusy)
+			c.n--
+			c.touch()
+			return
+		}
+		if v.Pairing == ByKey && d.e.framing.KeySpace > 0 {
+			d.e.codec.SetKey(d.out[start:], s.devKey)
+		}
+	} else {
+		c.n--
+		c.touch()
+	}
+	if v.Write {
+		c.report(inspect.Write, "", v.Monitor, &v.Record, f)
+	}
+	if v.Opened {
+		c.report(inspect.Opened, "", v.Monitor, &v.Record, f)
+	}
+}
+
 // freeAll marks every slot free.
 func (d *device) freeAll() {
 	d.free = d.free[:0]
@@ -89,19 +129,23 @@ func (d *device) freeAll() {
 		d.slots[i].state = slotFree
 		d.free = append(d.free, int32(i))
 	}
-	d.waiting = 0
+	d.waiting, d.expired = 0, 0
 }
 
 // release frees a slot.
 func (d *device) release(s *slot) {
+	if s.state == slotExpired {
+		d.expired--
+	}
 	s.state = slotFree
 	s.client = nil
 	d.free = append(d.free, s.index)
 }
 
-// add records a request sent for client c with verdict v; nil when the
-// client's key is outstanding already and keys are not renumbered.
-func (d *device) add(c *conn, v *Verdict) *slot {
+// add records a request sent for client c with verdict v, due by
+// deadline; nil when the client's key is outstanding already and keys
+// are not renumbered.
+func (d *device) add(c *conn, v *Verdict, deadline time.Time) *slot {
 	ks := d.e.framing.KeySpace
 	if v.Pairing == ByKey && ks == 0 {
 		if x := d.find(v.Key); x != nil {
@@ -126,6 +170,10 @@ func (d *device) add(c *conn, v *Verdict) *slot {
 				s = x
 			}
 		}
+		if s == nil {
+			return nil
+		}
+		d.expired--
 	}
 	devKey := v.Key
 	if v.Pairing == ByKey && ks > 0 {
@@ -135,12 +183,8 @@ func (d *device) add(c *conn, v *Verdict) *slot {
 			devKey = d.allocKey(ks)
 		}
 	}
-	timeout := v.Timeout
-	if timeout <= 0 {
-		timeout = d.e.cfg.ResponseTimeout
-	}
 	*s = slot{index: s.index, uses: s.uses + 1, state: slotWaiting, client: c, pairing: v.Pairing, key: v.Key, devKey: devKey,
-		seq: d.seq, deadline: d.l.now.Add(timeout), rec: v.Record}
+		seq: d.seq, deadline: deadline, rec: v.Record}
 	d.seq++
 	d.waiting++
 	return s
@@ -161,14 +205,13 @@ func (d *device) allocKey(ks uint32) uint32 {
 
 // handle implements handler for the device socket.
 func (d *device) handle(ev uint32) {
-	c := d.owner
-	if c.closed || c.dev != d {
+	if d.fd < 0 {
 		return
 	}
 	if ev&unix.EPOLLOUT != 0 && d.stalled {
 		if err := d.l.writeOut(d.fd, &d.out, &d.outSince, &d.stalled); err != nil {
 			d.close(ReasonUpstreamClosed, true)
-			c.settle()
+			d.p.pump()
 			return
 		}
 	}
@@ -176,23 +219,46 @@ func (d *device) handle(ev uint32) {
 		d.rd.event(ev)
 		d.read()
 	}
-	c.settle()
+	d.p.pump()
+}
+
+// readAgain continues reading a device connection that had more than a
+// round's budget.
+func (d *device) readAgain() {
+	d.again = false
+	if d.fd < 0 {
+		return
+	}
+	d.read()
+	d.p.pump()
 }
 
 // read takes the device's frames.
 func (d *device) read() {
 	d.rd.budget = readBudget
-	for d.owner.dev == d {
-		f, err := d.in.next(&d.rd, d.owner.sess.SplitAnswer)
+	for d.fd >= 0 {
+		f, err := d.in.next(&d.rd, d.p.sess.SplitAnswer)
+		if d.rd.got {
+			d.silent = 0
+		}
 		switch err {
 		case nil:
 			d.partialSince = time.Time{}
+			d.lastUsed = d.l.now
 			d.answer(f)
 			continue
 		case errWouldBlock:
-			if d.in.buffered() > 0 && d.partialSince.IsZero() {
+			// A partial frame's clock restarts with every byte of it
+			// that arrives: only a frame that stops making progress
+			// for FrameTimeout closes the connection.
+			if d.in.buffered() > 0 && (d.partialSince.IsZero() || d.rd.got) {
 				d.partialSince = d.l.now
 				d.l.arm(d.l.now.Add(d.e.cfg.FrameTimeout))
+			}
+			d.rd.got = false
+			if d.rd.ready && !d.again {
+				d.again = true
+				d.l.againDevs = append(d.l.againDevs, d)
 			}
 		case errFraming, errTruncated, errTooLong:
 			d.malformed(ReasonMalformedFrame, d.in.framingError(err).Error())
@@ -206,12 +272,15 @@ func (d *device) read() {
 
 // answer pairs a device frame with its request and passes it on.
 func (d *device) answer(f []byte) {
-	c := d.owner
-	r := c.sess.Answer(f)
+	p := d.p
+	r := p.sess.Answer(f)
 	var s *slot
 	switch r.Kind {
 	case Pass:
-		c.out = append(c.out, f...)
+		if c := p.owner; c != nil {
+			c.out = append(c.out, f...)
+			c.touch()
+		}
 		return
 	case Drop:
 		d.malformed(r.Reason, "")
@@ -224,7 +293,7 @@ func (d *device) answer(f []byte) {
 	}
 	switch {
 	case s == nil && d.waiting == 0:
-		c.report(inspect.Failure, ReasonUnsolicited, false, nil, nil)
+		d.report(ReasonUnsolicited, nil)
 		return
 	case s == nil:
 		// An answer to no request while requests wait: the stream can no
@@ -232,22 +301,55 @@ func (d *device) answer(f []byte) {
 		d.desync()
 		return
 	case s.state == slotExpired:
-		c.report(inspect.Failure, ReasonLateResponse, false, &s.rec, nil)
+		d.reportFor(s.client, ReasonLateResponse, &s.rec)
 		d.release(s)
 		return
-	case !c.sess.Match(f, &s.rec):
+	case !p.sess.Match(f, &s.rec):
 		d.desync()
 		return
 	}
+	if p.check != nil {
+		if why := p.check.CheckAnswer(f, &s.rec); why != "" {
+			d.badAnswer(s, why)
+			return
+		}
+	}
 	cl := s.client
-	start := len(cl.out)
-	cl.out = append(cl.out, f...)
-	if s.pairing == ByKey && d.e.framing.KeySpace > 0 {
-		d.e.codec.SetKey(cl.out[start:], s.key)
+	if cl != nil {
+		start := len(cl.out)
+		cl.out = append(cl.out, f...)
+		if s.pairing == ByKey && d.e.framing.KeySpace > 0 {
+			d.e.codec.SetKey(cl.out[start:], s.key)
+		}
+		cl.n--
+		cl.touch()
 	}
 	d.release(s)
-	d.waiting--
-	cl.n--
+	if d.waiting--; d.waiting == 0 {
+		d.l.arm(d.l.now.Add(d.p.set.IdleTimeout))
+	}
+}
+
+// report reports an event about the device connection, for the request
+// rec describes when it is not nil.
+func (d *device) report(reason string, rec *Record) {
+	ev := d.l.event(inspect.Failure, reason)
+	if ev == nil {
+		return
+	}
+	d.p.fill(ev)
+	if rec != nil {
+		d.e.codec.Describe(ev, rec, nil)
+	}
+}
+
+// reportFor reports an event about a request of client c (nil: closed).
+func (d *device) reportFor(c *conn, reason string, rec *Record) {
+	if c != nil && !c.closed {
+		c.report(inspect.Failure, reason, false, rec, nil)
+		return
+	}
+	d.report(reason, rec)
 }
 
 // find returns the request the device knows by key.
@@ -282,90 +384,137 @@ func (d *device) oldestInOrder() *slot {
 // upstream_desync event for them all), and the next request connects
 // again.
 func (d *device) desync() {
-	d.owner.report(inspect.Failure, ReasonUpstreamDesync, false, nil, nil)
+	d.report(ReasonUpstreamDesync, nil)
+	d.close(ReasonUpstreamDesync, false)
+}
+
+// badAnswer answers the request of s, whose answer the codec found bad,
+// in the device's place, reports it once under why, and closes the device
+// connection as desynchronised without another event.
+func (d *device) badAnswer(s *slot, why string) {
+	if cl := s.client; cl != nil {
+		cl.answer(&s.rec, AnswerNoResponse)
+		cl.n--
+		cl.touch()
+	}
+	d.reportFor(s.client, why, &s.rec)
+	d.waiting--
+	d.release(s)
 	d.close(ReasonUpstreamDesync, false)
 }
 
 // malformed reports a broken device stream.
 func (d *device) malformed(reason, sample string) {
-	c := d.owner
 	if ev := d.l.event(inspect.Malformed, reason); ev != nil {
-		c.fill(ev, false)
+		d.p.fill(ev)
 		ev.Summary.Add(sample)
 	}
 }
 
 // close closes the device connection and answers its waiting requests
-// with AnswerNoResponse, each reported under reason when perRequest.
+// with AnswerNoResponse, each reported under reason when perRequest. The
+// requests still queued go over the next connection.
 func (d *device) close(reason string, perRequest bool) {
-	if d.owner.dev != d {
+	if d.fd < 0 {
 		return
 	}
-	d.closeFD()
 	for i := range d.slots {
-		if s := &d.slots[i]; s.state == slotWaiting {
-			s.client.answer(&s.rec, AnswerNoResponse)
+		if s := &d.slots[i]; s.state == slotWaiting && s.client != nil {
+			c := s.client
+			c.answer(&s.rec, AnswerNoResponse)
 			if perRequest {
-				s.client.report(inspect.Failure, reason, false, &s.rec, nil)
+				c.report(inspect.Failure, reason, false, &s.rec, nil)
 			}
-			s.client.n--
+			c.n--
+			c.touch()
 		}
 	}
+	d.detach()
+}
+
+// detach closes the socket and takes the device connection out of its
+// pool; a client bound to its device connection (Framing.BoundDevice)
+// closes once its answers are out.
+func (d *device) detach() {
+	if d.fd < 0 {
+		return
+	}
+	p := d.p
+	for i, x := range p.devs {
+		if x == d {
+			copy(p.devs[i:], p.devs[i+1:])
+			p.devs[len(p.devs)-1] = nil
+			p.devs = p.devs[:len(p.devs)-1]
+			break
+		}
+	}
+	if p.owner != nil && d.e.framing.BoundDevice {
+		p.owner.closing = true
+		p.owner.touch()
+	}
+	d.l.closeFD(d.fd)
+	d.fd = -1
 	d.freeAll()
 }
 
-// closeFD closes the socket and detaches the device from its owner; a
-// client bound to its device connection (Framing.BoundDevice) closes once
-// its answers are out.
-func (d *device) closeFD() {
-	if d.owner.dev == d {
-		d.owner.dev = nil
-		if d.e.framing.BoundDevice {
-			d.owner.closing = true
-		}
-	}
-	d.l.closeFD(d.fd)
-}
-
-// expire acts on the device's deadlines: due reports whether a deadline
-// has passed, and notes the others as the owner's next.
-func (d *device) expire(due func(time.Time) bool) {
+// expire acts on the device's deadlines (due reports whether a deadline
+// has passed and notes the others as the loop's next) and reports whether
+// it closed the connection.
+func (d *device) expire(due func(time.Time) bool) bool {
 	cfg := &d.e.cfg
+	set := &d.p.set
 	switch {
 	case d.stalled && due(d.outSince.Add(cfg.WriteTimeout)):
 		// The device does not take its requests.
 		d.close(ReasonUpstreamClosed, true)
-		return
+		return true
 	case !d.partialSince.IsZero() && due(d.partialSince.Add(cfg.FrameTimeout)):
 		d.frameTimeout()
-		return
+		return true
+	case d.waiting == 0 && len(d.out) == 0 && due(d.lastUsed.Add(set.IdleTimeout)):
+		// Nothing outstanding for the idle time: the device's
+		// connection slot goes back to it.
+		d.detach()
+		return true
 	}
-	expired, inOrder := false, false
+	inOrder := false
 	for i := range d.slots {
 		s := &d.slots[i]
 		if s.state != slotWaiting || !due(s.deadline) {
 			continue
 		}
-		s.client.answer(&s.rec, AnswerNoResponse)
-		s.client.report(inspect.Failure, ReasonUpstreamTimeout, false, &s.rec, nil)
-		s.client.n--
+		if c := s.client; c != nil {
+			c.answer(&s.rec, AnswerNoResponse)
+			c.report(inspect.Failure, ReasonUpstreamTimeout, false, &s.rec, nil)
+			c.n--
+			c.touch()
+		}
 		d.waiting--
 		s.state = slotExpired
+		d.expired++
+		d.silent++
 		if s.pairing == InOrder {
 			d.release(s)
 			inOrder = true
 		}
-		expired = true
 	}
+	// A device inside a frame when a request expires keeps its
+	// connection: the frame may well be another request's answer, and
+	// only a frame that makes no progress for FrameTimeout (above) ends
+	// the connection.
 	switch {
 	case inOrder:
 		// Answers in order cannot be paired once one is missing.
 		d.close(ReasonUpstreamTimeout, true)
-	case expired && d.in.buffered() > 0:
-		// The device is inside a frame that did not complete within the
-		// response time: its stream cannot be trusted any more.
-		d.frameTimeout()
+		return true
+	case d.silent >= set.RedialAfter:
+		// Requests time out one after the other and the device sends
+		// nothing: half open, or gone. Connect again.
+		d.report(ReasonUpstreamSilent, nil)
+		d.close(ReasonUpstreamTimeout, true)
+		return true
 	}
+	return false
 }
 
 // frameTimeout closes a device connection whose frame did not complete

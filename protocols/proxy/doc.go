@@ -37,9 +37,22 @@
 //
 // Device connections are objects of their own: every request in a device
 // connection's table names the client connection it answers to and that
-// client's key, and the keys on the device connection are the engine's,
-// so that clients can come to share one device connection; today each
-// client connection opens its own.
+// client's key, and the keys on the device connection are the engine's.
+// With a codec whose keys the engine renumbers (KeySpace > 0, not
+// BoundDevice) the client connections to one device share a pool of
+// long-lived device connections (pool.go): Admit puts every client of a
+// device on the same loop, requests wait in a bounded queue per client
+// (MaxQueued; beyond it AnswerBusy) and go out round-robin, one per
+// client in turn, to a device connection with room (DeviceSettings:
+// MaxConns connections, MaxInFlight requests each, per conduit through
+// the codec's DeviceConfigurer). A client that closes leaves the device
+// connection open; an idle one closes after IdleTimeout, a silent one
+// (RedialAfter timeouts in a row without a byte) is connected again, and
+// a connect is bounded by the first waiting request's deadline. A
+// request's deadline answers that request only: a device frame closes its
+// connection when it makes no progress for FrameTimeout, is malformed, or
+// is an answer the session's AnswerChecker finds bad. Other codecs give
+// each client connection a pool of its own with one device connection.
 //
 // # Events and counters
 //

@@ -65,6 +65,11 @@ func (c *Config) setDefaults() {
 	def(&c.MaxConns, 1024)
 	def(&c.MaxConnsPerSource, 32)
 	def(&c.MaxOutstanding, 16)
+	def(&c.MaxQueued, c.MaxOutstanding)
+	def(&c.MaxDeviceConns, 1)
+	def(&c.MaxInFlight, c.MaxOutstanding)
+	def(&c.RedialAfter, DefaultRedialAfter)
+	defDur(&c.DeviceIdleTimeout, DefaultDeviceIdleTimeout)
 	def(&c.Loops, runtime.GOMAXPROCS(0))
 	def(&c.EventQueue, 1024)
 	defDur(&c.IdleTimeout, 5*time.Minute)
@@ -200,8 +205,7 @@ func (e *Engine) Admit(nc net.Conn, client netip.AddrPort, r Route) error {
 	}
 	e.perSource[key]++
 	e.active.Add(1)
-	l := e.loops[e.nextLoop%len(e.loops)]
-	e.nextLoop++
+	l := e.loopFor(r.Upstream)
 	e.wg.Add(1)
 	e.mu.Unlock()
 
@@ -287,6 +291,21 @@ func (e *Engine) CloseConns(match func(r Route, client netip.AddrPort) bool) int
 		}
 	}
 	wg.Wait()
+	// Device connections no client uses any more go too: the conduit
+	// that led to them may be gone.
+	for _, l := range e.loops {
+		done := make(chan struct{})
+		if l.post(func() {
+			defer close(done)
+			for p := range l.pools {
+				if p.refs == 0 {
+					p.closeAll()
+				}
+			}
+		}) {
+			<-done
+		}
+	}
 	return n
 }
 

@@ -23,8 +23,10 @@ type loop struct {
 	events []unix.EpollEvent
 	fds    []handler // by file descriptor
 	conns  map[*conn]struct{}
-	now    time.Time // when the current batch of events arrived
-	next   time.Time // earliest deadline of any connection (zero: none)
+	pools  map[*pool]struct{}
+	shared map[poolKey]*pool // the shared pools, by device
+	now    time.Time         // when the current batch of events arrived
+	next   time.Time         // earliest deadline of any connection (zero: none)
 	quit   bool
 	done   chan struct{}
 
@@ -43,6 +45,7 @@ type loop struct {
 	// Connections to serve again without a new epoll event: their sockets
 	// had more than a round's read budget.
 	again, spareAgain []*conn
+	againDevs         []*device
 
 	waiter
 }
@@ -72,7 +75,7 @@ func newLoop(e *Engine, q *inspect.Queue) (*loop, error) {
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
 	l := &loop{e: e, epfd: epfd, efd: efd, events: make([]unix.EpollEvent, 128), conns: map[*conn]struct{}{},
-		done: make(chan struct{}), q: q}
+		pools: map[*pool]struct{}{}, shared: map[poolKey]*pool{}, done: make(chan struct{}), q: q}
 	if err := l.ctl(unix.EPOLL_CTL_ADD, efd, unix.EPOLLIN); err != nil {
 		unix.Close(efd)
 		unix.Close(epfd)
@@ -150,6 +153,9 @@ func (l *loop) run() {
 		for c := range l.conns {
 			c.close(false)
 		}
+		for p := range l.pools {
+			p.closeAll()
+		}
 		// Tasks posted while the loop stopped (none when the engine stops
 		// in order): their connections are closed, so they only release
 		// resources.
@@ -175,6 +181,11 @@ func (l *loop) run() {
 				l.fds[fd].handle(ev.Events)
 			}
 		}
+		for i := 0; i < len(l.againDevs); i++ {
+			l.againDevs[i].readAgain()
+			l.againDevs[i] = nil
+		}
+		l.againDevs = l.againDevs[:0]
 		if len(l.again) > 0 {
 			again := l.again
 			l.again = l.spareAgain[:0]
@@ -266,6 +277,22 @@ func (l *loop) expire() {
 		if t := c.expire(l.now); !t.IsZero() {
 			l.arm(t)
 		}
+	}
+	var next time.Time
+	due := func(t time.Time) bool {
+		if !l.now.Before(t) {
+			return true
+		}
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+		return false
+	}
+	for p := range l.pools {
+		p.expire(due)
+	}
+	if !next.IsZero() {
+		l.arm(next)
 	}
 }
 

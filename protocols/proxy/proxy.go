@@ -59,9 +59,25 @@ type Config struct {
 	// nil: the loops' clock. Deadlines always use the real clock.
 	Now func() time.Time
 
-	MaxConns          int           // open client connections in total; default 1024
-	MaxConnsPerSource int           // open client connections per source IP address; default 32
-	MaxOutstanding    int           // requests per connection awaiting their answer; default 16
+	MaxConns          int // open client connections in total; default 1024
+	MaxConnsPerSource int // open client connections per source IP address; default 32
+	MaxOutstanding    int // requests per connection awaiting their answer (queued or sent); default 16
+	// MaxQueued is the number of a client connection's requests waiting
+	// for room on a device connection at most; the next one gets
+	// AnswerBusy (Modbus: 0x06). Default MaxOutstanding (a
+	// client then waits for its answers before it sends more).
+	MaxQueued int
+	// Device connections (DeviceSettings; a conduit's settings, through
+	// the codec's DeviceConfigurer, override them): connections per
+	// device, default 1; requests in flight per device connection,
+	// default MaxOutstanding; idle time before a device connection
+	// closes, default DefaultDeviceIdleTimeout; timeouts in a row without
+	// a byte from the device before it is connected again, default
+	// DefaultRedialAfter.
+	MaxDeviceConns    int
+	MaxInFlight       int
+	DeviceIdleTimeout time.Duration
+	RedialAfter       int
 	IdleTimeout       time.Duration // client connection without any request; default 5 min
 	FrameTimeout      time.Duration // time to receive the rest of a started frame; default 10 s
 	DialTimeout       time.Duration // connecting to the device before AnswerUnreachable; default 3 s

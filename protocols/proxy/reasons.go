@@ -32,6 +32,13 @@ const (
 	// while others were: the device connection was closed and the
 	// waiting requests answered at once.
 	ReasonUpstreamDesync = "upstream_desync"
+	// ReasonUpstreamSilent: requests timed out one after the other
+	// (DeviceSettings.RedialAfter) with no byte from the device; the
+	// device connection was closed and the next request connects again.
+	ReasonUpstreamSilent = "upstream_silent"
+	// ReasonQueueFull: a client's queue of requests waiting for a device
+	// connection was full; the request got AnswerBusy.
+	ReasonQueueFull = "device_queue_full"
 	// ReasonUnsolicited: a device answer while nothing was outstanding;
 	// dropped.
 	ReasonUnsolicited = "unsolicited_response"

@@ -80,7 +80,7 @@ func (w *waiter) close() { w.file.Close() }
 func (l *loop) wait() int {
 	w := &l.waiter
 	switch {
-	case len(l.again) > 0:
+	case len(l.again) > 0 || len(l.againDevs) > 0:
 		return l.poll() // work waiting: do not sleep
 	case l.now.Sub(w.awake) >= yieldAfter:
 		return w.yield()

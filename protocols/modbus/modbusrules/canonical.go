@@ -18,7 +18,11 @@ type canonModbus struct {
 	Allow   []canonMbusRule `yaml:"allow"`
 	MaxRate string          `yaml:"max_rate,omitempty"`
 	// Added after the first digests were taken: omitted when unset.
-	ResponseTimeout string `yaml:"response_timeout,omitempty"`
+	ResponseTimeout      string `yaml:"response_timeout,omitempty"`
+	MaxDeviceConnections int    `yaml:"max_device_connections,omitempty"`
+	MaxInFlight          int    `yaml:"max_in_flight,omitempty"`
+	DeviceIdleTimeout    string `yaml:"device_idle_timeout,omitempty"`
+	RedialAfterTimeouts  int    `yaml:"redial_after_timeouts,omitempty"`
 }
 
 type canonMbusRule struct {
@@ -71,6 +75,10 @@ func canonical(s *modbus.Spec) *canonModbus {
 	}
 	if s.ResponseTimeout > 0 {
 		cm.ResponseTimeout = s.ResponseTimeout.String()
+	}
+	cm.MaxDeviceConnections, cm.MaxInFlight, cm.RedialAfterTimeouts = s.MaxDeviceConns, s.MaxInFlight, s.RedialAfterTimeouts
+	if s.DeviceIdleTimeout > 0 {
+		cm.DeviceIdleTimeout = s.DeviceIdleTimeout.String()
 	}
 	return cm
 }

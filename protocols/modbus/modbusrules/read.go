@@ -16,7 +16,8 @@ import (
 // read reads a conduit's `modbus:` block.
 func read(r *rulesblock.Reader, n *yaml.Node) *modbus.Spec {
 	spec := &modbus.Spec{}
-	known := []string{"mode", "on_deny", "units", "allow", "max_rate", "response_timeout"}
+	known := []string{"mode", "on_deny", "units", "allow", "max_rate", "response_timeout",
+		"max_device_connections", "max_in_flight", "device_idle_timeout", "redial_after_timeouts"}
 	r.Fields(n, "the modbus block", known, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "mode":
@@ -50,6 +51,23 @@ func read(r *rulesblock.Reader, n *yaml.Node) *modbus.Spec {
 					r.Errorf(rulesblock.PosOf(v), "%v", err)
 				}
 				spec.ResponseTimeout = d
+			}
+		case "max_device_connections":
+			spec.MaxDeviceConns = readCount(r, v, key, modbus.MaxDeviceConns,
+				"the TCP connections the gateway opens to one device, shared by all its clients, such as 1")
+		case "max_in_flight":
+			spec.MaxInFlight = readCount(r, v, key, modbus.MaxInFlight,
+				"the requests outstanding on one device connection, such as 1 for a PLC that answers one at a time")
+		case "redial_after_timeouts":
+			spec.RedialAfterTimeouts = readCount(r, v, key, modbus.MaxRedialAfter,
+				"how many requests in a row may time out with no byte from the device before the gateway connects again, such as 2")
+		case "device_idle_timeout":
+			if s, ok := r.Str(v, key); ok {
+				d, err := ParseDeviceIdleTimeout(s)
+				if err != nil {
+					r.Errorf(rulesblock.PosOf(v), "%v", err)
+				}
+				spec.DeviceIdleTimeout = d
 			}
 		}
 	})
@@ -260,6 +278,32 @@ func ParseResponseTimeout(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("response_timeout %q must be above 0: write how long the device may take to answer, such as 500ms, or remove the line for the default", s)
 	case d > modbus.MaxResponseTimeout:
 		return 0, fmt.Errorf("response_timeout %q is above %v: a client does not wait that long; use a shorter time, such as 5s", s, modbus.MaxResponseTimeout)
+	}
+	return d, nil
+}
+
+// readCount reads a whole number from 1 to hi of the device settings.
+func readCount(r *rulesblock.Reader, v *yaml.Node, key string, hi int, what string) int {
+	n, ok := r.Int(v, key)
+	if !ok {
+		return 0
+	}
+	if n < 1 || n > hi {
+		r.Errorf(rulesblock.PosOf(v), "%s %d is outside 1-%d: write %s, or remove the line for the default", key, n, hi, what)
+		return 0
+	}
+	return n
+}
+
+// ParseDeviceIdleTimeout parses a `device_idle_timeout:` value: a Go
+// duration from modbus.MinDeviceIdleTimeout to modbus.MaxDeviceIdleTimeout.
+func ParseDeviceIdleTimeout(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("device_idle_timeout %q is not a duration: write it like 30s, 1m or 10m", s)
+	case d < modbus.MinDeviceIdleTimeout || d > modbus.MaxDeviceIdleTimeout:
+		return 0, fmt.Errorf("device_idle_timeout %q is outside %v-%v: write how long an unused device connection stays open, such as 1m, or remove the line for the default", s, modbus.MinDeviceIdleTimeout, modbus.MaxDeviceIdleTimeout)
 	}
 	return d, nil
 }

@@ -142,6 +142,12 @@ func Words(s *modbus.Spec) string {
 	if s.MaxRate > 0 {
 		b.WriteString(" At most " + rate(s.MaxRate) + " requests per client connection.")
 	}
+	if s.MaxDeviceConns > 0 {
+		b.WriteString(" At most " + strconv.Itoa(s.MaxDeviceConns) + " connections to a device, shared by its clients.")
+	}
+	if s.MaxInFlight > 0 {
+		b.WriteString(" At most " + strconv.Itoa(s.MaxInFlight) + " requests in flight per device connection.")
+	}
 	if s.Mode == modbus.ModeMonitor {
 		b.WriteString(" Everything else would be denied in enforce mode.")
 	} else {

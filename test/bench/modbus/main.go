@@ -23,6 +23,8 @@
 //   - gc: the stop-the-world pauses of the Go processes under load, from
 //     GODEBUG=gctrace=1 (the daemon of the api scenario, the proxies and
 //     the Go relay of cpu and onecpu).
+//   - share: 64 clients through zonegate sharing one device connection
+//     against one device connection per client (share.go).
 //   - churn: threads and file descriptors of the proxy before, during and
 //     after 20,000 short connections (churn.go).
 //   - memory: the proxy's resident set size with 1,000 idle connections.
@@ -69,7 +71,7 @@ func main() {
 }
 
 // scenarios lists the scenario names in the order they run.
-var scenarios = []string{"cpu", "onecpu", "churn", "memory", "api", "gc"}
+var scenarios = []string{"cpu", "onecpu", "share", "churn", "memory", "api", "gc"}
 
 // options are the parsed flags.
 type options struct {
@@ -265,6 +267,16 @@ func bench(w, log io.Writer, o options, plan cpuPlan) error {
 			label = "onecpu (= cpu here)"
 		}
 		goals = append(goals, cpuGoals(oneTP, label, targets)...)
+	}
+	if sc["share"] {
+		progress("scenario share ...")
+		cfg := tcfg
+		cfg.label, cfg.cpus, cfg.counts, cfg.variants, cfg.goRelay = "share", plan.all, []int{64}, shareVariants, false
+		tp, err := runThroughput(w, cfg, targets)
+		if err != nil {
+			return err
+		}
+		printShare(w, tp, "Scenario share: 64 clients sharing one device connection vs one each; "+where(plan.all))
 	}
 	tps := []*throughput{cpuTP}
 	if oneTP != cpuTP {

@@ -269,8 +269,14 @@ func goEnv() []string {
 // startZonegate runs `zonegate modbus-proxy` (explicit mode) of binary bin
 // on cpus in front of upstream with benchModel's policy.
 func startZonegate(name, bin, cpus, dir, upstream string) (*proc, error) {
-	model := filepath.Join(dir, "bench-model.yaml")
-	if err := os.WriteFile(model, []byte(benchModel(0, "")), 0o644); err != nil {
+	return startZonegateWith(name, bin, cpus, dir, upstream, "")
+}
+
+// startZonegateWith is startZonegate with extra keys in the conduit's
+// modbus block (6 spaces of indentation).
+func startZonegateWith(name, bin, cpus, dir, upstream, extra string) (*proc, error) {
+	model := filepath.Join(dir, "bench-model-"+name+".yaml")
+	if err := os.WriteFile(model, []byte(benchModel(0, extra)), 0o644); err != nil {
 		return nil, err
 	}
 	port, err := freePort()

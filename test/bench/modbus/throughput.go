@@ -47,7 +47,14 @@ type throughputConfig struct {
 	dir            string
 	upstream       string
 	verbose        bool
+	// variants, when set, replace the paths through the proxies: the
+	// first target's zonegate once per variant, with the variant's keys
+	// in its conduit's modbus block (scenario share).
+	variants []variant
 }
+
+// variant is a zonegate configuration measured as a path of its own.
+type variant struct{ name, extra string }
 
 // throughput is the outcome of one throughput scenario.
 type throughput struct {
@@ -78,15 +85,25 @@ func runThroughput(w io.Writer, cfg throughputConfig, targets []target) (*throug
 		tp.paths = append(tp.paths, path{name: p.name, dial: loopback(p.addr), proc: p})
 		return nil
 	}
+	for _, v := range cfg.variants {
+		if err := add(startZonegateWith(v.name, targets[0].bin, cfg.cpus, cfg.dir, cfg.upstream, v.extra)); err != nil {
+			return nil, err
+		}
+	}
 	for _, t := range targets {
+		if cfg.variants != nil {
+			break
+		}
 		if err := add(startZonegate(t.name, t.bin, cfg.cpus, cfg.dir, cfg.upstream)); err != nil {
 			return nil, err
 		}
 	}
-	if err := add(startHAProxy(cfg.haproxy, cfg.cpus, cfg.dir, cfg.upstream)); err != nil {
-		return nil, err
+	if cfg.variants == nil {
+		if err := add(startHAProxy(cfg.haproxy, cfg.cpus, cfg.dir, cfg.upstream)); err != nil {
+			return nil, err
+		}
 	}
-	if cfg.goRelay {
+	if cfg.goRelay && cfg.variants == nil {
 		if err := add(startGoRelay(cfg.cpus, cfg.upstream)); err != nil {
 			return nil, err
 		}

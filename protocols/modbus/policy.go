@@ -354,6 +354,8 @@ func checkDevice(spec Spec) error {
 		return fmt.Errorf("modbus policy: device_idle_timeout %v is invalid: use %v to %v, or 0 for the proxy's default", spec.DeviceIdleTimeout, MinDeviceIdleTimeout, MaxDeviceIdleTimeout)
 	case spec.RedialAfterTimeouts < 0 || spec.RedialAfterTimeouts > MaxRedialAfter:
 		return fmt.Errorf("modbus policy: redial_after_timeouts %d is invalid: use 1 to %d, or 0 for the proxy's default (2)", spec.RedialAfterTimeouts, MaxRedialAfter)
+	case spec.FrameTimeout != 0 && (spec.FrameTimeout < MinFrameTimeout || spec.FrameTimeout > MaxFrameTimeout):
+		return fmt.Errorf("modbus policy: frame_timeout %v is invalid: use %v to %v, or 0 for the proxy's default", spec.FrameTimeout, MinFrameTimeout, MaxFrameTimeout)
 	}
 	return nil
 }
@@ -364,6 +366,11 @@ func checkDevice(spec Spec) error {
 func (p *Policy) Device() (maxConns, maxInFlight int, idle time.Duration, redialAfter int) {
 	return p.spec.MaxDeviceConns, p.spec.MaxInFlight, p.spec.DeviceIdleTimeout, p.spec.RedialAfterTimeouts
 }
+
+// FrameTimeout returns how long a device's partial answer may make no
+// progress before the device connection is closed (Spec.FrameTimeout;
+// 0: the proxy's default).
+func (p *Policy) FrameTimeout() time.Duration { return p.spec.FrameTimeout }
 
 // ResponseTimeout returns how long the device has to answer a forwarded
 // request (Spec.ResponseTimeout); 0: the proxy's default.

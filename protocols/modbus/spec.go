@@ -258,6 +258,11 @@ type Spec struct {
 	MaxInFlight         int
 	DeviceIdleTimeout   time.Duration
 	RedialAfterTimeouts int
+	// FrameTimeout closes a device connection whose answer stopped
+	// half-way: a partial frame that receives no byte for that long
+	// (a request's own deadline never closes the connection). 0: the
+	// proxy's default (10s).
+	FrameTimeout time.Duration
 }
 
 // Bounds of the device settings of a Spec.
@@ -267,6 +272,8 @@ const (
 	MinDeviceIdleTimeout = time.Second
 	MaxDeviceIdleTimeout = 24 * time.Hour
 	MaxRedialAfter       = 100
+	MinFrameTimeout      = 10 * time.Millisecond
+	MaxFrameTimeout      = time.Minute
 )
 
 // MaxResponseTimeout bounds Spec.ResponseTimeout: a device that needs

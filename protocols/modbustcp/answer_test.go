@@ -123,3 +123,39 @@ func TestProxyDeadlineMidFrame(t *testing.T) {
 	assert.Equal(t, int64(1), conns.Load(), "one device connection")
 	assert.Zero(t, e.sink.count(inspect.Malformed, proxy.ReasonUpstreamFrame))
 }
+
+// TestProxyConduitFrameTimeout: a conduit's frame_timeout, not the
+// engine's default, decides when a device that stops inside an answer
+// loses its connection: the request gets 0x0B, one upstream_frame event
+// is reported, and the next request connects again.
+func TestProxyConduitFrameTimeout(t *testing.T) {
+	up, conns := scripted(t, func(n int, c net.Conn, fr *modbus.Framer) {
+		for {
+			f, err := fr.Next()
+			if err != nil {
+				return
+			}
+			resp := readResponse(f)
+			if f[9] == 7 { // stops inside its answer
+				c.Write(resp[:5])
+				continue
+			}
+			c.Write(resp)
+		}
+	})
+	spec := proxySpec()
+	spec.FrameTimeout = 100 * time.Millisecond
+	e := newEnv(t, spec, up, func(c *proxy.Config) { c.ResponseTimeout = 30 * time.Second })
+	r := e.dialRaw()
+	r.write(adu(1, 1, pdu(3, 7, 1)))
+	// With the engine's 10 s frame timeout and a 30 s response timeout
+	// nothing would answer for 10 s; the conduit's 100 ms closes the
+	// device connection, and its outstanding request gets 0x0B.
+	wantException(t, r.read(), 1, 3, modbus.ExGatewayTargetNoResponse)
+	e.sink.waitFor(t, "upstream_frame", func(ev recEvent) bool {
+		return ev.Kind == inspect.Malformed && ev.Reason == proxy.ReasonUpstreamFrame
+	})
+	assert.Equal(t, 1, e.sink.count(inspect.Malformed, proxy.ReasonUpstreamFrame))
+	assert.Equal(t, modbus.Frame(adu(2, 1, cat([]byte{3, 2}, be(5)))), r.roundTrip(adu(2, 1, pdu(3, 5, 1))))
+	assert.Equal(t, int64(2), conns.Load(), "connected again after the frame timeout")
+}

@@ -187,12 +187,13 @@ func (s *session) Match(frame []byte, rec *proxy.Record) bool {
 
 // DeviceSettings implements proxy.DeviceConfigurer: a conduit's
 // max_device_connections, max_in_flight, device_idle_timeout and
-// redial_after_timeouts.
+// redial_after_timeouts and frame_timeout.
 func (Codec) DeviceSettings(p proxy.Policy) proxy.DeviceSettings {
 	mp, _ := p.(*modbus.Policy)
 	if mp == nil {
 		return proxy.DeviceSettings{}
 	}
 	conns, inFlight, idle, redial := mp.Device()
-	return proxy.DeviceSettings{MaxConns: conns, MaxInFlight: inFlight, IdleTimeout: idle, RedialAfter: redial}
+	return proxy.DeviceSettings{MaxConns: conns, MaxInFlight: inFlight, IdleTimeout: idle, RedialAfter: redial,
+		FrameTimeout: mp.FrameTimeout()}
 }

@@ -253,7 +253,7 @@ func (d *device) read() {
 			// for FrameTimeout closes the connection.
 			if d.in.buffered() > 0 && (d.partialSince.IsZero() || d.rd.got) {
 				d.partialSince = d.l.now
-				d.l.arm(d.l.now.Add(d.e.cfg.FrameTimeout))
+				d.l.arm(d.l.now.Add(d.p.set.FrameTimeout))
 			}
 			d.rd.got = false
 			if d.rd.ready && !d.again {
@@ -468,7 +468,7 @@ func (d *device) expire(due func(time.Time) bool) bool {
 		// The device does not take its requests.
 		d.close(ReasonUpstreamClosed, true)
 		return true
-	case !d.partialSince.IsZero() && due(d.partialSince.Add(cfg.FrameTimeout)):
+	case !d.partialSince.IsZero() && due(d.partialSince.Add(set.FrameTimeout)):
 		d.frameTimeout()
 		return true
 	case d.waiting == 0 && len(d.out) == 0 && due(d.lastUsed.Add(set.IdleTimeout)):

@@ -29,6 +29,9 @@ type DeviceSettings struct {
 	// in a row timed out with no byte from the device (a half-open
 	// device); the next request connects again. Default 2.
 	RedialAfter int
+	// FrameTimeout closes a device connection whose partial answer has
+	// received no byte for that long; default Config.FrameTimeout.
+	FrameTimeout time.Duration
 }
 
 // DeviceConfigurer is implemented by a codec whose policies carry device
@@ -98,6 +101,9 @@ func (e *Engine) settings(live *livePolicy) DeviceSettings {
 	}
 	if s.RedialAfter <= 0 {
 		s.RedialAfter = cfg.RedialAfter
+	}
+	if s.FrameTimeout <= 0 {
+		s.FrameTimeout = cfg.FrameTimeout
 	}
 	if !e.sharing() {
 		s.MaxConns = 1

@@ -23,6 +23,7 @@ type canonModbus struct {
 	MaxInFlight          int    `yaml:"max_in_flight,omitempty"`
 	DeviceIdleTimeout    string `yaml:"device_idle_timeout,omitempty"`
 	RedialAfterTimeouts  int    `yaml:"redial_after_timeouts,omitempty"`
+	FrameTimeout         string `yaml:"frame_timeout,omitempty"`
 }
 
 type canonMbusRule struct {
@@ -77,6 +78,9 @@ func canonical(s *modbus.Spec) *canonModbus {
 		cm.ResponseTimeout = s.ResponseTimeout.String()
 	}
 	cm.MaxDeviceConnections, cm.MaxInFlight, cm.RedialAfterTimeouts = s.MaxDeviceConns, s.MaxInFlight, s.RedialAfterTimeouts
+	if s.FrameTimeout > 0 {
+		cm.FrameTimeout = s.FrameTimeout.String()
+	}
 	if s.DeviceIdleTimeout > 0 {
 		cm.DeviceIdleTimeout = s.DeviceIdleTimeout.String()
 	}

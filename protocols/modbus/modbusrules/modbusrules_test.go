@@ -56,7 +56,7 @@ response_timeout: 250ms
 
 	_, problems = readBlock(t, "mdoe: enforce\nallow: [{read: holding_register, addresses: 0-9}, {write: input_registers, addresses: 1}]\nunits: []\n")
 	assert.Equal(t, []string{
-		`1:1: unknown key "mdoe" in the modbus block: did you mean "mode"? (known keys: mode, on_deny, units, allow, max_rate, response_timeout, max_device_connections, max_in_flight, device_idle_timeout, redial_after_timeouts)`,
+		`1:1: unknown key "mdoe" in the modbus block: did you mean "mode"? (known keys: mode, on_deny, units, allow, max_rate, response_timeout, max_device_connections, max_in_flight, device_idle_timeout, redial_after_timeouts, frame_timeout)`,
 		`2:16: unknown Modbus table "holding_register": did you mean holding_registers?`,
 		`2:59: table input_registers is read-only in Modbus: a write rule needs coils or holding_registers`,
 		"3:8: units lists no unit identifier: list the allowed units, such as [1], or remove `units:` to allow any unit",
@@ -67,19 +67,21 @@ response_timeout: 250ms
 // the canonical form and compiled; bad values are refused at their
 // line:column.
 func TestReadDeviceSettings(t *testing.T) {
-	spec, problems := readBlock(t, "max_device_connections: 2\nmax_in_flight: 1\ndevice_idle_timeout: 30s\nredial_after_timeouts: 3\n")
+	spec, problems := readBlock(t, "max_device_connections: 2\nmax_in_flight: 1\ndevice_idle_timeout: 30s\nredial_after_timeouts: 3\nframe_timeout: 500ms\n")
 	assert.Empty(t, problems)
 	assert.Equal(t, 2, spec.MaxDeviceConns)
 	assert.Equal(t, 1, spec.MaxInFlight)
 	assert.Equal(t, 30*time.Second, spec.DeviceIdleTimeout)
 	assert.Equal(t, 3, spec.RedialAfterTimeouts)
+	assert.Equal(t, 500*time.Millisecond, spec.FrameTimeout)
 	out, err := yaml.Marshal(Protocol.Canonical(spec))
 	require.NoError(t, err)
-	assert.Contains(t, string(out), "max_device_connections: 2\nmax_in_flight: 1\ndevice_idle_timeout: 30s\nredial_after_timeouts: 3\n")
+	assert.Contains(t, string(out), "max_device_connections: 2\nmax_in_flight: 1\ndevice_idle_timeout: 30s\nredial_after_timeouts: 3\nframe_timeout: 500ms\n")
 	p, err := modbus.Compile(*spec)
 	require.NoError(t, err)
 	conns, inFlight, idle, redial := p.Device()
 	assert.Equal(t, []any{2, 1, 30 * time.Second, 3}, []any{conns, inFlight, idle, redial})
+	assert.Equal(t, 500*time.Millisecond, p.FrameTimeout())
 
 	// Unset: nothing in the canonical form (digests of older models stay).
 	spec, _ = readBlock(t, "mode: enforce\n")
@@ -87,12 +89,13 @@ func TestReadDeviceSettings(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, string(out), "device")
 
-	_, problems = readBlock(t, "max_device_connections: 0\nmax_in_flight: 257\ndevice_idle_timeout: 10ms\nredial_after_timeouts: two\n")
+	_, problems = readBlock(t, "max_device_connections: 0\nmax_in_flight: 257\ndevice_idle_timeout: 10ms\nredial_after_timeouts: two\nframe_timeout: 2m\n")
 	assert.Equal(t, []string{
 		"1:25: max_device_connections 0 is outside 1-64: write the TCP connections the gateway opens to one device, shared by all its clients, such as 1, or remove the line for the default",
 		"2:16: max_in_flight 257 is outside 1-256: write the requests outstanding on one device connection, such as 1 for a PLC that answers one at a time, or remove the line for the default",
 		`3:22: device_idle_timeout "10ms" is outside 1s-24h0m0s: write how long an unused device connection stays open, such as 1m, or remove the line for the default`,
 		`4:24: redial_after_timeouts must be a whole number, not "two"`,
+		`5:16: frame_timeout "2m" is outside 10ms-1m0s: write how long a device may pause inside one answer, such as 2s, or remove the line for the default (10s)`,
 	}, problems)
 }
 

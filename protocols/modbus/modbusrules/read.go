@@ -17,7 +17,7 @@ import (
 func read(r *rulesblock.Reader, n *yaml.Node) *modbus.Spec {
 	spec := &modbus.Spec{}
 	known := []string{"mode", "on_deny", "units", "allow", "max_rate", "response_timeout",
-		"max_device_connections", "max_in_flight", "device_idle_timeout", "redial_after_timeouts"}
+		"max_device_connections", "max_in_flight", "device_idle_timeout", "redial_after_timeouts", "frame_timeout"}
 	r.Fields(n, "the modbus block", known, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "mode":
@@ -61,6 +61,14 @@ func read(r *rulesblock.Reader, n *yaml.Node) *modbus.Spec {
 		case "redial_after_timeouts":
 			spec.RedialAfterTimeouts = readCount(r, v, key, modbus.MaxRedialAfter,
 				"how many requests in a row may time out with no byte from the device before the gateway connects again, such as 2")
+		case "frame_timeout":
+			if s, ok := r.Str(v, key); ok {
+				d, err := ParseFrameTimeout(s)
+				if err != nil {
+					r.Errorf(rulesblock.PosOf(v), "%v", err)
+				}
+				spec.FrameTimeout = d
+			}
 		case "device_idle_timeout":
 			if s, ok := r.Str(v, key); ok {
 				d, err := ParseDeviceIdleTimeout(s)
@@ -304,6 +312,19 @@ func ParseDeviceIdleTimeout(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("device_idle_timeout %q is not a duration: write it like 30s, 1m or 10m", s)
 	case d < modbus.MinDeviceIdleTimeout || d > modbus.MaxDeviceIdleTimeout:
 		return 0, fmt.Errorf("device_idle_timeout %q is outside %v-%v: write how long an unused device connection stays open, such as 1m, or remove the line for the default", s, modbus.MinDeviceIdleTimeout, modbus.MaxDeviceIdleTimeout)
+	}
+	return d, nil
+}
+
+// ParseFrameTimeout parses a `frame_timeout:` value: a Go duration from
+// modbus.MinFrameTimeout to modbus.MaxFrameTimeout.
+func ParseFrameTimeout(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("frame_timeout %q is not a duration: write it like 500ms or 2s", s)
+	case d < modbus.MinFrameTimeout || d > modbus.MaxFrameTimeout:
+		return 0, fmt.Errorf("frame_timeout %q is outside %v-%v: write how long a device may pause inside one answer, such as 2s, or remove the line for the default (10s)", s, modbus.MinFrameTimeout, modbus.MaxFrameTimeout)
 	}
 	return d, nil
 }

@@ -244,6 +244,12 @@ type Spec struct {
 	// request before the client gets exception 0x0B; 0 = the proxy's
 	// default.
 	ResponseTimeout time.Duration
+	// Security is Modbus/TCP Security (TLS on port 802) terminated at the
+	// gateway; nil: none.
+	Security *Security
+	// Roles are the allow rules of the roles client certificates carry
+	// (Modbus/TCP Security), in the model's order.
+	Roles []RoleRules
 }
 
 // MaxResponseTimeout bounds Spec.ResponseTimeout: a device that needs

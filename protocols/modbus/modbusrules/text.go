@@ -76,6 +76,7 @@ func Summary(s *modbus.Spec) []string {
 	if s.OnDeny == modbus.DenyReset && s.Mode == modbus.ModeEnforce {
 		out = append(out, "deny: reset")
 	}
+	out = append(out, securitySummary(s)...)
 	return out
 }
 
@@ -147,5 +148,6 @@ func Words(s *modbus.Spec) string {
 	} else {
 		b.WriteString(" Everything else is denied.")
 	}
+	b.WriteString(securityWords(s))
 	return b.String()
 }

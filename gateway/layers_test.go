@@ -35,6 +35,9 @@ var house = [][]string{
 	{"protocols/modbus/modbusrules", "protocols/opcua/opcuarules", "protocols/opcua/uacert"},
 	// The protocols' codecs on the engine.
 	{"protocols/modbustcp", "protocols/opcuatcp"},
+	// Front ends of the codecs: Modbus/TCP Security (TLS, roles from
+	// certificates) before the Modbus proxy.
+	{"protocols/modbustls"},
 	// The one list of inspected protocols: rules block and inspector.
 	{"protocols/registry"},
 	// The zone model.

@@ -306,7 +306,9 @@ func TestRefusedHandshakes(t *testing.T) {
 		roots.AddCert(e.ca.Cert)
 		err := handshake(e.addr, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
 		require.Error(t, err)
-		e.waitEvent(func(ev *inspect.Event) bool { return ev.Kind == inspect.Refused && ev.Reason == modbustls.ReasonNoCertificate })
+		e.waitEvent(func(ev *inspect.Event) bool {
+			return ev.Kind == inspect.Refused && ev.Reason == modbustls.ReasonNoCertificate
+		})
 	})
 	t.Run("TLS 1.1", func(t *testing.T) {
 		roots := x509.NewCertPool()
@@ -314,7 +316,9 @@ func TestRefusedHandshakes(t *testing.T) {
 		cert := e.ca.Client("legacy", tlstest.ClientOpts{Roles: []string{"engineer"}}).TLS()
 		err := handshake(e.addr, &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
 		require.Error(t, err)
-		e.waitEvent(func(ev *inspect.Event) bool { return ev.Kind == inspect.Refused && ev.Reason == modbustls.ReasonVersion })
+		e.waitEvent(func(ev *inspect.Event) bool {
+			return ev.Kind == inspect.Refused && ev.Reason == modbustls.ReasonVersion
+		})
 	})
 	t.Run("plain Modbus to port 802", func(t *testing.T) {
 		c, err := svmodbus.NewClient(&svmodbus.ClientConfiguration{URL: "tcp://" + e.addr, Timeout: 2 * time.Second, Logger: log.New(io.Discard, "", 0)})
@@ -323,7 +327,9 @@ func TestRefusedHandshakes(t *testing.T) {
 		defer c.Close()
 		_, err = c.ReadRegisters(0, 1, svmodbus.HOLDING_REGISTER)
 		require.Error(t, err)
-		e.waitEvent(func(ev *inspect.Event) bool { return ev.Kind == inspect.Refused && ev.Reason == modbustls.ReasonHandshake })
+		e.waitEvent(func(ev *inspect.Event) bool {
+			return ev.Kind == inspect.Refused && ev.Reason == modbustls.ReasonHandshake
+		})
 	})
 	assert.Empty(t, e.plc.Log(), "no refused client reached the PLC")
 	assert.Zero(t, e.fe.Handshakes.Load())

@@ -266,3 +266,28 @@ func (l *divertListener) Accept() (net.Conn, error) {
 		}
 	}
 }
+
+// ReloadTLS re-reads the TLS files of the running model's secure
+// conduits (SIGHUP: a renewed certificate, a new CRL, while the model
+// itself is unchanged), installs them for new handshakes and closes the
+// sessions whose certificate they no longer accept. On an error the
+// running material stays.
+func (in *Proxies) ReloadTLS() (closed int, err error) {
+	in.mu.RLock()
+	m := in.model
+	in.mu.RUnlock()
+	if m == nil {
+		return 0, nil
+	}
+	material, err := loadSecure(m)
+	if err != nil {
+		return 0, err
+	}
+	in.installSecure(m, material)
+	for _, ip := range in.running() {
+		if ip.name == modbusrules.Name {
+			closed += ip.proxy.CloseConns(func(r proxy.Route, _ netip.AddrPort) bool { return in.secureDisallowed(r) })
+		}
+	}
+	return closed, nil
+}

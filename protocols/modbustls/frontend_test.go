@@ -10,7 +10,6 @@ import (
 	"log"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -92,18 +91,18 @@ func startPLC(t *testing.T) (*plc, netip.AddrPort) {
 // env is a gateway in miniature: the TLS front end on a loopback port
 // before the Modbus proxy engine, which forwards to the PLC.
 type env struct {
-	t       *testing.T
-	dir     string
-	ca      *tlstest.CA
-	addr    string
-	fe      *modbustls.FrontEnd
-	px      proxy.Proxy
-	plc     *plc
-	sec     *modbus.Security
-	spec    *modbus.Spec
-	mu      sync.Mutex
-	events  []inspect.Event
-	revoked []*x509.Certificate
+	t      *testing.T
+	dir    string
+	ca     *tlstest.CA
+	addr   string
+	fe     *modbustls.FrontEnd
+	px     proxy.Proxy
+	plc    *plc
+	sec    *modbus.Security
+	spec   *modbus.Spec
+	mu     sync.Mutex
+	events []inspect.Event
+	roots  *x509.CertPool // what clients trust
 }
 
 const conduit = "scada-tls"
@@ -117,8 +116,8 @@ var rolesYAML = []modbus.RoleRules{
 
 func newEnv(t *testing.T, requireRole bool) *env {
 	e := &env{t: t, dir: t.TempDir(), ca: tlstest.NewCA("plant CA", 24*time.Hour)}
-	var plcAddr netip.AddrPort
-	e.plc, plcAddr = startPLC(t)
+	e.roots = x509.NewCertPool()
+	e.roots.AddCert(e.ca.Cert)
 	gw := e.ca.Server("gateway", 24*time.Hour, "127.0.0.1")
 	e.sec = &modbus.Security{
 		Certificate: modbus.File{Path: tlstest.Write(e.dir, "gw.crt", tlstest.CertPEM(gw.Cert))},
@@ -127,6 +126,15 @@ func newEnv(t *testing.T, requireRole bool) *env {
 		CRL:         &modbus.File{Path: tlstest.Write(e.dir, "ca.crl", e.ca.CRL())},
 		RequireRole: requireRole,
 	}
+	e.start()
+	return e
+}
+
+// start runs the PLC, the proxy and the front end for e.sec.
+func (e *env) start() {
+	t := e.t
+	var plcAddr netip.AddrPort
+	e.plc, plcAddr = startPLC(t)
 	e.spec = &modbus.Spec{Rules: []modbus.Rule{{Access: modbus.AccessRead, Table: modbus.HoldingRegisters, Addresses: modbus.Range{Lo: 0, Hi: 4}}},
 		Security: e.sec, Roles: rolesYAML}
 	var err error
@@ -165,7 +173,6 @@ func newEnv(t *testing.T, requireRole bool) *env {
 			go e.fe.Handle(nc, client, proxy.Route{Upstream: plcAddr, Conduit: conduit})
 		}
 	}()
-	return e
 }
 
 // install loads the material and compiles the policy of the spec as it
@@ -180,11 +187,13 @@ func (e *env) install() {
 }
 
 func (e *env) client(leaf *tlstest.Leaf) *svmodbus.ModbusClient {
-	roots := x509.NewCertPool()
-	roots.AddCert(e.ca.Cert)
 	cert := leaf.TLS()
+	return e.clientCert(&cert)
+}
+
+func (e *env) clientCert(cert *tls.Certificate) *svmodbus.ModbusClient {
 	c, err := svmodbus.NewClient(&svmodbus.ClientConfiguration{URL: "tcp+tls://" + e.addr, Timeout: hang,
-		TLSClientCert: &cert, TLSRootCAs: roots, Logger: log.New(io.Discard, "", 0)})
+		TLSClientCert: cert, TLSRootCAs: e.roots, Logger: log.New(io.Discard, "", 0)})
 	require.NoError(e.t, err)
 	return c
 }
@@ -381,5 +390,4 @@ func TestReload(t *testing.T) {
 		cl.Close()
 	}
 	assert.Error(t, err, "the revoked certificate's new handshake is refused")
-	_ = strconv.Itoa
 }

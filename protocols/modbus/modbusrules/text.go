@@ -64,7 +64,7 @@ func Summary(s *modbus.Spec) []string {
 	if len(fns) > 0 {
 		out = append(out, "fn "+strings.Join(fns, ", "))
 	}
-	if len(s.Rules) == 0 {
+	if len(s.Rules) == 0 && !anyRoleRule(s) {
 		out = append(out, "allows no request")
 	}
 	if len(s.Units) > 0 {
@@ -135,7 +135,9 @@ func Words(s *modbus.Spec) string {
 			rules = append(rules, f)
 		}
 	}
-	if len(rules) == 0 {
+	if len(rules) == 0 && anyRoleRule(s) {
+		b.WriteString("Without a role, no request is allowed.")
+	} else if len(rules) == 0 {
 		b.WriteString("No request is allowed.")
 	} else {
 		b.WriteString("Allowed: " + strings.Join(rules, "; ") + ".")

@@ -131,6 +131,19 @@ BENCH_OPCUA_N ?= 3000
 bench-opcua:
 	$(GO) test -run '^$$' -bench OPCUAGateway -benchtime $(BENCH_OPCUA_N)x -v ./test/bench/opcua/
 
+# --- Modbus/TCP Security benchmark (test/bench/modbustls) ---
+
+.PHONY: bench-modbus-tls
+
+# bench-modbus-tls: Modbus/TCP Security through the TLS front end and the
+# Modbus proxy (own process) against plain Modbus/TCP through the same
+# proxy, alternating slices of one run: connections per second with a
+# handshake each, and the proxy's CPU per request and latency of a
+# long-lived session, as TLS/plain ratios (README "Modbus/TCP Security").
+BENCH_MODBUS_TLS_N ?= 6000
+bench-modbus-tls:
+	$(GO) test -run '^$$' -bench ModbusTLSGateway -benchtime $(BENCH_MODBUS_TLS_N)x -v ./test/bench/modbustls/
+
 # --- Large-model apply benchmark (test/bench/apply) ---
 
 .PHONY: bench-apply

@@ -50,7 +50,7 @@ var house = [][]string{
 	{"gateway/changes", "gateway/events", "gateway/metrics", "firewall/firewalltest", "gateway/internal/gatewaytest", "test/lab"},
 	// What binds them to the world: the transactions' kernel, the
 	// inspecting proxies, the settings, the HTTP API, the web console.
-	{"gateway/kernel", "gateway/inspection", "gateway/settings", "gateway/httpapi", "gateway/console", "test/bench/apply", "test/bench/opcua"},
+	{"gateway/kernel", "gateway/inspection", "gateway/settings", "gateway/httpapi", "gateway/console", "test/bench/apply", "test/bench/opcua", "test/bench/modbustls"},
 	// The daemon: wiring only.
 	{"gateway"},
 	// The binaries.

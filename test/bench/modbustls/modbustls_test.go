@@ -121,7 +121,9 @@ func runProxy(upstream, dir string) error {
 // plc answers reads of holding registers.
 type plc struct{}
 
-func (plc) HandleCoils(*svmodbus.CoilsRequest) ([]bool, error) { return nil, svmodbus.ErrIllegalFunction }
+func (plc) HandleCoils(*svmodbus.CoilsRequest) ([]bool, error) {
+	return nil, svmodbus.ErrIllegalFunction
+}
 func (plc) HandleDiscreteInputs(*svmodbus.DiscreteInputsRequest) ([]bool, error) {
 	return nil, svmodbus.ErrIllegalFunction
 }

@@ -230,6 +230,31 @@ func TestModbusSecurity(t *testing.T) {
 		t.Errorf("the revoked certificate: not refused")
 	}
 	mbsWaitRefused(t, d, from, "revoked", "tls-certificate-revoked")
+
+	// The operator's role loses reads 10-99: its open session is closed
+	// (as a revoked conduit's connections are), a new one reads 0-9 only.
+	narrowed := strings.Replace(mbsModel, "operator: [{read: holding_registers, addresses: 0-99}]", "operator: [{read: holding_registers, addresses: 0-9}]", 1)
+	if narrowed == mbsModel {
+		t.Fatal("the test's model edit did not apply")
+	}
+	from = d.log.len()
+	d.reload(t, model, narrowed)
+	if _, ok := d.log.wait(from, 10*time.Second, mbFields("msg", "inspected connections no longer allowed were closed")); !ok {
+		t.Errorf("the reload that narrowed the operator's role closed no session:\n%s", d.log)
+	}
+	if _, err := op.ReadRegisters(0, 1, mbserver.HOLDING_REGISTER); err == nil {
+		t.Errorf("the operator's open session still reads after its role lost a permission")
+	}
+	op2, err := mbsClient(t, scada, ca, opLeaf)
+	if err != nil {
+		t.Fatalf("the operator's new handshake: %v", err)
+	}
+	if _, err := op2.ReadRegisters(0, 10, mbserver.HOLDING_REGISTER); err != nil {
+		t.Errorf("the operator reads 0-9 under the narrowed role: %v", err)
+	}
+	if _, err := op2.ReadRegisters(20, 1, mbserver.HOLDING_REGISTER); !errors.Is(err, mbserver.ErrIllegalDataAddress) {
+		t.Errorf("the operator reads 20 under the narrowed role: %v, want exception 02", err)
+	}
 }
 
 // mbsWaitRefused waits for the daemon's line about a refused handshake

@@ -36,6 +36,15 @@ const (
 	ReasonVersion       = "tls-version-refused"
 	ReasonHandshake     = "tls-handshake-failed"
 	ReasonNotSecure     = "tls-conduit-not-secure"
+	ReasonBusy          = "tls-handshake-limit"
+)
+
+// Handshakes in progress are bounded, so that clients that connect and
+// never finish a handshake hold no more than this many goroutines and
+// sockets (the proxy's connection limits apply once a handshake is done).
+const (
+	MaxHandshakes          = 256
+	MaxHandshakesPerSource = 16
 )
 
 // HandshakeError is why a handshake was refused.
@@ -74,6 +83,8 @@ type FrontEnd struct {
 	material map[string]*Material // conduit -> its TLS material
 	sessions map[*session]struct{}
 	closed   bool
+	pending  int                // handshakes in progress
+	perSrc   map[netip.Addr]int // handshakes in progress per source address
 
 	Handshakes atomic.Uint64 // completed and admitted
 	Failed     atomic.Uint64 // refused
@@ -93,7 +104,7 @@ func New(px proxy.Proxy, log *zap.Logger) *FrontEnd {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &FrontEnd{px: px, log: log, material: map[string]*Material{}, sessions: map[*session]struct{}{}}
+	return &FrontEnd{px: px, log: log, material: map[string]*Material{}, sessions: map[*session]struct{}{}, perSrc: map[netip.Addr]int{}}
 }
 
 func (f *FrontEnd) now() time.Time {
@@ -168,8 +179,26 @@ func (f *FrontEnd) config(m *Material) *tls.Config {
 func (f *FrontEnd) Handle(nc net.Conn, client netip.AddrPort, route proxy.Route) {
 	f.mu.Lock()
 	m := f.material[route.Conduit]
+	busy := f.pending >= MaxHandshakes || f.perSrc[client.Addr()] >= MaxHandshakesPerSource
+	if !busy {
+		f.pending++
+		f.perSrc[client.Addr()]++
+	}
 	f.mu.Unlock()
+	if busy {
+		f.refuse(nc, client, route, &HandshakeError{Reason: ReasonBusy, Err: fmt.Errorf("too many handshakes in progress (at most %d, %d per source address)", MaxHandshakes, MaxHandshakesPerSource)})
+		return
+	}
+	done := func() {
+		f.mu.Lock()
+		f.pending--
+		if f.perSrc[client.Addr()]--; f.perSrc[client.Addr()] <= 0 {
+			delete(f.perSrc, client.Addr())
+		}
+		f.mu.Unlock()
+	}
 	if m == nil {
+		done()
 		f.refuse(nc, client, route, &HandshakeError{Reason: ReasonNotSecure, Err: fmt.Errorf("conduit %s has no tls block", route.Conduit)})
 		return
 	}
@@ -177,6 +206,7 @@ func (f *FrontEnd) Handle(nc net.Conn, client netip.AddrPort, route proxy.Route)
 	ctx, cancel := context.WithTimeout(context.Background(), HandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
+	done()
 	if err != nil {
 		f.refuse(nc, client, route, classify(err))
 		return

@@ -391,3 +391,41 @@ func TestReload(t *testing.T) {
 	}
 	assert.Error(t, err, "the revoked certificate's new handshake is refused")
 }
+
+// TestHandshakeLimit: clients that connect and never finish a handshake
+// hold at most MaxHandshakesPerSource handshakes from one address; the
+// next connection is refused at once and reported, and a client that
+// completes its handshake still gets through once they are gone.
+func TestHandshakeLimit(t *testing.T) {
+	e := newEnv(t, true)
+	var idle []net.Conn
+	for range modbustls.MaxHandshakesPerSource {
+		c, err := net.Dial("tcp", e.addr)
+		require.NoError(t, err)
+		idle = append(idle, c)
+	}
+	extra, err := net.Dial("tcp", e.addr)
+	require.NoError(t, err)
+	defer extra.Close()
+	_ = extra.SetReadDeadline(time.Now().Add(hang))
+	_, err = extra.Read(make([]byte, 1))
+	assert.Error(t, err, "the connection over the limit is closed")
+	e.waitEvent(func(ev *inspect.Event) bool { return ev.Kind == inspect.Refused && ev.Reason == modbustls.ReasonBusy })
+	for _, c := range idle {
+		c.Close()
+	}
+	deadline := time.Now().Add(hang)
+	for {
+		c := e.client(e.ca.Client("op", tlstest.ClientOpts{Roles: []string{"operator"}}))
+		err := c.Open()
+		if err == nil {
+			_, err = c.ReadRegisters(0, 1, svmodbus.HOLDING_REGISTER)
+			c.Close()
+		}
+		if err == nil || time.Now().After(deadline) {
+			require.NoError(t, err, "a handshake after the idle clients left")
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

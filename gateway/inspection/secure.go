@@ -191,15 +191,51 @@ func lostPermission(old, new *modbus.Spec, role string) bool {
 	if !ok {
 		return len(before) > 0 || new == nil
 	}
-	if old.Mode != new.Mode || !slices.Equal(old.Units, new.Units) && new.Units != nil {
+	if old.Mode == modbus.ModeMonitor && new.Mode == modbus.ModeEnforce {
 		return true
 	}
+	if new.Units != nil && (old.Units == nil || slices.ContainsFunc(old.Units, func(u uint8) bool { return !slices.Contains(new.Units, u) })) {
+		return true // a unit it could reach is no longer allowed
+	}
 	for _, r := range before {
-		if !slices.ContainsFunc(after, func(a modbus.Rule) bool { return reflect.DeepEqual(a, r) }) {
+		if !slices.ContainsFunc(after, func(a modbus.Rule) bool { return covers(a, r) }) {
 			return true
 		}
 	}
 	return false
+}
+
+// covers reports whether rule a allows everything rule r does. Rules that
+// only together cover r do not count: the session is closed, the safe
+// side.
+func covers(a, r modbus.Rule) bool {
+	if a.Access != r.Access {
+		return false
+	}
+	if r.Access == modbus.AccessFunction {
+		if a.Function != r.Function || !reflect.DeepEqual(a.MEIType, r.MEIType) {
+			return false
+		}
+		if a.SubFunctions == nil || r.SubFunctions == nil {
+			return a.SubFunctions == nil && r.SubFunctions == nil
+		}
+		for _, sf := range r.SubFunctions {
+			if !slices.Contains(a.SubFunctions, sf) {
+				return false
+			}
+		}
+		return true
+	}
+	if a.Table != r.Table || a.Addresses.Lo > r.Addresses.Lo || a.Addresses.Hi < r.Addresses.Hi {
+		return false
+	}
+	switch {
+	case a.Values == nil:
+		return true
+	case r.Values == nil:
+		return false
+	}
+	return a.Values.Lo <= r.Values.Lo && a.Values.Hi >= r.Values.Hi
 }
 
 // secureDisallowed reports a TLS session whose certificate the installed

@@ -224,12 +224,14 @@ func (in *Proxies) Stop() {
 	proxies := in.proxies
 	in.proxies = nil
 	in.mu.Unlock()
-	in.stopSecure()
 	for _, ip := range proxies {
 		if err := ip.proxy.Shutdown(ctx); err != nil {
 			in.cfg.Log.Warn("proxy connections closed before their requests were answered", zap.String("inspector", ip.name), zap.Error(err))
 		}
 	}
+	// The TLS sessions ended with their proxy connections (answers
+	// delivered); this ends the handshakes still running.
+	in.stopSecure()
 }
 
 // install makes m and its compiled policies the ones the proxies use, and

@@ -263,10 +263,23 @@ func pump(tc *tls.Conn, pipe net.Conn) {
 		}
 		close(done)
 	}()
-	_, _ = io.Copy(tc, pipe)
+	_, _ = io.Copy(deadlineWriter{tc}, pipe)
 	tc.Close()
 	pipe.Close()
 	<-done
+}
+
+// WriteTimeout bounds a client taking the bytes sent to it (as the
+// proxy's own WriteTimeout does for plain clients): a client that stops
+// reading is closed instead of holding its session.
+const WriteTimeout = 10 * time.Second
+
+// deadlineWriter writes to a TLS connection under WriteTimeout.
+type deadlineWriter struct{ tc *tls.Conn }
+
+func (w deadlineWriter) Write(b []byte) (int, error) {
+	_ = w.tc.SetWriteDeadline(time.Now().Add(WriteTimeout))
+	return w.tc.Write(b)
 }
 
 // socketPair returns the two ends of a Unix stream socket pair.
@@ -347,6 +360,13 @@ func (f *FrontEnd) Close() {
 		s.tc.Close()
 		s.pipe.Close()
 	}
+}
+
+// Handshaking is the number of handshakes in progress.
+func (f *FrontEnd) Handshaking() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.pending
 }
 
 // Sessions is the number of open TLS sessions.

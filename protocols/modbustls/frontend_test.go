@@ -404,6 +404,10 @@ func TestHandshakeLimit(t *testing.T) {
 		require.NoError(t, err)
 		idle = append(idle, c)
 	}
+	for deadline := time.Now().Add(hang); e.fe.Handshaking() < modbustls.MaxHandshakesPerSource && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	require.Equal(t, modbustls.MaxHandshakesPerSource, e.fe.Handshaking())
 	extra, err := net.Dial("tcp", e.addr)
 	require.NoError(t, err)
 	defer extra.Close()

@@ -48,7 +48,8 @@ lint:
 
 # fuzz-short: a short coverage-guided run of each fuzz target (the seed
 # corpora run in go-test already): the Modbus framer and checks, the Modbus
-# codec of the proxy engine, the OPC UA conversation, the zone model loader. FUZZTIME=5m for a
+# codec of the proxy engine, the OPC UA conversation, the zone model loader,
+# the role extension of Modbus/TCP Security. FUZZTIME=5m for a
 # longer hunt.
 FUZZTIME ?= 15s
 fuzz-short:
@@ -56,6 +57,7 @@ fuzz-short:
 	$(GO) test -run '^$$' -fuzz '^FuzzSession$$' -fuzztime $(FUZZTIME) ./protocols/modbustcp/
 	$(GO) test -run '^$$' -fuzz '^FuzzConversation$$' -fuzztime $(FUZZTIME) ./protocols/opcua/
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./gateway/zone/
+	$(GO) test -run '^$$' -fuzz '^FuzzRole$$' -fuzztime $(FUZZTIME) ./protocols/modbustls/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./firewall/ ./test/bench/

@@ -98,3 +98,18 @@ func TestCheckSecurity(t *testing.T) {
 	Protocol.Check(rulesblock.Conduit{Name: "c", Rules: noTLS, At: at}, errorf)
 	assert.Equal(t, []string{"conduit \"c\": `roles:` needs a `tls:` block: roles come from client certificates of Modbus/TCP Security (tcp/802)"}, errs)
 }
+
+// TestSecurityOddValues: odd YAML in the tls and roles blocks is refused
+// with a position, never a panic.
+func TestSecurityOddValues(t *testing.T) {
+	for _, src := range []string{
+		"tls: null\n", "tls: []\n", "tls: x\n", "tls: {client_cas: null, certificate: a, key: b}\n",
+		"tls: {client_cas: {a: b}, certificate: a, key: b}\n", "tls: {certificate: [a], key: b, client_cas: [c]}\n",
+		"tls: {certificate: a, key: b, client_cas: [c], crl: null}\n", "tls: {certificate: a, key: b, client_cas: [c], device_port: x}\n",
+		"roles: null\n", "roles: {a: x}\n", "roles: {\"\": []}\n", "roles: {a: [x]}\n",
+		"roles: {a: [], a: []}\n", "x: &r [{read: coils, addresses: 0-9}]\nroles: {a: *r}\n",
+	} {
+		_, problems := readBlock(t, src)
+		assert.NotEmpty(t, problems, "%q is accepted", src)
+	}
+}

@@ -160,6 +160,9 @@ func (f *FrontEnd) config(m *Material) *tls.Config {
 		Certificates: []tls.Certificate{m.Cert},
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: cipherSuites,
+		// Every session proves its certificate again: no resumption
+		// from a ticket issued before a revocation or a reload.
+		SessionTicketsDisabled: true,
 		// Verified below against the conduit's CAs, CRL and the role
 		// extension, so that a refusal has a precise reason.
 		ClientAuth: tls.RequireAnyClientCert,

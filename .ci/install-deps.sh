@@ -66,6 +66,7 @@ openssh-client have ssh-keygen
 prometheus have promtool
 tshark have tshark
 tshark have text2pcap
+openssl have openssl
 EOF
 }
 # Users of the entries above:
@@ -81,6 +82,8 @@ EOF
 #   tshark (with text2pcap): protocols/opcuatcp TestWiresharkAgrees compares
 #     what the OPC UA engine reads from a real conversation with Wireshark's
 #     opcua dissector
+#   openssl: protocols/modbustls TestREADMERecipe runs the README's openssl
+#     recipe for Modbus/TCP Security certificates; configs/tls/make-demo-certs.sh
 #   graphviz: gateway/zone/zonedoc checks that `dot` accepts the DOT drawing
 #     (zonegate renders SVG itself; graphviz is never needed at run time)
 #   ansible-core, openssh-server (+ openssh-sftp-server, which Ansible's file

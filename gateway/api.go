@@ -11,6 +11,7 @@ import (
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/changes"
 	"github.com/zonegate/zonegate/gateway/httpapi"
+	"github.com/zonegate/zonegate/gateway/inspection"
 	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 )
 
@@ -105,6 +106,12 @@ func (d *Daemon) Status() (api.Status, error) {
 		}
 		st.Inspected = append(st.Inspected, api.InspectedCount{Protocol: rc.Protocol, Conduit: rc.Conduit, Function: fn, Verdict: rc.Verdict, Count: rc.Count})
 	}
+	now := time.Now()
+	for _, c := range d.proxies.CertExpiries() {
+		st.ModbusTLS = append(st.ModbusTLS, api.TLSCertificate{Conduit: c.Conduit, Kind: c.Kind, Subject: c.Subject, File: c.File,
+			NotAfter: c.NotAfter, ExpiresSoon: c.NotAfter.Before(now.Add(inspection.ExpiryWarning))})
+	}
+	st.TLSSessions = d.proxies.TLSSessions()
 	if l := d.rec.Log(); l != nil {
 		as := api.AuditStats(l.Stats())
 		st.Audit = &as

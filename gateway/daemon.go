@@ -212,6 +212,13 @@ func (d *Daemon) reload(ctx context.Context) {
 	if err := d.tx.ReloadModelFile(ctx); err != nil {
 		d.log.Error("reload failed; the running ruleset is unchanged", zap.Error(err))
 	}
+	// Certificates, CAs and CRLs of Modbus/TCP Security are files: they
+	// change without the model.
+	if n, err := d.proxies.ReloadTLS(); err != nil {
+		d.log.Error("Modbus/TCP Security files not reloaded; the running ones stay", zap.Error(err))
+	} else if n > 0 {
+		d.log.Info("Modbus/TCP Security sessions no longer allowed were closed", zap.Int("count", n))
+	}
 }
 
 // gatewayName names the gateway in the audit log: the last known model's

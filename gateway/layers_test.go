@@ -35,6 +35,9 @@ var house = [][]string{
 	{"protocols/modbus/modbusrules", "protocols/opcua/opcuarules", "protocols/opcua/uacert"},
 	// The protocols' codecs on the engine.
 	{"protocols/modbustcp", "protocols/opcuatcp"},
+	// Front ends of the codecs: Modbus/TCP Security (TLS, roles from
+	// certificates) before the Modbus proxy.
+	{"protocols/modbustls"},
 	// The one list of inspected protocols: rules block and inspector.
 	{"protocols/registry"},
 	// The zone model.
@@ -47,7 +50,7 @@ var house = [][]string{
 	{"gateway/changes", "gateway/events", "gateway/metrics", "firewall/firewalltest", "gateway/internal/gatewaytest", "test/lab"},
 	// What binds them to the world: the transactions' kernel, the
 	// inspecting proxies, the settings, the HTTP API, the web console.
-	{"gateway/kernel", "gateway/inspection", "gateway/settings", "gateway/httpapi", "gateway/console", "test/bench/apply", "test/bench/opcua"},
+	{"gateway/kernel", "gateway/inspection", "gateway/settings", "gateway/httpapi", "gateway/console", "test/bench/apply", "test/bench/opcua", "test/bench/modbustls"},
 	// The daemon: wiring only.
 	{"gateway"},
 	// The binaries.

@@ -489,6 +489,21 @@ func printConsoleStatus(w io.Writer, c *api.ConsoleStatus) {
 	fmt.Fprintf(w, "console:   certificate SHA-256 %s (%s, valid until %s)\n", c.Fingerprint, kind, c.NotAfter.Format("2006-01-02"))
 }
 
+// printTLSStatus writes the Modbus/TCP Security lines of `zonegate
+// status`: the open sessions and every certificate that expires within
+// 30 days.
+func printTLSStatus(w io.Writer, st api.Status) {
+	if len(st.ModbusTLS) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "mbtls:     %d open sessions, %d certificates\n", st.TLSSessions, len(st.ModbusTLS))
+	for _, c := range st.ModbusTLS {
+		if c.ExpiresSoon {
+			fmt.Fprintf(w, "mbtls:     WARNING conduit %s: %s %q expires %s: renew it\n", c.Conduit, c.Kind, c.Subject, c.NotAfter.Format("2006-01-02"))
+		}
+	}
+}
+
 // printAuditStatus writes the audit lines of `zonegate status`.
 func printAuditStatus(w io.Writer, a *api.AuditStats) {
 	if a == nil {
@@ -538,6 +553,7 @@ func printStatus(cmd *cobra.Command, st api.Status) {
 	fmt.Fprintf(stdout, "island:    %s\n", island)
 	fmt.Fprintf(stdout, "drift:     %d detected and repaired (%d checks)\n", st.Drift.Detected, st.Drift.Checks)
 	printConsoleStatus(stdout, st.Console)
+	printTLSStatus(stdout, st)
 	printAuditStatus(stdout, st.Audit)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "COUNTER\tPACKETS\tBYTES\t")

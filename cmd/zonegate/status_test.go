@@ -58,6 +58,18 @@ func TestConsoleStatusText(t *testing.T) {
 	assert.Equal(t, "console:   https://198.18.60.1:8443/\nconsole:   certificate SHA-256 AB:CD (self-signed, valid until 2031-02-28)\n", b.String())
 }
 
+func TestTLSStatusText(t *testing.T) {
+	var b bytes.Buffer
+	printTLSStatus(&b, api.Status{})
+	assert.Empty(t, b.String(), "no secure conduit: no line")
+	printTLSStatus(&b, api.Status{TLSSessions: 2, ModbusTLS: []api.TLSCertificate{
+		{Conduit: "hmi-secure", Kind: "certificate", Subject: "CN=line3-gw", NotAfter: time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC), ExpiresSoon: true},
+		{Conduit: "hmi-secure", Kind: "client_ca", Subject: "CN=plant CA", NotAfter: time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC)},
+	}})
+	assert.Equal(t, "mbtls:     2 open sessions, 2 certificates\n"+
+		"mbtls:     WARNING conduit hmi-secure: certificate \"CN=line3-gw\" expires 2026-12-20: renew it\n", b.String())
+}
+
 // statusModel has two conduits; only one has carried traffic.
 const statusModel = `version: 1
 gateway:

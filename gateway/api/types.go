@@ -207,6 +207,23 @@ type Status struct {
 	Sessions  int              `json:"sessions"`
 	// Console is the web console; nil while it is off.
 	Console *ConsoleStatus `json:"console,omitempty"`
+	// ModbusTLS are the certificates of Modbus/TCP Security conduits
+	// (the gateway's own, the client CAs), soonest expiry first.
+	ModbusTLS []TLSCertificate `json:"modbus_tls,omitempty"`
+	// TLSSessions is the number of open Modbus/TCP Security sessions.
+	TLSSessions int `json:"tls_sessions,omitempty"`
+}
+
+// TLSCertificate is a certificate a Modbus/TCP Security conduit relies
+// on.
+type TLSCertificate struct {
+	Conduit  string    `json:"conduit"`
+	Kind     string    `json:"kind"` // certificate (the gateway's) | client_ca
+	Subject  string    `json:"subject"`
+	File     string    `json:"file,omitempty"`
+	NotAfter time.Time `json:"not_after"`
+	// ExpiresSoon: it expires within 30 days (or has expired).
+	ExpiresSoon bool `json:"expires_soon"`
 }
 
 // ConsoleStatus says where the web console listens and how to recognise

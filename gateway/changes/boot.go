@@ -22,7 +22,7 @@ func (c *Transactions) LastKnown() *zone.Model {
 	defer c.mu.Unlock()
 	if c.state.Current > 0 {
 		if text, err := c.store.Model(c.state.Current); err == nil {
-			if m, err := zone.Load(c.store.ModelPath(c.state.Current), text); err == nil {
+			if m, err := c.load(c.store.ModelPath(c.state.Current), text); err == nil {
 				return m
 			}
 		}
@@ -111,7 +111,7 @@ func (c *Transactions) Boot(ctx context.Context) {
 		}
 		name = c.store.ModelPath(c.state.Current)
 	}
-	m, err := zone.Load(name, text)
+	m, err := c.load(name, text)
 	if err != nil {
 		c.stayIsland(fmt.Sprintf("the zone model is invalid: %v", err))
 		c.rec.RecordBestEffort(configChange(daemonActor, audit.ActionModelRejected, "model", audit.ResultFailure, "", "", firstLine(err.Error())))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,7 +20,7 @@ func (c *Transactions) Push(ctx context.Context, actor Actor, text []byte, comme
 	if c.state.Pending != nil {
 		return PushResult{}, ErrPending
 	}
-	m, err := zone.Load("pushed model", text)
+	m, err := c.load("pushed model", text)
 	if err != nil {
 		var ds zone.Diagnostics
 		if errors.As(err, &ds) {
@@ -188,7 +189,7 @@ func (c *Transactions) rollbackPendingLocked(ctx context.Context, actor Actor, r
 		if err != nil {
 			return err
 		}
-		if prev, err = zone.Load(c.store.ModelPath(p.Previous), text); err != nil {
+		if prev, err = c.load(c.store.ModelPath(p.Previous), text); err != nil {
 			return err
 		}
 	}
@@ -251,7 +252,7 @@ func (c *Transactions) Rollback(ctx context.Context, actor Actor, version int) (
 	if err != nil {
 		return 0, err
 	}
-	m, err := zone.Load(c.store.ModelPath(version), text)
+	m, err := c.load(c.store.ModelPath(version), text)
 	if err != nil {
 		return 0, fmt.Errorf("kept version %d no longer loads: %w", version, err)
 	}
@@ -310,4 +311,17 @@ func (c *Transactions) SetIsland(ctx context.Context, actor Actor, on bool) erro
 	c.state.Island = on
 	c.log.Warnw("island mode "+state, "user", actor.User)
 	return c.saveStateLocked("a restart would bring back the previous island mode")
+}
+
+// load reads a model that may not come from the model file (a push, a
+// stored version) with the model file's directory as the one its relative
+// file names (TLS certificates, CAs) are relative to, so that they name
+// the same files whichever way the model arrives; without a model file
+// they are relative to the directory of name.
+func (c *Transactions) load(name string, text []byte) (*zone.Model, error) {
+	opt := zone.Options{}
+	if c.modelFile != "" {
+		opt.Dir = filepath.Dir(c.modelFile)
+	}
+	return zone.LoadWith(name, text, opt)
 }

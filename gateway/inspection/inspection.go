@@ -21,6 +21,7 @@ import (
 	"github.com/zonegate/zonegate/gateway/events"
 	"github.com/zonegate/zonegate/gateway/zone"
 	"github.com/zonegate/zonegate/protocols/inspect"
+	"github.com/zonegate/zonegate/protocols/modbus"
 	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 	"github.com/zonegate/zonegate/protocols/origdst"
 	"github.com/zonegate/zonegate/protocols/proxy"
@@ -63,6 +64,9 @@ type Proxies struct {
 	mu      sync.RWMutex
 	model   *zone.Model       // nil while no conduit is active (island mode, nothing applied)
 	proxies []*inspectorProxy // started by Start
+	// secure terminates Modbus/TCP Security (tcp/802 of conduits with
+	// modbus.tls) before the Modbus proxy; secure.go.
+	secure secureState
 }
 
 // New prepares the proxies; Start starts them. Policies installed before
@@ -198,6 +202,9 @@ func (in *Proxies) Start(p *events.Pipeline) error {
 		in.mu.Lock()
 		in.proxies = append(in.proxies, &inspectorProxy{name: name, proxy: px})
 		in.mu.Unlock()
+		if name == modbusrules.Name {
+			ln = in.startSecure(px, ln, log)
+		}
 		go func() {
 			if err := px.Serve(ln); err != nil && !errors.Is(err, proxy.ErrClosed) {
 				log.Error(title+" proxy stopped: inspected connections are refused until zonegate restarts", zap.Error(err))
@@ -222,6 +229,9 @@ func (in *Proxies) Stop() {
 			in.cfg.Log.Warn("proxy connections closed before their requests were answered", zap.String("inspector", ip.name), zap.Error(err))
 		}
 	}
+	// The TLS sessions ended with their proxy connections (answers
+	// delivered); this ends the handshakes still running.
+	in.stopSecure()
 }
 
 // install makes m and its compiled policies the ones the proxies use, and
@@ -237,7 +247,17 @@ func (in *Proxies) Prepare(m *zone.Model) (install func(island bool), err error)
 	if err != nil {
 		return nil, err
 	}
-	return func(island bool) { in.install(m, island, policies, in.cfg.Log) }, nil
+	material, err := loadSecure(m)
+	if err != nil {
+		return nil, err
+	}
+	return func(island bool) {
+		if island {
+			material = nil
+		}
+		in.installSecure(m, material)
+		in.install(m, island, policies, in.cfg.Log)
+	}, nil
 }
 
 // Cut implements changes.Cutter: before the ruleset of m (island mode:
@@ -278,7 +298,9 @@ func (in *Proxies) install(m *zone.Model, island bool, compiled inspectionPolici
 			// connections the model no longer allows are closed below.
 			log.Error("proxy policies not installed", zap.String("inspector", ip.name), zap.Error(err))
 		}
-		if n := ip.proxy.CloseConns(func(r proxy.Route, client netip.AddrPort) bool { return in.disallowed(ip.name, r, client) }); n > 0 {
+		if n := ip.proxy.CloseConns(func(r proxy.Route, client netip.AddrPort) bool {
+			return in.disallowed(ip.name, r, client) || in.secureDisallowed(r)
+		}); n > 0 {
 			log.Info("inspected connections no longer allowed were closed", zap.String("inspector", ip.name), zap.Int("count", n))
 		}
 	}
@@ -293,7 +315,11 @@ func (in *Proxies) disallowed(name string, r proxy.Route, client netip.AddrPort)
 	if in.model == nil {
 		return true
 	}
-	flow := zone.Flow{Proto: zone.IPProtoTCP, Src: client.Addr().Unmap(), Dst: r.Upstream.Addr(), DstPort: r.Upstream.Port()}
+	port := r.Upstream.Port()
+	if r.Identity.Fingerprint != "" {
+		port = modbus.SecurePort // the client's flow went to port 802
+	}
+	flow := zone.Flow{Proto: zone.IPProtoTCP, Src: client.Addr().Unmap(), Dst: r.Upstream.Addr(), DstPort: port}
 	cd := in.model.ConduitFor(flow, func(c *zone.Conduit) bool { return c.Inspect == name })
 	return cd == nil || cd.Name != r.Conduit
 }

@@ -179,6 +179,15 @@ var (
 	descSessions = prometheus.NewDesc("zonegate_api_sessions",
 		"Open sessions of the management API.",
 		nil, nil)
+	descTLSNotAfter = prometheus.NewDesc("zonegate_modbus_tls_certificate_not_after_timestamp_seconds",
+		"When a certificate of a Modbus/TCP Security conduit (the gateway's own, kind certificate, or a client CA) expires.",
+		[]string{"conduit", "kind", "subject"}, nil)
+	descTLSExpiring = prometheus.NewDesc("zonegate_modbus_tls_certificates_expiring",
+		"Certificates of Modbus/TCP Security conduits that expire within 30 days or have expired: renew them.",
+		nil, nil)
+	descTLSSessions = prometheus.NewDesc("zonegate_modbus_tls_sessions",
+		"Open Modbus/TCP Security (TLS) sessions.",
+		nil, nil)
 	descModel = prometheus.NewDesc("zonegate_model_info",
 		"The running zone model: version number in the state directory, canonical digest, gateway name. Always 1.",
 		[]string{"version", "digest", "gateway"}, nil)
@@ -195,6 +204,7 @@ var allDescs = []*prometheus.Desc{
 	descAuditQueued, descAuditSeq,
 	descDriftChecks, descDriftDetected, descDriftLast,
 	descIsland, descPending, descSessions, descModel, descBuild,
+	descTLSNotAfter, descTLSExpiring, descTLSSessions,
 }
 
 // Collector is a prometheus.Collector that reads one Snapshot per scrape.
@@ -315,6 +325,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descIsland, boolValue(st.Island))
 	gauge(descPending, boolValue(st.Pending != nil))
 	gauge(descSessions, float64(st.Sessions))
+	expiring := 0
+	for _, c := range st.ModbusTLS {
+		gauge(descTLSNotAfter, float64(c.NotAfter.Unix()), c.Conduit, c.Kind, c.Subject)
+		if c.ExpiresSoon {
+			expiring++
+		}
+	}
+	gauge(descTLSExpiring, float64(expiring))
+	gauge(descTLSSessions, float64(st.TLSSessions))
 	if st.Version > 0 {
 		gauge(descModel, 1, strconv.Itoa(st.Version), st.Digest, st.Gateway)
 	}

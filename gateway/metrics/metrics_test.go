@@ -48,6 +48,11 @@ func fakeSnapshot() Snapshot {
 			},
 			Audit: &api.AuditStats{Seq: 99, Used: 1 << 20, Capacity: 4 << 20, Lost: 5, LostBestEffort: 1, QueueLen: 3},
 			Drift: api.DriftStats{Checks: 120, Detected: 2, Last: tLast},
+			ModbusTLS: []api.TLSCertificate{
+				{Conduit: "hmi-secure", Kind: "certificate", Subject: "CN=line3-gw", NotAfter: tLast, ExpiresSoon: true},
+				{Conduit: "hmi-secure", Kind: "client_ca", Subject: "CN=plant CA", NotAfter: tLast.AddDate(5, 0, 0)},
+			},
+			TLSSessions: 3,
 		},
 		Conduits:    []Conduit{{Name: "scada-to-plc", From: "supervisory", To: "control"}},
 		Connections: []Connections{{Protocol: "modbus", Open: 4}},
@@ -171,6 +176,11 @@ func TestScrapeCarriesEverySeries(t *testing.T) {
 		{"zonegate_island", G, []string{"zonegate_island{} 1"}},
 		{"zonegate_change_pending", G, []string{"zonegate_change_pending{} 1"}},
 		{"zonegate_api_sessions", G, []string{"zonegate_api_sessions{} 2"}},
+		{"zonegate_modbus_tls_certificate_not_after_timestamp_seconds", G, []string{
+			fmt.Sprintf("zonegate_modbus_tls_certificate_not_after_timestamp_seconds{conduit=hmi-secure,kind=certificate,subject=CN=line3-gw} %g", float64(tLast.Unix())),
+			fmt.Sprintf("zonegate_modbus_tls_certificate_not_after_timestamp_seconds{conduit=hmi-secure,kind=client_ca,subject=CN=plant CA} %g", float64(tLast.AddDate(5, 0, 0).Unix()))}},
+		{"zonegate_modbus_tls_certificates_expiring", G, []string{"zonegate_modbus_tls_certificates_expiring{} 1"}},
+		{"zonegate_modbus_tls_sessions", G, []string{"zonegate_modbus_tls_sessions{} 3"}},
 		{"zonegate_model_info", G, []string{"zonegate_model_info{digest=sha256:abc,gateway=line3-gw,version=7} 1"}},
 		{"zonegate_build_info", G, []string{"zonegate_build_info{commit=0123456789ab,goversion=go1.24.9,version=1.2.3} 1"}},
 	} {

@@ -29,8 +29,8 @@ func TestLoadExample(t *testing.T) {
 	if !slices.Equal(m.Gateway.ManagementZones, []string{"maintenance"}) {
 		t.Errorf("ManagementZones = %v", m.Gateway.ManagementZones)
 	}
-	if len(m.Zones) != 7 || len(m.Assets) != 8 || len(m.Conduits) != 8 {
-		t.Errorf("got %d zones, %d assets, %d conduits; want 7, 8, 8", len(m.Zones), len(m.Assets), len(m.Conduits))
+	if len(m.Zones) != 7 || len(m.Assets) != 8 || len(m.Conduits) != 9 {
+		t.Errorf("got %d zones, %d assets, %d conduits; want 7, 8, 9", len(m.Zones), len(m.Assets), len(m.Conduits))
 	}
 	if !m.IsManagementZone("maintenance") || m.IsManagementZone("office") {
 		t.Errorf("IsManagementZone is wrong")
@@ -122,7 +122,7 @@ func TestLoadExampleLint(t *testing.T) {
 	}
 	want := []struct{ pos, path string }{
 		{"93:5", "office -> mes -> supervisory (via office-to-mes, mes-to-scada)"},
-		{"198:5", "vendor -> maintenance -> control (via vendor-to-eng, eng-to-plc)"},
+		{"226:5", "vendor -> maintenance -> control (via vendor-to-eng, eng-to-plc)"},
 	}
 	for i, w := range want {
 		if got := posString(ds[i].Pos); got != w.pos || !strings.Contains(ds[i].Message, w.path) {

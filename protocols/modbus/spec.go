@@ -263,6 +263,12 @@ type Spec struct {
 	// (a request's own deadline never closes the connection). 0: the
 	// proxy's default (10s).
 	FrameTimeout time.Duration
+	// Security is Modbus/TCP Security (TLS on port 802) terminated at the
+	// gateway; nil: none.
+	Security *Security
+	// Roles are the allow rules of the roles client certificates carry
+	// (Modbus/TCP Security), in the model's order.
+	Roles []RoleRules
 }
 
 // Bounds of the device settings of a Spec.

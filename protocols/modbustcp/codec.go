@@ -40,14 +40,23 @@ func (Codec) Framing() proxy.Framing {
 }
 
 // NewSession implements proxy.Codec.
-func (Codec) NewSession(r proxy.Route) proxy.Session { return &session{role: r.Identity.Role} }
+func (Codec) NewSession(r proxy.Route) proxy.Session {
+	return &session{role: r.Identity.Role, secure: r.Identity.Fingerprint != ""}
+}
 
 // CheckPolicy implements proxy.Codec: a policy is a *modbus.Policy.
 func (Codec) CheckPolicy(p proxy.Policy) error {
-	if mp, ok := p.(*modbus.Policy); !ok || mp == nil {
-		return fmt.Errorf("%T is not a *modbus.Policy from modbustcp.Inspector.Compile", p)
+	switch mp := p.(type) {
+	case *modbus.Policy:
+		if mp != nil {
+			return nil
+		}
+	case *SecurePolicy:
+		if mp != nil && mp.Plain != nil {
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("%T is not a *modbus.Policy or *modbustcp.SecurePolicy from modbustcp.Inspector.Compile", p)
 }
 
 // The record of a request (proxy.Record): what the answers, the pairing
@@ -106,9 +115,10 @@ func (Codec) Describe(ev *inspect.Event, rec *proxy.Record, frame []byte) {
 // session is the state of one client connection: the request being
 // evaluated and the connection's rate limit.
 type session struct {
-	req  modbus.Request
-	lim  modbus.RateLimiter
-	role string // from a TLS front end (Modbus/TCP Security); no policy of roles yet
+	req    modbus.Request
+	lim    modbus.RateLimiter
+	role   string // from a TLS front end (Modbus/TCP Security)
+	secure bool   // the client came through the TLS front end (a certificate, with or without role)
 }
 
 // Framing errors (static: reporting them does not allocate).
@@ -137,7 +147,13 @@ func (s *session) SplitAnswer(b []byte) (int, error) { return split(b) }
 // and paired by transaction id, a denied one answered with its exception
 // or, with `on_deny: reset`, reset.
 func (s *session) Request(frame []byte, pol proxy.Policy, now time.Time, v *proxy.Verdict) {
-	p, _ := pol.(*modbus.Policy)
+	var p *modbus.Policy
+	switch pp := pol.(type) {
+	case *modbus.Policy:
+		p = pp
+	case *SecurePolicy:
+		p = pp.For(s.secure, s.role)
+	}
 	if p == nil {
 		p = modbus.DenyAll()
 	}

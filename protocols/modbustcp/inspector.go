@@ -31,7 +31,10 @@ func (Inspector) Compile(rules any) (proxy.Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	if spec.Security == nil {
+		return p, nil
+	}
+	return compileSecure(spec, p)
 }
 
 // NewProxy implements proxy.Inspector.
@@ -43,6 +46,9 @@ const maxValues = 64
 // Details implements proxy.Codec: unit, function, the addresses written
 // and the values (the first 64, then "(N values, 64 shown)").
 func (Codec) Details(ev *inspect.Event) map[string]string {
+	if ev.Kind == inspect.Opened {
+		return openedDetails(ev)
+	}
 	data := ev.Bytes()
 	if len(data) < 2 {
 		return nil
@@ -59,6 +65,9 @@ func (Codec) Details(ev *inspect.Event) map[string]string {
 		if vals := values(&req); vals != "" {
 			d["values"] = vals
 		}
+	}
+	if ev.Role != "" {
+		d["role"] = ev.Role // the role that allowed the write (Modbus/TCP Security)
 	}
 	return d
 }

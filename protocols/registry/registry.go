@@ -21,9 +21,11 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 	"github.com/zonegate/zonegate/protocols/modbustcp"
+	"github.com/zonegate/zonegate/protocols/modbustls"
 	"github.com/zonegate/zonegate/protocols/opcua/opcuarules"
 	"github.com/zonegate/zonegate/protocols/opcuatcp"
 	"github.com/zonegate/zonegate/protocols/proxy"
@@ -48,8 +50,8 @@ type Protocol struct {
 // builtin are the protocols zonegate inspects, in the order messages list
 // them.
 var builtin = []Protocol{
-	{Protocol: modbusrules.Protocol, Inspector: modbustcp.Inspector{}}, // inspect: modbus
-	{Protocol: opcuarules.Protocol, Inspector: opcuatcp.Inspector{}},   // inspect: opcua
+	{Protocol: withTLSLint(modbusrules.Protocol), Inspector: modbustcp.Inspector{}}, // inspect: modbus
+	{Protocol: opcuarules.Protocol, Inspector: opcuatcp.Inspector{}},                // inspect: opcua
 }
 
 var (
@@ -109,4 +111,18 @@ func Names() []string {
 		out[i] = p.Name
 	}
 	return out
+}
+
+// withTLSLint adds to Modbus's lint the expiry of the certificates of
+// Modbus/TCP Security conduits, which reads the files (so it lives with
+// the TLS front end, not in the model side that links no crypto).
+func withTLSLint(p rulesblock.Protocol) rulesblock.Protocol {
+	lint := p.Lint
+	p.Lint = func(c rulesblock.Conduit, warnf rulesblock.Warnf) {
+		if lint != nil {
+			lint(c, warnf)
+		}
+		modbustls.Lint(c, warnf, time.Now())
+	}
+	return p
 }

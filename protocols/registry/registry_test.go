@@ -2,12 +2,15 @@ package registry
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/zonegate/zonegate/protocols/inspect"
+	"github.com/zonegate/zonegate/protocols/modbus"
 	"github.com/zonegate/zonegate/protocols/modbustcp"
+	"github.com/zonegate/zonegate/protocols/modbustls/tlstest"
 	"github.com/zonegate/zonegate/protocols/rulesblock"
 )
 
@@ -58,4 +61,23 @@ func TestRegisterRefusesBadProtocols(t *testing.T) {
 	all := All()
 	all[0].Name = "changed"
 	assert.Equal(t, "modbus", All()[0].Name, "All returns a copy")
+}
+
+// TestModbusLintsCertificateExpiry: Modbus's lint, as the registry lists
+// it, reads the certificates of a secure conduit and warns of one that
+// expires within 30 days.
+func TestModbusLintsCertificateExpiry(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA("plant CA", 400*24*time.Hour)
+	gw := ca.Server("gw", 5*24*time.Hour, "gw")
+	sec := &modbus.Security{
+		Certificate: modbus.File{Path: tlstest.Write(dir, "gw.crt", tlstest.CertPEM(gw.Cert))},
+		Key:         modbus.File{Path: tlstest.Write(dir, "gw.key", tlstest.KeyPEM(gw.Key))},
+		ClientCAs:   []modbus.File{{Path: tlstest.Write(dir, "ca.crt", tlstest.CertPEM(ca.Cert))}},
+	}
+	p, _ := Lookup("modbus")
+	var rules []string
+	p.Lint(rulesblock.Conduit{Name: "c", Inspect: "modbus", Rules: &modbus.Spec{Mode: modbus.ModeEnforce, Security: sec},
+		At: func(string) rulesblock.Pos { return rulesblock.Pos{} }}, func(_ rulesblock.Pos, rule, _ string, _ ...any) { rules = append(rules, rule) })
+	assert.Equal(t, []string{"tls-certificate-expiring"}, rules)
 }

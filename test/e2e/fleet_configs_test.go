@@ -85,7 +85,7 @@ func TestFleetMonitoringConfigs(t *testing.T) {
 	assert.Contains(t, out, "SUCCESS: 1 rule files found")
 
 	out = flTool(t, mon, nil, promtool, "check", "rules", "rules/zonegate.rules.yml")
-	assert.Contains(t, out, "SUCCESS: 8 rules found")
+	assert.Contains(t, out, "SUCCESS: 9 rules found")
 	out = flTool(t, mon, nil, promtool, "test", "rules", "tests/zonegate.rules.test.yml")
 	assert.Contains(t, out, "SUCCESS")
 }

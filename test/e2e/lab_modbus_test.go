@@ -35,9 +35,10 @@ func TestLabModbusChecksThroughRedirect(t *testing.T) {
 	}
 	var inspected []lab.Case
 	for _, c := range l.Cases() {
-		// The stand-in speaks Modbus only: the OPC UA conduit's cases
-		// are the real proxy's (make demo, TestLabRun...).
-		if c.Inspected && c.Inspect != opcuarules.Name {
+		// The stand-in speaks plain Modbus only: the OPC UA conduit's
+		// cases and the Modbus/TCP Security ones (TLS) are the real
+		// proxy's (make demo, TestLabRun..., TestModbusSecurity).
+		if c.Inspected && c.Inspect != opcuarules.Name && c.TLS == nil {
 			inspected = append(inspected, c)
 		}
 	}

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/zonegate/zonegate/gateway/zone"
+	"github.com/zonegate/zonegate/protocols/modbus"
 	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 )
 
@@ -37,10 +39,26 @@ type Case struct {
 	// Inspect is the `inspect:` value of the conduit of an Inspected
 	// case: which fake device answers at its destination.
 	Inspect string
+	// TLS is set for a Modbus request over Modbus/TCP Security (a
+	// conduit with modbus.tls): sent in TLS with a role's client
+	// certificate, the fake PLC listening on the device port.
+	TLS *ModbusTLS
+}
+
+// listenPort is where the case's receiver listens: the device port
+// behind the gateway for Modbus/TCP Security, else the case's port.
+func (c Case) listenPort() uint16 {
+	if c.TLS != nil {
+		return c.TLS.DevicePort
+	}
+	return c.Port
 }
 
 // Service describes the case's protocol and port as in the model.
 func (c Case) Service() string {
+	if c.Modbus != nil && c.TLS != nil {
+		return "mbtls role " + c.TLS.Role + " " + strings.TrimPrefix(c.Modbus.String(), "modbus ")
+	}
 	if c.Modbus != nil {
 		return c.Modbus.String()
 	}
@@ -282,7 +300,18 @@ func (l *Lab) modbusCases(cd *zone.Conduit) []Case {
 	if port == 0 {
 		return nil
 	}
-	read, write, _ := ModbusChecks(cd.Name, ModbusSpec(cd))
+	spec := ModbusSpec(cd)
+	var secure *ModbusTLS
+	if spec != nil && spec.Security != nil {
+		// Modbus/TCP Security: the requests go in TLS to tcp/802, with
+		// the rules of the role whose certificate the probe has.
+		var err error
+		if secure, spec, err = secureClient(spec); err != nil {
+			return nil
+		}
+		port = modbus.SecurePort
+	}
+	read, write, _ := ModbusChecks(cd.Name, spec)
 	var out []Case
 	for _, fam := range []int{4, 6} {
 		src, srcAddr, ok1 := l.pick(cd.From, cd.FromAssets, fam)
@@ -295,7 +324,7 @@ func (l *Lab) modbusCases(cd *zone.Conduit) []Case {
 				continue
 			}
 			out = append(out, Case{From: cd.From, To: cd.To, Src: src, Dst: dst, SrcAddr: srcAddr, DstAddr: dstAddr,
-				Proto: zone.TCP, Port: port, Inspected: true, Modbus: op, Expect: op.Want == WantResponse, Why: op.Reason})
+				Proto: zone.TCP, Port: port, Inspected: true, Modbus: op, Expect: op.Want == WantResponse, Why: op.Reason, TLS: secure})
 		}
 	}
 	return out

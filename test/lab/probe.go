@@ -241,7 +241,11 @@ func (l *Lab) runModbus(rx *receivers, r *Result, id int, timeout time.Duration)
 		return
 	}
 	dst := netip.AddrPortFrom(r.DstAddr, r.Port).String()
-	out := modbusExchange(func() (net.Conn, error) { return Dial(r.Src.NS, "tcp", dst, timeout) }, op, uint16(id), timeout)
+	dial := func() (net.Conn, error) { return Dial(r.Src.NS, "tcp", dst, timeout) }
+	if r.TLS != nil {
+		dial = func() (net.Conn, error) { return dialTLS(r.Src.NS, dst, r.TLS, timeout) }
+	}
+	out := modbusExchange(dial, op, uint16(id), timeout)
 	r.Detail = out.detail
 	r.Got, r.Deviation = judgeModbus(op, out, plc.Count(op.matches) > 0)
 }
@@ -296,7 +300,7 @@ func (r *receivers) uaServer(c Case) *uaServer {
 }
 
 func receiverKey(c Case) string {
-	return fmt.Sprintf("%s|%s|%s", c.Dst.NS, c.Proto, netip.AddrPortFrom(c.DstAddr, c.Port))
+	return fmt.Sprintf("%s|%s|%s", c.Dst.NS, c.Proto, netip.AddrPortFrom(c.DstAddr, c.listenPort()))
 }
 
 // plc returns the fake PLC that answers a case, if any.
@@ -326,7 +330,7 @@ func (r *receivers) prepare(c Case) error {
 		return nil
 	}
 	r.open[key] = true
-	addr := netip.AddrPortFrom(c.DstAddr, c.Port).String()
+	addr := netip.AddrPortFrom(c.DstAddr, c.listenPort()).String()
 	if c.Proto == zone.TCP {
 		ln, err := Listen(c.Dst.NS, "tcp", addr)
 		if err != nil {

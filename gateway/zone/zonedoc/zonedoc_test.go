@@ -340,7 +340,7 @@ func TestReportNamesEverything(t *testing.T) {
 	m := loadModel(t, examplePath)
 	h := string(HTML(m, ReportOptions{Date: reportDay}))
 	assert.Contains(t, h, "Enforced: a request the rules do not allow is answered with a Modbus exception. Unit identifier 1 only. Allowed: read holding registers 0-99; read coils 0-63; write holding registers 10-19 with values 0-1000; write coils 0-15; function read_device_identification (FC 43). At most 100/s requests per client connection.")
-	assert.Contains(t, h, "<tr><td>supervisory</td><td>·</td><td>→ scada-to-historian</td><td>(same zone)</td><td>→ scada-to-plc (inspected: modbus)</td>")
+	assert.Contains(t, h, "<tr><td>supervisory</td><td>·</td><td>→ scada-to-historian</td><td>(same zone)</td><td>→ scada-to-plc (inspected: modbus)<br>→ hmi-to-plc-secure (inspected: modbus)</td>")
 	assert.Contains(t, h, "→ scada-to-plc (inspected: modbus)")
 	assert.Contains(t, string(HTML(m, ReportOptions{})), "<td>not given</td>")
 }

@@ -24,6 +24,9 @@ type canonModbus struct {
 	DeviceIdleTimeout    string `yaml:"device_idle_timeout,omitempty"`
 	RedialAfterTimeouts  int    `yaml:"redial_after_timeouts,omitempty"`
 	FrameTimeout         string `yaml:"frame_timeout,omitempty"`
+	// Modbus/TCP Security (security.go); omitted when unset.
+	TLS   *canonTLS                  `yaml:"tls,omitempty"`
+	Roles map[string][]canonMbusRule `yaml:"roles,omitempty"`
 }
 
 type canonMbusRule struct {
@@ -44,33 +47,8 @@ func canonical(s *modbus.Spec) *canonModbus {
 		cm.Units = append(cm.Units, int(u))
 	}
 	slices.Sort(cm.Units)
-	for _, r := range s.Rules {
-		cr := canonMbusRule{}
-		switch r.Access {
-		case modbus.AccessRead:
-			cr.Read, cr.Addresses = r.Table.String(), r.Addresses.String()
-		case modbus.AccessWrite:
-			cr.Write, cr.Addresses = r.Table.String(), r.Addresses.String()
-			if r.Values != nil {
-				cr.Values = r.Values.String()
-			}
-		case modbus.AccessFunction:
-			cr.Function = modbus.FunctionRuleName(r)
-			subs := slices.Clone(r.SubFunctions)
-			slices.Sort(subs)
-			for _, sf := range slices.Compact(subs) {
-				cr.SubFunctions = append(cr.SubFunctions, modbus.DiagSubFunctionName(sf))
-			}
-		}
-		cm.Allow = append(cm.Allow, cr)
-	}
-	compare := func(a, b canonMbusRule) int {
-		return cmp.Or(cmp.Compare(a.Read, b.Read), cmp.Compare(a.Write, b.Write), cmp.Compare(a.Function, b.Function),
-			cmp.Compare(a.Addresses, b.Addresses), cmp.Compare(a.Values, b.Values),
-			compareSubFunctions(a.SubFunctions, b.SubFunctions))
-	}
-	slices.SortFunc(cm.Allow, compare)
-	cm.Allow = slices.CompactFunc(cm.Allow, func(a, b canonMbusRule) bool { return compare(a, b) == 0 })
+	cm.Allow = canonRules(s.Rules)
+	cm.TLS, cm.Roles = canonSecurity(s)
 	if s.MaxRate > 0 {
 		cm.MaxRate = strconv.FormatFloat(s.MaxRate, 'g', -1, 64) + "/s"
 	}
@@ -97,4 +75,36 @@ func compareSubFunctions(a, b []string) int {
 		return 1
 	}
 	return slices.Compare(a, b)
+}
+
+// canonRules writes allow rules one way only: sorted, repeats dropped.
+func canonRules(rules []modbus.Rule) []canonMbusRule {
+	out := []canonMbusRule{}
+	for _, r := range rules {
+		cr := canonMbusRule{}
+		switch r.Access {
+		case modbus.AccessRead:
+			cr.Read, cr.Addresses = r.Table.String(), r.Addresses.String()
+		case modbus.AccessWrite:
+			cr.Write, cr.Addresses = r.Table.String(), r.Addresses.String()
+			if r.Values != nil {
+				cr.Values = r.Values.String()
+			}
+		case modbus.AccessFunction:
+			cr.Function = modbus.FunctionRuleName(r)
+			subs := slices.Clone(r.SubFunctions)
+			slices.Sort(subs)
+			for _, sf := range slices.Compact(subs) {
+				cr.SubFunctions = append(cr.SubFunctions, modbus.DiagSubFunctionName(sf))
+			}
+		}
+		out = append(out, cr)
+	}
+	compare := func(a, b canonMbusRule) int {
+		return cmp.Or(cmp.Compare(a.Read, b.Read), cmp.Compare(a.Write, b.Write), cmp.Compare(a.Function, b.Function),
+			cmp.Compare(a.Addresses, b.Addresses), cmp.Compare(a.Values, b.Values),
+			compareSubFunctions(a.SubFunctions, b.SubFunctions))
+	}
+	slices.SortFunc(out, compare)
+	return slices.CompactFunc(out, func(a, b canonMbusRule) bool { return compare(a, b) == 0 })
 }

@@ -20,9 +20,11 @@ const modbusPort = 502
 
 // check refuses a block that would deny every request.
 func check(c rulesblock.Conduit, errorf rulesblock.Errorf) {
-	if s := c.Rules.(*modbus.Spec); s.Mode == modbus.ModeEnforce && len(s.Rules) == 0 {
+	s := c.Rules.(*modbus.Spec)
+	if s.Mode == modbus.ModeEnforce && len(s.Rules) == 0 && !anyRoleRule(s) {
 		errorf(c.At(Name), "conduit %q: the modbus block allows nothing, so every request would be denied: add `allow:` rules", c.Name)
 	}
+	checkSecurity(c, s, errorf)
 }
 
 // lint warns about Modbus carried uninspected into a more important zone,

@@ -56,7 +56,7 @@ response_timeout: 250ms
 
 	_, problems = readBlock(t, "mdoe: enforce\nallow: [{read: holding_register, addresses: 0-9}, {write: input_registers, addresses: 1}]\nunits: []\n")
 	assert.Equal(t, []string{
-		`1:1: unknown key "mdoe" in the modbus block: did you mean "mode"? (known keys: mode, on_deny, units, allow, max_rate, response_timeout, max_device_connections, max_in_flight, device_idle_timeout, redial_after_timeouts, frame_timeout)`,
+		`1:1: unknown key "mdoe" in the modbus block: did you mean "mode"? (known keys: mode, on_deny, units, allow, max_rate, response_timeout, max_device_connections, max_in_flight, device_idle_timeout, redial_after_timeouts, frame_timeout, tls, roles)`,
 		`2:16: unknown Modbus table "holding_register": did you mean holding_registers?`,
 		`2:59: table input_registers is read-only in Modbus: a write rule needs coils or holding_registers`,
 		"3:8: units lists no unit identifier: list the allowed units, such as [1], or remove `units:` to allow any unit",

@@ -17,7 +17,7 @@ import (
 func read(r *rulesblock.Reader, n *yaml.Node) *modbus.Spec {
 	spec := &modbus.Spec{}
 	known := []string{"mode", "on_deny", "units", "allow", "max_rate", "response_timeout",
-		"max_device_connections", "max_in_flight", "device_idle_timeout", "redial_after_timeouts", "frame_timeout"}
+		"max_device_connections", "max_in_flight", "device_idle_timeout", "redial_after_timeouts", "frame_timeout", "tls", "roles"}
 	r.Fields(n, "the modbus block", known, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "mode":
@@ -44,6 +44,10 @@ func read(r *rulesblock.Reader, n *yaml.Node) *modbus.Spec {
 				}
 				spec.MaxRate = rate
 			}
+		case "tls": // Modbus/TCP Security: security.go
+			spec.Security = readSecurity(r, v)
+		case "roles":
+			spec.Roles = readRoles(r, v)
 		case "response_timeout":
 			if s, ok := r.Str(v, "response_timeout"); ok {
 				d, err := ParseResponseTimeout(s)

@@ -64,7 +64,7 @@ func Summary(s *modbus.Spec) []string {
 	if len(fns) > 0 {
 		out = append(out, "fn "+strings.Join(fns, ", "))
 	}
-	if len(s.Rules) == 0 {
+	if len(s.Rules) == 0 && !anyRoleRule(s) {
 		out = append(out, "allows no request")
 	}
 	if len(s.Units) > 0 {
@@ -76,6 +76,7 @@ func Summary(s *modbus.Spec) []string {
 	if s.OnDeny == modbus.DenyReset && s.Mode == modbus.ModeEnforce {
 		out = append(out, "deny: reset")
 	}
+	out = append(out, securitySummary(s)...)
 	return out
 }
 
@@ -134,7 +135,9 @@ func Words(s *modbus.Spec) string {
 			rules = append(rules, f)
 		}
 	}
-	if len(rules) == 0 {
+	if len(rules) == 0 && anyRoleRule(s) {
+		b.WriteString("Without a role, no request is allowed.")
+	} else if len(rules) == 0 {
 		b.WriteString("No request is allowed.")
 	} else {
 		b.WriteString("Allowed: " + strings.Join(rules, "; ") + ".")
@@ -153,5 +156,6 @@ func Words(s *modbus.Spec) string {
 	} else {
 		b.WriteString(" Everything else is denied.")
 	}
+	b.WriteString(securityWords(s))
 	return b.String()
 }

@@ -26,7 +26,7 @@ var house = [][]string{
 	// gateway and the protocols, the daemon's clock and file writes.
 	{"protocols/inspect", "protocols/modbus", "protocols/origdst", "protocols/internal/mbtest",
 		"gateway/internal/atomicfile", "gateway/internal/clock", "gateway/internal/serving", "gateway/zone/seamtest", "test/prereq", "cmd/internal/cli",
-		"test/uatest"},
+		"test/uatest", "test/bench/internal/procstat"},
 	// The proxy engine and the model-side contract of rules blocks; the
 	// protocol engines that name themselves with protocols/inspect.
 	{"protocols/proxy", "protocols/rulesblock", "protocols/internal/netnstest", "cmd/internal/cli/clitest", "protocols/opcua"},

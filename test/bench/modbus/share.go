@@ -26,21 +26,9 @@ func printShare(w io.Writer, tp *throughput, title string) {
 	cfg := tp.cfg
 	fmt.Fprintf(w, "\n%s\n(median of %d rounds of %s; FC 3 reads of 10 registers, one request outstanding per client connection)\n", title, cfg.rounds, cfg.dur)
 	fmt.Fprintf(w, "shared: max_device_connections 1, max_in_flight 64; shared-default: 1 connection, 16 in flight (the defaults); separate: max_device_connections 64, max_in_flight 1\n\n")
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tpath\treq/s\tp50\tp99\tproxy CPU/req\t")
-	for _, n := range cfg.counts {
-		for _, p := range tp.paths {
-			m := tp.med[key(p.name, n)]
-			cpu := "-"
-			if p.proc != nil {
-				cpu = fmt.Sprintf("%.1f µs", perReq(m.cpu, m.requests))
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%s\t\n", n, p.name, m.rps(), us(m.p50), us(m.p99), cpu)
-		}
-	}
-	tw.Flush()
+	tp.printPaths(w)
 	fmt.Fprintf(w, "\nOver separate device connections (medians; \"by round\": the CPU ratio's range within single rounds)\n\n")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "clients\tpath\tCPU per request\tby round\tp99\treq/s\t")
 	for _, n := range cfg.counts {
 		s := tp.med[key("separate", n)]

@@ -190,13 +190,11 @@ func (tp *throughput) cpuRatio(name string, n int) float64 {
 	return cpuRatio(tp.med[key(name, n)], tp.med[key("haproxy", n)])
 }
 
-// print writes the scenario's tables.
-func (tp *throughput) print(w io.Writer, title string) {
-	cfg := tp.cfg
-	fmt.Fprintf(w, "\n%s\n(median of %d rounds of %s; FC 3 reads of 10 registers, one request outstanding per connection)\n\n", title, cfg.rounds, cfg.dur)
+// printPaths writes the medians of every path at every client count.
+func (tp *throughput) printPaths(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "clients\tpath\treq/s\tp50\tp99\tproxy CPU/req\t")
-	for _, n := range cfg.counts {
+	for _, n := range tp.cfg.counts {
 		for _, p := range tp.paths {
 			m := tp.med[key(p.name, n)]
 			cpu := "-"
@@ -207,9 +205,16 @@ func (tp *throughput) print(w io.Writer, title string) {
 		}
 	}
 	tw.Flush()
+}
+
+// print writes the scenario's tables.
+func (tp *throughput) print(w io.Writer, title string) {
+	cfg := tp.cfg
+	fmt.Fprintf(w, "\n%s\n(median of %d rounds of %s; FC 3 reads of 10 registers, one request outstanding per connection)\n\n", title, cfg.rounds, cfg.dur)
+	tp.printPaths(w)
 
 	fmt.Fprintf(w, "\nRatios to HAProxy and direct (medians; \"by round\" is the range of the CPU ratio within single rounds)\n\n")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "clients\tproxy\t/haproxy req/s\t/haproxy CPU per request\tby round\t/direct req/s\tp50 − direct p50\t")
 	for _, n := range cfg.counts {
 		d, h := tp.med[key("direct", n)], tp.med[key("haproxy", n)]

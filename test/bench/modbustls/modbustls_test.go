@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"crypto/x509"
 	"fmt"
+	"github.com/zonegate/zonegate/test/bench/internal/procstat"
 	"io"
 	"log"
 	"net"
@@ -19,8 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,29 +133,6 @@ func (plc) HandleHoldingRegisters(r *svmodbus.HoldingRegistersRequest) ([]uint16
 	return make([]uint16, r.Quantity), nil
 }
 
-// cpuTime is the run time of every thread of process pid.
-func cpuTime(pid int) time.Duration {
-	paths, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	var sum time.Duration
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			ns, _ := strconv.ParseInt(f[0], 10, 64)
-			sum += time.Duration(ns)
-		}
-	}
-	return sum
-}
-
-func pct(d []time.Duration, p float64) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(p*float64(len(s))))]
-}
-
 func freeAddr(b *testing.B) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -259,18 +235,18 @@ func BenchmarkModbusTLSGateway(b *testing.B) {
 				sess, url = tlsSess, tlsURL
 				lat, cpu, connCPU, connTime = &tlsLat, &tlsCPU, &tlsConnCPU, &tlsConnTime
 			}
-			p := cpuTime(pid)
+			p := procstat.CPUTime(pid)
 			for range reqs {
 				*lat = append(*lat, read(sess))
 			}
-			*cpu += cpuTime(pid) - p
-			p = cpuTime(pid)
+			*cpu += procstat.CPUTime(pid) - p
+			p = procstat.CPUTime(pid)
 			start := time.Now()
 			for range conns {
 				connect(url)
 			}
 			*connTime += time.Since(start)
-			*connCPU += cpuTime(pid) - p
+			*connCPU += procstat.CPUTime(pid) - p
 		}
 	}
 	b.StopTimer()
@@ -278,7 +254,7 @@ func BenchmarkModbusTLSGateway(b *testing.B) {
 	plainReqCPU, tlsReqCPU := time.Duration(float64(plainCPU)/nReq), time.Duration(float64(tlsCPU)/nReq)
 	plainRate, tlsRate := nConn/plainConnTime.Seconds(), nConn/tlsConnTime.Seconds()
 	plainPerConn, tlsPerConn := time.Duration(float64(plainConnCPU)/nConn), time.Duration(float64(tlsConnCPU)/nConn)
-	p50, t50 := pct(plainLat, 0.5), pct(tlsLat, 0.5)
+	p50, t50 := procstat.Percentile(plainLat, 0.5), procstat.Percentile(tlsLat, 0.5)
 	b.ReportMetric(tlsRate, "tls-conns/s")
 	b.ReportMetric(tlsRate/plainRate, "conns/s-tls/plain")
 	b.ReportMetric(float64(tlsPerConn)/float64(plainPerConn), "proxy-cpu/conn-tls/plain")

@@ -13,13 +13,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/zonegate/zonegate/test/bench/internal/procstat"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,33 +73,6 @@ func runProxy(upstream string) error {
 	fmt.Println(ln.Addr())
 	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
 	return nil
-}
-
-// cpuTime is the run time of every thread of process pid (self: 0).
-func cpuTime(pid int) time.Duration {
-	dir := "/proc/self/task"
-	if pid != 0 {
-		dir = fmt.Sprintf("/proc/%d/task", pid)
-	}
-	paths, _ := filepath.Glob(dir + "/*/schedstat")
-	var sum time.Duration
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			ns, _ := strconv.ParseInt(f[0], 10, 64)
-			sum += time.Duration(ns)
-		}
-	}
-	return sum
-}
-
-func pct(d []time.Duration, p float64) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[min(len(s)-1, int(p*float64(len(s))))]
 }
 
 func BenchmarkOPCUAGateway(b *testing.B) {
@@ -160,23 +131,23 @@ func BenchmarkOPCUAGateway(b *testing.B) {
 	for r := range rounds {
 		for k := range 2 {
 			if (r+k)%2 == 0 {
-				s := cpuTime(0)
+				s := procstat.CPUTime(0)
 				for range perSlice {
 					dLat = append(dLat, read(direct))
 				}
-				selfDirect += cpuTime(0) - s
+				selfDirect += procstat.CPUTime(0) - s
 			} else {
-				p := cpuTime(cmd.Process.Pid)
+				p := procstat.CPUTime(cmd.Process.Pid)
 				for range perSlice {
 					gLat = append(gLat, read(gw))
 				}
-				proxyCPU += cpuTime(cmd.Process.Pid) - p
+				proxyCPU += procstat.CPUTime(cmd.Process.Pid) - p
 			}
 		}
 	}
 	b.StopTimer()
 	n := float64(len(gLat))
-	d50, d99, g50, g99 := pct(dLat, 0.5), pct(dLat, 0.99), pct(gLat, 0.5), pct(gLat, 0.99)
+	d50, d99, g50, g99 := procstat.Percentile(dLat, 0.5), procstat.Percentile(dLat, 0.99), procstat.Percentile(gLat, 0.5), procstat.Percentile(gLat, 0.99)
 	cpuReq := time.Duration(float64(proxyCPU) / n)
 	directReq := time.Duration(float64(selfDirect) / float64(len(dLat)))
 	b.ReportMetric(float64(g50)/float64(d50), "p50-ratio")

@@ -11,7 +11,6 @@ import (
 	"github.com/zonegate/zonegate/gateway/audit"
 	"github.com/zonegate/zonegate/gateway/changes"
 	"github.com/zonegate/zonegate/gateway/httpapi"
-	"github.com/zonegate/zonegate/gateway/inspection"
 	"github.com/zonegate/zonegate/protocols/modbus/modbusrules"
 )
 
@@ -109,7 +108,7 @@ func (d *Daemon) Status() (api.Status, error) {
 	now := time.Now()
 	for _, c := range d.proxies.CertExpiries() {
 		st.ModbusTLS = append(st.ModbusTLS, api.TLSCertificate{Conduit: c.Conduit, Kind: c.Kind, Subject: c.Subject, File: c.File,
-			NotAfter: c.NotAfter, ExpiresSoon: c.NotAfter.Before(now.Add(inspection.ExpiryWarning))})
+			NotAfter: c.NotAfter, ExpiresSoon: c.Soon(now)})
 	}
 	st.TLSSessions = d.proxies.TLSSessions()
 	if l := d.rec.Log(); l != nil {

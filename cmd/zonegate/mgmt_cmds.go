@@ -496,9 +496,18 @@ func printTLSStatus(w io.Writer, st api.Status) {
 	if len(st.ModbusTLS) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "mbtls:     %d open sessions, %d certificates\n", st.TLSSessions, len(st.ModbusTLS))
+	certs := 0
 	for _, c := range st.ModbusTLS {
-		if c.ExpiresSoon {
+		if c.Kind != "crl" {
+			certs++
+		}
+	}
+	fmt.Fprintf(w, "mbtls:     %d open sessions, %d certificates\n", st.TLSSessions, certs)
+	for _, c := range st.ModbusTLS {
+		switch {
+		case c.ExpiresSoon && c.Kind == "crl":
+			fmt.Fprintf(w, "mbtls:     WARNING conduit %s: the CRL of %q is due for its next update %s: issue a new one and reload\n", c.Conduit, c.Subject, c.NotAfter.Format("2006-01-02"))
+		case c.ExpiresSoon:
 			fmt.Fprintf(w, "mbtls:     WARNING conduit %s: %s %q expires %s: renew it\n", c.Conduit, c.Kind, c.Subject, c.NotAfter.Format("2006-01-02"))
 		}
 	}

@@ -65,9 +65,11 @@ func TestTLSStatusText(t *testing.T) {
 	printTLSStatus(&b, api.Status{TLSSessions: 2, ModbusTLS: []api.TLSCertificate{
 		{Conduit: "hmi-secure", Kind: "certificate", Subject: "CN=line3-gw", NotAfter: time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC), ExpiresSoon: true},
 		{Conduit: "hmi-secure", Kind: "client_ca", Subject: "CN=plant CA", NotAfter: time.Date(2036, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{Conduit: "hmi-secure", Kind: "crl", Subject: "CN=plant CA", NotAfter: time.Date(2026, 12, 9, 0, 0, 0, 0, time.UTC), ExpiresSoon: true},
 	}})
 	assert.Equal(t, "mbtls:     2 open sessions, 2 certificates\n"+
-		"mbtls:     WARNING conduit hmi-secure: certificate \"CN=line3-gw\" expires 2026-12-20: renew it\n", b.String())
+		"mbtls:     WARNING conduit hmi-secure: certificate \"CN=line3-gw\" expires 2026-12-20: renew it\n"+
+		"mbtls:     WARNING conduit hmi-secure: the CRL of \"CN=plant CA\" is due for its next update 2026-12-09: issue a new one and reload\n", b.String())
 }
 
 // statusModel has two conduits; only one has carried traffic.

@@ -208,7 +208,8 @@ type Status struct {
 	// Console is the web console; nil while it is off.
 	Console *ConsoleStatus `json:"console,omitempty"`
 	// ModbusTLS are the certificates of Modbus/TCP Security conduits
-	// (the gateway's own, the client CAs), soonest expiry first.
+	// (the gateway's own, the client CAs) and their CRLs, soonest expiry
+	// first.
 	ModbusTLS []TLSCertificate `json:"modbus_tls,omitempty"`
 	// TLSSessions is the number of open Modbus/TCP Security sessions.
 	TLSSessions int `json:"tls_sessions,omitempty"`
@@ -218,11 +219,12 @@ type Status struct {
 // on.
 type TLSCertificate struct {
 	Conduit  string    `json:"conduit"`
-	Kind     string    `json:"kind"` // certificate (the gateway's) | client_ca
-	Subject  string    `json:"subject"`
+	Kind     string    `json:"kind"`    // certificate (the gateway's) | client_ca | crl
+	Subject  string    `json:"subject"` // of a crl: its issuer
 	File     string    `json:"file,omitempty"`
-	NotAfter time.Time `json:"not_after"`
-	// ExpiresSoon: it expires within 30 days (or has expired).
+	NotAfter time.Time `json:"not_after"` // of a crl: its next update
+	// ExpiresSoon: it expires within 30 days (a CRL: its next update is
+	// within 7 days), or has expired.
 	ExpiresSoon bool `json:"expires_soon"`
 }
 

@@ -14,6 +14,10 @@ const RuleExpiring = "tls-certificate-expiring"
 // metrics).
 const ExpiryWarning = 30 * 24 * time.Hour
 
+// CRLWarning is how early a CRL's coming next update is reported: after
+// it, the CRL is stale and no longer says which certificates are revoked.
+const CRLWarning = 7 * 24 * time.Hour
+
 // Lint warns about the certificates of a secure Modbus conduit (the
 // gateway's own and the client CAs) that expire within 30 days of now.
 // Files that cannot be read are not its business: applying the model
@@ -28,17 +32,28 @@ func Lint(c rulesblock.Conduit, warnf rulesblock.Warnf, now time.Time) {
 		return
 	}
 	for _, e := range m.Expiries(spec.Security) {
-		if e.NotAfter.Before(now.Add(ExpiryWarning)) {
-			what := "expires"
-			if e.NotAfter.Before(now) {
-				what = "expired"
-			}
-			name := "the gateway's certificate"
-			if e.Kind == "client_ca" {
-				name = "client CA"
-			}
-			warnf(c.At("modbus"), RuleExpiring, "conduit %q: %s %q (%s) %s on %s: renew it before Modbus/TCP Security clients are refused",
-				c.Name, name, e.Subject, e.File, what, e.NotAfter.UTC().Format("2006-01-02"))
+		if !e.Soon(now) {
+			continue
 		}
+		day := e.NotAfter.UTC().Format("2006-01-02")
+		if e.Kind == "crl" {
+			what := "is due for its next update"
+			if e.NotAfter.Before(now) {
+				what = "was due for its next update"
+			}
+			warnf(c.At("modbus"), RuleExpiring, "conduit %q: the CRL of %q (%s) %s on %s: issue a new one (openssl ca -gencrl) and reload the gateway (SIGHUP), or revocations made since go unseen",
+				c.Name, e.Subject, e.File, what, day)
+			continue
+		}
+		what := "expires"
+		if e.NotAfter.Before(now) {
+			what = "expired"
+		}
+		name := "the gateway's certificate"
+		if e.Kind == "client_ca" {
+			name = "client CA"
+		}
+		warnf(c.At("modbus"), RuleExpiring, "conduit %q: %s %q (%s) %s on %s: renew it before Modbus/TCP Security clients are refused",
+			c.Name, name, e.Subject, e.File, what, day)
 	}
 }

@@ -37,3 +37,43 @@ func TestLintExpiring(t *testing.T) {
 	assert.Contains(t, got[1], "client CA")
 	assert.Contains(t, got[0], "expired on")
 }
+
+// TestLintStaleCRL: a CRL whose next update is within 7 days (or past) is
+// listed with the certificates and warned about; one with weeks left is
+// listed and not warned about.
+func TestLintStaleCRL(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA("plant CA", 400*24*time.Hour)
+	gw := ca.Server("gateway", 400*24*time.Hour, "gw")
+	sec := &modbus.Security{
+		Certificate: modbus.File{Path: tlstest.Write(dir, "gw.crt", tlstest.CertPEM(gw.Cert))},
+		Key:         modbus.File{Path: tlstest.Write(dir, "gw.key", tlstest.KeyPEM(gw.Key))},
+		ClientCAs:   []modbus.File{{Path: tlstest.Write(dir, "ca.crt", tlstest.CertPEM(ca.Cert))}},
+		CRL:         &modbus.File{Path: tlstest.Write(dir, "ca.crl", ca.CRL())}, // next update in a day
+	}
+	m, err := modbustls.Load(sec)
+	assert.NoError(t, err)
+	exp := m.Expiries(sec)
+	if assert.Len(t, exp, 3) {
+		assert.Equal(t, "crl", exp[2].Kind)
+		assert.Equal(t, sec.CRL.Path, exp[2].File)
+		assert.True(t, exp[2].Soon(time.Now()), "next update within 7 days")
+		assert.False(t, exp[2].Soon(time.Now().Add(-7*24*time.Hour)), "a week earlier it had 8 days")
+		assert.False(t, exp[0].Soon(time.Now()), "the gateway's certificate has 400 days")
+	}
+	var got []string
+	warnf := func(at rulesblock.Pos, rule, format string, args ...any) {
+		got = append(got, fmt.Sprintf("[%s] %s", rule, fmt.Sprintf(format, args...)))
+	}
+	c := rulesblock.Conduit{Name: "c", Rules: &modbus.Spec{Security: sec}, At: func(string) rulesblock.Pos { return rulesblock.Pos{Line: 1, Column: 1} }}
+	modbustls.Lint(c, warnf, time.Now())
+	if assert.Len(t, got, 1) {
+		assert.Contains(t, got[0], `[tls-certificate-expiring] conduit "c": the CRL of "CN=plant CA,O=zonegate test"`)
+		assert.Contains(t, got[0], "is due for its next update")
+	}
+	got = nil
+	modbustls.Lint(c, warnf, time.Now().Add(48*time.Hour))
+	if assert.Len(t, got, 1) {
+		assert.Contains(t, got[0], "was due for its next update")
+	}
+}

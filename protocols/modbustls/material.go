@@ -199,13 +199,25 @@ func (m *Material) Verify(chain []*x509.Certificate, now time.Time) (string, err
 
 // Expiry is a certificate the gateway relies on and when it expires.
 type Expiry struct {
-	Kind     string // "certificate" (the gateway's own) or "client_ca"
+	Kind     string // "certificate" (the gateway's own), "client_ca" or "crl" (NotAfter: its next update)
 	Subject  string
 	File     string
 	NotAfter time.Time
 }
 
-// Expiries lists the gateway's certificate and the client CAs.
+// Soon reports whether e is expired or expires soon at now: within
+// ExpiryWarning for a certificate, within CRLWarning for a CRL (which is
+// reissued often, typically every 30 days).
+func (e Expiry) Soon(now time.Time) bool {
+	window := ExpiryWarning
+	if e.Kind == "crl" {
+		window = CRLWarning
+	}
+	return e.NotAfter.Before(now.Add(window))
+}
+
+// Expiries lists the gateway's certificate, the client CAs and the CRL
+// (by its next update, when it names one).
 func (m *Material) Expiries(sec *modbus.Security) []Expiry {
 	out := []Expiry{{Kind: "certificate", Subject: m.Leaf.Subject.String(), File: sec.Certificate.Path, NotAfter: m.Leaf.NotAfter}}
 	for _, ca := range m.CAs {
@@ -214,6 +226,9 @@ func (m *Material) Expiries(sec *modbus.Security) []Expiry {
 			file = sec.ClientCAs[0].Path
 		}
 		out = append(out, Expiry{Kind: "client_ca", Subject: ca.Subject.String(), File: file, NotAfter: ca.NotAfter})
+	}
+	if m.CRL != nil && !m.CRL.NextUpdate.IsZero() && sec.CRL != nil {
+		out = append(out, Expiry{Kind: "crl", Subject: m.CRL.Issuer.String(), File: sec.CRL.Path, NotAfter: m.CRL.NextUpdate})
 	}
 	return out
 }

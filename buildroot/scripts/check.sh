@@ -401,6 +401,8 @@ for arch in amd64 arm64 arm; do
 	for f in usr/bin/zonegate:755 etc/init.d/S45zonegate:755 \
 		usr/lib/systemd/system/zonegate.service:644 etc/zonegate/zonegate.yaml:644 \
 		etc/zonegate/example-factory.yaml:644 etc/zonegate/sysctl.conf:644 \
+		etc/zonegate/tls/gw.crt:644 etc/zonegate/tls/gw.key:600 \
+		etc/zonegate/tls/plant-ca.crt:644 etc/zonegate/tls/plant-ca.crl:644 \
 		etc/default/zonegate:644 var/lib/zonegate:700; do
 		mode=$(stat -c %a "$target/${f%:*}" 2>/dev/null || echo none)
 		[ "$mode" = "${f#*:}" ] || missing="$missing /${f%:*} ($mode, want ${f#*:})"

@@ -10,6 +10,10 @@ import (
 // RuleExpiring is the lint rule of certificates that expire soon.
 const RuleExpiring = "tls-certificate-expiring"
 
+// RuleUnreadable is the lint rule of TLS files that cannot be read or do
+// not fit together: applying the model would fail.
+const RuleUnreadable = "tls-files-unreadable"
+
 // ExpiryWarning is how early a coming expiry is reported (lint, status,
 // metrics).
 const ExpiryWarning = 30 * 24 * time.Hour
@@ -19,9 +23,10 @@ const ExpiryWarning = 30 * 24 * time.Hour
 const CRLWarning = 7 * 24 * time.Hour
 
 // Lint warns about the certificates of a secure Modbus conduit (the
-// gateway's own and the client CAs) that expire within 30 days of now.
-// Files that cannot be read are not its business: applying the model
-// reports them.
+// gateway's own and the client CAs) that expire within 30 days of now,
+// a CRL due for its next update within 7 days, and files that cannot be
+// read or do not fit (a warning, not an error: a model is often checked
+// away from the gateway that holds its files; applying it fails).
 func Lint(c rulesblock.Conduit, warnf rulesblock.Warnf, now time.Time) {
 	spec, _ := c.Rules.(*modbus.Spec)
 	if spec == nil || spec.Security == nil {
@@ -29,6 +34,7 @@ func Lint(c rulesblock.Conduit, warnf rulesblock.Warnf, now time.Time) {
 	}
 	m, err := Load(spec.Security)
 	if err != nil {
+		warnf(c.At("modbus"), RuleUnreadable, "conduit %q: %v: applying this model on a gateway without these files fails", c.Name, err)
 		return
 	}
 	for _, e := range m.Expiries(spec.Security) {

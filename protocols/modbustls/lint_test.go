@@ -77,3 +77,24 @@ func TestLintStaleCRL(t *testing.T) {
 		assert.Contains(t, got[0], "was due for its next update")
 	}
 }
+
+// TestLintUnreadableFiles: a tls block whose files are missing is a
+// warning that names the file.
+func TestLintUnreadableFiles(t *testing.T) {
+	dir := t.TempDir()
+	sec := &modbus.Security{
+		Certificate: modbus.File{Path: dir + "/gw.crt"},
+		Key:         modbus.File{Path: dir + "/gw.key"},
+		ClientCAs:   []modbus.File{{Path: dir + "/ca.crt"}},
+	}
+	var got []string
+	warnf := func(at rulesblock.Pos, rule, format string, args ...any) {
+		got = append(got, fmt.Sprintf("%d:%d [%s] %s", at.Line, at.Column, rule, fmt.Sprintf(format, args...)))
+	}
+	c := rulesblock.Conduit{Name: "c", Rules: &modbus.Spec{Security: sec}, At: func(string) rulesblock.Pos { return rulesblock.Pos{Line: 3, Column: 7} }}
+	modbustls.Lint(c, warnf, time.Now())
+	if assert.Len(t, got, 1) {
+		assert.Contains(t, got[0], `3:7 [tls-files-unreadable] conduit "c": `)
+		assert.Contains(t, got[0], dir+"/gw.crt")
+	}
+}

@@ -64,15 +64,25 @@ ZONEGATE_LDFLAGS = \
 	-X main.version=$(ZONEGATE_VERSION) \
 	-X main.commit=$(ZONEGATE_COMMIT)
 
-# The daemon settings, the zone model they name (the example factory), the
+# The daemon settings, the zone model they name (the example factory) with
+# the TLS files of its Modbus/TCP Security conduit (demo material from
+# configs/tls: its key is public, and the CA's key is not installed), the
 # service settings and the sysctl settings that the service applies once
 # the ruleset is in the kernel (forwarding on). Board overlays replace any
-# of them.
+# of them: a real plant's model comes with its own certificates.
 define ZONEGATE_INSTALL_CONFIG
 	$(INSTALL) -D -m 0644 $(@D)/configs/zonegate.yaml \
 		$(TARGET_DIR)/etc/zonegate/zonegate.yaml
 	$(INSTALL) -D -m 0644 $(@D)/configs/example-factory.yaml \
 		$(TARGET_DIR)/etc/zonegate/example-factory.yaml
+	$(INSTALL) -D -m 0644 $(@D)/configs/tls/gw.crt \
+		$(TARGET_DIR)/etc/zonegate/tls/gw.crt
+	$(INSTALL) -D -m 0600 $(@D)/configs/tls/gw.key \
+		$(TARGET_DIR)/etc/zonegate/tls/gw.key
+	$(INSTALL) -D -m 0644 $(@D)/configs/tls/plant-ca.crt \
+		$(TARGET_DIR)/etc/zonegate/tls/plant-ca.crt
+	$(INSTALL) -D -m 0644 $(@D)/configs/tls/plant-ca.crl \
+		$(TARGET_DIR)/etc/zonegate/tls/plant-ca.crl
 	$(INSTALL) -D -m 0644 $(ZONEGATE_PKGDIR)/sysctl.conf \
 		$(TARGET_DIR)/etc/zonegate/sysctl.conf
 	$(INSTALL) -D -m 0644 $(ZONEGATE_PKGDIR)/zonegate.default \

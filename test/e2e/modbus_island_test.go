@@ -29,7 +29,9 @@ func TestModbusIslandResetsBusyClients(t *testing.T) {
 	l := upLab(t, loadModelText(t, mbModel), "zgmbi")
 	scada := l.Assets["scada"].NS
 	plc := mbStartCountingPLC(t, l.Assets["plc-go"].NS, mbPLCGo+":502")
-	d := mgStartDaemon(t, bin, l.Gateway, mgSettings(), mbModel)
+	// Events (the NFLOG drops among them) are logged once per interval:
+	// 1 s, so that the check below sees the table swap's within the test.
+	d := mgStartDaemon(t, bin, l.Gateway, mgSettings("events:\n  interval: 1s"), mbModel)
 	d.initAdmin(t)
 	target := mbPLCGo + ":502"
 	var srcs []netip.Addr
@@ -139,9 +141,36 @@ func TestModbusIslandResetsBusyClients(t *testing.T) {
 	if flushAt := strings.Index(log, "connections no longer allowed were removed"); flushAt >= 0 && resetAt > flushAt {
 		t.Errorf("the conntrack flush came before the proxies' reset:\n%s", mgTail(log, 30))
 	}
+	// A spoofed source is a dropped packet read from NFLOG and logged with
+	// its count once per events interval. So that the check can see the
+	// clients' events at all, one client tries a new connection in island
+	// mode (dropped or refused: an event with its address); then wait for
+	// two flushes before looking.
+	if err := mbNSWorkers(scada, 1, func(int) {
+		dl := net.Dialer{Timeout: 300 * time.Millisecond, LocalAddr: &net.TCPAddr{IP: srcs[0].AsSlice()}}
+		if c, err := dl.Dial("tcp", target); err == nil {
+			c.SetDeadline(time.Now().Add(300 * time.Millisecond))
+			_, _ = c.Write([]byte{0, 1, 0, 0, 0, 6, 1, 3, 0, 0, 0, 1})
+			_, _ = c.Read(make([]byte, 16))
+			c.Close()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	log = d.log.String()[from:]
+	var about []string
 	for _, line := range strings.Split(log, "\n") {
-		if strings.Contains(line, "spoof") && strings.Contains(line, "198.18.100.") {
+		if !strings.Contains(line, `"source":"198.18.100.`) {
+			continue
+		}
+		about = append(about, line)
+		if strings.Contains(line, "spoof") {
 			t.Errorf("a client of its own zone reported as spoofed during the table swap: %s", line)
 		}
 	}
+	if len(about) == 0 {
+		t.Errorf("no event line about the clients after island on, not even the new connection's: the spoof check above saw nothing:\n%s", mgTail(log, 30))
+	}
+	t.Logf("%d event line(s) about the clients after island on, none spoofed; the first: %.300s", len(about), strings.Join(about, "\n"))
 }

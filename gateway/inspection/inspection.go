@@ -267,12 +267,7 @@ func (in *Proxies) Prepare(m *zone.Model) (install func(island bool), err error)
 // redirect's NAT state still gives the resets the addresses the clients
 // know. The proxies drop the device connections no client uses any more.
 func (in *Proxies) Cut(m *zone.Model, island bool) {
-	if island {
-		m = nil
-	}
-	in.mu.Lock()
-	in.model = m
-	in.mu.Unlock()
+	in.routeBy(m, island)
 	for _, ip := range in.running() {
 		if n := ip.proxy.CloseConns(func(r proxy.Route, client netip.AddrPort) bool { return in.disallowed(ip.name, r, client) }); n > 0 {
 			in.cfg.Log.Info("inspected connections no longer allowed were reset before the ruleset change", zap.String("inspector", ip.name), zap.Int("count", n))
@@ -280,13 +275,20 @@ func (in *Proxies) Cut(m *zone.Model, island bool) {
 	}
 }
 
-func (in *Proxies) install(m *zone.Model, island bool, compiled inspectionPolicies, log *zap.Logger) {
+// routeBy makes m the model new connections are routed by (island mode:
+// none) and returns it.
+func (in *Proxies) routeBy(m *zone.Model, island bool) *zone.Model {
 	if island {
 		m = nil
 	}
 	in.mu.Lock()
 	in.model = m
 	in.mu.Unlock()
+	return m
+}
+
+func (in *Proxies) install(m *zone.Model, island bool, compiled inspectionPolicies, log *zap.Logger) {
+	m = in.routeBy(m, island)
 	for _, ip := range in.running() {
 		policies := compiled[ip.name]
 		if m == nil {
